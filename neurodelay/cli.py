@@ -1,0 +1,54 @@
+"""The ``neurodelay`` command: argument parsing only; each subcommand lives in ``neurodelay.commands``.
+
+A subcommand module defines ``register(subparsers)``, which adds its parser and sets
+``handler=function(args) -> int``. Errors the project raises on purpose print one line and exit 1;
+``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from .errors import NeurodelayError
+
+COMMAND_MODULES = (
+    "neurodelay.commands.info",
+    "neurodelay.commands.validate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurodelay", description="Train spiking networks with "
+                                     "learnable delays and deploy them to Loihi 2 and SpiNNaker.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except NeurodelayError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"neurodelay {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"neurodelay {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # an unexpected failure is a bug: say so in one line unless --debug
+        if args.debug:
+            raise
+        print(f"neurodelay {args.command}: internal error: {type(error).__name__}: {error} "
+              "(run with --debug for the traceback and please report it)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The one recording layout every executor returns (refsim modes, torch engine, Lava, sPyNNaker).
+
+Per population: ``spikes`` ``[batch, steps, n]`` bool, and ``states[name]`` ``[batch, steps, n]``
+holding each state variable at the end of each step (after threshold and reset) in the executor's
+own units, with ``state_scales[name]`` the float (network-unit) value of one such unit: 1.0 for
+float executors, e.g. 1/64 of a threshold unit for Loihi's ``v``. Step n of the recording is step n
+of the IR's dynamics (see :mod:`neurodelay.ir.nodes`); executors with a different step numbering
+shift their data into this one before returning it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ValidationError
+
+
+@dataclass
+class PopulationRecording:
+    """Spikes ``[batch, steps, n]`` (bool) and states ``{name: [batch, steps, n]}`` of one population."""
+
+    spikes: np.ndarray
+    states: dict[str, np.ndarray] = field(default_factory=dict)
+    state_scales: dict[str, float] = field(default_factory=dict)
+
+    def state_as_float(self, name: str) -> np.ndarray:
+        """State ``name`` converted to network units (float64)."""
+        return self.states[name].astype(np.float64) * self.state_scales.get(name, 1.0)
+
+
+@dataclass
+class Recording:
+    """What one executor recorded for one batch of inputs.
+
+    executor: what produced it, e.g. ``refsim-float``, ``refsim-loihi2``, ``lava-fixed_pt``.
+    dt_ms: the timestep in ms; steps: number of steps recorded.
+    populations: per population name (spike sources included, their spikes being the inputs).
+    """
+
+    executor: str
+    dt_ms: float
+    steps: int
+    populations: dict[str, PopulationRecording]
+
+    def spikes(self, population: str) -> np.ndarray:
+        return self.populations[population].spikes
+
+    def save(self, path: str | Path) -> Path:
+        """Write to a ``.npz`` atomically (no pickle); :meth:`load` reads it back."""
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {
+            "executor": np.array(self.executor), "dt_ms": np.array(self.dt_ms), "steps": np.array(self.steps)}
+        for name, population in self.populations.items():
+            arrays[f"{name}/spikes"] = population.spikes
+            for state, values in population.states.items():
+                arrays[f"{name}/state/{state}"] = values
+                arrays[f"{name}/scale/{state}"] = np.array(population.state_scales.get(state, 1.0))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, **arrays)
+        os.replace(temporary, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recording":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                populations: dict[str, PopulationRecording] = {}
+                for key in data.files:
+                    if key.endswith("/spikes"):
+                        populations[key[: -len("/spikes")]] = PopulationRecording(data[key].astype(bool))
+                for key in data.files:
+                    parts = key.split("/")
+                    if len(parts) == 3 and parts[1] == "state":
+                        populations[parts[0]].states[parts[2]] = data[key]
+                        populations[parts[0]].state_scales[parts[2]] = float(data[f"{parts[0]}/scale/{parts[2]}"])
+                return cls(str(data["executor"]), float(data["dt_ms"]), int(data["steps"]), populations)
+        except (OSError, ValueError, KeyError) as error:
+            raise ValidationError("(file)", f"not a neurodelay recording ({error})", "a .npz written by Recording.save",
+                                  file=path) from None
