@@ -16,8 +16,10 @@ Discrete-time dynamics (the one definition every executor implements; step n = 0
 
 **Latency convention.** A spike emitted at step t through a synapse of integer delay d is added to
 the target's ``I`` at step ``t + 1 + d`` (d >= 0): ``f(d) = d + 1``. Spike-source rows are the
-steps at which the source fires. Exporters map this to their target (Lava: identical; sPyNNaker:
-its delay ``d + 1`` steps, since it delivers at ``t + d`` with ``d >= 1``).
+steps at which the source fires. A delay that is not a whole number (while training) is used as
+``floor(d + 0.5)`` steps by every executor (round half up, the engine's rounding). Exporters map
+the convention to their target (Lava: identical; sPyNNaker: its delay ``d + 1`` steps, since it
+delivers at ``t + d`` with ``d >= 1``).
 """
 from __future__ import annotations
 
