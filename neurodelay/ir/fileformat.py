@@ -146,8 +146,8 @@ class _Reader:
         try:
             self.archive = zipfile.ZipFile(path)
             self.members = {info.filename: info for info in self.archive.infolist()}
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-            raise ValidationError("(file)", f"not a readable {SUFFIX} archive ({error})",
+        except Exception as error:  # zipfile raises many types on damaged containers; all mean "corrupt"
+            raise ValidationError("(file)", f"not a readable {SUFFIX} archive ({_one_line(error)})",
                                   f"a zip archive holding {YAML_MEMBER} and arrays/*.npy") from None
 
     def _read_member(self, name: str, limit: int, field: str) -> bytes:
@@ -159,8 +159,9 @@ class _Reader:
         try:
             with self.archive.open(info) as stream:
                 data = stream.read(limit + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as error:
-            raise ValidationError(field, f"member {name!r} is corrupt ({error})", "an intact archive") from None
+        except Exception as error:  # zipfile/zlib raise many types on damaged members; all mean "corrupt"
+            raise ValidationError(field, f"member {name!r} is corrupt ({_one_line(error)})",
+                                  "an intact archive") from None
         if len(data) > limit:
             raise ValidationError(field, f"member {name!r} is larger than declared", f"at most {limit} bytes")
         return data
@@ -197,7 +198,7 @@ class _Reader:
 
     def _population(self, document: Any, field: str):
         kind = _mapping(document, field, None, required={"kind"})["kind"]
-        if kind not in POPULATION_TYPES:
+        if not isinstance(kind, str) or kind not in POPULATION_TYPES:
             raise ValidationError(f"{field}.kind", f"unknown kind {kind!r}", ", ".join(POPULATION_TYPES))
         cls = POPULATION_TYPES[kind]
         allowed = {f for f in cls.__dataclass_fields__} | {"kind"}
@@ -248,9 +249,9 @@ class _Reader:
         key, dtype, declared = values["array"], values["dtype"], values["shape"]
         if not isinstance(key, str) or not key or ".." in key or key.startswith("/"):
             raise ValidationError(f"{field}.array", f"invalid array key {key!r}", "a relative key such as projections/p/weights")
-        if dtype not in ALLOWED_DTYPES:
+        if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
             raise ValidationError(f"{field}.dtype", f"{dtype!r} is not allowed", ", ".join(sorted(ALLOWED_DTYPES)))
-        if list(declared) != list(shape) if isinstance(declared, list) else True:
+        if not isinstance(declared, list) or declared != list(shape):
             raise ValidationError(f"{field}.shape", f"{declared!r} does not match the populations", f"{list(shape)}")
         count = int(np.prod(shape, dtype=np.int64))
         if count > _MAX_ARRAY_ELEMENTS:
