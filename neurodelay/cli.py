@@ -16,6 +16,7 @@ from .errors import NeurodelayError
 COMMAND_MODULES = (
     "neurodelay.commands.info",
     "neurodelay.commands.validate",
+    "neurodelay.commands.demo",
 )
 
 
