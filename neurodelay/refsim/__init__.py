@@ -16,6 +16,7 @@ from ..recording import Recording
 
 MODES: dict[str, str] = {
     "float": "neurodelay.refsim.float_mode:simulate_float",
+    "spinnaker": "neurodelay.refsim.spinnaker:simulate_spinnaker",
 }
 
 
