@@ -1,0 +1,120 @@
+"""Adjoint (EventProp) backward pass with delays: exact weight and delay gradients of the forward pass.
+
+Notation (per neuron, step k, counted back from the last step): ``a_v[k] = dL/dV[k]`` for the
+voltage as computed at step k (before a reset) and ``a_i[k] = dL/dI[k]``. Between spikes they are
+the exact reverse of the forward recursions (the closed-form one-step solution of EventProp's
+adjoint ODEs, eventprop.md §2.3):
+
+    a_v[k] = alpha * a_v[k+1] + dL/dV_readout[k]            (source: the readout trace's gradient)
+    a_i[k] = (1 - alpha) * i_scale * a_v[k] + beta * a_i[k+1]
+
+At a spike of a LIF neuron at step k the voltage is reset, so the neuron's sensitivity flows through
+its spike time t (in steps). With ``s-`` / ``s+`` the slopes recorded in the forward pass
+(voltage change per step just before / after the crossing) and ``dL/dt`` the effect of moving the
+spike later,
+
+    dL/dt  = sum over outgoing synapses (i, j) of  w_ij * shift_j[k + 1 + d_ij]  -  alpha a_v[k+1] * s+
+    a_v[k] = -dL/dt / s-  +  dL/dcount                                            (the jump, §2.3)
+
+where ``shift_j[m] = dL/d(arrival step)`` of a unit weight arriving at post neuron j at step m is the
+central difference ``(a_i[m+1] - a_i[m-1]) / 2`` written with values at step m only:
+
+    shift[m] = 1/2 (1 - beta)(1 + 1/beta) a_i[m]  -  1/2 (1 - alpha) i_scale (alpha + 1/beta) a_v[m]
+
+(the continuous limit is EventProp's ``w (lambda_V - lambda_I)`` term). The per-synapse gradients,
+summed over the pre neuron's spikes at steps k (eventprop.md §2.4, in per-step units):
+
+    dL/dw_ij = sum_k a_i_j[k + 1 + d_ij]          dL/dd_ij = sum_k w_ij * shift_j[k + 1 + d_ij]
+
+``dL/dd`` is per timestep of delay, evaluated at the rounded delay. The values at step k + 1 + d
+are read from rings of ``R = D + 1`` slots per post population, so the cost per step does not grow
+with the maximum delay D; arrivals after the last step read 0, as in the forward pass where they
+are dropped. All spikes are back-propagated; each trial starts from zero adjoints.
+"""
+from __future__ import annotations
+
+import torch
+
+from .forward import ForwardTape
+from .layout import CompiledNetwork, from_blocks
+from .ring import BlockedRing, synapse_positions
+
+
+def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[str, torch.Tensor],
+            count_grads: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``(weight_grads, delay_grads)``, each ``{projection: [n_pre, n_post]}`` (0 at absent synapses).
+
+    readout_grads: ``{leaky-integrator population: dL/dV [batch, steps, n]}``.
+    count_grads: ``{LIF population: dL/dcount [batch, n]}``, injected at every spike of the neuron.
+    """
+    batch, steps, block = tape.batch, tape.steps, compiled.block_size
+    device, dtype = compiled.device, compiled.dtype
+
+    def ring(group) -> BlockedRing:
+        return BlockedRing(batch, group.ring_slots, group.size, group.n_blocks, block, device=device, dtype=dtype)
+
+    ring_v = {g.name: ring(g) for g in compiled.groups}
+    ring_i = {g.name: ring(g) for g in compiled.groups}
+    adj_v = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
+    adj_i = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
+    gain = {g.name: (1.0 - g.alpha) * g.i_scale for g in compiled.groups}
+    shift_i = {g.name: g.blocked(0.5 * (1.0 - g.beta) * (1.0 + 1.0 / g.beta), block) for g in compiled.groups}
+    shift_v = {g.name: g.blocked(0.5 * (1.0 - g.alpha) * g.i_scale * (g.alpha + 1.0 / g.beta), block)
+               for g in compiled.groups}
+    grad_w = {c.name: torch.zeros_like(tape.tables[c.name].weights_blocked) for c in compiled.connections}
+    grad_d = {c.name: torch.zeros_like(tape.tables[c.name].weights_blocked) for c in compiled.connections}
+    spiking = {g.name for g in compiled.spiking}
+
+    for step in range(steps - 1, -1, -1):
+        spike_time_effect: dict[str, torch.Tensor] = {}
+        for connection in compiled.connections:
+            events = tape.spikes[connection.pre][step]
+            if events is None:
+                continue
+            batch_index, pre_index = events
+            table = tape.tables[connection.name]
+            positions = synapse_positions(ring_i[connection.post], step, batch_index, pre_index,
+                                          table.delays_blocked)
+            arrived_i = ring_i[connection.post].gather(positions)
+            arrived_v = ring_v[connection.post].gather(positions)
+            weighted_shift = table.weights_blocked.index_select(1, pre_index) * (
+                shift_i[connection.post] * arrived_i - shift_v[connection.post] * arrived_v)
+            grad_w[connection.name].index_add_(1, pre_index, arrived_i)
+            grad_d[connection.name].index_add_(1, pre_index, weighted_shift)
+            if connection.pre in spiking:
+                effect = spike_time_effect.setdefault(
+                    connection.pre, torch.zeros(batch, compiled.group(connection.pre).size, device=device, dtype=dtype))
+                effect.index_put_((batch_index, pre_index), weighted_shift.sum((0, 2)), accumulate=True)
+        for group in compiled.groups:
+            carried_v = group.alpha * adj_v[group.name]
+            if group.is_lif:
+                new_v = carried_v
+                events = tape.spikes[group.name][step]
+                if events is not None:
+                    batch_index, neuron_index = events
+                    slope_before, slope_after = tape.slopes[group.name][step]
+                    downstream = spike_time_effect.get(group.name)
+                    d_time = -carried_v[batch_index, neuron_index] * slope_after
+                    if downstream is not None:
+                        d_time = d_time + downstream[batch_index, neuron_index]
+                    jumped = -d_time / slope_before
+                    if group.name in count_grads:
+                        jumped = jumped + count_grads[group.name][batch_index, neuron_index]
+                    new_v = carried_v.index_put((batch_index, neuron_index), jumped)
+            else:
+                new_v = carried_v + readout_grads[group.name][:, step]
+            new_i = gain[group.name] * new_v + group.beta * adj_i[group.name]
+            slot = step % group.ring_slots
+            ring_v[group.name].write(slot, new_v)
+            ring_i[group.name].write(slot, new_i)
+            adj_v[group.name], adj_i[group.name] = new_v, new_i
+
+    weight_grads, delay_grads = {}, {}
+    for connection in compiled.connections:
+        weight = from_blocks(grad_w[connection.name], connection.n_post)
+        delay = from_blocks(grad_d[connection.name], connection.n_post)
+        if connection.mask is not None:
+            weight = torch.where(connection.mask, weight, torch.zeros_like(weight))
+            delay = torch.where(connection.mask, delay, torch.zeros_like(delay))
+        weight_grads[connection.name], delay_grads[connection.name] = weight, delay
+    return weight_grads, delay_grads
