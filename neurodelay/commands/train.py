@@ -1,0 +1,35 @@
+"""``neurodelay train CONFIG.yaml --out RUN_DIR [--resume] [--limit N]``: train a network."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ValidationError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train a network from a YAML experiment config",
+                                   description="Train a network with learnable delays. Launch under "
+                                   "torchrun for data-parallel training (rank 0 writes the run folder).")
+    parser.add_argument("config", help="experiment config (YAML)")
+    parser.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.json, "
+                        "metrics.png, network.ndnet")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="use at most N samples of every split (quick runs, tests)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train import RunOptions, load_config, train
+
+    if args.limit is not None and args.limit < 1:
+        raise ValidationError("--limit", f"got {args.limit}", ">= 1 sample per split")
+    config = load_config(args.config)
+    records = train(config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit,
+                                       progress=not args.no_progress))
+    if records:
+        last = records[-1]
+        print(f"{args.out}: trained {last['epoch']} epochs, test accuracy {100 * last['test_accuracy']:.2f}%")
+    return 0

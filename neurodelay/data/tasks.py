@@ -1,0 +1,29 @@
+"""The registry of tasks a training config can name in ``data.task``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .dataset import DataSplits
+from .sequence import SequenceParameters, load_sequence
+from .yin_yang import YinYangParameters, load_yin_yang
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: its parameter dataclass (fields = the config keys, with defaults and a
+    ``check(path)`` method) and ``load(parameters, dt_ms) -> DataSplits``."""
+
+    parameters: type
+    load: Callable[[Any, float], DataSplits]
+
+
+TASKS: dict[str, TaskSpec] = {
+    "yin_yang": TaskSpec(YinYangParameters, load_yin_yang),
+    "sequence_detection": TaskSpec(SequenceParameters, load_sequence),
+}
+
+
+def load_task(task: str, parameters: Any, dt_ms: float) -> DataSplits:
+    """The splits of ``task`` (a key of :data:`TASKS`) made with ``parameters`` on ``dt_ms``."""
+    return TASKS[task].load(parameters, dt_ms)

@@ -1,0 +1,309 @@
+"""The training loop behind ``neurodelay train``: data, network, two Adam optimisers, per-epoch
+evaluation, metrics, atomic checkpoints, resume, and data-parallel ranks.
+
+Run directory (written by rank 0 only):
+
+    checkpoint.pt   after every epoch (model, both optimisers, epoch, every RNG state, metrics)
+    metrics.json    one record per epoch: epoch, train_loss, train_accuracy, [validation_accuracy],
+                    test_accuracy (fractions), seconds, weight_lr, delay_lr, hidden spikes
+    metrics.png     the same as a plot
+    network.ndnet   the trained network, provenance: config, versions, final metrics
+
+A global batch of ``batch_size`` samples is split into contiguous shards, one per rank; each rank
+weights its shard's mean loss by ``shard / batch`` and the gradients are summed over ranks, so
+every rank takes the step one process would take on the whole batch. The regulariser, a function
+of the whole batch's spike counts, is evaluated on the gathered counts (see
+:meth:`Distributed.global_rows`).
+"""
+from __future__ import annotations
+
+import importlib
+import platform
+import random
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .. import __version__ as neurodelay_version
+from .. import ir
+from ..data import BatchSampler, Dataset, load_task
+from ..data.dataset import shard
+from ..errors import NeurodelayError, ValidationError
+from .builder import build_network
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, random_states, restore_random_states, save_checkpoint
+from .config import ExperimentConfig
+from .distributed import Distributed, from_environment
+from .metrics import plot_metrics, write_metrics
+from .predict import class_scores
+from .schedule import learning_rates
+
+NETWORK_NAME = "network.ndnet"
+
+
+@dataclass
+class RunOptions:
+    """Where and how to run: ``limit`` caps the samples of every split (None: all)."""
+
+    run_dir: Path
+    resume: bool = False
+    limit: int | None = None
+    progress: bool = True
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` (an error without a GPU) or ``auto`` (CUDA when available)."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValidationError("device", "cuda requested but torch sees no CUDA device", "cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def software_versions() -> dict[str, str]:
+    return {"neurodelay": neurodelay_version, "python": platform.python_version(),
+            "torch": str(torch.__version__), "numpy": str(np.__version__)}
+
+
+class Trainer:
+    """One training run of an :class:`ExperimentConfig` (see the module docstring)."""
+
+    def __init__(self, config: ExperimentConfig, options: RunOptions, *,
+                 distributed: Distributed | None = None) -> None:
+        self.config = config
+        self.options = options
+        self.run_dir = Path(options.run_dir)
+        device = resolve_device(config.device)
+        self.distributed = distributed or from_environment(device)
+        if device.type == "cuda" and self.distributed.active:
+            device = torch.device("cuda", self.distributed.rank % torch.cuda.device_count())
+        self.device = device
+        self.dtype = getattr(torch, config.dtype)
+        self._prepare_run_dir()
+
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        torch.manual_seed(config.seed)
+        network_seed, sampler_seed = np.random.SeedSequence(config.seed).spawn(2)
+
+        self.splits = load_task(config.data.task, config.data.parameters, config.network.dt_ms).limited(options.limit)
+        train = self.splits.train
+        initial = build_network(config.network, n_inputs=train.n_inputs, n_classes=train.n_classes,
+                                seed=network_seed)
+        engine = importlib.import_module("neurodelay.engine")
+        losses = importlib.import_module("neurodelay.engine.losses")
+        self.model = engine.DelayNetwork(initial, device=self.device, dtype=self.dtype)
+        self.distributed.broadcast_parameters_(self.model)
+        self.loss_function = losses.make_loss(config.loss.name, **config.loss.options)
+        self.regularizer = losses.spike_count_regularizer if config.regularizer is not None else None
+        self.readout_name = config.network.readout.name
+        self.hidden_names = [layer.name for layer in config.network.hidden]
+        self.hidden_sizes = [layer.size for layer in config.network.hidden]
+
+        self.weight_parameters, self.delay_parameters = self._trained_parameters(initial)
+        betas = tuple(config.optimiser.betas)
+        self.weight_optimiser = (torch.optim.Adam(self.weight_parameters, lr=config.optimiser.weight_lr,
+                                                  betas=betas, eps=config.optimiser.eps)
+                                 if self.weight_parameters else None)
+        self.delay_optimiser = (torch.optim.Adam(self.delay_parameters, lr=config.optimiser.delay_lr,
+                                                 betas=betas, eps=config.optimiser.eps)
+                                if self.delay_parameters else None)
+        self.sampler = BatchSampler(len(train), config.batch_size, seed=sampler_seed)
+        self.records: list[dict[str, Any]] = []
+        self.start_epoch = 0
+        if options.resume:
+            self._restore(load_checkpoint(self.run_dir / CHECKPOINT_NAME))
+
+    # ----- set-up -------------------------------------------------------------------------
+    def _prepare_run_dir(self) -> None:
+        existing = [name for name in (CHECKPOINT_NAME, NETWORK_NAME, "metrics.json")
+                    if (self.run_dir / name).exists()]
+        if existing and not self.options.resume:
+            raise NeurodelayError(f"{self.run_dir} already holds a run ({', '.join(existing)}): "
+                                  "pass --resume to continue it, or choose another --out")
+        if self.distributed.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.distributed.barrier()
+
+    def _trained_parameters(self, network: ir.Network) -> tuple[list, list]:
+        """Weights and delays to optimise, in projection order; the others stop taking gradients."""
+        weights, delays = [], []
+        for projection in network.projections:
+            for table, flag, chosen in ((self.model.weights, "learn_weights", weights),
+                                        (self.model.delays, "learn_delays", delays)):
+                parameter = table[projection.name]
+                if projection.metadata[flag]:
+                    chosen.append(parameter)
+                else:
+                    parameter.requires_grad_(False)
+        return weights, delays
+
+    def _state(self, completed_epochs: int) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "limit": self.options.limit,
+                "world_size": self.distributed.world_size, "completed_epochs": completed_epochs,
+                "model": self.model.state_dict(),
+                "weight_optimiser": None if self.weight_optimiser is None else self.weight_optimiser.state_dict(),
+                "delay_optimiser": None if self.delay_optimiser is None else self.delay_optimiser.state_dict(),
+                "sampler": self.sampler.state_dict(), "random_states": random_states(),
+                "records": self.records}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        saved, current = dict(state["config"]), self.config.to_dict()
+        saved.pop("epochs"), current.pop("epochs")
+        if saved != current or state["limit"] != self.options.limit:
+            raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
+                                  "config or --limit (only 'epochs' may change when resuming)")
+        self.model.load_state_dict(state["model"])
+        for optimiser, key in ((self.weight_optimiser, "weight_optimiser"), (self.delay_optimiser, "delay_optimiser")):
+            if optimiser is not None:
+                optimiser.load_state_dict(state[key])
+        self.sampler.load_state_dict(state["sampler"])
+        restore_random_states(state["random_states"])
+        self.records = list(state["records"])
+        self.start_epoch = int(state["completed_epochs"])
+
+    # ----- one batch ----------------------------------------------------------------------
+    def _tensor(self, dataset: Dataset, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = torch.from_numpy(dataset.inputs[indices]).to(self.device, self.dtype)
+        labels = torch.from_numpy(dataset.labels[indices]).to(self.device)
+        return inputs, labels
+
+    def _train_batch(self, global_indices: np.ndarray, weight_lr: float, delay_lr: float) -> tuple[float, int]:
+        """One optimiser step on a global batch; returns (global batch loss, correct on this rank)."""
+        world, rank = self.distributed.world_size, self.distributed.rank
+        shard_sizes = [len(shard(global_indices, r, world)) for r in range(world)]
+        local = shard(global_indices, rank, world)
+        batch = len(global_indices)
+        for optimiser in (self.weight_optimiser, self.delay_optimiser):
+            if optimiser is not None:
+                optimiser.zero_grad(set_to_none=True)
+        correct = 0
+        objective = torch.zeros((), device=self.device, dtype=self.dtype)
+        counts: dict[str, torch.Tensor] = {name: torch.zeros(0, size, device=self.device, dtype=self.dtype)
+                                           for name, size in zip(self.hidden_names, self.hidden_sizes)}
+        if len(local):
+            inputs, labels = self._tensor(self.splits.train, local)
+            result = self.model(inputs)
+            trace = result.readout[self.readout_name]
+            objective = self.loss_function(trace, labels) * (len(local) / batch)
+            correct = int((class_scores(self.config.loss.name, trace.detach()).argmax(1) == labels).sum())
+            counts = {name: result.spike_counts[name] for name in self.hidden_names}
+        loss_value = self.distributed.sum_(objective.detach().clone())
+        if self.regularizer is not None:
+            spec = self.config.regularizer
+            for name in self.hidden_names:
+                whole_batch = self.distributed.global_rows(counts[name], shard_sizes)
+                penalty = self.regularizer(whole_batch, spec.target_spikes_per_neuron, spec.strength)
+                objective = objective + penalty
+                loss_value = loss_value + penalty.detach()
+        if objective.requires_grad:
+            objective.backward()
+        for optimiser, parameters, lr in ((self.weight_optimiser, self.weight_parameters, weight_lr),
+                                          (self.delay_optimiser, self.delay_parameters, delay_lr)):
+            if optimiser is not None:
+                self.distributed.sum_gradients_(parameters)
+                for group in optimiser.param_groups:
+                    group["lr"] = lr
+                optimiser.step()
+        self.model.clamp_delays_()
+        return float(loss_value), correct
+
+    # ----- evaluation ---------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, dataset: Dataset) -> tuple[float, dict[str, float]]:
+        """(accuracy as a fraction, mean spikes per neuron and sample of each hidden layer); each
+        rank evaluates a contiguous share of the split."""
+        world, rank = self.distributed.world_size, self.distributed.rank
+        mine = shard(np.arange(len(dataset)), rank, world)
+        totals = torch.zeros(1 + len(self.hidden_names), dtype=torch.float64, device=self.device)
+        for start in range(0, len(mine), self.config.eval_batch_size):
+            indices = mine[start:start + self.config.eval_batch_size]
+            inputs, labels = self._tensor(dataset, indices)
+            result = self.model(inputs)
+            scores = class_scores(self.config.loss.name, result.readout[self.readout_name])
+            totals[0] += (scores.argmax(1) == labels).sum()
+            for position, name in enumerate(self.hidden_names):
+                totals[1 + position] += result.spike_counts[name].sum().double()
+        self.distributed.sum_(totals)
+        spikes = {name: float(totals[1 + position]) / (len(dataset) * size)
+                  for position, (name, size) in enumerate(zip(self.hidden_names, self.hidden_sizes))}
+        return float(totals[0]) / len(dataset), spikes
+
+    # ----- the run ------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        """Train the remaining epochs, then write the network; returns the metric records."""
+        config, main = self.config, self.distributed.is_main
+        batches_per_epoch = len(self.sampler)
+        for epoch in range(self.start_epoch, config.epochs):
+            started = time.perf_counter()
+            batches = self.sampler.epoch_batches()
+            loss_sum, correct = 0.0, 0
+            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
+                       disable=not (main and self.options.progress))
+            for batch_index, indices in enumerate(bar):
+                weight_lr, delay_lr = learning_rates(config.optimiser, epoch, epoch * batches_per_epoch + batch_index)
+                batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
+                loss_sum += batch_loss * len(indices)
+                correct += batch_correct
+                bar.set_postfix(loss=f"{batch_loss:.4f}")
+            bar.close()
+            correct_total = self.distributed.sum_(torch.tensor([float(correct)], dtype=torch.float64,
+                                                                device=self.device))
+            record: dict[str, Any] = {"epoch": epoch + 1,
+                                      "train_loss": loss_sum / len(self.splits.train),
+                                      "train_accuracy": float(correct_total[0]) / len(self.splits.train)}
+            if self.splits.validation is not None:
+                record["validation_accuracy"], _ = self.evaluate(self.splits.validation)
+            record["test_accuracy"], spikes = self.evaluate(self.splits.test)
+            record["seconds"] = time.perf_counter() - started
+            record["weight_lr"], record["delay_lr"] = weight_lr, delay_lr
+            record["test_spikes_per_neuron"] = spikes
+            self.records.append(record)
+            if main:
+                self._report(record)
+                write_metrics(self.run_dir, self.records)
+                plot_metrics(self.run_dir, self.records)
+                save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(epoch + 1))
+            self.distributed.barrier()
+        if main:
+            ir.save(self.trained_network(), self.run_dir / NETWORK_NAME)
+        self.distributed.barrier()
+        return self.records
+
+    def _report(self, record: dict[str, Any]) -> None:
+        parts = [f"epoch {record['epoch']}/{self.config.epochs}", f"loss {record['train_loss']:.4f}",
+                 f"train {100 * record['train_accuracy']:.2f}%"]
+        if "validation_accuracy" in record:
+            parts.append(f"validation {100 * record['validation_accuracy']:.2f}%")
+        parts += [f"test {100 * record['test_accuracy']:.2f}%", f"{record['seconds']:.1f} s"]
+        tqdm.write("  ".join(parts))
+
+    def trained_network(self) -> ir.Network:
+        """The model's current parameters as an IR network, with the run's provenance."""
+        network = self.model.to_network()
+        provenance = dict(network.provenance)
+        provenance["training"] = {
+            "config": self.config.to_dict(), "limit": self.options.limit,
+            "world_size": self.distributed.world_size, "device": str(self.device),
+            "software": software_versions(), "final_metrics": self.records[-1] if self.records else None,
+            "data": {split: dataset.metadata for split, dataset in
+                     (("train", self.splits.train), ("validation", self.splits.validation),
+                      ("test", self.splits.test)) if dataset is not None},
+        }
+        return replace(network, provenance=provenance)
+
+    def close(self) -> None:
+        self.distributed.close()
+
+
+def train(config: ExperimentConfig, options: RunOptions) -> list[dict[str, Any]]:
+    """Run (or resume) a whole training run; returns the per-epoch metric records."""
+    trainer = Trainer(config, options)
+    try:
+        return trainer.run()
+    finally:
+        trainer.close()
