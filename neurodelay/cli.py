@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "neurodelay.commands.info",
     "neurodelay.commands.validate",
     "neurodelay.commands.demo",
+    "neurodelay.commands.train",
 )
 
 
