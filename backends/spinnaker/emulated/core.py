@@ -1,0 +1,234 @@
+"""One SpiNNaker core running sPyNNaker's compiled IF_curr_exp code under the unicorn ARM emulator.
+
+The image is loaded as the chip's boot loader would (APLX sections into ITCM/DTCM, .bss zeroed).
+The host then plays the part of the pieces of the application that are not emulated (memory
+allocation, data-specification regions, recording buffers): it lays out, in an emulated SDRAM
+window, the parameter region in sPyNNaker's format and the arrays the neuron code works on, and
+points the core's static variables at them. Recording and packet sending are switched off
+(``use_key = 0``; recording rates that never fall due), so no hardware peripheral is touched; any
+access outside the mapped memory stops the run with an :class:`ExecutorError`.
+
+Per tick the executor calls, as the timer callback does: ``neuron_transfer(ring block)``, then
+``neuron update(time)``; it reads the spike bits, V and the values the update stores for recording.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ....errors import ExecutorError
+from .aplx import DTCM_BASE, DTCM_SIZE, ITCM_BASE, ITCM_SIZE, AplxImage, read_aplx
+from .description import IfCurrExpParameters
+from .signatures import CoreLayout, checked_layout, installed_release
+
+SDRAM_BASE = 0x6000_0000
+RETURN_ADDRESS = 0x7000_0000
+"""Where emulated calls return to (mapped, never executed: emulation stops on reaching it)."""
+STACK_TOP = DTCM_BASE + DTCM_SIZE
+NEURON_RECORD_BYTES = 32
+"""``neuron_t``: V, V_rest, R_membrane, exp_TC, I_offset, refract_timer, V_reset, T_refract (int32 each)."""
+SYNAPSE_RECORD_BYTES = 24
+"""Exponential synapse state: exc {decay u0.32, init u0.32, I s16.15}, inh {decay, init, I}."""
+PARAMETER_RECORD_WORDS = 9
+SYNAPSE_PARAMETER_WORDS = 5
+RECORDED_VALUES = 3   # v, gsyn_exc, gsyn_inh in this order
+
+
+def application_path() -> Path:
+    """The ``IF_curr_exp.aplx`` shipped in the installed sPyNNaker wheel."""
+    try:
+        import spynnaker
+    except ImportError as error:
+        raise ExecutorError(f"sPyNNaker is not installed ({error}); install the project's `spinnaker` extra") from None
+    path = Path(spynnaker.__file__).parent / "pyNN" / "model_binaries" / "IF_curr_exp.aplx"
+    if not path.is_file():
+        raise ExecutorError(f"the installed sPyNNaker has no {path}")
+    return path
+
+
+@lru_cache(maxsize=4)
+def load_application(path: str | None = None, release: str | None = None) -> tuple[AplxImage, CoreLayout]:
+    """Read and check the core application once per process (default: the installed wheel's)."""
+    image = read_aplx(path or application_path())
+    return image, checked_layout(image, release or installed_release())
+
+
+def parameter_region(parameters: IfCurrExpParameters) -> bytes:
+    """The neuron-parameter region exactly as sPyNNaker writes it for IF_curr_exp (little-endian words).
+
+    n_steps_per_timestep; per neuron {V_init, V_rest, cm, tau_m, I_offset, V_reset, tau_refrac,
+    refract_timer, timestep}; per neuron V_thresh; per neuron {tau_syn_E, isyn_exc, tau_syn_I,
+    isyn_inh, timestep}. (InputTypeCurrent and the absent additional input have no words.)
+    """
+    p = parameters
+    n = p.size
+    timestep = np.full(n, p.timestep_ms, np.int64)
+    neuron = np.stack([p.v_init_mv, p.v_rest_mv, p.cm_nf, p.tau_m_ms, p.i_offset_na, p.v_reset_mv,
+                       p.tau_refrac_ms, p.refract_timer_steps, timestep], axis=1)
+    synapse = np.stack([p.tau_syn_e_ms, p.isyn_exc_na, p.tau_syn_i_ms, p.isyn_inh_na, timestep], axis=1)
+    words = np.concatenate([[p.n_steps_per_timestep], neuron.ravel(), p.v_thresh_mv, synapse.ravel()])
+    return words.astype("<i4").tobytes()
+
+
+@dataclass(frozen=True)
+class DerivedConstants:
+    """What the binary's loader computed, per neuron (int64 ``[n]``).
+
+    r_membrane, exp_tc: s16.15 bits; t_refract: timesteps; decay/init exc/inh: u0.32 bits.
+    """
+
+    r_membrane: np.ndarray
+    exp_tc: np.ndarray
+    t_refract: np.ndarray
+    decay_exc: np.ndarray
+    init_exc: np.ndarray
+    decay_inh: np.ndarray
+    init_inh: np.ndarray
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One tick of one core: spikes bool ``[n]``; int64 ``[n]`` s16.15 bits: ``v`` after the update
+    (after threshold and reset), and what the update stores for recording (taken after the tick's
+    ring-buffer input, before the membrane update and the synaptic decay): ``v_recorded``,
+    ``i_exc``, ``i_inh``."""
+
+    spikes: np.ndarray
+    v: np.ndarray
+    v_recorded: np.ndarray
+    i_exc: np.ndarray
+    i_inh: np.ndarray
+
+
+class _Heap:
+    """Bump allocator in the emulated SDRAM window (word aligned)."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.top = base
+
+    def take(self, n_bytes: int) -> int:
+        address = self.top
+        self.top += (n_bytes + 7) // 8 * 8
+        return address
+
+
+class EmulatedCore:
+    """One core: ``size`` neurons with ``parameters`` and ring-buffer ``shifts`` (exc, inh)."""
+
+    def __init__(self, parameters: IfCurrExpParameters, shifts: tuple[int, int],
+                 application: tuple[AplxImage, CoreLayout] | None = None) -> None:
+        try:
+            from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM
+            from unicorn.arm_const import UC_CPU_ARM_926
+        except ImportError as error:
+            raise ExecutorError(f"the unicorn CPU emulator is needed ({error}); install the project's "
+                                "`spinnaker` extra") from None
+        self._uc_error = UcError
+        self.image, self.layout = application or load_application()
+        self.parameters = parameters
+        self.size = n = parameters.size
+        self.uc = uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
+        uc.ctl_set_cpu_model(UC_CPU_ARM_926)   # ARMv5TE, as the ARM968E-S of SpiNNaker 1
+        uc.mem_map(ITCM_BASE, ITCM_SIZE)
+        uc.mem_map(DTCM_BASE, DTCM_SIZE)
+        uc.mem_map(RETURN_ADDRESS, 0x1000)
+        for section in self.image.sections:
+            uc.mem_write(section.address, section.data)
+        heap = _Heap(SDRAM_BASE)
+        region = parameter_region(parameters)
+        self.parameter_address = heap.take(len(region))
+        self.neuron_address = heap.take(n * NEURON_RECORD_BYTES)
+        self.synapse_address = heap.take(n * SYNAPSE_RECORD_BYTES)
+        self.threshold_address = heap.take(n * 4)
+        self.shift_address = heap.take(8)
+        self.ring_block_address = heap.take(2 * n * 2)
+        self.spike_words = (n + 31) // 32
+        self.spike_address = heap.take(self.spike_words * 4)
+        value_control, spike_control = heap.take(0x48), heap.take(0x18)
+        value_block = heap.take(RECORDED_VALUES * n * 4)
+        value_buffers = [value_block + 4 * n * index for index in range(RECORDED_VALUES)]
+        value_indexes = [heap.take(n * 2) for _ in range(RECORDED_VALUES)]
+        spike_indexes = heap.take(n * 2)
+        pointers = heap.take(8 * 4)
+        self.value_buffer_address = value_block
+        size = (heap.top - SDRAM_BASE + 0xFFF) & ~0xFFF
+        uc.mem_map(SDRAM_BASE, size)
+        write = uc.mem_write
+        write(self.parameter_address, region)
+        write(self.shift_address, struct.pack("<2I", *shifts))
+        identity = np.arange(n, dtype="<u2").tobytes()
+        for address in (*value_indexes, spike_indexes):
+            write(address, identity)
+        # recording controls {rate, count, increment}: count never reaches rate, so nothing falls due
+        for base, blocks in ((value_control + 4, RECORDED_VALUES), (spike_control, 1)):
+            for block in range(blocks):
+                write(base + 0x18 * block, struct.pack("<3I", 1, 0, 0))
+        write(pointers, struct.pack("<8I", *value_buffers, *value_indexes, self.spike_address, spike_indexes))
+        fields = self.layout.fields
+        anchor = self.layout.globals_anchor
+        globals_ = {
+            "value_recording_control": value_control, "value_buffers": pointers,
+            "value_indexes": pointers + 12, "spike_recording_control": spike_control,
+            "spike_bitfield": pointers + 24, "spike_indexes": pointers + 28,
+            "neuron_array": self.neuron_address, "synapse_array": self.synapse_address,
+            "threshold_array": self.threshold_address, "n_neurons": n, "n_current_sources": 0,
+            "n_neurons_peak": n, "n_synapse_types": 2, "ring_buffer_shifts": self.shift_address,
+        }
+        for name, value in globals_.items():
+            write(anchor + fields[name], struct.pack("<I", value))
+        write(anchor + fields["use_key"], b"\0")
+        self.reset()
+
+    # ----- calls into the binary -------------------------------------------------------------
+    def _call(self, entry: int, *arguments: int) -> None:
+        from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_R0, UC_ARM_REG_SP
+        uc = self.uc
+        for index, value in enumerate(arguments):
+            uc.reg_write(UC_ARM_REG_R0 + index, value & 0xFFFF_FFFF)
+        uc.reg_write(UC_ARM_REG_SP, STACK_TOP)
+        uc.reg_write(UC_ARM_REG_LR, RETURN_ADDRESS)
+        try:
+            uc.emu_start(entry, RETURN_ADDRESS)
+        except self._uc_error as error:
+            pc = uc.reg_read(UC_ARM_REG_PC)
+            raise ExecutorError(f"the emulated IF_curr_exp core stopped at 0x{pc:x} while running the routine at "
+                                f"0x{entry:x} ({error}); the binary took a path the emulator does not provide "
+                                "(an error report, recording or packet sending)") from None
+
+    def reset(self) -> None:
+        """Load the parameters again (the binary's loader: V = V_init, derived constants, I_syn) and
+        clear the ring block and spike bits."""
+        self._call(self.layout.load_parameters, self.parameter_address, self.size, 0)
+        self.uc.mem_write(self.ring_block_address, bytes(4 * self.size))
+
+    def derived_constants(self) -> DerivedConstants:
+        neurons = self.read_words(self.neuron_address, self.size * 8, signed=True).reshape(self.size, 8)
+        synapses = self.read_words(self.synapse_address, self.size * 6, signed=False).reshape(self.size, 6)
+        return DerivedConstants(neurons[:, 2], neurons[:, 3], neurons[:, 7], synapses[:, 0], synapses[:, 1],
+                                synapses[:, 3], synapses[:, 4])
+
+    def read_words(self, address: int, count: int, *, signed: bool) -> np.ndarray:
+        raw = self.uc.mem_read(address, 4 * count)
+        return np.frombuffer(bytes(raw), "<i4" if signed else "<u4").astype(np.int64)
+
+    def step(self, time: int, ring_block: np.ndarray) -> StepResult:
+        """One tick at step ``time``: ``ring_block`` uint16 ``[2, size]`` (exc, inh sums for this step)."""
+        uc = self.uc
+        uc.mem_write(self.ring_block_address, np.ascontiguousarray(ring_block, "<u2").tobytes())
+        self._call(self.layout.neuron_transfer, self.ring_block_address)
+        uc.mem_write(self.spike_address, bytes(4 * self.spike_words))
+        self._call(self.layout.neuron_update, time)
+        bits = np.frombuffer(bytes(uc.mem_read(self.spike_address, 4 * self.spike_words)), "<u4")
+        spikes = np.unpackbits(bits.view(np.uint8), bitorder="little")[: self.size].astype(bool)
+        v = self.read_words(self.neuron_address, self.size * 8, signed=True)[::8]
+        recorded = self.read_words(self.value_buffer_address, RECORDED_VALUES * self.size, signed=True)
+        recorded = recorded.reshape(RECORDED_VALUES, self.size)
+        return StepResult(spikes, v, recorded[0], recorded[1], recorded[2])
+
+    def close(self) -> None:
+        self.uc = None
