@@ -16,6 +16,7 @@ from ..recording import Recording
 
 MODES: dict[str, str] = {
     "float": "neurodelay.refsim.float_mode:simulate_float",
+    "loihi2": "neurodelay.refsim.loihi2:simulate_loihi2",
     "spinnaker": "neurodelay.refsim.spinnaker:simulate_spinnaker",
 }
 

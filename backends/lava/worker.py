@@ -1,0 +1,73 @@
+"""Child-process entry point of the Lava backend: run an exported model in Lava, write the recordings.
+
+    python -m neurodelay.backends.lava.worker MODEL_DIR INPUTS.npz OUT.npz [--hardware]
+
+INPUTS.npz holds ``{source}`` arrays ``[batch, steps, n]``; OUT.npz receives ``{population}/spikes``
+(bool), ``{population}/u`` and ``{population}/v`` (int64), all ``[batch, steps, n]`` in the IR's step
+numbering. Each batch item is one Lava run, always stopped (even on errors) so that no Lava worker
+process outlives it. The parent process enforces the time limit.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+
+def run_config(hardware: bool):
+    if hardware:
+        try:
+            from lava.magma.core.run_configs import Loihi2HwCfg
+        except ImportError as error:  # the public lava-nc has no Loihi 2 hardware support
+            raise SystemExit(f"Loihi2HwCfg is not available: {error}") from None
+        return Loihi2HwCfg()
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    return Loihi2SimCfg(select_tag="fixed_pt")
+
+
+def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: bool) -> dict[str, np.ndarray]:
+    """One Lava run of ``model``: ``{population/quantity: [steps, n]}``."""
+    from lava.magma.core.run_conditions import RunSteps
+
+    from neurodelay.exporters.lava.lower import build
+    graph = build(model, source_data, steps)
+    try:
+        graph.entry.run(condition=RunSteps(num_steps=steps), run_cfg=run_config(hardware))
+        result = {}
+        for name, lif in graph.lifs.items():
+            result[f"{name}/spikes"] = graph.sinks[name].data.get().T.astype(bool)
+            monitor_u, monitor_v = graph.monitors[name]
+            result[f"{name}/u"] = np.asarray(monitor_u.get_data()[lif.name]["u"]).astype(np.int64)
+            result[f"{name}/v"] = np.asarray(monitor_v.get_data()[lif.name]["v"]).astype(np.int64)
+        return result
+    finally:
+        graph.entry.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir")
+    parser.add_argument("inputs")
+    parser.add_argument("out")
+    parser.add_argument("--hardware", action="store_true")
+    args = parser.parse_args(argv)
+    from neurodelay.exporters.lava.artefact import load
+    model = load(args.model_dir).model
+    with np.load(args.inputs, allow_pickle=False) as data:
+        inputs = {name: data[name] for name in data.files}
+    batch, steps = next(iter(inputs.values())).shape[:2]
+    runs = [run_one(model, {name: spikes[item] for name, spikes in inputs.items()}, steps, args.hardware)
+            for item in range(batch)]
+    arrays = {key: np.stack([run[key] for run in runs]) for key in runs[0]} if runs else {}
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        np.savez(stream, **arrays)
+    os.replace(temporary, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

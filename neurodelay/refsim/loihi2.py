@@ -1,0 +1,135 @@
+"""Loihi 2 mode of the reference simulator: Lava 0.10.0's bit-accurate ``fixed_pt`` arithmetic of
+LIF + Dense/DelayDense in vectorised numpy, batched over inputs.
+
+Written from /work/shared/reference/loihi2-lava.md, not from Lava's code. Per step n (IR numbering;
+Lava's ``time_step`` is n + 1), for every LIF process, with all values int64 and ``wrap32`` the
+int32 overflow of Lava's arrays:
+
+    a      = sum over connections and delays of the contributions arriving at n          (int32 sum)
+    u      = trunc0(u * (4095 - du) / 4096) + (a << 6)                                   (wrap32)
+    u      = u - 2**24 if u > 2**23 else (u + 2**24 if u <= -2**23 else u)               (one wrap)
+    v      = clip(trunc0(v * (4096 - dv) / 4096) + u + bias_mant * 2**bias_exp, +-(2**23 - 1))
+    spike  = v > vth << 6;   v[spike] = 0                                                (u kept)
+
+``trunc0`` truncates toward zero. A spike at step t through a connection with weight_exp e and
+delay d adds ``shift(sum of the effective weights of the synapses with delay d, e)`` to the post
+population's input at step t + 1 + d, where ``shift`` is ``<< e`` or an arithmetic ``>> -e``
+applied to that per-step, per-delay sum and the effective weights are Lava's clipped and
+bit-dropped integers (:func:`neurodelay.quant.loihi2.effective_weights`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import Network
+from ..quant.loihi2 import FORMAT, Loihi2Model, Loihi2Neurons, Loihi2Synapses, effective_bias, effective_weights, encode
+from ..recording import PopulationRecording, Recording
+
+EXECUTOR_NAME = "refsim-loihi2"
+
+
+def wrap32(values: np.ndarray) -> np.ndarray:
+    """int64 values reduced to int32 with two's-complement overflow (still int64)."""
+    return ((values + 2 ** 31) & (2 ** 32 - 1)) - 2 ** 31
+
+
+def truncated_decay(state: np.ndarray, factor: int) -> np.ndarray:
+    """``state * factor / 4096`` truncated toward zero (int64)."""
+    product = state * factor
+    return np.sign(product) * (np.abs(product) >> 12)
+
+
+@dataclass(frozen=True)
+class LifParameters:
+    """Integer parameters of one LIF process: decay factors (4096ths), vth << 6, bias per neuron ``[n]``."""
+
+    current_factor: int
+    voltage_factor: int
+    threshold: int
+    bias: np.ndarray
+
+    @classmethod
+    def of(cls, neurons: Loihi2Neurons) -> "LifParameters":
+        unity = FORMAT.decay_unity
+        return cls(unity - (neurons.du + 1), unity - neurons.dv, neurons.vth << FORMAT.threshold_shift,
+                   effective_bias(neurons.bias_mant, neurons.bias_exp))
+
+
+def lif_step(u: np.ndarray, v: np.ndarray, activation: np.ndarray, parameters: LifParameters
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One bit-accurate LIF step on int64 ``[batch, n]`` arrays; returns ``(spikes, u, v)`` (new arrays)."""
+    limit = FORMAT.state_limit
+    u = wrap32(truncated_decay(u, parameters.current_factor) + (activation << FORMAT.activation_shift))
+    u = np.where(u > limit, u - 2 * limit, np.where(u <= -limit, u + 2 * limit, u))
+    v = wrap32(truncated_decay(v, parameters.voltage_factor) + u + parameters.bias)
+    v = np.clip(v, -(limit - 1), limit - 1)
+    spikes = v > parameters.threshold
+    return spikes, u, np.where(spikes, 0, v)
+
+
+@dataclass(frozen=True)
+class DelayedWeights:
+    """A connection's effective weights grouped by delay: ``stacked`` float64 ``[n_pre, k * n_post]``
+    (exact: every entry and sum is an integer far below 2**53) and ``delays`` int64 ``[k]``."""
+
+    stacked: np.ndarray
+    delays: np.ndarray
+    weight_exp: int
+    n_post: int
+
+    @classmethod
+    def of(cls, synapses: Loihi2Synapses) -> "DelayedWeights":
+        weights = effective_weights(synapses.weights, synapses.sign_mode, synapses.num_weight_bits)
+        delays = np.unique(synapses.delays_steps)
+        groups = [np.where(synapses.delays_steps == d, weights, 0) for d in delays]
+        return cls(np.concatenate(groups, axis=1).astype(np.float64), delays.astype(np.int64),
+                   synapses.weight_exp, weights.shape[1])
+
+    def contributions(self, spikes: np.ndarray) -> np.ndarray:
+        """int64 ``[batch, k, n_post]``: per delay group, the exponent-shifted sum over spiking pre neurons."""
+        sums = np.rint(spikes.astype(np.float64) @ self.stacked).astype(np.int64)
+        sums = sums.reshape(spikes.shape[0], len(self.delays), self.n_post)
+        return sums << self.weight_exp if self.weight_exp > 0 else sums >> -self.weight_exp
+
+
+def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: str = EXECUTOR_NAME) -> Recording:
+    """Run the integer model on ``{source: bool [batch, steps, n]}``; states ``u`` and ``v`` (int64 LSBs)."""
+    batch, steps = next(iter(inputs.values())).shape[:2]
+    slots = 2 + max((s.max_delay_steps for s in model.synapses), default=0)
+    pending = {n.name: np.zeros((batch, slots, n.size), np.int64) for n in model.neurons}
+    state = {n.name: (np.zeros((batch, n.size), np.int64), np.zeros((batch, n.size), np.int64))
+             for n in model.neurons}
+    parameters = {n.name: LifParameters.of(n) for n in model.neurons}
+    connections = [(s.pre, s.post, DelayedWeights.of(s)) for s in model.synapses]
+    record: dict[str, PopulationRecording] = {
+        name: PopulationRecording(np.asarray(spikes, bool).copy()) for name, spikes in inputs.items()}
+    for neurons in model.neurons:
+        shape = (batch, steps, neurons.size)
+        record[neurons.name] = PopulationRecording(
+            np.zeros(shape, bool), {"u": np.zeros(shape, np.int64), "v": np.zeros(shape, np.int64)},
+            {"u": 1.0 / neurons.u_per_unit, "v": 1.0 / neurons.v_per_unit})
+    for step in range(steps):
+        slot = step % slots
+        for neurons in model.neurons:
+            activation = wrap32(pending[neurons.name][:, slot])
+            pending[neurons.name][:, slot] = 0
+            spikes, u, v = lif_step(*state[neurons.name], activation, parameters[neurons.name])
+            state[neurons.name] = (u, v)
+            population = record[neurons.name]
+            population.spikes[:, step], population.states["u"][:, step], population.states["v"][:, step] = spikes, u, v
+        for pre, post, weights in connections:
+            spikes = record[pre].spikes[:, step]
+            if not spikes.any():
+                continue
+            arrival = (step + 1 + weights.delays) % slots  # distinct slots: delays are unique and < slots
+            pending[post][:, arrival] += weights.contributions(spikes)
+    return Recording(executor, 1.0, steps, record)
+
+
+def simulate_loihi2(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
+    """The refsim mode entry point: encode the loihi2-quantized ``network`` and simulate it."""
+    recording = simulate_model(encode(network), inputs)
+    recording.dt_ms = network.dt_ms
+    return recording
