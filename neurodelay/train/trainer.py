@@ -39,7 +39,6 @@ from .checkpoint import CHECKPOINT_NAME, load_checkpoint, random_states, restore
 from .config import ExperimentConfig
 from .distributed import Distributed, from_environment
 from .metrics import plot_metrics, write_metrics
-from .predict import class_scores
 from .schedule import learning_rates
 
 NETWORK_NAME = "network.ndnet"
@@ -99,6 +98,7 @@ class Trainer:
         self.model = engine.DelayNetwork(initial, device=self.device, dtype=self.dtype)
         self.distributed.broadcast_parameters_(self.model)
         self.loss_function = losses.make_loss(config.loss.name, **config.loss.options)
+        self.class_scores = losses.READOUTS[config.loss.name]  # the readout the loss is built on
         self.regularizer = losses.spike_count_regularizer if config.regularizer is not None else None
         self.readout_name = config.network.readout.name
         self.hidden_names = [layer.name for layer in config.network.hidden]
@@ -190,7 +190,7 @@ class Trainer:
             result = self.model(inputs)
             trace = result.readout[self.readout_name]
             objective = self.loss_function(trace, labels) * (len(local) / batch)
-            correct = int((class_scores(self.config.loss.name, trace.detach()).argmax(1) == labels).sum())
+            correct = int((self.class_scores(trace.detach()).argmax(1) == labels).sum())
             counts = {name: result.spike_counts[name] for name in self.hidden_names}
         loss_value = self.distributed.sum_(objective.detach().clone())
         if self.regularizer is not None:
@@ -224,7 +224,7 @@ class Trainer:
             indices = mine[start:start + self.config.eval_batch_size]
             inputs, labels = self._tensor(dataset, indices)
             result = self.model(inputs)
-            scores = class_scores(self.config.loss.name, result.readout[self.readout_name])
+            scores = self.class_scores(result.readout[self.readout_name])
             totals[0] += (scores.argmax(1) == labels).sum()
             for position, name in enumerate(self.hidden_names):
                 totals[1 + position] += result.spike_counts[name].sum().double()
