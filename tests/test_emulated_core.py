@@ -167,9 +167,9 @@ def test_one_input_spike_through_delays_1_and_2_arrives_at_t_plus_d():
             expected_i.append(i_exc)
             expected_v.append(v)
             i_exc = decay(i_exc, decay_e)
-        assert cell.states["i_syn_exc"][0, :, neuron].tolist() == expected_i
+        assert cell.states["i_exc"][0, :, neuron].tolist() == expected_i
         assert cell.states["v"][0, :, neuron].tolist() == expected_v
-        assert cell.states["i_syn_exc"][0, arrival - 1, neuron] == 0 and expected_i[arrival] > 0
+        assert cell.states["i_exc"][0, arrival - 1, neuron] == 0 and expected_i[arrival] > 0
 
 
 def test_inhibitory_spike_train_hyperpolarises():
@@ -190,7 +190,7 @@ def test_inhibitory_spike_train_hyperpolarises():
         expected_i.append(i_inh)
         expected_v.append(v)
         i_inh = decay(i_inh, decay_i)
-    assert cell.states["i_syn_inh"][0, :, 0].tolist() == expected_i
+    assert cell.states["i_inh"][0, :, 0].tolist() == expected_i
     assert cell.states["v"][0, :, 0].tolist() == expected_v
     assert min(expected_v) < -65 * ONE and not cell.spikes.any()
 
@@ -203,7 +203,7 @@ def test_a_saturated_slot_holds_0xffff_and_is_counted():
                             np.array([[2], [2]]))
     cell, provenance = run_single(parameters, (0, 0), [matrix], spikes, steps=10)
     init_e = int(core_of(parameters).derived_constants().init_exc[0])
-    assert cell.states["i_syn_exc"][0, 3, 0] == decay(0xFFFF, init_e)
+    assert cell.states["i_exc"][0, 3, 0] == decay(0xFFFF, init_e)
     assert provenance.ring_buffer_saturations == {"cell": 1}
 
 
@@ -222,8 +222,8 @@ def test_recurrent_spikes_arrive_after_their_delay_and_two_cores_split_a_populat
     driven = np.flatnonzero(cell.spikes[0, :, 0])
     assert driven.size >= 2 and np.array_equal(driven, np.flatnonzero(cell.spikes[0, :, 299]))
     first = int(driven[0])
-    i_1 = cell.states["i_syn_exc"][0, :, 1]
-    i_5 = cell.states["i_syn_exc"][0, :, 5]
+    i_1 = cell.states["i_exc"][0, :, 1]
+    i_5 = cell.states["i_exc"][0, :, 5]
     assert i_1[first + 2] == 0 and i_1[first + 3] > 0          # delay 3
     assert i_5[first + 6] == 0 and i_5[first + 7] > 0          # delay 7, across cores
     assert not cell.spikes[0, :, 2:299].any() or cell.spikes[0, :, [1, 5]].any()

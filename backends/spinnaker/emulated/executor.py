@@ -26,11 +26,11 @@ from .description import SYNAPSE_TYPES, WEIGHT_MAX, EmulatedNetwork
 
 EXECUTOR_NAME = "emulated-core"
 S1615_SCALE = 2.0 ** -15
-STATES = ("v", "i_syn_exc", "i_syn_inh")
+STATES = ("v", "i_exc", "i_inh")
 """Recorded per step, as s16.15 bits (scale 2^-15: mV for ``v``, nA for the currents).
 
 ``v``: membrane potential at the end of the step (after threshold and reset).
-``i_syn_exc`` / ``i_syn_inh``: synaptic currents after the step's ring-buffer input and before
+``i_exc`` / ``i_inh``: synaptic currents after the step's ring-buffer input and before
 the step's decay (what sPyNNaker records as gsyn_exc / gsyn_inh for that step)."""
 
 
@@ -119,8 +119,8 @@ class EmulatedCoreExecutor:
                         result = core.step(t, block[:, neurons])
                         record[name].spikes[item, t, neurons] = result.spikes
                         states["v"][item, t, neurons] = result.v
-                        states["i_syn_exc"][item, t, neurons] = result.i_exc
-                        states["i_syn_inh"][item, t, neurons] = result.i_inh
+                        states["i_exc"][item, t, neurons] = result.i_exc
+                        states["i_inh"][item, t, neurons] = result.i_inh
                     block[:] = 0
                     fired[name] = record[name].spikes[item, t]
                 touched = set()
@@ -141,6 +141,12 @@ class EmulatedCoreExecutor:
                 core.close()
         self.provenance = Provenance(saturations)
         return Recording(EXECUTOR_NAME, float(network.dt_ms), int(steps), record)
+
+    def run(self, network, inputs) -> Recording:
+        """Run a network quantized by ``quantize_for_spinnaker`` (IR inputs); states in IR units."""
+        from ....executor import input_dict
+        from .adapter import run_network
+        return run_network(self, network, input_dict(network, inputs))
 
     def close(self) -> None:
         """Nothing is held between runs (each run builds its cores)."""
