@@ -19,9 +19,11 @@ spike later,
 where ``shift_j[m] = dL/d(arrival step)`` of a unit weight arriving at post neuron j at step m is the
 central difference ``(a_i[m+1] - a_i[m-1]) / 2`` written with values at step m only:
 
-    shift[m] = 1/2 (1 - beta)(1 + 1/beta) a_i[m]  -  1/2 (1 - alpha) i_scale (alpha + 1/beta) a_v[m]
+    shift[m] = 1/2 (1 - beta)(1 + 1/beta) a_i[m]  -  1/2 (1 - alpha) i_scale a_w[m],
+    a_w[m]   = (alpha + 1/beta) a_v[m] + dL/dV_readout[m-1]
 
-(the continuous limit is EventProp's ``w (lambda_V - lambda_I)`` term). The per-synapse gradients,
+(exact for leaky-integrator targets; for LIF targets it assumes no spike of the target at m - 1;
+the continuous limit is EventProp's ``w (lambda_V - lambda_I)`` term). The rings hold a_i and a_w. The per-synapse gradients,
 summed over the pre neuron's spikes at steps k (eventprop.md §2.4, in per-step units):
 
     dL/dw_ij = sum_k a_i_j[k + 1 + d_ij]          dL/dd_ij = sum_k w_ij * shift_j[k + 1 + d_ij]
@@ -59,8 +61,8 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
     adj_i = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
     gain = {g.name: (1.0 - g.alpha) * g.i_scale for g in compiled.groups}
     shift_i = {g.name: g.blocked(0.5 * (1.0 - g.beta) * (1.0 + 1.0 / g.beta), block) for g in compiled.groups}
-    shift_v = {g.name: g.blocked(0.5 * (1.0 - g.alpha) * g.i_scale * (g.alpha + 1.0 / g.beta), block)
-               for g in compiled.groups}
+    shift_v = {g.name: g.blocked(0.5 * (1.0 - g.alpha) * g.i_scale, block) for g in compiled.groups}
+    weight_v = {g.name: g.alpha + 1.0 / g.beta for g in compiled.groups}
     grad_w = {c.name: torch.zeros_like(tape.tables[c.name].weights_blocked) for c in compiled.connections}
     grad_d = {c.name: torch.zeros_like(tape.tables[c.name].weights_blocked) for c in compiled.connections}
     spiking = {g.name for g in compiled.spiking}
@@ -101,11 +103,14 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
                     if group.name in count_grads:
                         jumped = jumped + count_grads[group.name][batch_index, neuron_index]
                     new_v = carried_v.index_put((batch_index, neuron_index), jumped)
+                shift_term = weight_v[group.name] * new_v
             else:
-                new_v = carried_v + readout_grads[group.name][:, step]
+                readout_grad = readout_grads[group.name]
+                new_v = carried_v + readout_grad[:, step]
+                shift_term = weight_v[group.name] * new_v + (readout_grad[:, step - 1] if step else 0.0)
             new_i = gain[group.name] * new_v + group.beta * adj_i[group.name]
             slot = step % group.ring_slots
-            ring_v[group.name].write(slot, new_v)
+            ring_v[group.name].write(slot, shift_term)
             ring_i[group.name].write(slot, new_i)
             adj_v[group.name], adj_i[group.name] = new_v, new_i
 
