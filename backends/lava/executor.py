@@ -8,6 +8,7 @@ when the time limit passes, and a hang or crash becomes an :class:`ExecutorError
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -30,15 +31,17 @@ from neurodelay.recording import PopulationRecording, Recording
 class LavaExecutor(Executor):
     """``run(network, inputs)`` in Lava. Options:
 
-    timeout_s: wall-clock limit of one child process (start-up, every batch item, read-back).
+    timeout_s, timeout_per_step_s: wall-clock limit of one child process: ``timeout_s`` plus
+        ``timeout_per_step_s`` per simulated step (summed over its jobs and batch items).
     clip: export with weight clipping (reported in ``last_report``) instead of refusing.
     hardware: use ``Loihi2HwCfg`` (needs Intel's lava-loihi and a configured Loihi 2 system).
     workers: child processes that :meth:`run_many` keeps busy at once.
     """
 
-    def __init__(self, *, timeout_s: float = 300.0, clip: bool = False, hardware: bool = False,
+    def __init__(self, *, timeout_s: float = 120.0, timeout_per_step_s: float = 0.05, clip: bool = False, hardware: bool = False,
                  workers: int = 1) -> None:
         self.timeout_s = float(timeout_s)
+        self.timeout_per_step_s = float(timeout_per_step_s)
         self.clip = clip
         self.hardware = hardware
         self.workers = max(1, int(workers))
@@ -47,26 +50,46 @@ class LavaExecutor(Executor):
         self._children: set[subprocess.Popen] = set()
 
     def run(self, network: Network, inputs: Inputs) -> Recording:
-        exported = lower_network(network, clip=self.clip)
-        self.last_report = exported.report
-        return self.run_exported(exported, input_dict(network, inputs))
+        return self.run_many([(network, inputs)])[0]
 
-    def run_many(self, jobs: Sequence[tuple[Network, Inputs]]) -> list[Recording]:
-        """Several independent runs, ``workers`` child processes at a time; results in job order."""
+    def run_many(self, jobs: Sequence[tuple[Network, Inputs]], jobs_per_child: int = 8) -> list[Recording]:
+        """Independent runs, ``jobs_per_child`` per child process and ``workers`` children at a time
+        (results in job order). Every network is exported and checked before any Lava run starts."""
+        prepared = []
+        for network, inputs in jobs:
+            exported = lower_network(network, clip=self.clip)
+            prepared.append((exported, input_dict(network, inputs)))
+        self.last_report = [line for exported, _ in prepared for line in exported.report]
+        chunks = [prepared[i:i + jobs_per_child] for i in range(0, len(prepared), max(1, jobs_per_child))]
         with ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(lambda job: self.run(*job), jobs))
+            results = list(pool.map(self.run_exported, chunks))
+        return [recording for chunk in results for recording in chunk]
 
-    def run_exported(self, exported: ExportedModel, inputs: dict[str, np.ndarray]) -> Recording:
-        """Run an already exported model on ``{source: bool [batch, steps, n]}``."""
-        model = exported.model
-        batch, steps = next(iter(inputs.values())).shape[:2]
+    def run_exported(self, jobs: Sequence[tuple[ExportedModel, dict[str, np.ndarray]]]) -> list[Recording]:
+        """Run already exported models, each on ``{source: bool [batch, steps, n]}``, in one child process."""
         with tempfile.TemporaryDirectory(prefix="neurodelay-lava-") as scratch:
             scratch = Path(scratch)
-            save(exported, scratch / "model")
-            np.savez(scratch / "inputs.npz", **{name: spikes.astype(np.uint8) for name, spikes in inputs.items()})
-            self._run_child(scratch, model.name)
-            with np.load(scratch / "out.npz", allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
+            manifest = []
+            for index, (exported, inputs) in enumerate(jobs):
+                save(exported, scratch / f"model{index}")
+                np.savez(scratch / f"inputs{index}.npz",
+                         **{name: spikes.astype(np.uint8) for name, spikes in inputs.items()})
+                manifest.append({"model": str(scratch / f"model{index}"), "inputs": str(scratch / f"inputs{index}.npz"),
+                                 "out": str(scratch / f"out{index}.npz")})
+            (scratch / "jobs.json").write_text(json.dumps(manifest))
+            steps_total = sum(int(np.prod(next(iter(inputs.values())).shape[:2])) for _, inputs in jobs)
+            self._run_child(scratch, ", ".join(repr(e.model.name) for e, _ in jobs), steps_total)
+            recordings = []
+            for index, (exported, inputs) in enumerate(jobs):
+                with np.load(scratch / f"out{index}.npz", allow_pickle=False) as data:
+                    arrays = {key: data[key] for key in data.files}
+                recordings.append(self._recording(exported, inputs, arrays))
+        return recordings
+
+    def _recording(self, exported: ExportedModel, inputs: dict[str, np.ndarray],
+                   arrays: dict[str, np.ndarray]) -> Recording:
+        model = exported.model
+        batch, steps = next(iter(inputs.values())).shape[:2]
         populations = {name: PopulationRecording(spikes.copy()) for name, spikes in inputs.items()}
         for neurons in model.neurons:
             try:
@@ -81,15 +104,16 @@ class LavaExecutor(Executor):
                                     f"{neurons.name!r}, expected {(batch, steps, neurons.size)}")
         return Recording(self.name, exported.dt_ms, steps, populations)
 
-    def _run_child(self, scratch: Path, name: str) -> None:
-        command = [sys.executable, "-m", "neurodelay.backends.lava.worker", str(scratch / "model"),
-                   str(scratch / "inputs.npz"), str(scratch / "out.npz")] + (["--hardware"] if self.hardware else [])
+    def _run_child(self, scratch: Path, names: str, steps_total: int) -> None:
+        command = [sys.executable, "-m", "neurodelay.backends.lava.worker", str(scratch / "jobs.json")]
+        command += ["--hardware"] if self.hardware else []
+        limit = self.timeout_s + self.timeout_per_step_s * steps_total
         started = time.monotonic()
         with open(scratch / "log.txt", "wb") as log:
             child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             self._children.add(child)
             try:
-                code = child.wait(timeout=self.timeout_s)
+                code = child.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 code = None
             finally:
@@ -97,10 +121,10 @@ class LavaExecutor(Executor):
                 self._children.discard(child)
         tail = (scratch / "log.txt").read_text(errors="replace")[-2000:]
         if code is None:
-            raise ExecutorError(f"Lava run of {name!r} did not finish within {self.timeout_s:.0f} s and was "
-                                f"stopped (Lava hangs when a process model raises). Log tail:\n{tail}")
-        if code != 0 or not (scratch / "out.npz").exists():
-            raise ExecutorError(f"Lava run of {name!r} failed (exit {code}, {time.monotonic() - started:.1f} s). "
+            raise ExecutorError(f"Lava run of {names} did not finish within {limit:.0f} s and was stopped "
+                                f"(Lava hangs when a process model raises). Log tail:\n{tail}")
+        if code != 0:
+            raise ExecutorError(f"Lava run of {names} failed (exit {code}, {time.monotonic() - started:.1f} s). "
                                 f"Log tail:\n{tail}")
 
     @staticmethod

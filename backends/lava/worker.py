@@ -1,8 +1,9 @@
-"""Child-process entry point of the Lava backend: run an exported model in Lava, write the recordings.
+"""Child-process entry point of the Lava backend: run exported models in Lava, write the recordings.
 
-    python -m neurodelay.backends.lava.worker MODEL_DIR INPUTS.npz OUT.npz [--hardware]
+    python -m neurodelay.backends.lava.worker JOBS.json [--hardware]
 
-INPUTS.npz holds ``{source}`` arrays ``[batch, steps, n]``; OUT.npz receives ``{population}/spikes``
+JOBS.json is a list of ``{"model": MODEL_DIR, "inputs": INPUTS.npz, "out": OUT.npz}`` run in order
+(one child for several jobs saves the interpreter and Lava import per job). INPUTS.npz holds ``{source}`` arrays ``[batch, steps, n]``; OUT.npz receives ``{population}/spikes``
 (bool), ``{population}/u`` and ``{population}/v`` (int64), all ``[batch, steps, n]`` in the IR's step
 numbering. Each batch item is one Lava run, always stopped (even on errors) so that no Lava worker
 process outlives it. The parent process enforces the time limit.
@@ -10,6 +11,7 @@ process outlives it. The parent process enforces the time limit.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -47,25 +49,31 @@ def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: boo
         graph.entry.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model_dir")
-    parser.add_argument("inputs")
-    parser.add_argument("out")
-    parser.add_argument("--hardware", action="store_true")
-    args = parser.parse_args(argv)
+def run_job(model_dir: str, inputs_path: str, out_path: str, hardware: bool) -> None:
     from neurodelay.exporters.lava.artefact import load
-    model = load(args.model_dir).model
-    with np.load(args.inputs, allow_pickle=False) as data:
+    model = load(model_dir).model
+    with np.load(inputs_path, allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}
     batch, steps = next(iter(inputs.values())).shape[:2]
-    runs = [run_one(model, {name: spikes[item] for name, spikes in inputs.items()}, steps, args.hardware)
+    runs = [run_one(model, {name: spikes[item] for name, spikes in inputs.items()}, steps, hardware)
             for item in range(batch)]
     arrays = {key: np.stack([run[key] for run in runs]) for key in runs[0]} if runs else {}
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out_path)), suffix=".tmp")
     with os.fdopen(handle, "wb") as stream:
         np.savez(stream, **arrays)
-    os.replace(temporary, args.out)
+    os.replace(temporary, out_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("jobs")
+    parser.add_argument("--hardware", action="store_true")
+    args = parser.parse_args(argv)
+    with open(args.jobs) as stream:
+        jobs = json.load(stream)
+    for job in jobs:
+        run_job(job["model"], job["inputs"], job["out"], args.hardware)
+        print(f"done {job['out']}", flush=True)
     return 0
 
 

@@ -1,0 +1,44 @@
+"""The parity harness's plug point: what each target needs beyond the registry in ``neurodelay.targets``.
+
+A target plugs in with one :class:`ParityTarget` entry in :data:`PARITY_TARGETS`:
+
+    prepare:     ``"module:function"`` -> ``function(network, rng) -> Network`` quantizing a float IR
+                 network for the target (random campaigns vary the quantizer's options with ``rng``)
+    max_delay_steps: the largest delay the target takes (random nets use 0, 1, this, and in between)
+    states:      the state variables both the refsim mode and the target's executor record
+
+The reference simulator mode and the executor come from :func:`neurodelay.targets.get_target`.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..ir import Network
+
+
+@dataclass(frozen=True)
+class ParityTarget:
+    name: str
+    prepare: str
+    max_delay_steps: int
+    states: tuple[str, ...]
+
+    def prepare_function(self) -> Callable[[Network, np.random.Generator], Network]:
+        module_name, function_name = self.prepare.split(":")
+        return getattr(importlib.import_module(module_name), function_name)
+
+
+PARITY_TARGETS: dict[str, ParityTarget] = {
+    "loihi2": ParityTarget("loihi2", "neurodelay.parity.loihi2:prepare", 62, ("u", "v")),
+}
+
+
+def parity_target(name: str) -> ParityTarget:
+    if name not in PARITY_TARGETS:
+        raise ValidationError("--target", f"no parity support for {name!r}", ", ".join(PARITY_TARGETS))
+    return PARITY_TARGETS[name]
