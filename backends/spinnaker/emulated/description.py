@@ -19,7 +19,6 @@ slot ``t + d`` and enters the target's synaptic current at the start of step ``t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Sequence
 
 import numpy as np
 

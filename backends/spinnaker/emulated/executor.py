@@ -20,6 +20,7 @@ from typing import Mapping
 import numpy as np
 
 from ....errors import ValidationError
+from ....executor import Executor, input_dict
 from ....recording import PopulationRecording, Recording
 from .core import EmulatedCore, load_application
 from .description import SYNAPSE_TYPES, WEIGHT_MAX, EmulatedNetwork
@@ -62,7 +63,7 @@ def source_spikes(network: EmulatedNetwork, inputs: Mapping[str, np.ndarray]) ->
     return result
 
 
-class EmulatedCoreExecutor:
+class EmulatedCoreExecutor(Executor):
     """Runs :class:`EmulatedNetwork` descriptions on emulated cores; returns the shared Recording.
 
     ``application``: ``(image, layout)`` from :func:`~.core.load_application` (default: the installed
@@ -144,15 +145,8 @@ class EmulatedCoreExecutor:
 
     def run(self, network, inputs) -> Recording:
         """Run a network quantized by ``quantize_for_spinnaker`` (IR inputs); states in IR units."""
-        from ....executor import input_dict
         from .adapter import run_network
         return run_network(self, network, input_dict(network, inputs))
 
     def close(self) -> None:
         """Nothing is held between runs (each run builds its cores)."""
-
-    def __enter__(self) -> "EmulatedCoreExecutor":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
