@@ -95,15 +95,18 @@ def campaign_network(seed: int, index: int) -> tuple[Network, dict[str, Any]]:
     """The ``index``-th float network of a campaign and the quantizer options it gets.
 
     Varies recurrence, sparsity, delay ranges (every fifth net has 140 hidden neurons pinned at 256
-    per core, so its cores hold 32 delay slots and its delays of up to 81 steps need a delay
-    extension), per-neuron
+    per core, so its cores hold 32 delay slots and needs a delay extension: with 140 inputs and
+    sPyNNaker delays up to 81 steps (two stages), or with 20 inputs and up to 61 steps (one stage),
+    the set-ups :func:`neurodelay.quant.spinnaker.check_delay_extensions` accepts), per-neuron
     parameters, the shift policy and the voltage scale.
     """
     rng = np.random.default_rng([seed, index])
     big = index % 5 == 4
+    many_stages = index % 10 == 4
     network = random_network(int(rng.integers(0, 2**31)), recurrent=bool(rng.integers(0, 2)),
-                             sparse=bool(rng.integers(0, 2)), max_delay_steps=80 if big else int(rng.integers(1, 40)),
-                             n_inputs=20 if big else int(rng.integers(1, 8)),
+                             sparse=bool(rng.integers(0, 2)),
+                             max_delay_steps=(80 if many_stages else 60) if big else int(rng.integers(1, 40)),
+                             n_inputs=(140 if many_stages else 20) if big else int(rng.integers(1, 8)),
                              n_hidden=140 if big else int(rng.integers(1, 12)),
                              n_outputs=int(rng.integers(1, 5)),
                              per_neuron_parameters=bool(rng.integers(0, 2)),

@@ -431,15 +431,24 @@ def build_layout(network: Network) -> SpiNNakerLayout:
                 f"{max_delay_steps(slots)} steps for population {post.name!r} ({slots} ring-buffer slots "
                 f"at {post.neurons_per_core} neurons per core, plus {DELAY_EXTENSION_STAGES} delay-extension "
                 f"stages); allowed IR delays: 0..{max_delay_steps(slots) - 1} steps")
-    check_delay_extension_sharing(populations, synapses)
     sources = {s.name: s.size for s in network.sources()}
+    check_delay_extensions(populations, {**sources, **{p.name: p.size for p in network.neurons()}}, synapses)
     return SpiNNakerLayout(network.name, network.dt_ms, step_bits, scale, populations, sources, synapses)
 
 
-def check_delay_extension_sharing(populations: dict[str, PopulationLayout], synapses: list[SynapseList]) -> None:
-    """sPyNNaker builds one delay extension per pre population, with one stage length for all its
-    targets: raise :class:`TargetLimitError` when two targets needing it have different D."""
+def check_delay_extensions(populations: dict[str, PopulationLayout], sizes: dict[str, int],
+                           synapses: list[SynapseList]) -> None:
+    """Raise :class:`TargetLimitError` for delay-extension set-ups sPyNNaker 1!7.4.1 cannot build.
+
+    * One delay extension per pre population, with one stage length for all its targets: every
+      target whose synapses need it must have the same D.
+    * The host lays out the extension's synaptic rows by the *post* core's neuron count but reads
+      them (and, we expect, routes them) by the *pre* population's size. Found by the read-back
+      parity (synapses of stages >= 2 went missing): so stages >= 2 need
+      ``pre size == post neurons on a core``, and stage 1 needs ``pre size <= post neurons on a core``.
+    """
     stage_lengths: dict[str, dict[int, str]] = {}
+    stages: dict[str, int] = {}
     for synapse_list in synapses:
         post = populations[synapse_list.post_population]
         if int(synapse_list.delay_steps.max()) > post.slots:
@@ -451,6 +460,24 @@ def check_delay_extension_sharing(populations: dict[str, PopulationLayout], syna
                     f"projections[{synapse_list.projection}]: population {synapse_list.pre_population!r} "
                     f"would need one delay extension with two stage lengths ({detail}); sPyNNaker allows "
                     "one; give the post populations the same neurons_per_core (option neurons_per_core)")
+            stage, _ = split_delay(synapse_list.delay_steps, post.slots)
+            stages[synapse_list.pre_population] = max(stages.get(synapse_list.pre_population, 0), int(stage.max()))
+    for synapse_list in synapses:
+        post = populations[synapse_list.post_population]
+        if synapse_list.pre_population not in stages or int(synapse_list.delay_steps.max()) <= post.slots:
+            continue
+        n_pre, on_core = sizes[synapse_list.pre_population], min(post.size, post.neurons_per_core)
+        worst_stage = stages[synapse_list.pre_population]
+        if n_pre == on_core or (worst_stage == 1 and n_pre <= on_core):
+            continue
+        limit = post.slots * (2 if n_pre <= on_core else 1)
+        raise TargetLimitError(
+            f"projections[{synapse_list.projection}]: delays of up to {int(synapse_list.delay_steps.max()) - 1} "
+            f"steps need {worst_stage} delay-extension stage(s) of {post.slots} steps from population "
+            f"{synapse_list.pre_population!r} ({n_pre} neurons) to {post.name!r} ({on_core} neurons per core); "
+            f"sPyNNaker {SPYNNAKER_VERSION} builds such stages correctly only when the pre population has "
+            f"exactly as many neurons as a post core (any stage) or no more (one stage); allowed here: IR delays "
+            f"up to {limit - 1} steps; or choose neurons_per_core so that the delays fit on the core")
 
 
 # ----- post-training quantizer -----------------------------------------------------------------

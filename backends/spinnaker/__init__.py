@@ -1,0 +1,104 @@
+"""sPyNNaker backend: build (virtual board) or run (real board) a SpiNNaker-quantized network.
+
+``executor(board=False, timeout_s=600)`` returns a :class:`SpiNNakerExecutor`:
+
+* ``build(network)`` maps the exported model with sPyNNaker and returns what it built (integer
+  weights, delays, synapse types, ring-buffer shifts, delay slots; see
+  :func:`neurodelay.exporters.spinnaker.pynn_model.read_back`). Works on a virtual board, which
+  neurodelay configures in a temporary folder (never the user's home).
+* ``run(network, inputs)`` needs a real board (``board=True``, configured by the user in
+  ``~/.spynnaker.cfg``): the batch runs as parallel copies of the model in one simulation, and the
+  recordings come back in the shared layout (spikes, ``v``, ``i_exc``, ``i_inh``, ``i_syn`` as
+  s16.15 bits, shifted into the IR's step numbering). On a virtual board it raises, since a virtual
+  run records nothing.
+
+Each build runs in its own child process (:mod:`.process`), so sPyNNaker's global state never leaks.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...errors import ExecutorError
+from ...executor import Executor, Inputs, input_dict
+from ...exporters.spinnaker import model_from_layout
+from ...ir import Network
+from ...quant.spinnaker import S1615_ONE, SpiNNakerLayout, build_layout
+from ...recording import PopulationRecording, Recording
+from .process import DEFAULT_TIMEOUT_S, run_job
+
+
+def board_recording(layout: SpiNNakerLayout, chip: dict[str, np.ndarray], inputs: dict[str, np.ndarray],
+                    steps: int) -> dict[str, PopulationRecording]:
+    """Chip recordings of ``steps + 1`` ticks -> the shared layout for ``steps`` IR steps (one batch item).
+
+    The chip records v before the update of tick t, so IR step n's v (after threshold and reset) is
+    the chip's v at tick n + 1; gsyn at tick n is the current after the input of step n.
+    """
+    populations = {name: PopulationRecording(np.asarray(spikes, bool)[None, :steps])
+                   for name, spikes in inputs.items()}
+    for name, population in layout.populations.items():
+        def bits(key: str) -> np.ndarray:
+            return np.rint(np.asarray(chip[f"{name}/{key}"], np.float64) * S1615_ONE).astype(np.int64)
+        v, i_exc, i_inh = bits("v"), bits("gsyn_exc"), bits("gsyn_inh")
+        if v.shape[0] < steps + 1:
+            raise ExecutorError(f"population {name}: the board recorded {v.shape[0]} ticks, "
+                                f"expected {steps + 1}")
+        init_mean = float(np.mean(population.init)) / 2.0 ** 32
+        current_scale = 1.0 / (S1615_ONE * layout.voltage_scale_mv * init_mean)
+        populations[name] = PopulationRecording(
+            np.asarray(chip[f"{name}/spikes"], bool)[None, :steps],
+            {"v": v[None, 1:steps + 1], "i_exc": i_exc[None, :steps], "i_inh": i_inh[None, :steps],
+             "i_syn": (i_exc - i_inh)[None, :steps]},
+            {"v": 1.0 / (S1615_ONE * layout.voltage_scale_mv), "i_exc": current_scale,
+             "i_inh": current_scale, "i_syn": current_scale})
+    return populations
+
+
+class SpiNNakerExecutor(Executor):
+    """sPyNNaker through child processes; ``board=False`` uses a virtual board (build only)."""
+
+    def __init__(self, board: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.board = bool(board)
+        self.timeout_s = float(timeout_s)
+        self.name = "spynnaker-board" if self.board else "spynnaker-virtual-board"
+
+    def build(self, network: Network) -> dict[str, Any]:
+        """Map ``network`` (quantized for SpiNNaker) and return what sPyNNaker built."""
+        return self.build_many([network])[0]
+
+    def build_many(self, networks: list[Network]) -> list[dict[str, Any]]:
+        """Map several networks side by side in one sPyNNaker build (amortises its start-up)."""
+        models = [model_from_layout(build_layout(network), steps=1) for network in networks]
+        read_back, _ = run_job(models, steps=1, record=False, board=self.board, timeout_s=self.timeout_s)
+        return read_back
+
+    def run(self, network: Network, inputs: Inputs) -> Recording:
+        if not self.board:
+            raise ExecutorError("a virtual SpiNNaker board maps the network but records nothing; "
+                                "use build() for what sPyNNaker built, or executor(board=True) with a "
+                                "board configured in ~/.spynnaker.cfg")
+        checked = input_dict(network, inputs)
+        batch, steps = next(iter(checked.values())).shape[:2]
+        layout = build_layout(network)
+        model = model_from_layout(layout, steps=steps + 1)
+        per_item = [{name: spikes[item].astype(np.uint8) for name, spikes in checked.items()}
+                    for item in range(batch)]
+        _, chip = run_job([model] * batch, steps=steps + 1, record=True, board=True, inputs=per_item,
+                          timeout_s=self.timeout_s)
+        items = [board_recording(layout, chip[item], {k: v[item] for k, v in checked.items()}, steps)
+                 for item in range(batch)]
+        populations = {}
+        for name in items[0]:
+            first = items[0][name]
+            populations[name] = PopulationRecording(
+                np.concatenate([item[name].spikes for item in items]),
+                {key: np.concatenate([item[name].states[key] for item in items]) for key in first.states},
+                dict(first.state_scales))
+        return Recording(self.name, network.dt_ms, steps, populations)
+
+
+def executor(**options: Any) -> SpiNNakerExecutor:
+    """The sPyNNaker executor; options: ``board`` (bool, default False), ``timeout_s`` (s)."""
+    return SpiNNakerExecutor(**options)
