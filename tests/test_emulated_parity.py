@@ -46,3 +46,20 @@ def test_round_to_nearest_membrane_multiply_in_the_refsim_is_caught():
     mutated = run_parity(10, seed=0, membrane_rounding="nearest")
     assert all(not r.passed for r in mutated)
     assert {m.quantity for r in mutated for m in r.mismatches} >= {"v"}
+
+
+def test_the_executor_plugs_into_the_parity_harness_comparison():
+    """Through the registered refsim mode and the harness's own comparison (what ``neurodelay parity``
+    will call once it takes ``--executor emulated-core``)."""
+    from neurodelay import refsim
+    from neurodelay.backends.spinnaker.emulated import EmulatedCoreExecutor
+    from neurodelay.executor import input_dict
+    from neurodelay.parity.compare import compare
+    with EmulatedCoreExecutor() as executor:
+        for seed in range(100, 110):
+            network, inputs = random_case(seed)
+            inputs = input_dict(network, inputs)
+            reference = refsim.simulate(network, inputs, mode="spinnaker")
+            candidate = executor.run(network, inputs)
+            assert candidate.executor == "emulated-core"
+            assert compare(reference, candidate, ("spikes", "v", "i_syn", "i_exc", "i_inh")) == []
