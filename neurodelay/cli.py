@@ -18,6 +18,9 @@ COMMAND_MODULES = (
     "neurodelay.commands.validate",
     "neurodelay.commands.demo",
     "neurodelay.commands.train",
+    "neurodelay.commands.quantize",
+    "neurodelay.commands.parity",
+    "neurodelay.commands.export",
 )
 
 

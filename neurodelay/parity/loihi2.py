@@ -11,6 +11,8 @@ from ..quant.loihi2 import quantize_for_loihi2
 VTH_CHOICES = (16, 256, 2048, 8192, 65536, 131071)
 
 
-def prepare(network: Network, rng: np.random.Generator) -> Network:
-    quantized, _ = quantize_for_loihi2(network, vth=int(rng.choice(VTH_CHOICES)))
+def prepare(network: Network, rng: np.random.Generator | None) -> Network:
+    """``network`` quantized for loihi2; ``rng`` None uses the quantizer's defaults."""
+    options = {} if rng is None else {"vth": int(rng.choice(VTH_CHOICES))}
+    quantized, _ = quantize_for_loihi2(network, **options)
     return quantized

@@ -3,7 +3,8 @@
 A target plugs in with one :class:`ParityTarget` entry in :data:`PARITY_TARGETS`:
 
     prepare:     ``"module:function"`` -> ``function(network, rng) -> Network`` quantizing a float IR
-                 network for the target (random campaigns vary the quantizer's options with ``rng``)
+                 network for the target (random campaigns vary the quantizer's options with ``rng``;
+                 ``rng=None`` means the quantizer's defaults)
     max_delay_steps: the largest delay the target takes (random nets use 0, 1, this, and in between)
     states:      the state variables both the refsim mode and the target's executor record
 
@@ -28,7 +29,7 @@ class ParityTarget:
     max_delay_steps: int
     states: tuple[str, ...]
 
-    def prepare_function(self) -> Callable[[Network, np.random.Generator], Network]:
+    def prepare_function(self) -> Callable[[Network, np.random.Generator | None], Network]:
         module_name, function_name = self.prepare.split(":")
         return getattr(importlib.import_module(module_name), function_name)
 

@@ -94,6 +94,11 @@ class DelayedWeights:
         return sums << self.weight_exp if self.weight_exp > 0 else sums >> -self.weight_exp
 
 
+def arrival_steps(step: int, delays_steps: np.ndarray) -> np.ndarray:
+    """Steps at which spikes sent at ``step`` through ``delays_steps`` reach the post neurons' u."""
+    return step + 1 + delays_steps
+
+
 def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: str = EXECUTOR_NAME) -> Recording:
     """Run the integer model on ``{source: bool [batch, steps, n]}``; states ``u`` and ``v`` (int64 LSBs)."""
     batch, steps = next(iter(inputs.values())).shape[:2]
@@ -123,7 +128,7 @@ def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: 
             spikes = record[pre].spikes[:, step]
             if not spikes.any():
                 continue
-            arrival = (step + 1 + weights.delays) % slots  # distinct slots: delays are unique and < slots
+            arrival = arrival_steps(step, weights.delays) % slots  # distinct slots: delays are unique and < slots
             pending[post][:, arrival] += weights.contributions(spikes)
     return Recording(executor, 1.0, steps, record)
 

@@ -1,0 +1,102 @@
+"""``neurodelay parity``: is the deployed model the model I trained?
+
+    neurodelay parity NET_OR_RUN --target loihi2 [--inputs FILE] [--json PATH] [--plot PNG]
+    neurodelay parity --target loihi2 --random N --seed S --json PATH
+
+Runs the target's bit-accurate reference-simulator mode and the target's executor on the same
+inputs and compares spikes and every state step by step. A float network is first quantized for
+the target (its report is printed). NET_OR_RUN is a network file or a training run directory
+(its network.ndnet). --inputs is an .npz of ``{source: [batch, steps, n]}`` 0/1 arrays; without
+it, Poisson inputs are drawn from --seed, --steps and --rate. Exit status 1 when anything differs.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from .. import ir
+from ..errors import ValidationError
+from ..parity import check_networks, executor_for, parity_target, random_cases
+from ..parity.plot import plot_divergence
+from ..targets import TARGETS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("parity", help="compare a target's executor with the bit-accurate refsim")
+    parser.add_argument("network", nargs="?", help=f"network file ({ir.SUFFIX}) or training run directory")
+    parser.add_argument("--target", required=True, choices=sorted(TARGETS))
+    parser.add_argument("--inputs", help="npz with one [batch, steps, n] 0/1 array per spike source")
+    parser.add_argument("--random", type=int, metavar="N", help="check N seeded random networks instead")
+    parser.add_argument("--seed", type=int, default=0, help="first random seed (nets and inputs)")
+    parser.add_argument("--steps", type=int, default=100, help="steps of generated inputs")
+    parser.add_argument("--rate", type=float, default=0.1, help="spike probability per step of generated inputs")
+    parser.add_argument("--batch", type=int, default=1, help="batch of generated inputs")
+    parser.add_argument("--workers", type=int, default=2, help="executor processes running at once")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
+    parser.add_argument("--json", help="write the report as JSON here")
+    parser.add_argument("--plot", help="PNG of the first mismatching net (default: next to --json)")
+    parser.set_defaults(handler=run)
+
+
+def network_file(path: str) -> Path:
+    candidate = Path(path)
+    if candidate.is_dir():
+        candidate = candidate / "network.ndnet"
+    if not candidate.exists():
+        raise ValidationError("NET_OR_RUN", f"{path} not found", f"a {ir.SUFFIX} file or a run directory with network.ndnet")
+    return candidate
+
+
+def load_inputs(path: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError) as error:
+        raise ValidationError("--inputs", f"cannot read ({error})", "an .npz of [batch, steps, n] 0/1 arrays",
+                              file=path) from None
+
+
+def generated_inputs(network: ir.Network, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    if not 0.0 <= args.rate <= 1.0 or args.steps < 1 or args.batch < 1:
+        raise ValidationError("--rate/--steps/--batch", f"{args.rate}/{args.steps}/{args.batch}",
+                              "rate in [0, 1], steps >= 1, batch >= 1")
+    rng = np.random.default_rng(args.seed)
+    return {s.name: rng.random((args.batch, args.steps, s.size)) < args.rate for s in network.sources()}
+
+
+def cases_from_file(args: argparse.Namespace):
+    path = network_file(args.network)
+    network = ir.load(path)
+    if not network.is_quantized or any(p.weight_format.target != args.target for p in network.projections):
+        network = parity_target(args.target).prepare_function()(network, None)
+        for line in network.provenance.get("quantization", {}).get("changes", []):
+            print(f"quantized for {args.target}: {line['field']}: {line['kind']} {line['count']}/{line['total']}")
+    inputs = load_inputs(args.inputs) if args.inputs else generated_inputs(network, args)
+    return [(network, inputs, None)]
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.random is None) == (args.network is None):
+        raise ValidationError("NET_OR_RUN/--random", "give exactly one of a network and --random N",
+                              "a network file or run directory, or --random N")
+    if args.random is not None:
+        if args.random < 1:
+            raise ValidationError("--random", f"{args.random}", "N >= 1")
+        cases = random_cases(args.target, args.random, args.seed)
+    else:
+        cases = cases_from_file(args)
+    with executor_for(args.target, workers=args.workers, timeout_s=args.timeout) as executor:
+        report, recordings = check_networks(args.target, cases, executor)
+    for line in report.lines():
+        print(line)
+    if args.json:
+        print(f"report written to {report.write_json(args.json)}")
+    plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    for result, (reference, candidate) in zip(report.results, recordings):
+        if not result.matched and plot_path:
+            print(f"divergence plot of {result.name} written to "
+                  f"{plot_divergence(reference, candidate, result.divergences, plot_path, result.name)}")
+            break
+    return 1 if report.mismatches else 0
