@@ -1,0 +1,61 @@
+"""``neurodelay quantize NET --target T --out QNET``: quantize a float network for a chip, with a report."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .. import ir
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "quantize", help="quantize a float network for a target chip and report every change",
+        description="Quantize a float network for Loihi 2 or SpiNNaker. Prints the per-projection "
+        "report (scale, clipped / zeroed / rounded weights, weight errors, rounded / clipped delays, "
+        "changed neuron parameters); the quantized network carries it in its provenance.")
+    parser.add_argument("network", help=f"float network file ({ir.SUFFIX})")
+    parser.add_argument("--target", required=True, choices=("loihi2", "spinnaker"))
+    parser.add_argument("--out", required=True, help=f"quantized network file ({ir.SUFFIX})")
+    parser.add_argument("--strict", action="store_true", help="fail, naming the projection, if any value is clipped")
+    parser.add_argument("--scale", default="max-abs", help="scale selection: max-abs (default), percentile:P, "
+                        "calibrated (needs --calibration)")
+    parser.add_argument("--calibration", default=None, metavar="DATA",
+                        help=".npz of calibration spike inputs, one bool [batch, steps, n] array per source")
+    parser.add_argument("--weight-bits", type=int, default=None, metavar="B",
+                        help="weight bits below the target's native width (default: native)")
+    parser.add_argument("--report", default=None, metavar="PATH.json", help="also write the report as JSON")
+    parser.set_defaults(handler=run)
+
+
+def write_json(document: Any, path: str | Path) -> None:
+    """Write ``document`` as JSON atomically (temp file + os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(document, stream, indent=2)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..quant.calibration import ScaleSelection, load_calibration, quantize
+
+    network = ir.load(args.network)
+    selection = ScaleSelection.parse(args.scale)
+    calibration = load_calibration(args.calibration, network) if args.calibration else None
+    quantized, summary = quantize(network, args.target, scale=selection, calibration=calibration,
+                                  weight_bits=args.weight_bits, strict=args.strict)
+    print(summary.table())
+    if args.report:
+        write_json(summary.to_dict(), args.report)
+    ir.save(quantized, args.out)
+    print(f"{args.out}: quantized for {args.target}")
+    return 0

@@ -1,0 +1,183 @@
+"""Scale selection per projection, weight bit widths, and the one quantization entry point.
+
+The targets' quantizers choose each projection's integer scale from the largest weight they are
+given (max-abs: nothing clips, the grid is as coarse as the largest weight demands). A smaller
+scale is selected here by clipping the float weights *before* the target's quantizer:
+
+* ``max-abs``: no clipping (the target's own choice);
+* ``percentile:P``: clip each projection's |weights| at their P-th percentile (0 < P <= 100);
+* ``calibrated``: per projection, the clip value among ``max|w| / 2**k`` (k = 0..4, each a step of
+  the targets' power-of-two exponents) that minimises the activity-weighted squared weight error
+  ``sum_i n_i sum_j (q(w_ij) - w_ij)**2`` on a calibration set, ``n_i`` the spikes of pre neuron
+  i in the float reference simulation of the calibration inputs.
+
+Clipped weights are counted in the report (it compares with the unclipped network), so
+``--strict`` refuses percentile or calibrated scales that clip.
+
+Weight bits below the target's native width (:func:`reduce_weight_bits`) keep the target's format
+and restrict each projection to integers ``L * 2**s * grid`` with ``|L| <= 2**(bits - 1) - 1``
+(Lava's ``num_weight_bits`` does the same by dropping low bits): the smallest ``s`` that holds
+the projection's largest integer, round half up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..executor import input_dict
+from ..ir import Network
+from .report import QuantizationSummary, summarize
+from .targets import QuantTarget, quant_target
+
+CALIBRATION_HALVINGS = 5
+
+
+@dataclass(frozen=True)
+class ScaleSelection:
+    """``kind``: ``max-abs``, ``percentile`` or ``calibrated``; ``percentile``: P for ``percentile``."""
+
+    kind: str = "max-abs"
+    percentile: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "ScaleSelection":
+        """``max-abs``, ``percentile:P`` (0 < P <= 100) or ``calibrated``."""
+        if text in ("max-abs", "calibrated"):
+            return cls(text)
+        if text.startswith("percentile:"):
+            try:
+                value = float(text.split(":", 1)[1])
+            except ValueError:
+                value = float("nan")
+            if not 0 < value <= 100:
+                raise ValidationError("--scale", f"percentile {text.split(':', 1)[1]!r}", "percentile:P with 0 < P <= 100")
+            return cls("percentile", value)
+        raise ValidationError("--scale", f"unknown scale selection {text!r}",
+                              "max-abs, percentile:P, calibrated")
+
+    def __str__(self) -> str:
+        return f"percentile:{self.percentile:g}" if self.kind == "percentile" else self.kind
+
+
+def load_calibration(path: str | Path, network: Network) -> dict[str, np.ndarray]:
+    """Calibration inputs from an ``.npz``: one bool ``[batch, steps, n]`` array per spike source
+    (keyed by source name, or ``inputs`` for a network with one source)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as error:
+        raise ValidationError("calibration", f"cannot read {path}: {error}",
+                              ".npz with one bool [batch, steps, n] array per spike source", file=path) from None
+    sources = network.sources()
+    if set(arrays) == {"inputs"} and len(sources) == 1:
+        arrays = {sources[0].name: arrays["inputs"]}
+    try:
+        return input_dict(network, {k: np.asarray(v).astype(bool) if np.asarray(v).dtype.kind in "biu" else v
+                                    for k, v in arrays.items()})
+    except ValidationError as error:
+        raise error.in_file(path) from None
+
+
+def clipped_network(network: Network, clips: dict[str, float]) -> Network:
+    """A copy whose projections named in ``clips`` have |weights| clipped at the given magnitude."""
+    projections = [replace(p, weights=np.clip(p.weights, -clips[p.name], clips[p.name])) if p.name in clips else p
+                   for p in network.projections]
+    return network.with_projections(projections)
+
+
+def _activity_error(original: Network, quantized: Network, name: str, pre_spikes: np.ndarray) -> float:
+    before, after = original.projection(name), quantized.projection(name)
+    error = np.where(before.existing(), after.weights - before.weights, 0.0)
+    return float(pre_spikes @ (error ** 2).sum(axis=1))
+
+
+def select_clips(network: Network, target: QuantTarget, selection: ScaleSelection,
+                 calibration: dict[str, np.ndarray] | None = None, **options: Any) -> dict[str, float]:
+    """Clip magnitude per projection for ``selection`` (empty for max-abs); see the module docstring."""
+    if selection.kind == "max-abs":
+        return {}
+    magnitudes = {p.name: np.abs(p.weights[p.existing()]) for p in network.projections}
+    if selection.kind == "percentile":
+        return {name: float(np.percentile(values, selection.percentile))
+                for name, values in magnitudes.items() if values.size and values.max() > 0}
+    if calibration is None:
+        raise ValidationError("--calibration", "calibrated scales need calibration inputs",
+                              "an .npz of spike inputs (--calibration DATA)")
+    from ..refsim import simulate
+    recording = simulate(network, calibration, mode="float")
+    clips: dict[str, float] = {}
+    for projection in network.projections:
+        largest = float(magnitudes[projection.name].max(initial=0.0))
+        if largest == 0:
+            continue
+        pre_spikes = recording.populations[projection.pre].spikes.sum(axis=(0, 1)).astype(np.float64)
+        best = None
+        for halving in range(CALIBRATION_HALVINGS):
+            candidate = largest / 2.0 ** halving
+            trial = {**clips, projection.name: candidate}
+            quantized, _ = target.quantize(clipped_network(network, trial), **options)
+            error = _activity_error(network, quantized, projection.name, pre_spikes)
+            if best is None or error < best[0]:
+                best = (error, candidate)
+        clips[projection.name] = best[1]
+    return clips
+
+
+def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int) -> Network:
+    """``quantized`` with every projection's integers restricted to ``bits`` (see the module docstring).
+
+    At the target's native width the network is returned unchanged. The grid used is stored in the
+    projection's ``metadata['weight_grid']`` so the report knows what a rounding step is.
+    """
+    native = target.native_weight_bits
+    if not 2 <= bits <= native:
+        raise ValidationError("weight_bits", f"{bits} bits for {target.name}", f"2..{native}")
+    if bits == native:
+        return quantized
+    projections = []
+    for projection in quantized.projections:
+        grid = target.weight_grid(projection)
+        levels = projection.integer_weights // grid
+        top = 2 ** (bits - 1) - 1
+        shift = 0
+        while np.abs(np.floor(levels / 2.0 ** shift + 0.5)).max(initial=0) > top:
+            shift += 1
+        reduced = (np.floor(levels / 2.0 ** shift + 0.5).astype(np.int64) << shift) * grid
+        reduced = np.where(projection.existing(), reduced, 0)
+        projections.append(replace(projection, integer_weights=reduced,
+                                   weights=projection.weight_format.to_float(reduced),
+                                   metadata={**projection.metadata, "weight_grid": grid << shift,
+                                             "weight_bits": bits}))
+    return quantized.with_projections(projections)
+
+
+def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "max-abs",
+             calibration: dict[str, np.ndarray] | None = None, weight_bits: int | None = None,
+             strict: bool = False, **options: Any) -> tuple[Network, QuantizationSummary]:
+    """Quantize a float network for ``target`` and report every change against ``network``.
+
+    scale: scale selection (see the module docstring); calibration: inputs for ``calibrated``;
+    weight_bits: restrict weights below the target's native width (None: native);
+    strict: raise TargetLimitError naming the projection when anything is clipped;
+    options: passed to the target's quantizer (``vth`` for Loihi 2, ``voltage_scale_mv``, ... for SpiNNaker).
+
+    The quantized network carries the report in ``provenance['quantization_report']`` (and the
+    target's own report in ``provenance['quantization']``).
+    """
+    entry = quant_target(target)
+    selection = scale if isinstance(scale, ScaleSelection) else ScaleSelection.parse(scale)
+    clips = select_clips(network, entry, selection, calibration, **options)
+    quantized, target_report = entry.quantize(clipped_network(network, clips), **options)
+    bits = entry.native_weight_bits if weight_bits is None else int(weight_bits)
+    quantized = reduce_weight_bits(quantized, entry, bits)
+    summary = summarize(entry, network, quantized, target_report,
+                        {"scale": str(selection), "clips": clips, "weight_bits": bits,
+                         "target_options": options})
+    if strict:
+        summary.check_strict()
+    provenance = {**quantized.provenance, "quantization_report": summary.to_dict()}
+    return quantized.with_projections(quantized.projections, provenance=provenance), summary
