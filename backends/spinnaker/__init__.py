@@ -1,12 +1,13 @@
 """sPyNNaker backend: build (virtual board) or run (real board) a SpiNNaker-quantized network.
 
-``executor(board=False, timeout_s=600)`` returns a :class:`SpiNNakerExecutor`:
+``executor(board=None, timeout_s=600, workers=1, nets_per_build=25)`` returns a
+:class:`SpiNNakerExecutor` (board None: a real board only if ``NEURODELAY_SPINNAKER_BOARD=1``):
 
 * ``build(network)`` maps the exported model with sPyNNaker and returns what it built (integer
   weights, delays, synapse types, ring-buffer shifts, delay slots; see
   :func:`neurodelay.exporters.spinnaker.pynn_model.read_back`). Works on a virtual board, which
   neurodelay configures in a temporary folder (never the user's home).
-* ``run(network, inputs)`` needs a real board (``board=True``, configured by the user in
+* ``run(network, inputs)`` needs a real board (configured by the user in
   ``~/.spynnaker.cfg``): the batch runs as parallel copies of the model in one simulation, and the
   recordings come back in the shared layout (spikes, ``v``, ``i_exc``, ``i_inh``, ``i_syn`` as
   s16.15 bits, shifted into the IR's step numbering). On a virtual board it raises, since a virtual
@@ -16,7 +17,9 @@ Each build runs in its own child process (:mod:`.process`), so sPyNNaker's globa
 """
 from __future__ import annotations
 
-from typing import Any
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -56,23 +59,50 @@ def board_recording(layout: SpiNNakerLayout, chip: dict[str, np.ndarray], inputs
     return populations
 
 
-class SpiNNakerExecutor(Executor):
-    """sPyNNaker through child processes; ``board=False`` uses a virtual board (build only)."""
+BOARD_ENVIRONMENT_VARIABLE = "NEURODELAY_SPINNAKER_BOARD"
+DEFAULT_NETS_PER_BUILD = 25
 
-    def __init__(self, board: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+
+class SpiNNakerExecutor(Executor):
+    """sPyNNaker through child processes; without a board (the default) a virtual board (build only).
+
+    board: True runs on the board configured in ``~/.spynnaker.cfg``; None (default) means True
+        only when the environment variable ``NEURODELAY_SPINNAKER_BOARD=1`` is set.
+    workers: child processes building at once; nets_per_build: networks mapped side by side in one
+        sPyNNaker build (its start-up costs several seconds); timeout_s: per build.
+    """
+
+    def __init__(self, board: bool | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 1,
+                 nets_per_build: int = DEFAULT_NETS_PER_BUILD) -> None:
+        if board is None:
+            board = os.environ.get(BOARD_ENVIRONMENT_VARIABLE, "") == "1"
         self.board = bool(board)
         self.timeout_s = float(timeout_s)
-        self.name = "spynnaker-board" if self.board else "spynnaker-virtual-board"
+        self.workers = max(1, int(workers))
+        self.nets_per_build = max(1, int(nets_per_build))
+        self.name = "board" if self.board else "virtual-board"
+
+    @property
+    def records(self) -> bool:
+        """Whether :meth:`run` returns recordings (only on a real board)."""
+        return self.board
 
     def build(self, network: Network) -> dict[str, Any]:
         """Map ``network`` (quantized for SpiNNaker) and return what sPyNNaker built."""
         return self.build_many([network])[0]
 
-    def build_many(self, networks: list[Network]) -> list[dict[str, Any]]:
-        """Map several networks side by side in one sPyNNaker build (amortises its start-up)."""
+    def build_many(self, networks: Sequence[Network]) -> list[dict[str, Any]]:
+        """Map networks, ``nets_per_build`` side by side per sPyNNaker build, ``workers`` builds at once;
+        return what sPyNNaker built for each (see ``pynn_model.read_back``)."""
         models = [model_from_layout(build_layout(network), steps=1) for network in networks]
-        read_back, _ = run_job(models, steps=1, record=False, board=self.board, timeout_s=self.timeout_s)
-        return read_back
+        groups = [models[first:first + self.nets_per_build] for first in range(0, len(models), self.nets_per_build)]
+
+        def build_group(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            read_back, _ = run_job(group, steps=1, record=False, board=self.board, timeout_s=self.timeout_s)
+            return read_back
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return [item for built in pool.map(build_group, groups) for item in built]
 
     def run(self, network: Network, inputs: Inputs) -> Recording:
         if not self.board:
@@ -100,5 +130,5 @@ class SpiNNakerExecutor(Executor):
 
 
 def executor(**options: Any) -> SpiNNakerExecutor:
-    """The sPyNNaker executor; options: ``board`` (bool, default False), ``timeout_s`` (s)."""
+    """The sPyNNaker executor; options: ``board``, ``timeout_s``, ``workers``, ``nets_per_build``."""
     return SpiNNakerExecutor(**options)

@@ -87,8 +87,12 @@ def run(args: argparse.Namespace) -> int:
         cases = random_cases(args.target, args.random, args.seed)
     else:
         cases = cases_from_file(args)
+    plug = parity_target(args.target)
     with executor_for(args.target, workers=args.workers, timeout_s=args.timeout) as executor:
-        report, recordings = check_networks(args.target, cases, executor)
+        if plug.build_check and not getattr(executor, "records", True):
+            report, recordings = plug.build_check_function()(cases, executor), []
+        else:
+            report, recordings = check_networks(args.target, cases, executor)
     for line in report.lines():
         print(line)
     if args.json:

@@ -8,21 +8,27 @@ sign giving the receptor, its delays + 1 per the latency convention, its shift a
 SpiNNaker mode uses. With a board, spikes and v traces of a run are compared step by step with
 the reference simulator's ``spinnaker`` mode.
 
-The report has the shape shared with the other targets: ``target``, ``executor``
-(``virtual-board`` / ``board``), ``nets``, ``mismatches``, ``first_divergence`` (None or a dict), plus
-``checked`` counts and ``build_seconds``.
+Plugged into the target-neutral harness (:mod:`neurodelay.parity.targets`): :func:`prepare`
+quantizes the harness's random networks with varied options; on a board the harness compares
+recordings; without one, :func:`check_builds` is the check, and its :class:`BuildParityReport`
+has the shared report shape (``target``, ``executor`` = ``virtual-board``, ``nets``,
+``mismatches``, first divergence per mismatching net).
 """
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import TargetLimitError
 from ..ir import Network
-from ..ir.random_nets import random_network
 from ..quant.spinnaker import build_layout, quantize_for_spinnaker
-from ..targets import load_backend
 
 SYNAPSE_TYPES = {"excitatory": 0, "inhibitory": 1}
 
@@ -91,98 +97,88 @@ def compare_build(network: Network, read_back: dict[str, Any]) -> tuple[list[dic
     return mismatches, checked
 
 
-def campaign_network(seed: int, index: int) -> tuple[Network, dict[str, Any]]:
-    """The ``index``-th float network of a campaign and the quantizer options it gets.
-
-    Varies recurrence, sparsity, delay ranges (every fifth net has 140 hidden neurons pinned at 256
-    per core, so its cores hold 32 delay slots and needs a delay extension: with 140 inputs and
-    sPyNNaker delays up to 81 steps (two stages), or with 20 inputs and up to 61 steps (one stage),
-    the set-ups :func:`neurodelay.quant.spinnaker.check_delay_extensions` accepts), per-neuron
-    parameters, the shift policy and the voltage scale.
-    """
-    rng = np.random.default_rng([seed, index])
-    big = index % 5 == 4
-    many_stages = index % 10 == 4
-    network = random_network(int(rng.integers(0, 2**31)), recurrent=bool(rng.integers(0, 2)),
-                             sparse=bool(rng.integers(0, 2)),
-                             max_delay_steps=(80 if many_stages else 60) if big else int(rng.integers(1, 40)),
-                             n_inputs=(140 if many_stages else 20) if big else int(rng.integers(1, 8)),
-                             n_hidden=140 if big else int(rng.integers(1, 12)),
-                             n_outputs=int(rng.integers(1, 5)),
-                             per_neuron_parameters=bool(rng.integers(0, 2)),
-                             weight_scale=float(rng.choice([0.05, 0.3, 1.0, 4.0])))
-    options = {"shift_policy": str(rng.choice(["worst_case", "largest_weight"])),
-               "voltage_scale_mv": float(rng.choice([1.0, 16.0, 100.0]))}
-    if big:
-        options["neurons_per_core"] = 256
-    return network, options
+SHIFT_POLICIES = ("worst_case", "largest_weight")
+VOLTAGE_SCALES_MV = (1.0, 16.0, 100.0)
+FALLBACK_SCALES_MV = (1.0, 1.0 / 16, 1.0 / 256)
 
 
-def run_virtual_campaign(count: int, seed: int = 0, *, nets_per_build: int = 25,
-                         timeout_s: float = 900.0,
-                         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Quantize ``count`` random networks, build them with sPyNNaker on a virtual board (several per
-    build) and compare every synapse, synapse type, delay, shift and delay-slot count."""
-    backend = load_backend("spinnaker")
-    networks = []
-    for index in range(count):
-        network, options = campaign_network(seed, index)
-        quantized, _ = quantize_for_spinnaker(network, **options)
-        networks.append(quantized)
-    mismatches: list[dict[str, Any]] = []
-    checked = {"synapses": 0, "projections": 0, "shifts": 0, "delay_slots": 0, "delay_extension_nets": 0}
-    started = time.perf_counter()
-    with backend.executor(board=False, timeout_s=timeout_s) as spinnaker:
-        for first in range(0, count, nets_per_build):
-            group = networks[first:first + nets_per_build]
-            for network, read_back in zip(group, spinnaker.build_many(group)):
-                found, counts = compare_build(network, read_back)
-                mismatches.extend(found)
-                for key, value in counts.items():
-                    checked[key] += value
-                checked["delay_extension_nets"] += int(any(read_back["delay_extension"].values()))
-            if progress:
-                progress(f"built {min(first + nets_per_build, count)}/{count} networks, "
-                         f"{len(mismatches)} mismatches")
-    return {"target": "spinnaker", "executor": "virtual-board", "nets": count, "seed": seed,
-            "mismatches": len(mismatches), "first_divergence": mismatches[0] if mismatches else None,
-            "mismatch_list": mismatches[:50], "checked": checked,
-            "build_seconds": round(time.perf_counter() - started, 1)}
+def prepare(network: Network, rng: np.random.Generator | None) -> Network:
+    """``network`` quantized for SpiNNaker; ``rng`` draws the shift policy and the voltage scale
+    (None: the quantizer's defaults). When the weights are too large for the drawn voltage scale
+    (SpiNNaker's largest weight unit is 2 nA), the next smaller scale of 1, 1/16, 1/256 mV is used."""
+    options: dict[str, Any] = {}
+    scales = [16.0]
+    if rng is not None:
+        options = {"shift_policy": str(rng.choice(SHIFT_POLICIES))}
+        scales = [float(rng.choice(VOLTAGE_SCALES_MV))]
+    scales += [scale for scale in FALLBACK_SCALES_MV if scale < scales[0]]
+    for scale in scales[:-1]:
+        try:
+            return quantize_for_spinnaker(network, voltage_scale_mv=scale, **options)[0]
+        except TargetLimitError:
+            continue
+    return quantize_for_spinnaker(network, voltage_scale_mv=scales[-1], **options)[0]
 
 
-def compare_runs(network: Network, board: Any, reference: Any) -> list[dict[str, Any]]:
-    """Step-by-step differences in spikes and v between a board recording and refsim's (same layout)."""
-    mismatches = []
-    for population in network.neurons():
-        for key in ("spikes", "v"):
-            a = board.populations[population.name].spikes if key == "spikes" else \
-                board.populations[population.name].states["v"]
-            b = reference.populations[population.name].spikes if key == "spikes" else \
-                reference.populations[population.name].states["v"]
-            different = np.argwhere(a != b)
-            if different.size:
-                item, step, neuron = (int(x) for x in different[np.argmin(different[:, 1])])
-                mismatches.append({"network": network.name, "item": f"{key} {population.name}",
-                                   "batch": item, "step": step, "neuron": neuron,
-                                   "expected": b[item, step, neuron].item(), "built": a[item, step, neuron].item(),
-                                   "count": int(different.shape[0])})
-    return mismatches
+@dataclass
+class BuildParityReport:
+    """Parity of what sPyNNaker built (virtual board) for a list of networks."""
+
+    target: str = "spinnaker"
+    reference: str = "quantizer + refsim-spinnaker layout"
+    executor: str = "virtual-board"
+    networks: list[str] = field(default_factory=list)
+    mismatch_lists: list[list[dict[str, Any]]] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=lambda: {
+        "synapses": 0, "projections": 0, "shifts": 0, "delay_slots": 0, "delay_extension_nets": 0})
+    seconds: float = 0.0
+    results: list = field(default_factory=list)      # no recordings to plot
+
+    @property
+    def mismatches(self) -> int:
+        return sum(bool(found) for found in self.mismatch_lists)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "reference": self.reference, "executor": self.executor,
+                "nets": len(self.networks), "mismatches": self.mismatches, "compared": dict(self.checked),
+                "seconds": round(self.seconds, 2),
+                "mismatched": [{"name": name, "first_divergence": found[0], "divergences": found[:50],
+                                "count": len(found)}
+                               for name, found in zip(self.networks, self.mismatch_lists) if found]}
+
+    def write_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w") as stream:
+            json.dump(self.to_dict(), stream, indent=2, default=str)
+        os.replace(temporary, path)
+        return path
+
+    def lines(self) -> list[str]:
+        lines = [f"parity {self.target}: sPyNNaker build ({self.executor}) vs quantizer/refsim layout: "
+                 f"{len(self.networks)} nets, {self.mismatches} mismatching ({self.seconds:.1f} s); compared "
+                 + ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in self.checked.items())]
+        for name, found in zip(self.networks, self.mismatch_lists):
+            if found:
+                first = found[0]
+                lines.append(f"  {name}: first divergence {first['item']}: expected {first['expected']}, "
+                             f"built {first['built']}; {len(found)} differences")
+        return lines
 
 
-def run_board_campaign(count: int, seed: int = 0, *, steps: int = 100, batch: int = 2,
-                       timeout_s: float = 900.0) -> dict[str, Any]:
-    """On a configured board: the virtual-board checks plus spikes and v against refsim's spinnaker mode."""
-    from ..refsim import simulate
-    backend = load_backend("spinnaker")
-    mismatches: list[dict[str, Any]] = []
-    with backend.executor(board=True, timeout_s=timeout_s) as spinnaker:
-        for index in range(count):
-            network, options = campaign_network(seed, index)
-            quantized, _ = quantize_for_spinnaker(network, **options)
-            rng = np.random.default_rng([seed, index, 1])
-            inputs = {s.name: rng.random((batch, steps, s.size)) < 0.1 for s in quantized.sources()}
-            recorded = spinnaker.run(quantized, inputs)
-            mismatches.extend(compare_runs(quantized, recorded, simulate(quantized, inputs, mode="spinnaker")))
-    return {"target": "spinnaker", "executor": "board", "nets": count, "seed": seed,
-            "mismatches": len(mismatches), "first_divergence": mismatches[0] if mismatches else None,
-            "mismatch_list": mismatches[:50]}
+def check_builds(cases: Sequence[tuple[Network, Any, Any]], executor: Any) -> BuildParityReport:
+    """Build every case's network with ``executor`` (a virtual-board sPyNNaker executor, several
+    networks per build) and compare each synapse, synapse type, delay, shift and delay-slot count."""
+    started = time.monotonic()
+    networks = [case[0] for case in cases]
+    report = BuildParityReport()
+    for network, read_back in zip(networks, executor.build_many(networks)):
+        found, counts = compare_build(network, read_back)
+        report.networks.append(network.name)
+        report.mismatch_lists.append(found)
+        for key, value in counts.items():
+            report.checked[key] += value
+        report.checked["delay_extension_nets"] += int(any(read_back["delay_extension"].values()))
+    report.seconds = time.monotonic() - started
+    return report

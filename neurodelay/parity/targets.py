@@ -7,6 +7,10 @@ A target plugs in with one :class:`ParityTarget` entry in :data:`PARITY_TARGETS`
                  ``rng=None`` means the quantizer's defaults)
     max_delay_steps: the largest delay the target takes (random nets use 0, 1, this, and in between)
     states:      the state variables both the refsim mode and the target's executor record
+    build_check: optional ``"module:function"`` -> ``function(cases, executor) -> report`` used when
+                 the executor records nothing (``executor.records`` False, e.g. a virtual SpiNNaker
+                 board): it compares what the target built instead; the report has ``lines()``,
+                 ``write_json(path)``, ``mismatches`` and ``results`` like ParityReport
 
 The reference simulator mode and the executor come from :func:`neurodelay.targets.get_target`.
 """
@@ -28,14 +32,21 @@ class ParityTarget:
     prepare: str
     max_delay_steps: int
     states: tuple[str, ...]
+    build_check: str | None = None
 
     def prepare_function(self) -> Callable[[Network, np.random.Generator | None], Network]:
         module_name, function_name = self.prepare.split(":")
         return getattr(importlib.import_module(module_name), function_name)
 
+    def build_check_function(self) -> Callable:
+        module_name, function_name = str(self.build_check).split(":")
+        return getattr(importlib.import_module(module_name), function_name)
+
 
 PARITY_TARGETS: dict[str, ParityTarget] = {
     "loihi2": ParityTarget("loihi2", "neurodelay.parity.loihi2:prepare", 62, ("u", "v")),
+    "spinnaker": ParityTarget("spinnaker", "neurodelay.parity.spinnaker:prepare", 200, ("v", "i_syn"),
+                              build_check="neurodelay.parity.spinnaker:check_builds"),
 }
 
 

@@ -62,7 +62,7 @@ RECEPTOR_TYPES = ("excitatory", "inhibitory")
 DELAY_EXTENSION_STAGES = 8                # DelayExtensionVertex.MAX_SLOTS
 DEFAULT_NEURONS_PER_CORE = 256
 MIN_AUTO_NEURONS_PER_CORE = 16
-MAX_SHIFT = 16                            # a shift above 16 would give weight units above 2 nA
+MAX_SHIFT = 16                            # weight unit 2 nA; words << 16 must stay a positive int32
 EXP_SATURATION_HIGH_BITS = 363408         # expk/expulr saturate above this argument (s16.15 bits)
 EXP_ZERO_BELOW_BITS = -340695             # and return 0 below this one
 LEAKY_INTEGRATOR_THRESHOLD_MV = S1615_MAX_BITS / S1615_ONE
@@ -520,10 +520,16 @@ class QuantizationReport:
 SHIFT_POLICIES = ("worst_case", "largest_weight")
 
 
+def word_limit(shift: int) -> int:
+    """Largest weight word (and slot sum) usable at ``shift``: 65535, and ``word << shift`` must stay
+    a positive int32 (at shift 16 that leaves 32767)."""
+    return min(WEIGHT_WORD_MAX, S1615_MAX_BITS >> shift)
+
+
 def _shift_for(magnitude_words_at_zero_shift: float) -> int:
-    """Smallest shift s >= 0 with rint(m / 2^s) <= 65535, m the magnitude in shift-0 units."""
+    """Smallest shift s >= 0 with rint(m / 2^s) <= word_limit(s), m the magnitude in shift-0 units."""
     shift = 0
-    while np.rint(magnitude_words_at_zero_shift / 2.0 ** shift) > WEIGHT_WORD_MAX:
+    while np.rint(magnitude_words_at_zero_shift / 2.0 ** shift) > word_limit(shift):
         shift += 1
     return shift
 
@@ -587,7 +593,7 @@ def quantize_for_spinnaker(network: Network, *, voltage_scale_mv: float = 16.0,
                                    f"need a ring-buffer shift of {shift}; allowed: 0..{MAX_SHIFT}; "
                                    "lower voltage_scale_mv")
         shifts[population.name] = shift
-        limit = WEIGHT_WORD_MAX * weight_unit_nA(shift)
+        limit = word_limit(shift) * weight_unit_nA(shift)
         report.neurons_that_may_saturate[population.name] = int(
             np.count_nonzero((excitatory > limit) | (inhibitory > limit)))
     report.shifts = shifts
@@ -598,9 +604,9 @@ def quantize_for_spinnaker(network: Network, *, voltage_scale_mv: float = 16.0,
         unit_nA = weight_unit_nA(shift)
         exact_words = np.where(projection.existing(), projection.weights, 0.0) * scale / unit_nA
         words = np.rint(exact_words)
-        over = np.abs(words) > WEIGHT_WORD_MAX
+        over = np.abs(words) > word_limit(shift)
         report.weights_clipped += int(np.count_nonzero(over))
-        words = np.clip(words, -WEIGHT_WORD_MAX, WEIGHT_WORD_MAX)
+        words = np.clip(words, -word_limit(shift), word_limit(shift))
         exists = projection.existing()
         report.weights_rounded += int(np.count_nonzero(exists & ~over & (words != exact_words)))
         report.weights_rounded_to_zero += int(np.count_nonzero(exists & (words == 0) & (exact_words != 0)))
