@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "neurodelay.commands.quantize",
     "neurodelay.commands.parity",
     "neurodelay.commands.export",
+    "neurodelay.commands.import_nir",
 )
 
 

@@ -8,7 +8,8 @@ Every target folder has the same shape:
     backends/<folder>/    run an exported model and return a neurodelay.recording.Recording
         executor(**options) -> neurodelay.executor.Executor
 
-``refsim_mode`` names the reference simulator's bit-accurate mode for the target.
+``refsim_mode`` names the reference simulator's bit-accurate mode for the target; file-format targets
+(``nir``) have neither a backend nor a mode (empty strings).
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ TARGETS: dict[str, Target] = {
                      "neurodelay.backends.lava", "loihi2"),
     "spinnaker": Target("spinnaker", "SpiNNaker 1 through sPyNNaker / PyNN", "neurodelay.exporters.spinnaker",
                         "neurodelay.backends.spinnaker", "spinnaker"),
+    "nir": Target("nir", "NIR graph file (Neuromorphic Intermediate Representation): an interchange format, "
+                  "nothing runs it here", "neurodelay.interchange.nir", "", ""),
 }
 
 
@@ -57,4 +60,6 @@ def load_exporter(name: str) -> ModuleType:
 
 def load_backend(name: str) -> ModuleType:
     target = get_target(name)
+    if not target.backend_module:
+        raise NeurodelayError(f"target {name!r} is a file format ({target.description}); it has no backend")
     return _import(target.backend_module, name, "backend")

@@ -1,0 +1,1 @@
+"""Interchange with other tools' network formats (NIR: :mod:`neurodelay.interchange.nir`)."""

@@ -1,0 +1,426 @@
+"""Export and import of IR networks as NIR graphs (Neuromorphic Intermediate Representation, ``nir`` 1.0.8).
+
+**Units.** NIR states its ODEs in SI units: times in **seconds**. Time constants are written as
+``tau_ms / 1000`` and delays as ``delay_steps * dt_ms / 1000``. NIR graphs carry no timestep, so
+the graph's metadata states it: ``dt`` (seconds), ``time_unit = "s"``, ``neurodelay_dt_ms``.
+
+**Mapping** (populations keep their names as node names):
+
+============================  =========================================================================
+IR                            NIR
+============================  =========================================================================
+SpikeSource(size)             Input(shape [size])
+LIF                           CubaLIF(tau_syn, tau_mem [s], r = 1, v_leak = rest + bias,
+                              v_threshold = threshold, v_reset = reset, w_in = tau_syn [s])
+LeakyIntegrator               CubaLI(tau_syn, tau_mem [s], r = 1, v_leak = rest + bias, w_in = tau_syn [s])
+Projection                    one branch per distinct integer delay d of its synapses:
+                              ``pre -> Linear(W_d^T) [-> Delay(d * dt)] -> post`` (no Delay for d = 0),
+                              W_d holding the weights of the synapses whose delay is d, 0 elsewhere
+populations without outputs   an Output node ``<name>.output``
+============================  =========================================================================
+
+NIR has no per-synapse delay (a Delay node delays each element of a signal), hence the branches.
+
+**What is exact and what is approximate.** NIR's CubaLIF reads ``tau_syn dI/dt = -I + w_in S``
+with S a train of Dirac impulses weighted by the Linear node, so ``w_in = tau_syn`` makes each
+spike add its weight to I, exactly as the IR's ``I[n] = beta I[n-1] + sum(weights)``; between
+spikes I decays by ``beta = exp(-dt / tau_syn)``, the exact solution, so I is exact at the steps.
+``v_leak = rest + bias`` and ``r = 1`` give the IR's fixed point ``V = rest + bias + I``. The IR's
+V update ``V[n] = rest + alpha (V[n-1] - rest) + (1 - alpha)(i_scale I[n] + bias)`` holds the
+step's average current constant over the step (exponential Euler); the exact solution of the NIR
+ODE differs by O(dt^2) per step: **approximate**. Also approximate: NIR fires on ``v > threshold``,
+the IR on ``V >= threshold``; a spike at step t through delay d reaches I at step ``t + 1 + d`` in
+the IR (and in Lava): the extra step is the discrete simulation's transmission latency, which NIR
+(continuous time) leaves to the simulator; the IR's ``refractory_steps`` have no NIR field.
+
+**Round trip.** Everything NIR cannot hold (the network's name and provenance, population and
+projection order, metadata, scalar-versus-array parameters, ``rest`` and ``bias`` separately, the
+time constants in ms, refractory steps, each synapse's branch including zero-weight synapses and
+the mask) travels in ``neurodelay_*`` metadata; the importer uses it only where it agrees with the
+NIR fields (so a graph edited by another tool imports from its NIR fields). IR -> NIR -> IR is
+exact array by array, except that quantization (integer weights and their format) is not kept:
+the float weights they stand for are. Every lossy step is listed in the returned report.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+import yaml
+
+from ..errors import TargetLimitError, ValidationError
+from ..ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from ..ir.nodes import NEURON_PARAMETERS
+
+FORMAT = "neurodelay-nir/1"
+SUFFIX = ".nir"
+DEFAULT_MAX_BRANCH_ELEMENTS = 2**27
+MS_PER_S = 1000.0
+LATENCY_NOTE = ("a spike at step t through a branch of delay d*dt reaches the target's current at step "
+                "t + 1 + d of a simulation with timestep dt (one step of transmission latency)")
+
+
+@dataclass
+class NIRExport:
+    """What :func:`export` wrote: the file, the graph and the report of every lossy step."""
+
+    path: Path | None
+    graph: Any
+    report: list[str] = field(default_factory=list)
+
+
+# ----- export -------------------------------------------------------------------------------
+def to_nir(network: Network, *, clip: bool = False,
+           max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS) -> tuple[Any, list[str]]:
+    """``(nir.NIRGraph, report)`` for ``network`` (see the module docstring).
+
+    clip: allow rounding delays that are not whole steps to ``floor(d + 0.5)`` (the steps every
+        executor uses), each rounding counted in the report; refused otherwise.
+    max_branch_elements: refuse a projection whose branches would hold more weight elements
+        than this (each branch is a dense ``[n_post, n_pre]`` matrix).
+    """
+    report: list[str] = []
+    dt_s = network.dt_ms / MS_PER_S
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    for population in network.populations:
+        nodes[population.name] = _population_node(population, report)
+    for projection in network.projections:
+        for name, node in _branches(projection, network, clip, max_branch_elements, report, edges):
+            if name in nodes:
+                raise ValidationError(f"projections.{projection.name}", f"its branch node {name!r} clashes with "
+                                      "another node name", "population names that do not look like "
+                                      "'<projection>.d<steps>'")
+            nodes[name] = node
+    for population in network.populations:
+        if not network.outgoing(population.name):
+            output = f"{population.name}.output"
+            if output in nodes:
+                raise ValidationError("populations", f"output node {output!r} clashes with another node",
+                                      "names that do not end in '.output'")
+            nodes[output] = nir.Output(output_type={"output": np.array([population.size])})
+            edges.append((population.name, output))
+    info = {"name": network.name, "provenance": network.provenance,
+            "populations": [population.name for population in network.populations],
+            "population_metadata": {p.name: p.metadata for p in network.populations},
+            "projections": [{"name": p.name, "pre": p.pre, "post": p.post, "max_delay_steps": p.max_delay_steps,
+                             "dense": p.mask is None, "delays_integer_dtype": p.delays_steps.dtype.kind in "iu",
+                             "metadata": p.metadata} for p in network.projections]}
+    metadata = {"neurodelay_format": FORMAT, "dt": dt_s, "time_unit": "s", "neurodelay_dt_ms": network.dt_ms,
+                "neurodelay_latency": LATENCY_NOTE,
+                "neurodelay_network_yaml": yaml.safe_dump(info, sort_keys=False)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata), report
+
+
+def _population_node(population: Any, report: list[str]) -> Any:
+    size = population.size
+    if isinstance(population, SpikeSource):
+        return nir.Input(input_type={"input": np.array([size])})
+
+    def vector(name: str) -> np.ndarray:
+        return np.array(np.broadcast_to(np.asarray(getattr(population, name), np.float64), (size,)))
+
+    tau_syn_s, tau_mem_s = vector("tau_syn_ms") / MS_PER_S, vector("tau_m_ms") / MS_PER_S
+    metadata = {"neurodelay_tau_m_ms": vector("tau_m_ms"), "neurodelay_tau_syn_ms": vector("tau_syn_ms"),
+                "neurodelay_rest": vector("rest"), "neurodelay_bias": vector("bias"),
+                "neurodelay_shared": " ".join(name for name in NEURON_PARAMETERS[population.kind]
+                                              if not isinstance(getattr(population, name), np.ndarray))}
+    common = dict(tau_syn=tau_syn_s, tau_mem=tau_mem_s, r=np.ones(size), v_leak=vector("rest") + vector("bias"),
+                  w_in=tau_syn_s.copy())
+    if isinstance(population, LeakyIntegrator):
+        return nir.CubaLI(**common, metadata=metadata)
+    metadata["neurodelay_refractory_steps"] = int(population.refractory_steps)
+    if population.refractory_steps:
+        report.append(f"population {population.name}: refractory_steps = {population.refractory_steps} has no NIR "
+                      "field; kept in neurodelay metadata only (other NIR tools will not apply it)")
+    return nir.CubaLIF(**common, v_threshold=vector("threshold"), v_reset=vector("reset"), metadata=metadata)
+
+
+def _integer_delays(projection: Projection, clip: bool, report: list[str]) -> np.ndarray:
+    delays = projection.delays_steps
+    if delays.dtype.kind in "iu":
+        return delays.astype(np.int64)
+    rounded = np.floor(delays + 0.5)
+    differs = (rounded != delays) & projection.existing()
+    if np.any(differs):
+        if not clip:
+            raise TargetLimitError(f"projection {projection.name}: {int(np.count_nonzero(differs))} delays are not "
+                                   "whole timesteps, and NIR branches need integer delays; quantize the network "
+                                   "first, or pass --clip to round them to floor(d + 0.5) steps (each rounding "
+                                   "reported)")
+        error = float(np.max(np.abs(rounded - delays)[differs]))
+        report.append(f"projection {projection.name}: rounded {int(np.count_nonzero(differs))} delays that were not "
+                      f"whole steps to floor(d + 0.5) (largest change {error:.3g} steps)")
+    return rounded.astype(np.int64)
+
+
+def _branches(projection: Projection, network: Network, clip: bool, max_elements: int,
+              report: list[str], edges: list[tuple[str, str]]):
+    """Yield ``(node name, node)`` of every branch of ``projection`` and append its edges."""
+    dt_s = network.dt_ms / MS_PER_S
+    existing = projection.existing()
+    delays = _integer_delays(projection, clip, report)
+    values = np.unique(delays[existing]) if existing.any() else np.array([0], np.int64)
+    n_pre, n_post = projection.weights.shape
+    if values.size * n_pre * n_post > max_elements:
+        raise ValidationError(f"projections.{projection.name}", f"{values.size} distinct delays need {values.size} "
+                              f"branches of [{n_post}, {n_pre}] weights ({values.size * n_pre * n_post} elements)",
+                              f"at most {max_elements} elements (NIR has no per-synapse delay)")
+    if projection.is_quantized:
+        report.append(f"projection {projection.name}: integer weights and weight format "
+                      f"({projection.weight_format.target}) have no NIR field; exported the float weights they "
+                      "stand for")
+    for delay in values.tolist():
+        members = existing & (delays == delay)
+        linear = f"{projection.name}.d{delay}"
+        metadata = {"neurodelay_projection": projection.name, "neurodelay_delay_steps": int(delay),
+                    "neurodelay_synapses": members.T.astype(np.uint8)}
+        yield linear, nir.Linear(weight=np.where(members, projection.weights, 0.0).T.copy(), metadata=metadata)
+        edges.append((projection.pre, linear))
+        if delay:
+            delay_node = f"{linear}.delay"
+            yield delay_node, nir.Delay(delay=np.full(n_post, delay * dt_s))
+            edges += [(linear, delay_node), (delay_node, projection.post)]
+        else:
+            edges.append((linear, projection.post))
+
+
+def export(network: Network, out: str | Path, *, clip: bool = False,
+           max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS) -> NIRExport:
+    """Write ``network`` as a NIR file at ``out`` (atomically); the target registry's entry point."""
+    graph, report = to_nir(network, clip=clip, max_branch_elements=max_branch_elements)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        nir.write(temporary, graph)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return NIRExport(path, graph, report)
+
+
+# ----- import -------------------------------------------------------------------------------
+def read(path: str | Path, *, dt_ms: float | None = None) -> tuple[Network, list[str]]:
+    """Import the NIR file at ``path`` (read with ``nir.read``); see :func:`from_nir`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError("(file)", "not found", "a NIR file (HDF5)", file=path)
+    try:
+        graph = nir.read(path)
+    except Exception as error:  # the nir reader raises bare exceptions of many kinds on bad files
+        raise ValidationError("(file)", f"nir.read failed: {type(error).__name__}: {error}",
+                              "a NIR graph file written by nir.write", file=path) from None
+    try:
+        return from_nir(graph, dt_ms=dt_ms)
+    except ValidationError as error:
+        raise error.in_file(path) from None
+
+
+def from_nir(graph: Any, *, dt_ms: float | None = None) -> tuple[Network, list[str]]:
+    """``(Network, report)`` from a NIR graph of Input, Output, Linear / Affine (zero bias), Delay,
+    CubaLIF and CubaLI nodes.
+
+    dt_ms: the timestep; required when the graph's metadata states none (``dt`` in seconds).
+    Between two populations a path is ``[Delay] -> Linear/Affine -> [Delay]``; delays must be
+    whole multiples of dt. Weights into a population are multiplied by ``r * w_in / tau_syn`` of
+    the target (1 for graphs this module wrote).
+    """
+    report: list[str] = []
+    metadata = {key: _plain(value) for key, value in (getattr(graph, "metadata", None) or {}).items()}
+    dt_ms = _timestep(metadata, dt_ms)
+    info = yaml.safe_load(metadata["neurodelay_network_yaml"]) if "neurodelay_network_yaml" in metadata else None
+    populations: dict[str, Any] = {}
+    gains: dict[str, np.ndarray] = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, (nir.Input, nir.CubaLIF, nir.CubaLI)):
+            populations[name] = _population(name, node, info, report)
+            if not isinstance(node, nir.Input):
+                gains[name] = _input_gain(node)
+        elif not isinstance(node, (nir.Output, nir.Linear, nir.Affine, nir.Delay)):
+            raise ValidationError(f"nodes.{name}", f"type {type(node).__name__} has no IR counterpart",
+                                  "Input, Output, Linear, Affine (zero bias), Delay, CubaLIF, CubaLI")
+    projections = _projections(graph, populations, gains, info, dt_ms, report)
+    if info is not None:
+        order = info["populations"]
+        if sorted(order) != sorted(populations):
+            raise ValidationError("metadata.neurodelay_network_yaml", "names populations the graph lacks",
+                                  "metadata matching the graph's nodes")
+        populations = {name: populations[name] for name in order}
+        name, provenance = info["name"], info["provenance"] or {}
+    else:
+        name, provenance = "imported_nir", {}
+        report.append("the graph carries no neurodelay metadata: network named 'imported_nir', populations and "
+                      "projections in the file's node order")
+    provenance = dict(provenance) if info is not None else {"imported_from": "NIR", "nir_metadata_keys": sorted(metadata)}
+    return Network(name, dt_ms, tuple(populations.values()), tuple(projections), provenance=provenance), report
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def _timestep(metadata: dict[str, Any], dt_ms: float | None) -> float:
+    if "neurodelay_dt_ms" in metadata:
+        stated = float(metadata["neurodelay_dt_ms"])
+    elif "dt" in metadata:
+        stated = float(metadata["dt"]) * MS_PER_S
+    else:
+        stated = None
+    if stated is not None and dt_ms is not None and stated != dt_ms:
+        raise ValidationError("--dt-ms", f"{dt_ms} ms disagrees with the graph's dt of {stated} ms",
+                              "leave it out (the graph states dt) or give the same value")
+    chosen = stated if stated is not None else dt_ms
+    if chosen is None:
+        raise ValidationError("metadata.dt", "the graph states no timestep (NIR graphs need not)",
+                              "pass --dt-ms (the simulation timestep in ms)")
+    return float(chosen)
+
+
+def _population(name: str, node: Any, info: dict | None, report: list[str]) -> Any:
+    node_metadata = {key: _plain(value) for key, value in (node.metadata or {}).items()}
+    extra = (info or {}).get("population_metadata", {}).get(name, {}) or {}
+    if isinstance(node, nir.Input):
+        shape = np.asarray(node.input_type["input"]).ravel()
+        if shape.size != 1:
+            raise ValidationError(f"nodes.{name}.shape", f"{shape.tolist()}", "a 1-D input (one number)")
+        return SpikeSource(name, int(shape[0]), metadata=extra)
+    size = int(np.asarray(node.tau_mem).size)
+    shared = set(str(node_metadata.get("neurodelay_shared", "")).split())
+    tau_m_ms = _milliseconds(node.tau_mem, node_metadata.get("neurodelay_tau_m_ms"), f"{name}.tau_mem", report)
+    tau_syn_ms = _milliseconds(node.tau_syn, node_metadata.get("neurodelay_tau_syn_ms"), f"{name}.tau_syn", report)
+    v_leak = np.asarray(node.v_leak, np.float64).ravel()
+    rest, bias = node_metadata.get("neurodelay_rest"), node_metadata.get("neurodelay_bias")
+    if rest is None or bias is None or not np.array_equal(np.asarray(rest) + np.asarray(bias), v_leak):
+        rest, bias = v_leak, np.zeros(size)
+    values = {"tau_m_ms": tau_m_ms, "tau_syn_ms": tau_syn_ms, "rest": np.asarray(rest, np.float64),
+              "bias": np.asarray(bias, np.float64)}
+    if isinstance(node, nir.CubaLIF):
+        values["threshold"] = np.asarray(node.v_threshold, np.float64).ravel()
+        values["reset"] = np.asarray(node.v_reset, np.float64).ravel()
+    for key, array in values.items():
+        if key in shared and array.size and np.all(array == array[0]):
+            values[key] = float(array[0])
+    if isinstance(node, nir.CubaLI):
+        return LeakyIntegrator(name, size, metadata=extra, **values)
+    refractory = int(node_metadata.get("neurodelay_refractory_steps", 0))
+    return LIF(name, size, refractory_steps=refractory, metadata=extra, **values)
+
+
+def _milliseconds(seconds: Any, exact_ms: Any, where: str, report: list[str]) -> np.ndarray:
+    seconds = np.asarray(seconds, np.float64).ravel()
+    if exact_ms is not None:
+        exact_ms = np.asarray(exact_ms, np.float64).ravel()
+        if exact_ms.shape == seconds.shape and np.array_equal(exact_ms / MS_PER_S, seconds):
+            return exact_ms
+        report.append(f"{where}: neurodelay metadata disagrees with the NIR value; used the NIR value")
+    return seconds * MS_PER_S
+
+
+def _delay_steps(node: Any, name: str, dt_ms: float) -> np.ndarray:
+    steps = np.asarray(node.delay, np.float64).ravel() * MS_PER_S / dt_ms
+    whole = np.floor(steps + 0.5)
+    if np.any(steps < 0) or np.any(np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)):
+        raise ValidationError(f"nodes.{name}.delay", f"delays {np.unique(steps * dt_ms).tolist()[:5]} ms are not "
+                              f"whole multiples of dt = {dt_ms} ms", "non-negative multiples of the timestep")
+    return whole.astype(np.int64)
+
+
+def _projections(graph: Any, populations: dict[str, Any], gains: dict[str, np.ndarray], info: dict | None,
+                 dt_ms: float, report: list[str]) -> list[Projection]:
+    """Group every population-to-population path (one branch each) into IR projections."""
+    successors: dict[str, list[str]] = {}
+    predecessors: dict[str, list[str]] = {}
+    for source, target in graph.edges:
+        successors.setdefault(source, []).append(target)
+        predecessors.setdefault(target, []).append(source)
+
+    def single(table: dict[str, list[str]], name: str, direction: str) -> str:
+        linked = table.get(name, [])
+        if len(linked) != 1:
+            raise ValidationError(f"nodes.{name}", f"{len(linked)} {direction} edges",
+                                  f"exactly one {direction} edge (a branch is [Delay] -> Linear -> [Delay])")
+        return linked[0]
+
+    groups: dict[str, dict[str, Any]] = {}
+    for name, node in graph.nodes.items():
+        if not isinstance(node, (nir.Linear, nir.Affine)):
+            continue
+        if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
+            raise ValidationError(f"nodes.{name}.bias", "non-zero", "zero (the IR has no constant synaptic input)")
+        weight = np.asarray(node.weight, np.float64)
+        n_post, n_pre = weight.shape
+        pre_delay = post_delay = 0
+        pre, post = single(predecessors, name, "incoming"), single(successors, name, "outgoing")
+        if isinstance(graph.nodes[pre], nir.Delay):
+            pre_delay = _delay_steps(graph.nodes[pre], pre, dt_ms)[:, None]
+            pre = single(predecessors, pre, "incoming")
+        if isinstance(graph.nodes[post], nir.Delay):
+            post_delay = _delay_steps(graph.nodes[post], post, dt_ms)[None, :]
+            post = single(successors, post, "outgoing")
+        for end, where in ((pre, "source"), (post, "target")):
+            if end not in populations:
+                raise ValidationError(f"nodes.{name}", f"its {where} {end!r} is not a population node",
+                                      "Input, CubaLIF or CubaLI at both ends of a branch")
+        metadata = {key: _plain(value) for key, value in (node.metadata or {}).items()}
+        projection = str(metadata.get("neurodelay_projection", f"{pre}_{post}"))
+        group = groups.setdefault(projection, {"pre": pre, "post": post, "branches": []})
+        if (group["pre"], group["post"]) != (pre, post):
+            raise ValidationError(f"nodes.{name}", f"branch of {projection!r} joins {pre}->{post}",
+                                  f"the projection's populations {group['pre']}->{group['post']}")
+        delays = np.broadcast_to(np.asarray(pre_delay + post_delay, np.int64), (n_pre, n_post))
+        members = metadata.get("neurodelay_synapses")
+        members = (np.asarray(members, bool).T if members is not None and np.shape(members) == (n_post, n_pre)
+                   else weight.T != 0)
+        group["branches"].append((name, weight.T, delays, members))
+
+    listed = {entry["name"]: entry for entry in (info or {}).get("projections", [])}
+    order = [entry for entry in listed if entry in groups] + sorted(set(groups) - set(listed))
+    return [_merge(name, groups[name], populations, gains, listed.get(name), report) for name in order]
+
+
+def _merge(name: str, group: dict[str, Any], populations: dict[str, Any], gains: dict[str, np.ndarray],
+           entry: dict | None, report: list[str]) -> Projection:
+    pre, post = populations[group["pre"]], populations[group["post"]]
+    shape = (pre.size, post.size)
+    weights, delays = np.zeros(shape), np.zeros(shape, np.int64)
+    owner = np.zeros(shape, bool)
+    for node, branch_weights, branch_delays, members in group["branches"]:
+        if branch_weights.shape != shape:
+            raise ValidationError(f"nodes.{node}.weight", f"shape {list(branch_weights.shape[::-1])}",
+                                  f"[{shape[1]}, {shape[0]}] ([n_post, n_pre] of {pre.name}->{post.name})")
+        if np.any(owner & members):
+            raise ValidationError(f"nodes.{node}", f"gives synapses of {name!r} a second delay",
+                                  "one delay per synapse (the IR holds one synapse per pair of neurons)")
+        weights[members], delays[members] = branch_weights[members], branch_delays[members]
+        owner |= members
+    gain = gains[group["post"]]
+    if not np.all(gain == 1.0):
+        weights = weights * gain[None, :]
+        report.append(f"projection {name}: weights multiplied by r * w_in / tau_syn of {post.name} (not 1 in the file)")
+    if entry is not None:
+        max_delay = int(entry["max_delay_steps"])
+        mask = None if entry["dense"] else owner
+        delays_out = delays if entry["delays_integer_dtype"] else delays.astype(np.float64)
+        metadata = entry["metadata"] or {}
+    else:
+        max_delay, mask, delays_out, metadata = int(delays.max(initial=0)), None, delays, {}
+    return Projection(name, group["pre"], group["post"], weights, delays_out, max_delay, mask=mask, metadata=metadata)
+
+
+def _input_gain(node: Any) -> np.ndarray:
+    """``r * w_in / tau_syn`` per neuron: the IR current one unit of NIR input weight adds (1 for graphs
+    this module wrote, where ``r = 1`` and ``w_in = tau_syn``)."""
+    return (np.asarray(node.r, np.float64) * np.asarray(node.w_in, np.float64)
+            / np.asarray(node.tau_syn, np.float64)).ravel()
