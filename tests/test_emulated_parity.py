@@ -1,13 +1,15 @@
 """Parity: the refsim's SpiNNaker mode (numpy, written from the reference notes) against the emulated
 core (sPyNNaker's compiled IF_curr_exp code under unicorn) on 100 random quantized networks.
 
-The two are independent implementations: one is ours, the other is the vendor's binary.
+The two are independent implementations: one is ours, the other is the vendor's binary, fed with
+the shifts, weight words and delays sPyNNaker itself built for the exported model (virtual board).
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from neurodelay.backends.spinnaker.emulated import EmulatedCoreExecutor
 from neurodelay.backends.spinnaker.emulated.parity import random_case, run_parity
 from neurodelay.quant.spinnaker import build_layout
 
@@ -43,7 +45,7 @@ def test_the_cases_cover_recurrence_delays_refractoriness_and_saturation(results
 
 def test_round_to_nearest_membrane_multiply_in_the_refsim_is_caught():
     """Mutation check: the refsim with the later sources' rounding must fail parity."""
-    mutated = run_parity(10, seed=0, membrane_rounding="nearest")
+    mutated = run_parity(10, seed=0, membrane_rounding="nearest", integers_from="layout")
     assert all(not r.passed for r in mutated)
     assert {m.quantity for r in mutated for m in r.mismatches} >= {"v"}
 
@@ -52,14 +54,28 @@ def test_the_executor_plugs_into_the_parity_harness_comparison():
     """Through the registered refsim mode and the harness's own comparison (what ``neurodelay parity``
     will call once it takes ``--executor emulated-core``)."""
     from neurodelay import refsim
-    from neurodelay.backends.spinnaker.emulated import EmulatedCoreExecutor
     from neurodelay.executor import input_dict
     from neurodelay.parity.compare import compare
+    cases = [random_case(seed) for seed in range(100, 110)]
     with EmulatedCoreExecutor() as executor:
-        for seed in range(100, 110):
-            network, inputs = random_case(seed)
-            inputs = input_dict(network, inputs)
-            reference = refsim.simulate(network, inputs, mode="spinnaker")
-            candidate = executor.run(network, inputs)
-            assert candidate.executor == "emulated-core"
-            assert compare(reference, candidate, ("spikes", "v", "i_syn", "i_exc", "i_inh")) == []
+        candidates = executor.run_many(cases)
+    for (network, inputs), candidate in zip(cases, candidates):
+        reference = refsim.simulate(network, input_dict(network, inputs), mode="spinnaker")
+        assert candidate.executor == "emulated-core"
+        assert compare(reference, candidate, ("spikes", "v", "i_syn", "i_exc", "i_inh")) == []
+
+
+def test_layout_and_virtual_board_integers_agree_on_the_same_network():
+    network, inputs = random_case(7)
+    from_build = EmulatedCoreExecutor(integers_from="virtual-board").run(network, inputs)
+    from_layout = EmulatedCoreExecutor(integers_from="layout").run(network, inputs)
+    for name, population in from_layout.populations.items():
+        assert np.array_equal(population.spikes, from_build.populations[name].spikes)
+        for state, values in population.states.items():
+            assert np.array_equal(values, from_build.populations[name].states[state])
+
+
+def test_unknown_integer_source_is_named():
+    from neurodelay.errors import ValidationError
+    with pytest.raises(ValidationError, match="integers_from"):
+        EmulatedCoreExecutor(integers_from="board")

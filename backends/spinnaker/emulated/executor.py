@@ -71,10 +71,21 @@ class EmulatedCoreExecutor(Executor):
     """
 
     name = EXECUTOR_NAME
+    INTEGER_SOURCES = ("virtual-board", "layout")
 
-    def __init__(self, application=None) -> None:
+    def __init__(self, application=None, *, integers_from: str = "virtual-board", timeout_s: float = 600.0,
+                 nets_per_build: int = 25) -> None:
+        """``integers_from``: where :meth:`run` takes shifts, weight words and delays of an IR network:
+        ``"virtual-board"`` (what sPyNNaker builds for the exported model) or ``"layout"`` (our
+        encoding alone); see :mod:`.adapter`. ``timeout_s``, ``nets_per_build``: for the builds."""
+        if integers_from not in self.INTEGER_SOURCES:
+            raise ValidationError("integers_from", f"{integers_from!r}", " or ".join(self.INTEGER_SOURCES))
         self.application = application or load_application()
+        self.integers_from = integers_from
+        self.timeout_s = float(timeout_s)
+        self.nets_per_build = int(nets_per_build)
         self.provenance = Provenance()
+        self.provenance_per_run: list[Provenance] = []
 
     def run_description(self, network: EmulatedNetwork, inputs: Mapping[str, np.ndarray],
                         steps: int | None = None) -> Recording:
@@ -145,8 +156,17 @@ class EmulatedCoreExecutor(Executor):
 
     def run(self, network, inputs) -> Recording:
         """Run a network quantized by ``quantize_for_spinnaker`` (IR inputs); states in IR units."""
-        from .adapter import run_network
-        return run_network(self, network, input_dict(network, inputs))
+        return self.run_many([(network, inputs)])[0]
+
+    def run_many(self, jobs) -> list[Recording]:
+        """Several ``(network, inputs)`` at once (their sPyNNaker builds share a few processes).
+        ``provenance_per_run`` holds each network's counts, in order."""
+        from .adapter import run_networks
+        checked = [(network, input_dict(network, inputs)) for network, inputs in jobs]
+        results = run_networks(self, checked, integers_from=self.integers_from, timeout_s=self.timeout_s,
+                               nets_per_build=self.nets_per_build)
+        self.provenance_per_run = [provenance for _, provenance in results]
+        return [recording for recording, _ in results]
 
     def close(self) -> None:
         """Nothing is held between runs (each run builds its cores)."""

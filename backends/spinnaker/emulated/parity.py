@@ -88,18 +88,20 @@ def random_case(seed: int) -> tuple[Network, dict[str, np.ndarray]]:
     return quantized, {network.sources()[0].name: spikes}
 
 
-def run_parity(count: int, seed: int, *, membrane_rounding: str = "floor") -> list[ParityResult]:
-    """``count`` random cases from ``seed``: refsim SpiNNaker mode vs the emulated core."""
+def run_parity(count: int, seed: int, *, membrane_rounding: str = "floor",
+               integers_from: str = "virtual-board") -> list[ParityResult]:
+    """``count`` random cases from ``seed``: refsim SpiNNaker mode vs the emulated core, the latter fed
+    with what sPyNNaker built (``integers_from="virtual-board"``) or with our layout (``"layout"``)."""
     from ....quant.spinnaker import build_layout
     from ....refsim.spinnaker import simulate_layout
-    executor = EmulatedCoreExecutor()
+    executor = EmulatedCoreExecutor(integers_from=integers_from)
+    cases = [random_case(seed + index) for index in range(count)]
+    emulated_runs = executor.run_many(cases)
     results = []
-    for index in range(count):
-        network, inputs = random_case(seed + index)
+    for (network, inputs), emulated, provenance in zip(cases, emulated_runs, executor.provenance_per_run):
         reference, counters = simulate_layout(build_layout(network), inputs, membrane_rounding=membrane_rounding)
-        emulated = executor.run(network, inputs)
         result = compare_recordings(reference, emulated, network.name)
-        result.saturations = dict(executor.provenance.ring_buffer_saturations)
+        result.saturations = dict(provenance.ring_buffer_saturations)
         # both count saturated ring-buffer entries, the refsim once per projection delivery and the
         # emulated run once per tick, so only "saturated at all" is comparable (the states above are exact)
         for name, count in counters.ring_buffer_saturations.items():
@@ -117,10 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first network")
     parser.add_argument("--membrane-rounding", default="floor", choices=("floor", "nearest"),
                         help="the refsim's membrane multiply rounding (nearest: a mutation check)")
+    parser.add_argument("--integers-from", default="virtual-board", choices=EmulatedCoreExecutor.INTEGER_SOURCES,
+                        help="what feeds the emulated core: sPyNNaker's virtual-board build or our layout")
     args = parser.parse_args(argv)
-    results = run_parity(args.random, args.seed, membrane_rounding=args.membrane_rounding)
+    results = run_parity(args.random, args.seed, membrane_rounding=args.membrane_rounding,
+                         integers_from=args.integers_from)
     failed = [r for r in results if not r.passed]
-    report = {"executor": EXECUTOR_NAME, "target": "spinnaker", "networks": len(results),
+    report = {"executor": EXECUTOR_NAME, "target": "spinnaker", "integers_from": args.integers_from,
+              "networks": len(results),
               "mismatching_networks": len(failed), "spikes_compared": sum(r.spikes for r in results),
               "networks_with_saturated_slots": sum(1 for r in results if any(r.saturations.values())),
               "first_mismatches": [asdict(m) | {"network": r.network} for r in failed[:3] for m in r.mismatches[:3]]}
