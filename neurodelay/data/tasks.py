@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .dataset import DataSplits
+from .braille import BrailleParameters, load_braille
 from .sequence import SequenceParameters, load_sequence
+from .shd import SHDParameters, SSCParameters, load_shd, load_ssc
 from .yin_yang import YinYangParameters, load_yin_yang
 
 
@@ -21,6 +23,9 @@ class TaskSpec:
 TASKS: dict[str, TaskSpec] = {
     "yin_yang": TaskSpec(YinYangParameters, load_yin_yang),
     "sequence_detection": TaskSpec(SequenceParameters, load_sequence),
+    "shd": TaskSpec(SHDParameters, load_shd),
+    "ssc": TaskSpec(SSCParameters, load_ssc),
+    "braille": TaskSpec(BrailleParameters, load_braille),
 }
 
 
