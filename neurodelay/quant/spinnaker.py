@@ -491,10 +491,8 @@ class QuantizationReport:
     shifts: dict[str, int] = field(default_factory=dict)
     weights_rounded: int = 0
     weights_rounded_to_zero: int = 0
-    weights_clipped: int = 0
     max_weight_error: float = 0.0
     delays_rounded: int = 0
-    delays_clipped: int = 0
     neurons_that_may_saturate: dict[str, int] = field(default_factory=dict)
     parameters_rounded: dict[str, int] = field(default_factory=dict)
     dynamics_factors: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -509,8 +507,8 @@ class QuantizationReport:
                  f"shift policy {self.shift_policy})",
                  f"  ring-buffer shifts: {self.shifts}",
                  f"  weights rounded: {self.weights_rounded} (to zero: {self.weights_rounded_to_zero}), "
-                 f"clipped: {self.weights_clipped}, max |error| {self.max_weight_error:.3g} units",
-                 f"  delays rounded: {self.delays_rounded}, clipped: {self.delays_clipped}",
+                 f"max |error| {self.max_weight_error:.3g} units (none clipped: the shift fits them)",
+                 f"  delays rounded to whole steps: {self.delays_rounded}",
                  f"  neurons whose ring buffer may saturate: {self.neurons_that_may_saturate}",
                  f"  s16.15 parameters rounded: {self.parameters_rounded}",
                  f"  neurons per core: {self.neurons_per_core}; delay extensions: {self.delay_extensions}"]
@@ -566,10 +564,8 @@ def quantize_for_spinnaker(network: Network, *, voltage_scale_mv: float = 16.0,
     for projection in network.projections:
         raw = np.where(projection.existing(), projection.delays_steps, 0)
         rounded = np.floor(raw + 0.5) if raw.dtype.kind == "f" else raw.astype(np.float64)
-        clipped = np.clip(rounded, 0, projection.max_delay_steps)
         report.delays_rounded += int(np.count_nonzero(projection.existing() & (rounded != raw)))
-        report.delays_clipped += int(np.count_nonzero(projection.existing() & (clipped != rounded)))
-        delays[projection.name] = clipped.astype(np.int64)
+        delays[projection.name] = rounded.astype(np.int64)    # floor(d + 0.5) of d in [0, max] stays in range
 
     # shift per post population, in nA of the weights (R = 1 MOhm, so k W nA)
     shifts: dict[str, int] = {}
@@ -603,12 +599,9 @@ def quantize_for_spinnaker(network: Network, *, voltage_scale_mv: float = 16.0,
         shift = shifts[projection.post]
         unit_nA = weight_unit_nA(shift)
         exact_words = np.where(projection.existing(), projection.weights, 0.0) * scale / unit_nA
-        words = np.rint(exact_words)
-        over = np.abs(words) > word_limit(shift)
-        report.weights_clipped += int(np.count_nonzero(over))
-        words = np.clip(words, -word_limit(shift), word_limit(shift))
+        words = np.rint(exact_words)                 # the shift makes every word fit: nothing is clipped
         exists = projection.existing()
-        report.weights_rounded += int(np.count_nonzero(exists & ~over & (words != exact_words)))
+        report.weights_rounded += int(np.count_nonzero(exists & (words != exact_words)))
         report.weights_rounded_to_zero += int(np.count_nonzero(exists & (words == 0) & (exact_words != 0)))
         weight_format = WeightFormat(TARGET, WEIGHT_MANTISSA_BITS, shift - S1615_FRACTION_BITS, 1.0 / scale)
         integer_weights = words.astype(np.int64)

@@ -19,7 +19,10 @@ D goes through the delay extension: stage ``k = (d-1) // D`` re-sends the spike 
 the row delay ``d - k D`` finishes it, which this model reproduces literally.
 
 ``MUL`` is the membrane multiply ``(a * b) >> 15`` (floor, what the shipped 1!7.4.1 binary does;
-``membrane_rounding="nearest"`` adds ``2^14`` first, as later sPyNNaker sources do). All int32
+``membrane_rounding="nearest"`` adds ``2^14`` first, as later sPyNNaker sources do). Checked by
+disassembling the wheel's ``IF_curr_exp.aplx`` with capstone (tests/test_spinnaker_binary.py):
+both membrane products are ``smull`` followed by ``(hi << 17) | (lo >> 15)`` with no rounding
+term, and the synapse set-up computes ``1.0ulr - decay`` as ``0xFFFFFFFF - decay`` (``mvn #0``). All int32
 state wraps modulo 2^32; nothing saturates except the ring buffer.
 
 Recorded, in the shared layout (step n of the IR): spikes; ``v`` after threshold and reset of
