@@ -24,6 +24,7 @@ import numpy as np
 from neurodelay.errors import ExecutorError
 from neurodelay.executor import Executor, Inputs, input_dict
 from neurodelay.exporters.lava import ExportedModel, lower_network, save
+from neurodelay.exporters.lava.limits import check_model
 from neurodelay.ir import Network
 from neurodelay.recording import PopulationRecording, Recording
 
@@ -48,6 +49,7 @@ class LavaExecutor(Executor):
         self.name = "lava-loihi2-hw" if hardware else "lava-fixed_pt"
         self.last_report: list[str] = []
         self._children: set[subprocess.Popen] = set()
+        self.last_child_pid: int | None = None  # process (and group) id of the latest child, for diagnostics
 
     def run(self, network: Network, inputs: Inputs) -> Recording:
         return self.run_many([(network, inputs)])[0]
@@ -66,7 +68,12 @@ class LavaExecutor(Executor):
         return [recording for chunk in results for recording in chunk]
 
     def run_exported(self, jobs: Sequence[tuple[ExportedModel, dict[str, np.ndarray]]]) -> list[Recording]:
-        """Run already exported models, each on ``{source: bool [batch, steps, n]}``, in one child process."""
+        """Run already exported models, each on ``{source: bool [batch, steps, n]}``, in one child process.
+
+        Each model is checked against Loihi 2's limits again (an export directory may have been edited),
+        because Lava hangs rather than fails on some invalid values."""
+        for exported, _ in jobs:
+            check_model(exported.model, clip=False)
         with tempfile.TemporaryDirectory(prefix="neurodelay-lava-") as scratch:
             scratch = Path(scratch)
             manifest = []
@@ -112,6 +119,7 @@ class LavaExecutor(Executor):
         with open(scratch / "log.txt", "wb") as log:
             child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             self._children.add(child)
+            self.last_child_pid = child.pid
             try:
                 code = child.wait(timeout=limit)
             except subprocess.TimeoutExpired:
