@@ -110,10 +110,11 @@ class TrainingAugmenter:
     def epoch_size(self) -> int:
         return len(self.dataset) + self.blended_per_epoch
 
-    def batch(self, indices: np.ndarray, epoch: int, batch_index: int) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, indices: np.ndarray, epoch: int, batch_index: int, stream: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(inputs bool [B, steps, channels], labels int64 [B])`` for ``indices`` (into
-        ``range(epoch_size)``) of batch ``batch_index`` of ``epoch``."""
-        rng = np.random.default_rng([self.seed, int(epoch), int(batch_index)])
+        ``range(epoch_size)``) of batch ``batch_index`` of ``epoch``; ``stream`` (e.g. the rank of a
+        data-parallel process) selects an independent random stream."""
+        rng = np.random.default_rng([self.seed, int(epoch), int(batch_index), int(stream)])
         n = len(self.dataset)
         inputs = np.empty((len(indices), self.dataset.steps, self.dataset.n_inputs), dtype=bool)
         labels = np.empty(len(indices), dtype=np.int64)
@@ -136,3 +137,9 @@ class TrainingAugmenter:
                 self.dropped_spikes += lost
             inputs[row], labels[row] = raster, label
         return inputs, labels
+
+
+def augmenter_for(parameters: object, train: Dataset, seed: int) -> TrainingAugmenter | None:
+    """The augmenter a task's parameters ask for (their ``augmentation`` field), or None."""
+    spec = getattr(parameters, "augmentation", None)
+    return TrainingAugmenter(spec, train, seed) if spec is not None and spec.active else None

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from .. import __version__ as neurodelay_version
 from .. import ir
 from ..data import BatchSampler, Dataset, load_task
+from ..data.augment import augmenter_for
 from ..data.dataset import shard
 from ..errors import NeurodelayError, ValidationError
 from .builder import build_network
@@ -91,6 +92,8 @@ class Trainer:
 
         self.splits = load_task(config.data.task, config.data.parameters, config.network.dt_ms).limited(options.limit)
         train = self.splits.train
+        self.augmenter = augmenter_for(config.data.parameters, train, config.seed)  # None: no augmentation
+        self.batch_position = (0, 0)  # (epoch, batch index) of the batch being trained
         initial = build_network(config.network, n_inputs=train.n_inputs, n_classes=train.n_classes,
                                 seed=network_seed)
         engine = importlib.import_module("neurodelay.engine")
@@ -112,7 +115,8 @@ class Trainer:
         self.delay_optimiser = (torch.optim.Adam(self.delay_parameters, lr=config.optimiser.delay_lr,
                                                  betas=betas, eps=config.optimiser.eps)
                                 if self.delay_parameters else None)
-        self.sampler = BatchSampler(len(train), config.batch_size, seed=sampler_seed)
+        epoch_size = len(train) if self.augmenter is None else self.augmenter.epoch_size
+        self.sampler = BatchSampler(epoch_size, config.batch_size, seed=sampler_seed)
         self.records: list[dict[str, Any]] = []
         self.start_epoch = 0
         if options.resume:
@@ -172,6 +176,14 @@ class Trainer:
         labels = torch.from_numpy(dataset.labels[indices]).to(self.device)
         return inputs, labels
 
+    def _training_tensor(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch, augmented when the task asks for it (indices then span the
+        augmenter's epoch, blended samples included)."""
+        if self.augmenter is None:
+            return self._tensor(self.splits.train, indices)
+        inputs, labels = self.augmenter.batch(indices, *self.batch_position, stream=self.distributed.rank)
+        return torch.from_numpy(inputs).to(self.device, self.dtype), torch.from_numpy(labels).to(self.device)
+
     def _train_batch(self, global_indices: np.ndarray, weight_lr: float, delay_lr: float) -> tuple[float, int]:
         """One optimiser step on a global batch; returns (global batch loss, correct on this rank)."""
         world, rank = self.distributed.world_size, self.distributed.rank
@@ -186,7 +198,7 @@ class Trainer:
         counts: dict[str, torch.Tensor] = {name: torch.zeros(0, size, device=self.device, dtype=self.dtype)
                                            for name, size in zip(self.hidden_names, self.hidden_sizes)}
         if len(local):
-            inputs, labels = self._tensor(self.splits.train, local)
+            inputs, labels = self._training_tensor(local)
             result = self.model(inputs)
             trace = result.readout[self.readout_name]
             objective = self.loss_function(trace, labels) * (len(local) / batch)
@@ -246,6 +258,7 @@ class Trainer:
                        disable=not (main and self.options.progress))
             for batch_index, indices in enumerate(bar):
                 weight_lr, delay_lr = learning_rates(config.optimiser, epoch, epoch * batches_per_epoch + batch_index)
+                self.batch_position = (epoch, batch_index)
                 batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
                 loss_sum += batch_loss * len(indices)
                 correct += batch_correct
@@ -254,8 +267,8 @@ class Trainer:
             correct_total = self.distributed.sum_(torch.tensor([float(correct)], dtype=torch.float64,
                                                                 device=self.device))
             record: dict[str, Any] = {"epoch": epoch + 1,
-                                      "train_loss": loss_sum / len(self.splits.train),
-                                      "train_accuracy": float(correct_total[0]) / len(self.splits.train)}
+                                      "train_loss": loss_sum / self.sampler.n_samples,
+                                      "train_accuracy": float(correct_total[0]) / self.sampler.n_samples}
             if self.splits.validation is not None:
                 record["validation_accuracy"], _ = self.evaluate(self.splits.validation)
             record["test_accuracy"], spikes = self.evaluate(self.splits.test)
