@@ -79,3 +79,15 @@ def test_unknown_integer_source_is_named():
     from neurodelay.errors import ValidationError
     with pytest.raises(ValidationError, match="integers_from"):
         EmulatedCoreExecutor(integers_from="board")
+
+
+def test_neurodelay_parity_cli_runs_the_emulated_core(tmp_path):
+    import json
+    from neurodelay.cli import main
+    report = tmp_path / "parity.json"
+    status = main(["parity", "--target", "spinnaker", "--executor", "emulated-core", "--random", "6", "--seed", "3",
+                   "--json", str(report)])
+    written = json.loads(report.read_text())
+    assert status == 0 and written["executor"] == "emulated-core" and written["nets"] == 6
+    assert written["mismatches"] == 0 and written["compared"]["spikes"] > 0
+    assert main(["parity", "--target", "spinnaker", "--executor", "no-such", "--random", "1"]) == 1

@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=100, help="steps of generated inputs")
     parser.add_argument("--rate", type=float, default=0.1, help="spike probability per step of generated inputs")
     parser.add_argument("--batch", type=int, default=1, help="batch of generated inputs")
+    parser.add_argument("--executor", help="another executor of the target instead of its backend "
+                        "(spinnaker: emulated-core, sPyNNaker's compiled neuron code under an ARM emulator)")
     parser.add_argument("--workers", type=int, default=2, help="executor processes running at once")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
     parser.add_argument("--json", help="write the report as JSON here")
@@ -88,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         cases = cases_from_file(args)
     plug = parity_target(args.target)
-    with executor_for(args.target, workers=args.workers, timeout_s=args.timeout) as executor:
+    chosen = (plug.executor_factory(args.executor)(timeout_s=args.timeout) if args.executor
+              else executor_for(args.target, workers=args.workers, timeout_s=args.timeout))
+    with chosen as executor:
         if plug.build_check and not getattr(executor, "records", True):
             report, recordings = plug.build_check_function()(cases, executor), []
         else:

@@ -33,6 +33,16 @@ class ParityTarget:
     max_delay_steps: int
     states: tuple[str, ...]
     build_check: str | None = None
+    executors: tuple[tuple[str, str], ...] = ()   # (name, "module:factory") chosen by --executor
+
+    def executor_factory(self, name: str) -> Callable:
+        """The factory of the target's executor ``name`` (``factory(timeout_s=...) -> Executor``)."""
+        named = dict(self.executors)
+        if name not in named:
+            raise ValidationError("--executor", f"{self.name} has no executor {name!r}",
+                                  ", ".join(named) or "none besides the target's backend")
+        module_name, function_name = named[name].split(":")
+        return getattr(importlib.import_module(module_name), function_name)
 
     def prepare_function(self) -> Callable[[Network, np.random.Generator | None], Network]:
         module_name, function_name = self.prepare.split(":")
@@ -46,7 +56,8 @@ class ParityTarget:
 PARITY_TARGETS: dict[str, ParityTarget] = {
     "loihi2": ParityTarget("loihi2", "neurodelay.parity.loihi2:prepare", 62, ("u", "v")),
     "spinnaker": ParityTarget("spinnaker", "neurodelay.parity.spinnaker:prepare", 200, ("v", "i_syn"),
-                              build_check="neurodelay.parity.spinnaker:check_builds"),
+                              build_check="neurodelay.parity.spinnaker:check_builds",
+                              executors=(("emulated-core", "neurodelay.backends.spinnaker.emulated:executor"),)),
 }
 
 

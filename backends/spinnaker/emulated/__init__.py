@@ -9,5 +9,13 @@ from .description import (CorePopulation, EmulatedNetwork, IfCurrExpParameters, 
                           to_s1615, uniform_parameters)
 from .executor import EXECUTOR_NAME, EmulatedCoreExecutor, Provenance
 
-__all__ = ["CorePopulation", "EmulatedNetwork", "IfCurrExpParameters", "SourcePopulation", "SynapticMatrix",
+
+
+def executor(**options) -> EmulatedCoreExecutor:
+    """The emulated-core executor (``neurodelay parity --executor emulated-core``); options as
+    :class:`EmulatedCoreExecutor` (``integers_from``, ``timeout_s``, ``nets_per_build``)."""
+    return EmulatedCoreExecutor(**options)
+
+
+__all__ = ["executor", "CorePopulation", "EmulatedNetwork", "IfCurrExpParameters", "SourcePopulation", "SynapticMatrix",
            "to_s1615", "uniform_parameters", "EXECUTOR_NAME", "EmulatedCoreExecutor", "Provenance"]
