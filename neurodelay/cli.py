@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "neurodelay.commands.demo",
     "neurodelay.commands.train",
     "neurodelay.commands.quantize",
+    "neurodelay.commands.study",
     "neurodelay.commands.parity",
     "neurodelay.commands.export",
     "neurodelay.commands.import_nir",

@@ -1,0 +1,387 @@
+"""Quantization studies: how much accuracy a trained network loses on each target, per weight bit
+width, delay resolution (timestep multiple) and PTQ / QAT, measured on the reference simulator's
+bit-accurate target modes.
+
+Config (YAML; paths relative to the config file)::
+
+    network: run/network.ndnet        # trained float network
+    loss: sum_ce                      # readout the class scores use (default: the training config's)
+    data: {task: yin_yang, split: test, limit: 1000, train_limit: 1000, <task parameters>}
+    targets: [loihi2, spinnaker]
+    weight_bits: [3, 4, 6, 8, 17]     # widths above a target's native one are skipped
+    delay_resolutions: [1, 2]         # timestep multiples (option (b) of delay_range)
+    modes: [ptq, qat]
+    qat: {epochs: 1, batch_size: 32, weight_lr: 0.001}
+    parity: {enabled: false, samples: 4}   # target executor vs refsim target mode (slow for Lava)
+    delay_range: {bound: 5}          # optional: cost of the delay-range options at this bound
+    out: study                        # results.csv, results.md, accuracy_vs_bits.png, study.json
+
+Each row: target, delay resolution, dt, bits, mode; float accuracy (fine grid and this
+resolution), quantized accuracy, the drop in percentage points, hidden spikes per neuron and
+sample (float vs quantized, relative change per layer), clipped / rounded weights, parity.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ..data import Dataset
+from ..data.tasks import TASKS, load_task
+from ..errors import NeurodelayError, ValidationError
+from ..ir import LIF, Network, load
+from ..refsim import simulate
+from .calibration import quantize
+from .delay_range import clamp_delays, coarsen_inputs, coarsen_timestep, relay_chains
+from .qat import FineTuneConfig, fine_tune
+from .targets import QUANT_TARGETS, as_json, quant_target
+
+MODES = ("ptq", "qat")
+
+
+# ----- evaluation on the reference simulator --------------------------------------------------
+@dataclass
+class Evaluation:
+    """accuracy: fraction correct; spikes_per_neuron: ``{LIF population: mean spikes per neuron and sample}``."""
+
+    accuracy: float
+    spikes_per_neuron: dict[str, float]
+
+
+def evaluate(network: Network, dataset: Dataset, *, mode: str = "float", loss: str = "sum_ce",
+             batch_size: int = 500) -> Evaluation:
+    """Classify ``dataset`` with ``network`` simulated by the reference simulator in ``mode``.
+
+    The class score is the engine's readout of the loss (``losses.READOUTS[loss]``) applied to the
+    last population's voltage in network units (the recording's ``v`` times its scale).
+    """
+    from ..engine.losses import READOUTS
+
+    if loss not in READOUTS:
+        raise ValidationError("loss", f"unknown loss {loss!r}", ", ".join(READOUTS))
+    readout = network.neurons()[-1].name
+    source = network.sources()[0].name
+    hidden = [p.name for p in network.neurons() if isinstance(p, LIF) and not p.metadata.get("role")]
+    correct, spikes = 0, {name: 0.0 for name in hidden}
+    for start in range(0, len(dataset), batch_size):
+        inputs = dataset.inputs[start:start + batch_size]
+        recording = simulate(network, {source: inputs}, mode=mode)
+        population = recording.populations[readout]
+        trace = np.asarray(population.states["v"], np.float64) * np.asarray(population.state_scales["v"])
+        scores = READOUTS[loss](torch.from_numpy(trace)).numpy()
+        correct += int((scores.argmax(1) == dataset.labels[start:start + batch_size]).sum())
+        for name in hidden:
+            spikes[name] += float(recording.populations[name].spikes.sum())
+    return Evaluation(correct / len(dataset),
+                      {name: total / (len(dataset) * network.population(name).size) for name, total in spikes.items()})
+
+
+# ----- configuration ---------------------------------------------------------------------------
+@dataclass
+class StudyConfig:
+    """A parsed study config (see the module docstring); paths are resolved."""
+
+    network: Path
+    data: dict[str, Any]
+    out: Path
+    loss: str | None = None
+    targets: list[str] = field(default_factory=lambda: ["loihi2", "spinnaker"])
+    weight_bits: list[int] = field(default_factory=lambda: [8])
+    delay_resolutions: list[int] = field(default_factory=lambda: [1])
+    modes: list[str] = field(default_factory=lambda: ["ptq"])
+    qat: dict[str, Any] = field(default_factory=dict)
+    parity: dict[str, Any] = field(default_factory=dict)
+    delay_range: dict[str, Any] | None = None
+
+
+def load_study_config(path: str | Path, *, out: str | Path | None = None) -> StudyConfig:
+    """Read and check a study config; errors name the file and the field."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValidationError("config", f"cannot read: {error}", "a YAML mapping", file=path) from None
+    if not isinstance(document, dict):
+        raise ValidationError("config", "not a mapping", "a YAML mapping", file=path)
+    known = {"name", "network", "loss", "data", "targets", "weight_bits", "delay_resolutions", "modes", "qat",
+             "parity", "delay_range", "out"}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise ValidationError(unknown[0], "unknown key", ", ".join(sorted(known)), file=path)
+    for key in ("network", "data"):
+        if key not in document:
+            raise ValidationError(key, "missing", "required", file=path)
+    base = path.parent
+
+    def integers(key: str, default: list[int], low: int) -> list[int]:
+        values = document.get(key, default)
+        if not isinstance(values, list) or not values or not all(isinstance(v, int) and v >= low for v in values):
+            raise ValidationError(key, f"{values!r}", f"a non-empty list of integers >= {low}", file=path)
+        return values
+
+    targets = document.get("targets", ["loihi2", "spinnaker"])
+    if not isinstance(targets, list) or not targets or any(t not in QUANT_TARGETS for t in targets):
+        raise ValidationError("targets", f"{targets!r}", f"a non-empty list of {', '.join(QUANT_TARGETS)}", file=path)
+    modes = document.get("modes", ["ptq"])
+    if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes):
+        raise ValidationError("modes", f"{modes!r}", "a non-empty list of ptq, qat", file=path)
+    data = document["data"]
+    if not isinstance(data, dict) or data.get("task") not in TASKS:
+        raise ValidationError("data.task", f"{data.get('task') if isinstance(data, dict) else data!r}",
+                              ", ".join(TASKS), file=path)
+    for key in ("qat", "parity", "delay_range"):
+        if document.get(key) is not None and not isinstance(document[key], dict):
+            raise ValidationError(key, f"{document[key]!r}", "a mapping", file=path)
+    return StudyConfig(network=base / document["network"], data=data,
+                       out=Path(out) if out is not None else base / document.get("out", "study"),
+                       loss=document.get("loss"), targets=targets,
+                       weight_bits=integers("weight_bits", [8], 2),
+                       delay_resolutions=integers("delay_resolutions", [1], 1), modes=modes,
+                       qat=dict(document.get("qat") or {}), parity=dict(document.get("parity") or {}),
+                       delay_range=document.get("delay_range"))
+
+
+def study_data(data: dict[str, Any], dt_ms: float) -> tuple[Dataset, Dataset]:
+    """(training split for QAT, evaluation split) of the task, limited as the config asks."""
+    spec = TASKS[data["task"]]
+    options = {k: v for k, v in data.items() if k not in ("task", "split", "limit", "train_limit")}
+    try:
+        parameters = spec.parameters(**options)
+    except TypeError as error:
+        raise ValidationError("data", str(error), f"the fields of {spec.parameters.__name__}") from None
+    parameters.check("data")
+    splits = load_task(data["task"], parameters, dt_ms)
+    split = data.get("split", "test")
+    evaluation = getattr(splits, split, None)
+    if evaluation is None:
+        raise ValidationError("data.split", f"{split!r}", "train, validation, test")
+    return splits.train.limited(data.get("train_limit")), evaluation.limited(data.get("limit"))
+
+
+def _at_resolution(dataset: Dataset, factor: int) -> Dataset:
+    if factor == 1:
+        return dataset
+    coarse, merged = coarsen_inputs({"inputs": dataset.inputs}, factor)
+    return Dataset(dataset.name, coarse["inputs"], dataset.labels, dataset.dt_ms * factor, dataset.n_classes,
+                   {**dataset.metadata, "coarsened_by": factor, "spikes_merged": merged})
+
+
+# ----- the study -------------------------------------------------------------------------------
+def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
+    """Run every combination; write results.csv, results.md, accuracy_vs_bits.png and study.json."""
+    network = load(config.network)
+    loss = config.loss or (network.provenance.get("training", {}).get("config", {}).get("loss", {}).get("name")
+                           or "sum_ce")
+    train, test = study_data(config.data, network.dt_ms)
+    float_eval = evaluate(network, test, loss=loss)
+    progress(f"float: {100 * float_eval.accuracy:.2f}% on {len(test)} samples")
+    rows: list[dict[str, Any]] = []
+    for factor in config.delay_resolutions:
+        coarse, coarsening = coarsen_timestep(network, factor)
+        coarse_test, coarse_train = _at_resolution(test, factor), _at_resolution(train, factor)
+        coarse_eval = float_eval if factor == 1 else evaluate(coarse, coarse_test, loss=loss)
+        for target_name in config.targets:
+            target = quant_target(target_name)
+            for bits in config.weight_bits:
+                if bits > target.native_weight_bits:
+                    continue
+                for mode in config.modes:
+                    candidate = coarse
+                    if mode == "qat":
+                        settings = FineTuneConfig(target=target_name, weight_bits=bits, loss=loss,
+                                                  **{k: v for k, v in config.qat.items()})
+                        candidate, _ = fine_tune(coarse, coarse_train, settings)
+                    try:
+                        quantized, summary = quantize(candidate, target_name, weight_bits=bits)
+                    except NeurodelayError as error:
+                        rows.append(_failed_row(target_name, factor, coarse.dt_ms, bits, mode, float_eval,
+                                                coarse_eval, error))
+                        continue
+                    result = evaluate(quantized, coarse_test, mode=target.refsim_mode, loss=loss)
+                    row = {"target": target_name, "delay_resolution": factor, "dt_ms": coarse.dt_ms,
+                           "weight_bits": bits, "mode": mode,
+                           "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
+                           "quantized_accuracy": result.accuracy,
+                           "drop_pp": 100 * (float_eval.accuracy - result.accuracy),
+                           "weights_clipped": sum(p.weights_clipped for p in summary.projections),
+                           "weights_zeroed": sum(p.weights_zeroed for p in summary.projections),
+                           "latency_retimed_synapses": sum(coarsening.synapses_retimed.values()),
+                           "parity": _parity(quantized, coarse_test, target_name, config.parity),
+                           "error": ""}
+                    for name, value in result.spikes_per_neuron.items():
+                        reference = coarse_eval.spikes_per_neuron.get(name, 0.0)
+                        row[f"spikes_{name}_float"] = reference
+                        row[f"spikes_{name}_quantized"] = value
+                        row[f"spikes_{name}_change"] = (value - reference) / reference if reference else 0.0
+                    rows.append(row)
+                    progress(f"{target_name} x{factor} {bits} bits {mode}: {100 * result.accuracy:.2f}% "
+                             f"(drop {row['drop_pp']:+.2f} pp)")
+    delay_options = delay_option_costs(network, train, test, config, loss, progress) if config.delay_range else []
+    document = {"network": str(config.network), "loss": loss, "samples": len(test),
+                "float_accuracy": float_eval.accuracy, "rows": rows, "delay_options": delay_options}
+    write_outputs(config.out, document)
+    return document
+
+
+def _failed_row(target, factor, dt_ms, bits, mode, float_eval, coarse_eval, error) -> dict[str, Any]:
+    return {"target": target, "delay_resolution": factor, "dt_ms": dt_ms, "weight_bits": bits, "mode": mode,
+            "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
+            "quantized_accuracy": "", "drop_pp": "", "parity": "not run", "error": str(error)}
+
+
+def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, Any]) -> str:
+    """Spike/state mismatches of the target's executor against the refsim target mode, or why not run."""
+    if not settings.get("enabled", False):
+        return "not run"
+    from ..parity.compare import compare
+    from ..targets import get_target, load_backend
+    samples = int(settings.get("samples", 4))
+    inputs = {quantized.sources()[0].name: test.inputs[:samples]}
+    try:
+        reference = simulate(quantized, inputs, mode=get_target(target).refsim_mode)
+        with load_backend(target).executor() as executor:
+            candidate = executor.run(quantized, inputs)
+    except (NeurodelayError, ImportError, AttributeError) as error:
+        return f"error: {error}"
+    divergences = compare(reference, candidate, ("spikes",))
+    return f"{sum(d.count for d in divergences)} spike mismatches ({samples} samples)"
+
+
+def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: StudyConfig, loss: str,
+                       progress=print) -> list[dict[str, Any]]:
+    """Accuracy (float refsim), neurons and cores of the delay-range options at ``delay_range.bound``:
+    (a) clamp without and with fine-tuning, (b) the smallest timestep multiple that fits, (c) relays."""
+    bound = int(config.delay_range["bound"])
+    fine_tune_epochs = int(config.delay_range.get("epochs", config.qat.get("epochs", 1)))
+    target = quant_target(config.delay_range.get("target", config.targets[0]))
+    longest = max(int(np.floor(np.asarray(p.delays_steps)[p.existing()] + 0.5).max(initial=0))
+                  for p in network.projections)
+    neurons = lambda net: sum(p.size for p in net.neurons())  # noqa: E731
+
+    def cores(net: Network, dt_scale: int = 1) -> int | str:
+        try:
+            quantized, _ = quantize(net, target.name)
+            return sum(target.cores(quantized).values())
+        except NeurodelayError as error:
+            return f"error: {error}"
+
+    rows = []
+    clamped, clamp_report = clamp_delays(network, bound)
+    rows.append({"option": "a: clamp (no retraining)", "accuracy": evaluate(clamped, test, loss=loss).accuracy,
+                 "neurons": neurons(clamped), "cores": cores(clamped),
+                 "detail": f"{sum(clamp_report.clipped.values())} delays clipped"})
+    tuned, _ = fine_tune(network, train, FineTuneConfig(delay_bound=bound, loss=loss, epochs=fine_tune_epochs,
+                                                        delay_lr=float(config.delay_range.get("delay_lr", 0.1)),
+                                                        weight_lr=float(config.qat.get("weight_lr", 1e-3))))
+    rows.append({"option": f"a: clamp + {fine_tune_epochs} epoch(s) fine-tuning",
+                 "accuracy": evaluate(tuned, test, loss=loss).accuracy, "neurons": neurons(tuned),
+                 "cores": cores(tuned), "detail": "trained with the bound as the delay clamp"})
+    factor = 1
+    while (1 + longest) / factor - 0.5 > bound + 0.5:
+        factor += 1
+    coarse, coarsening = coarsen_timestep(network, factor)
+    coarse_test = _at_resolution(test, factor)
+    rows.append({"option": f"b: timestep x{factor}", "accuracy": evaluate(coarse, coarse_test, loss=loss).accuracy,
+                 "neurons": neurons(coarse), "cores": cores(coarse),
+                 "detail": f"{sum(coarsening.synapses_retimed.values())} latencies moved, "
+                           f"max {max(coarsening.max_latency_error_ms.values()):g} ms; "
+                           f"{coarse_test.metadata.get('spikes_merged', 0)} input spikes merged"})
+    relayed, relay_report = relay_chains(network, bound)
+    rows.append({"option": "c: relay chains", "accuracy": evaluate(relayed, test, loss=loss).accuracy,
+                 "neurons": neurons(relayed), "cores": cores(relayed),
+                 "detail": f"{relay_report.extra_neurons} relay neurons, "
+                           f"{sum(relay_report.relay_synapses.values())} relay synapses"})
+    for row in rows:
+        row["bound"] = bound
+        row["target_for_cores"] = target.name
+        progress(f"delay option {row['option']}: {100 * row['accuracy']:.2f}%, {row['neurons']} neurons, "
+                 f"{row['cores']} cores ({row['detail']})")
+    return rows
+
+
+# ----- outputs --------------------------------------------------------------------------------
+def _write_atomically(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode() if isinstance(text, str) else text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def markdown_text(document: dict[str, Any]) -> str:
+    lines = [f"# Quantization study of `{document['network']}`", "",
+             f"Float accuracy: {100 * document['float_accuracy']:.2f}% on {document['samples']} samples "
+             f"(readout `{document['loss']}`); quantized accuracy on the reference simulator's target mode.", "",
+             "| target | dt multiple | weight bits | mode | float at dt (%) | quantized (%) | drop (pp) | clipped | parity |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in document["rows"]:
+        if row.get("error"):
+            lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | {row['mode']} | "
+                         f"{100 * row['float_accuracy_at_resolution']:.2f} | failed: {row['error']} | | | |")
+            continue
+        lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | {row['mode']} | "
+                     f"{100 * row['float_accuracy_at_resolution']:.2f} | {100 * row['quantized_accuracy']:.2f} | "
+                     f"{row['drop_pp']:+.2f} | {row['weights_clipped']} | {row['parity']} |")
+    if document["delay_options"]:
+        lines += ["", f"## Delays beyond a bound of {document['delay_options'][0]['bound']} steps", "",
+                  "| option | float accuracy (%) | neurons | cores | detail |", "|---|---|---|---|---|"]
+        lines += [f"| {r['option']} | {100 * r['accuracy']:.2f} | {r['neurons']} | {r['cores']} | {r['detail']} |"
+                  for r in document["delay_options"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot_png(document: dict[str, Any]) -> bytes:
+    """Accuracy vs weight bits, one line per (target, delay resolution, mode); the float accuracy dashed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    groups: dict[tuple, list[tuple[int, float]]] = {}
+    for row in document["rows"]:
+        if not row.get("error"):
+            groups.setdefault((row["target"], row["delay_resolution"], row["mode"]), []).append(
+                (row["weight_bits"], 100 * row["quantized_accuracy"]))
+    for (target, factor, mode), points in sorted(groups.items()):
+        points.sort()
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                  linestyle="-" if mode == "ptq" else "--", label=f"{target}, dt x{factor}, {mode}")
+    axes.axhline(100 * document["float_accuracy"], color="black", linestyle=":", label="float")
+    axes.set_xlabel("weight bits (sign included)")
+    axes.set_ylabel("accuracy (%)")
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def write_outputs(out: Path, document: dict[str, Any]) -> None:
+    out = Path(out)
+    _write_atomically(out / "results.csv", csv_text(document["rows"]))
+    _write_atomically(out / "results.md", markdown_text(document))
+    _write_atomically(out / "accuracy_vs_bits.png", plot_png(document))
+    _write_atomically(out / "study.json", json.dumps(as_json(document), indent=2))
