@@ -127,11 +127,13 @@ def select_clips(network: Network, target: QuantTarget, selection: ScaleSelectio
     return clips
 
 
-def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int) -> Network:
+def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int, source: Network | None = None) -> Network:
     """``quantized`` with every projection's integers restricted to ``bits`` (see the module docstring).
 
-    At the target's native width the network is returned unchanged. The grid used is stored in the
-    projection's ``metadata['weight_grid']`` so the report knows what a rounding step is.
+    source: the float network ``quantized`` was made from; its weights are rounded onto the coarser
+    grid directly (one rounding, error <= half a coarse step). Without it the target's integers
+    are rounded again. At the target's native width the network is returned unchanged. The grid
+    used is stored in the projection's ``metadata['weight_grid']`` so the report knows a rounding step.
     """
     native = target.native_weight_bits
     if not 2 <= bits <= native:
@@ -141,7 +143,11 @@ def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int) -> Ne
     projections = []
     for projection in quantized.projections:
         grid = target.weight_grid(projection)
-        levels = projection.integer_weights // grid
+        if source is None:
+            levels = projection.integer_weights / grid
+        else:
+            unit = projection.weight_format.scale * 2.0 ** projection.weight_format.exponent
+            levels = np.where(projection.existing(), source.projection(projection.name).weights, 0.0) / (unit * grid)
         top = 2 ** (bits - 1) - 1
         shift = 0
         while np.abs(np.floor(levels / 2.0 ** shift + 0.5)).max(initial=0) > top:
@@ -171,9 +177,10 @@ def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "ma
     entry = quant_target(target)
     selection = scale if isinstance(scale, ScaleSelection) else ScaleSelection.parse(scale)
     clips = select_clips(network, entry, selection, calibration, **options)
-    quantized, target_report = entry.quantize(clipped_network(network, clips), **options)
+    clipped = clipped_network(network, clips)
+    quantized, target_report = entry.quantize(clipped, **options)
     bits = entry.native_weight_bits if weight_bits is None else int(weight_bits)
-    quantized = reduce_weight_bits(quantized, entry, bits)
+    quantized = reduce_weight_bits(quantized, entry, bits, clipped)
     summary = summarize(entry, network, quantized, target_report,
                         {"scale": str(selection), "clips": clips, "weight_bits": bits,
                          "target_options": options})

@@ -1,0 +1,183 @@
+"""`neurodelay quantize` end to end on both targets: report contents cross-checked against the
+targets' own counts, --strict, provenance, scale selection, bit widths, and spike-for-spike
+reproduction of a float network whose values every target represents exactly."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from neurodelay import ir
+from neurodelay.cli import main
+from neurodelay.errors import TargetLimitError, ValidationError
+from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from neurodelay.quant.calibration import ScaleSelection, quantize, reduce_weight_bits
+from neurodelay.quant.targets import quant_target
+from neurodelay.refsim import simulate
+
+TARGETS = ("loihi2", "spinnaker")
+
+
+def small_network(seed: int = 0, max_delay: int = 20) -> Network:
+    rng = np.random.default_rng(seed)
+    return Network("small", 1.0, (SpikeSource("input", 6), LIF("hidden", 10, tau_m_ms=20.0, tau_syn_ms=5.0),
+                                  LeakyIntegrator("readout", 3, tau_m_ms=20.0, tau_syn_ms=5.0)),
+                   (Projection("input_hidden", "input", "hidden", rng.normal(1.0, 0.8, (6, 10)),
+                               rng.uniform(0, max_delay, (6, 10)), max_delay),
+                    Projection("hidden_readout", "hidden", "readout", rng.normal(0.0, 0.5, (10, 3)),
+                               np.zeros((10, 3)), 0)))
+
+
+def inputs_for(network: Network, seed: int, batch: int = 4, steps: int = 80) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {s.name: rng.random((batch, steps, s.size)) < 0.08 for s in network.sources()}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_quantize_command_writes_network_report_and_provenance(tmp_path, capsys, target):
+    network = small_network()
+    source, out, report_path = tmp_path / "net.ndnet", tmp_path / "q.ndnet", tmp_path / "report.json"
+    ir.save(network, source)
+    assert main(["quantize", str(source), "--target", target, "--out", str(out), "--report", str(report_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "input_hidden" in printed and "hidden_readout" in printed
+    report = json.loads(report_path.read_text())
+    quantized = ir.load(out)
+    assert quantized.is_quantized and all(p.weight_format.target == target for p in quantized.projections)
+    assert quantized.provenance["quantization_report"] == report
+    rows = {row["name"]: row for row in report["projections"]}
+    for projection in network.projections:
+        row, q = rows[projection.name], quantized.projection(projection.name)
+        error = q.weights - projection.weights
+        assert row["synapses"] == projection.weights.size
+        assert row["max_abs_weight_error"] == pytest.approx(np.abs(error).max())
+        assert row["rms_weight_error"] == pytest.approx(np.sqrt((error ** 2).mean()))
+        assert row["scale"] == q.weight_format.scale and row["exponent"] == q.weight_format.exponent
+        assert row["weights_clipped"] == 0          # max-abs scales never clip
+    # non-integer delays are counted as rounded, none clipped (all within 20 steps)
+    delays = network.projection("input_hidden").delays_steps
+    assert rows["input_hidden"]["delays_rounded"] == int(np.count_nonzero(delays != np.round(delays)))
+    assert rows["input_hidden"]["delays_clipped"] == 0
+    # the report's counts agree with the target quantizer's own, independently kept, counts
+    own = quantized.provenance["quantization"]
+    if target == "spinnaker":
+        assert own["weights_rounded"] == sum(r["weights_rounded"] + r["weights_zeroed"] for r in rows.values())
+        assert own["delays_rounded"] == sum(r["delays_rounded"] for r in rows.values())
+    else:
+        for index, projection in enumerate(network.projections):
+            counted = {c["kind"]: c["count"] for c in own["changes"] if c["field"] == f"projections[{index}].weights"}
+            assert counted.get("rounded", 0) == rows[projection.name]["weights_rounded"]
+            assert counted.get("zeroed", 0) == rows[projection.name]["weights_zeroed"]
+        assert any(p["parameter"] == "tau_m_ms" for p in report["parameters"])  # Loihi snaps time constants
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_strict_names_the_clipping_projection(tmp_path, capsys, target):
+    network = small_network()
+    source = tmp_path / "net.ndnet"
+    ir.save(network, source)
+    code = main(["quantize", str(source), "--target", target, "--out", str(tmp_path / "q.ndnet"),
+                 "--scale", "percentile:90", "--strict"])
+    assert code != 0
+    error = capsys.readouterr().err
+    assert "input_hidden" in error and "clipped" in error
+    assert not (tmp_path / "q.ndnet").exists()
+    # without --strict the same clipping is reported, with the count the percentile implies
+    _, summary = quantize(network, target, scale="percentile:90")
+    row = next(p for p in summary.projections if p.name == "input_hidden")
+    magnitudes = np.abs(network.projection("input_hidden").weights)
+    limit = np.percentile(magnitudes, 90)
+    expected = int(np.count_nonzero(magnitudes - limit > 0.5 * row.weight_grid * row.weight_unit))
+    assert row.weights_clipped == expected > 0
+
+
+def test_loihi2_delays_beyond_the_chip_are_clipped_and_strict_refuses():
+    network = small_network(max_delay=100)
+    network = network.with_projections([replace(network.projections[0],
+                                                 delays_steps=np.full((6, 10), 70.0)), network.projections[1]])
+    _, summary = quantize(network, "loihi2")
+    assert summary.projections[0].delays_clipped == 60 and summary.projections[0].max_abs_delay_error_steps == 8
+    with pytest.raises(TargetLimitError, match="input_hidden.*delay"):
+        quantize(network, "loihi2", strict=True)
+
+
+def test_scale_parsing_rejects_bad_values():
+    assert ScaleSelection.parse("percentile:99.5").percentile == 99.5
+    for text in ("percentile:0", "percentile:101", "percentile:x", "minmax"):
+        with pytest.raises(ValidationError, match="--scale"):
+            ScaleSelection.parse(text)
+
+
+def test_calibrated_needs_data_and_beats_max_abs_on_its_objective(tmp_path):
+    network = small_network(3)
+    with pytest.raises(ValidationError, match="--calibration"):
+        quantize(network, "loihi2", scale="calibrated")
+    calibration = inputs_for(network, 1, batch=8)
+    calibrated_net, calibrated = quantize(network, "loihi2", scale="calibrated", calibration=calibration)
+    max_abs_net, max_abs = quantize(network, "loihi2")
+    assert max_abs.options["clips"] == {}
+    spikes = simulate(network, calibration).populations
+    for projection in network.projections:   # activity-weighted squared weight error, computed here
+        counts = spikes[projection.pre].spikes.sum(axis=(0, 1)).astype(float)
+
+        def objective(quantized: Network) -> float:
+            error = quantized.projection(projection.name).weights - projection.weights
+            return float(sum(counts[i] * np.sum(error[i] ** 2) for i in range(len(counts))))
+        clip = calibrated.options["clips"][projection.name]
+        assert 0 < clip <= np.abs(projection.weights).max()
+        assert objective(calibrated_net) <= objective(max_abs_net)
+    np.savez(tmp_path / "cal.npz", inputs=calibration["input"])
+    source = tmp_path / "net.ndnet"
+    ir.save(network, source)
+    assert main(["quantize", str(source), "--target", "spinnaker", "--out", str(tmp_path / "q.ndnet"),
+                 "--scale", "calibrated", "--calibration", str(tmp_path / "cal.npz")]) == 0
+    np.savez(tmp_path / "bad.npz", inputs=calibration["input"][:, :, :2])
+    assert main(["quantize", str(source), "--target", "spinnaker", "--out", str(tmp_path / "q2.ndnet"),
+                 "--scale", "calibrated", "--calibration", str(tmp_path / "bad.npz")]) != 0
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_reduced_bit_widths_hold_the_promised_levels(target):
+    network = small_network(5)
+    entry = quant_target(target)
+    for bits in (3, 5):
+        quantized, summary = quantize(network, target, weight_bits=bits)
+        for projection, row in zip(quantized.projections, summary.projections):
+            grid = projection.metadata["weight_grid"]
+            levels = projection.integer_weights // grid
+            assert np.all(projection.integer_weights % grid == 0)
+            assert np.abs(levels).max() <= 2 ** (bits - 1) - 1
+            assert row.weights_clipped == 0          # a coarser grid rounds, it does not clip
+            assert row.max_abs_weight_error <= 0.5 * grid * row.weight_unit * (1 + 1e-9)
+        simulate(quantized, inputs_for(network, 0, batch=1, steps=20), mode=entry.refsim_mode)
+    with pytest.raises(ValidationError, match="weight_bits"):
+        reduce_weight_bits(quantize(network, target)[0], entry, entry.native_weight_bits + 1)
+
+
+def representable(network: Network, target: str) -> Network:
+    """``network`` with the values the target holds exactly (one quantization), as a float network."""
+    quantized, _ = quantize(network, target)
+    return quantized.with_projections([replace(p, integer_weights=None, weight_format=None)
+                                       for p in quantized.projections],
+                                      provenance={})
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exactly_representable_network_reproduces_float_spikes_on_the_target_mode(target, seed):
+    network = representable(small_network(seed), target)
+    quantized, summary = quantize(network, target)
+    for row in summary.projections:                   # nothing crossed a rounding boundary
+        assert (row.weights_clipped, row.weights_zeroed, row.weights_rounded, row.delays_rounded) == (0, 0, 0, 0)
+    assert summary.parameters == []
+    inputs = inputs_for(network, 10 + seed)
+    reference = simulate(network, inputs, mode="float")
+    chip = simulate(quantized, inputs, mode=quant_target(target).refsim_mode)
+    spikes = reference.populations["hidden"].spikes
+    assert spikes.sum() > 20                           # the comparison has something to compare
+    np.testing.assert_array_equal(chip.populations["hidden"].spikes, spikes)
+    readout = chip.populations["readout"]
+    np.testing.assert_allclose(readout.states["v"] * readout.state_scales["v"],
+                               reference.populations["readout"].states["v"], atol=2e-3)
