@@ -1,0 +1,156 @@
+"""NIR export / import: exact IR round trips, files that nir.read loads, foreign graphs, refusals."""
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from neurodelay import ir
+from neurodelay.cli import main
+from neurodelay.errors import TargetLimitError, ValidationError
+from neurodelay.interchange import nir as bridge
+from neurodelay.ir.random_nets import random_network
+from strategies import networks
+from test_ir_roundtrip import assert_same_network
+
+
+def unquantized(network: ir.Network) -> ir.Network:
+    """The same network without integer weights / formats (what NIR can hold)."""
+    projections = [ir.Projection(p.name, p.pre, p.post, p.weights, p.delays_steps, p.max_delay_steps, mask=p.mask,
+                                 metadata=p.metadata) for p in network.projections]
+    return network.with_projections(projections)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(network=networks())
+def test_round_trip_through_a_nir_file_is_exact(network, tmp_path):
+    integral = all(p.delays_steps.dtype.kind in "iu" or np.all(p.delays_steps == np.floor(p.delays_steps))
+                   for p in network.projections)
+    path = tmp_path / "net.nir"
+    if not integral:
+        with pytest.raises(TargetLimitError, match="not whole timesteps"):
+            bridge.export(network, path)
+        return
+    exported = bridge.export(network, path)
+    back, notes = bridge.read(path)
+    assert_same_network(unquantized(network), back)
+    assert notes == []
+    quantized = [p.name for p in network.projections if p.is_quantized]
+    assert all(any(f"projection {name}:" in line and "integer weights" in line for line in exported.report)
+               for name in quantized)
+
+
+def test_exported_graph_is_what_nir_says_it_is(tmp_path):
+    network = random_network(5, recurrent=True, sparse=True, integer_delays=True, dt_ms=0.5, max_delay_steps=6)
+    bridge.export(network, tmp_path / "net.nir")
+    graph = nir.read(tmp_path / "net.nir")            # the nir package's own reader
+    assert graph.metadata["dt"] == pytest.approx(0.0005) and graph.metadata["time_unit"] == "s"
+    hidden = network.population("hidden")
+    node = graph.nodes["hidden"]
+    assert isinstance(node, nir.CubaLIF) and isinstance(graph.nodes["readout"], nir.CubaLI)
+    assert np.allclose(node.tau_mem, hidden.tau_m_ms / 1000.0) and np.allclose(node.tau_syn, hidden.tau_syn_ms / 1000.0)
+    assert np.allclose(node.w_in, node.tau_syn) and np.all(node.r == 1.0)
+    assert np.all(node.v_threshold == hidden.threshold) and np.all(node.v_reset == hidden.reset)
+    assert isinstance(graph.nodes["input"], nir.Input) and isinstance(graph.nodes["readout.output"], nir.Output)
+    for projection in network.projections:
+        exists = projection.existing()
+        delays = projection.delays_steps
+        branch_delays = sorted(np.unique(delays[exists]).tolist())
+        linears = sorted(name for name, n in graph.nodes.items() if isinstance(n, nir.Linear)
+                         and name.startswith(projection.name + ".d"))
+        assert sorted(int(name.rsplit(".d", 1)[1]) for name in linears) == branch_delays
+        total = np.zeros_like(projection.weights)
+        for name in linears:
+            steps = int(name.rsplit(".d", 1)[1])
+            weight = graph.nodes[name].weight.T
+            assert np.all(weight[~(exists & (delays == steps))] == 0)
+            total += weight
+            if steps:
+                delay_node = graph.nodes[f"{name}.delay"]
+                assert np.allclose(delay_node.delay, steps * network.dt_ms / 1000.0)
+                assert (name, f"{name}.delay") in graph.edges and (f"{name}.delay", projection.post) in graph.edges
+            else:
+                assert (name, projection.post) in graph.edges
+            assert (projection.pre, name) in graph.edges
+        assert np.array_equal(total, np.where(exists, projection.weights, 0.0))
+
+
+def foreign_graph(with_dt=True):
+    """A graph another tool could write: Delay before and after Affine, w_in = 1, r = 2."""
+    tau_syn = np.array([0.004, 0.004])
+    nodes = {
+        "src": nir.Input(input_type={"input": np.array([3])}),
+        "pre_delay": nir.Delay(delay=np.array([0.0, 0.002, 0.004])),
+        "w": nir.Affine(weight=np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), bias=np.zeros(2)),
+        "post_delay": nir.Delay(delay=np.array([0.001, 0.003])),
+        "cell": nir.CubaLIF(tau_syn=tau_syn, tau_mem=np.array([0.02, 0.01]), r=np.array([2.0, 2.0]),
+                            v_leak=np.array([0.1, 0.1]), v_threshold=np.array([1.0, 1.5]), w_in=np.ones(2)),
+        "out": nir.Output(output_type={"output": np.array([2])}),
+    }
+    edges = [("src", "pre_delay"), ("pre_delay", "w"), ("w", "post_delay"), ("post_delay", "cell"), ("cell", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": 0.001} if with_dt else {})
+
+
+def test_foreign_graph_imports_with_delays_and_input_gain():
+    network, notes = bridge.from_nir(foreign_graph())
+    projection = network.projection("src_cell")
+    assert network.dt_ms == 1.0 and projection.pre == "src" and projection.post == "cell"
+    assert projection.delays_steps.tolist() == [[1, 3], [3, 5], [5, 7]]          # pre delay + post delay
+    gain = 2.0 * 1.0 / 0.004
+    assert np.allclose(projection.weights, np.array([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]) * gain)
+    cell = network.population("cell")
+    assert np.allclose(cell.tau_m_ms, [20.0, 10.0]) and np.allclose(cell.tau_syn_ms, 4.0)
+    assert np.allclose(cell.rest, 0.1) and np.allclose(cell.bias, 0.0)
+    assert any("multiplied by r * w_in / tau_syn" in line for line in notes)
+
+
+def test_import_needs_a_timestep_and_whole_step_delays():
+    with pytest.raises(ValidationError) as raised:
+        bridge.from_nir(foreign_graph(with_dt=False))
+    assert raised.value.field == "metadata.dt"
+    assert bridge.from_nir(foreign_graph(with_dt=False), dt_ms=1.0)[0].dt_ms == 1.0
+    with pytest.raises(ValidationError) as raised:
+        bridge.from_nir(foreign_graph(with_dt=False), dt_ms=0.3)
+    assert raised.value.field == "nodes.pre_delay.delay" and "whole multiples" in raised.value.problem
+
+
+def test_unsupported_nodes_and_biases_are_refused():
+    graph = foreign_graph()
+    graph.nodes["cell"] = nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
+    with pytest.raises(ValidationError) as raised:
+        bridge.from_nir(graph)
+    assert raised.value.field == "nodes.cell" and "LIF" in raised.value.problem
+    graph = foreign_graph()
+    graph.nodes["w"].bias = np.array([0.0, 1.0])
+    with pytest.raises(ValidationError, match="bias"):
+        bridge.from_nir(graph)
+
+
+def test_fractional_delays_are_refused_or_rounded_with_a_report(tmp_path):
+    network = random_network(2, integer_delays=False, max_delay_steps=5)
+    with pytest.raises(TargetLimitError, match="projection input_hidden"):
+        bridge.export(network, tmp_path / "a.nir")
+    exported = bridge.export(network, tmp_path / "a.nir", clip=True)
+    assert any("rounded" in line and "input_hidden" in line for line in exported.report)
+    back, _ = bridge.read(tmp_path / "a.nir")
+    for original, imported in zip(network.projections, back.projections):
+        assert np.array_equal(imported.delays_steps, np.floor(original.delays_steps + 0.5))
+        assert np.array_equal(imported.weights, original.weights)
+
+
+def test_too_many_branches_are_refused_naming_the_projection(tmp_path):
+    network = random_network(3, integer_delays=True, max_delay_steps=8)
+    with pytest.raises(ValidationError) as raised:
+        bridge.to_nir(network, max_branch_elements=20)
+    assert raised.value.field == "projections.input_hidden" and "branches" in raised.value.problem
+
+
+def test_cli_export_and_import(tmp_path, capsys):
+    network = random_network(4, recurrent=True, integer_delays=True)
+    ir.save(network, tmp_path / "net.ndnet")
+    assert main(["export", str(tmp_path / "net.ndnet"), "--target", "nir", "--out", str(tmp_path / "net.nir")]) == 0
+    assert main(["import", str(tmp_path / "net.nir"), "--out", str(tmp_path / "back.ndnet")]) == 0
+    assert_same_network(network, ir.load(tmp_path / "back.ndnet"))
+    assert main(["import", str(tmp_path / "missing.nir"), "--out", str(tmp_path / "x.ndnet")]) == 1
+    assert "missing.nir" in capsys.readouterr().err
