@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import ValidationError
 from ...ir import Network
 from ...quant.spinnaker import SpiNNakerLayout, build_layout, weight_unit_nA
 from . import pynn_model
@@ -73,6 +74,7 @@ class ExportResult:
     model_json: Path
     model_npz: Path
     summary: dict[str, Any]
+    report: list[str]
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -156,14 +158,18 @@ def export_summary(model: dict[str, Any], layout: SpiNNakerLayout, network: Netw
             "synapses_left_out_zero_weight": zero_weight}
 
 
-def export(network: Network, out_dir: str | Path, *, steps: int = 100, **options: Any) -> ExportResult:
+def export(network: Network, out_dir: str | Path, *, steps: int = 100, clip: bool = False,
+           **options: Any) -> ExportResult:
     """Write the sPyNNaker model of ``network`` (quantized with ``quantize_for_spinnaker``) to ``out_dir``.
 
     steps: default run length of the standalone script (timesteps). Synapses whose integer weight
-    is 0 are left out (counted in ``export.json``).
+    is 0 are left out (counted in ``export.json``). clip: accepted for the CLI's ``--clip``; nothing
+    is ever clipped here (the quantizer's shifts fit every weight, and out-of-range delays or
+    parameters raise instead).
     """
     if options:
-        raise TypeError(f"unknown export option(s) for spinnaker: {', '.join(sorted(options))}")
+        raise ValidationError("export options", f"unknown option(s) {', '.join(sorted(options))}",
+                              "steps, clip")
     layout = build_layout(network)
     model = model_from_layout(layout, steps)
     out = Path(out_dir)
@@ -175,4 +181,11 @@ def export(network: Network, out_dir: str | Path, *, steps: int = 100, **options
     _write_atomic(paths["model.npz"], lambda s: np.savez_compressed(s, **arrays))
     _write_atomic(paths[SCRIPT_NAME], lambda s: s.write(standalone_script(network.name).encode()))
     _write_atomic(paths["export.json"], lambda s: s.write(json.dumps(summary, indent=1).encode()))
-    return ExportResult(out, paths[SCRIPT_NAME], paths["model.json"], paths["model.npz"], summary)
+    report = [f"spinnaker: ring-buffer shifts {summary['shifts']}, neurons per core {summary['neurons_per_core']}, "
+              f"delay slots {summary['delay_slots']}, delay extensions for {summary['delay_extension'] or 'none'}",
+              f"spinnaker: {sum(summary['synapses'].values())} synapses in {len(summary['synapses'])} PyNN "
+              f"projections; {summary['synapses_left_out_zero_weight']} left out (integer weight 0)",
+              f"spinnaker: run it with: cd {out} && python {SCRIPT_NAME} --steps N [--inputs spikes.npz]"]
+    if clip:
+        report.append("spinnaker: --clip has no effect: nothing needs clipping for SpiNNaker")
+    return ExportResult(out, paths[SCRIPT_NAME], paths["model.json"], paths["model.npz"], summary, report)
