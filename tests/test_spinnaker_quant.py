@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from neurodelay.errors import TargetLimitError, ValidationError
+from neurodelay.exporters.spinnaker.pynn_model import pinned_summed_weight
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from neurodelay.quant import spinnaker as sp
 
@@ -66,9 +67,9 @@ def test_spynnaker_shift_rule(summed, shift):
     assert sp.spynnaker_shift_rule(summed) == shift
 
 
-def test_pinning_summed_weight_gives_each_shift():
+def test_the_exporters_pinned_summed_weight_gives_each_shift():
     for shift in range(17):
-        assert sp.spynnaker_shift_rule(sp.pinning_summed_weight(shift)) == shift
+        assert sp.spynnaker_shift_rule(pinned_summed_weight(shift)) == shift
 
 
 def test_delay_slots_per_core():

@@ -29,6 +29,12 @@ def spike_times_ms(spikes: np.ndarray, dt_ms: float) -> list[list[float]]:
     return [[float(step) * dt_ms for step in np.nonzero(spikes[:, neuron])[0]] for neuron in range(spikes.shape[1])]
 
 
+def pinned_summed_weight(shift: int) -> float:
+    """A ``max_expected_summed_weight`` (nA) for which sPyNNaker picks ring-buffer shift ``shift``:
+    0.75 * 2^shift lies strictly between 2^(shift-1) and 2^shift."""
+    return 0.75 * 2.0 ** shift
+
+
 def build(sim, model: dict, source_spikes: dict | None = None, prefix: str = "") -> dict:
     """Create the model's populations and projections in the set-up simulator ``sim``.
 
@@ -50,8 +56,7 @@ def build(sim, model: dict, source_spikes: dict | None = None, prefix: str = "")
         parameters = {key: np.asarray(population["parameters"][key], np.float64)
                       for key in MODEL_CELL_PARAMETERS}
         initial_v = parameters.pop("v")
-        shift = int(population["ring_buffer_shift"])
-        pinned = 0.75 * 2.0 ** shift             # sPyNNaker maps this summed weight to exactly `shift`
+        pinned = pinned_summed_weight(int(population["ring_buffer_shift"]))
         populations[population["name"]] = sim.Population(
             population["size"], sim.IF_curr_exp(**parameters), label=prefix + population["name"],
             initial_values={"v": initial_v}, additional_parameters={"neurons_per_core": int(population["neurons_per_core"]),

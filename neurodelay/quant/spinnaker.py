@@ -203,14 +203,10 @@ def refractory_timesteps(tau_refrac_bits: int, timestep_bits: int) -> int:
 
 # ----- ring-buffer shift, weight unit, delay slots --------------------------------------------
 def spynnaker_shift_rule(max_summed_weight_nA: float) -> int:
-    """sPyNNaker's ring-buffer shift for an expected maximum summed weight (``get_ring_buffer_shifts``)."""
+    """sPyNNaker's ring-buffer shift for an expected maximum summed weight (``get_ring_buffer_shifts``);
+    the exporter pins each population's shift through it (``pynn_model.pinned_summed_weight``)."""
     power = 0 if max_summed_weight_nA <= 0 else int(math.ceil(max(0.0, math.log2(max_summed_weight_nA))))
     return power + 1 if 2 ** power <= max_summed_weight_nA else power
-
-
-def pinning_summed_weight(shift: int) -> float:
-    """A ``max_expected_summed_weight`` (nA) for which sPyNNaker picks exactly ``shift``: 0.75 * 2^shift."""
-    return 0.75 * 2.0 ** shift
 
 
 def weight_unit_nA(shift: int) -> float:
@@ -270,7 +266,6 @@ class PopulationLayout:
 
     name: str
     size: int
-    is_lif: bool
     pynn_parameters: dict[str, np.ndarray]
     bits: dict[str, np.ndarray]
     r_membrane: np.ndarray
@@ -417,7 +412,7 @@ def build_layout(network: Network) -> SpiNNakerLayout:
                                                                             needed[population.name]))
         slots = delay_slots(population.size, per_core, needed[population.name])
         populations[population.name] = PopulationLayout(
-            population.name, population.size, isinstance(population, LIF), parameters, bits,
+            population.name, population.size, parameters, bits,
             derived["r_membrane"], derived["exp_tc"], derived["t_refract"], derived["decay"], derived["init"],
             int(shifts.get(population.name, 0)), per_core, slots, needed[population.name] > slots)
     for synapse_list in synapses:
@@ -558,7 +553,6 @@ def quantize_for_spinnaker(network: Network, *, voltage_scale_mv: float = 16.0,
     if not network.projections:
         raise ValidationError("projections", "the network has no projections", "at least one projection")
     report = QuantizationReport(voltage_scale_mv=scale, shift_policy=shift_policy)
-    step_bits = timestep_bits(network.dt_ms)
 
     delays: dict[str, np.ndarray] = {}
     for projection in network.projections:
