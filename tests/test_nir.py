@@ -22,7 +22,7 @@ def unquantized(network: ir.Network) -> ir.Network:
     return network.with_projections(projections)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(network=networks())
 def test_round_trip_through_a_nir_file_is_exact(network, tmp_path):
     integral = all(p.delays_steps.dtype.kind in "iu" or np.all(p.delays_steps == np.floor(p.delays_steps))
