@@ -1,7 +1,7 @@
 """Time the emulated IF_curr_exp core: one 256-neuron population (one core) for 1000 steps.
 
 Driven by 64 Poisson-like sources (rate 0.05 per step) through dense excitatory and inhibitory
-matrices, so the transfer, the update and the host's ring-buffer filling all do work. The same
+matrices, so the transfer, the update and the binary's synaptic-row processing all do work. The same
 network runs through the refsim's SpiNNaker mode in the same process for a side-by-side ratio.
 Writes benchmarks/results/emulated_core.json (atomically).
 

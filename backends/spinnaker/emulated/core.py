@@ -8,8 +8,16 @@ points the core's static variables at them. Recording and packet sending are swi
 (``use_key = 0``; recording rates that never fall due), so no hardware peripheral is touched; any
 access outside the mapped memory stops the run with an :class:`ExecutorError`.
 
-Per tick the executor calls, as the timer callback does: ``neuron_transfer(ring block)``, then
-``neuron update(time)``; it reads the spike bits, V and the values the update stores for recording.
+Per tick the executor calls, as the timer callback does: ``neuron_transfer(ring block of the tick)``,
+then ``neuron update(time)``, and reads the spike bits, V and the values the update stores for
+recording. Then, for every spike of the tick that targets this core, it calls the binary's
+``synapses_process_synaptic_row`` on that neuron's synaptic row (the row sits in emulated SDRAM, so
+the DMA that would fetch it is a no-op), which adds each synapse's weight into the core's own ring
+buffer, saturating and counting as the chip does.
+
+Synaptic rows (static synapses, sPyNNaker 7 format), 32-bit words: ``0`` (no plastic region),
+``n_fixed``, ``0`` (no plastic-control words), then per synapse
+``weight << 16 | (delay mod D) << (A + 1) | synapse_type << A | neuron``, A = neuron-index bits.
 """
 from __future__ import annotations
 
@@ -17,12 +25,13 @@ import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Hashable, Mapping
 
 import numpy as np
 
 from ....errors import ExecutorError
 from .aplx import DTCM_BASE, DTCM_SIZE, ITCM_BASE, ITCM_SIZE, AplxImage, read_aplx
-from .description import IfCurrExpParameters
+from .description import IfCurrExpParameters, n_bits
 from .signatures import CoreLayout, checked_layout, installed_release
 
 SDRAM_BASE = 0x6000_0000
@@ -36,6 +45,7 @@ SYNAPSE_RECORD_BYTES = 24
 PARAMETER_RECORD_WORDS = 9
 SYNAPSE_PARAMETER_WORDS = 5
 RECORDED_VALUES = 3   # v, gsyn_exc, gsyn_inh in this order
+COLOUR_MASK = 0xF     # sPyNNaker's default 4 colour bits; a spike's colour is its tick mod 16
 
 
 def application_path() -> Path:
@@ -117,10 +127,21 @@ class _Heap:
         return address
 
 
-class EmulatedCore:
-    """One core: ``size`` neurons with ``parameters`` and ring-buffer ``shifts`` (exc, inh)."""
+def synaptic_word(weight: np.ndarray, delay_steps: np.ndarray, synapse_type: int, neuron: np.ndarray,
+                  neuron_bits: int, delay_slots: int) -> np.ndarray:
+    """The 32-bit static synaptic words (uint32) of synapses onto a core with ``neuron_bits`` and ``D`` slots."""
+    delay_field = np.asarray(delay_steps, np.int64) & (delay_slots - 1)      # D itself is stored as 0
+    return ((np.asarray(weight, np.int64) << 16) | (delay_field << (neuron_bits + 1))
+            | (synapse_type << neuron_bits) | np.asarray(neuron, np.int64)).astype(np.uint32)
 
-    def __init__(self, parameters: IfCurrExpParameters, shifts: tuple[int, int],
+
+class EmulatedCore:
+    """One core: ``size`` neurons with ``parameters``, ring-buffer ``shifts`` (exc, inh), ``neuron_bits``
+    (A) and ``delay_slots`` (D) for its ring buffer, and its incoming synaptic ``rows`` (key -> words,
+    as made by :func:`synaptic_word`)."""
+
+    def __init__(self, parameters: IfCurrExpParameters, shifts: tuple[int, int], *, delay_slots: int = 1,
+                 neuron_bits: int | None = None, rows: Mapping[Hashable, np.ndarray] | None = None,
                  application: tuple[AplxImage, CoreLayout] | None = None) -> None:
         try:
             from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM
@@ -132,6 +153,12 @@ class EmulatedCore:
         self.image, self.layout = application or load_application()
         self.parameters = parameters
         self.size = n = parameters.size
+        self.neuron_bits = n_bits(n) if neuron_bits is None else neuron_bits
+        if (1 << self.neuron_bits) < n or delay_slots < 1 or delay_slots & (delay_slots - 1):
+            raise ExecutorError(f"core of {n} neurons: neuron_bits {self.neuron_bits} / delay_slots {delay_slots} "
+                                "do not fit (need 2^bits >= neurons and D a power of two)")
+        self.delay_slots = delay_slots
+        self.peak = 1 << self.neuron_bits
         self.uc = uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
         uc.ctl_set_cpu_model(UC_CPU_ARM_926)   # ARMv5TE, as the ARM968E-S of SpiNNaker 1
         uc.mem_map(ITCM_BASE, ITCM_SIZE)
@@ -146,7 +173,16 @@ class EmulatedCore:
         self.synapse_address = heap.take(n * SYNAPSE_RECORD_BYTES)
         self.threshold_address = heap.take(n * 4)
         self.shift_address = heap.take(8)
-        self.ring_block_address = heap.take(2 * n * 2)
+        ring_entries = delay_slots << (self.neuron_bits + 1)
+        self.ring_address = heap.take(2 * ring_entries)
+        self.ring_entries = ring_entries
+        self.row_addresses: dict[Hashable, int] = {}
+        row_blobs = []
+        for key, words in (rows or {}).items():
+            blob = np.concatenate([[0, len(words), 0], np.asarray(words, np.uint32)]).astype("<u4").tobytes()
+            self.row_addresses[key] = heap.take(len(blob))
+            row_blobs.append((self.row_addresses[key], blob))
+        self.write_back_address = heap.take(4)
         self.spike_words = (n + 31) // 32
         self.spike_address = heap.take(self.spike_words * 4)
         value_control, spike_control = heap.take(0x48), heap.take(0x18)
@@ -160,6 +196,8 @@ class EmulatedCore:
         uc.mem_map(SDRAM_BASE, size)
         write = uc.mem_write
         write(self.parameter_address, region)
+        for address, blob in row_blobs:
+            write(address, blob)
         write(self.shift_address, struct.pack("<2I", *shifts))
         identity = np.arange(n, dtype="<u2").tobytes()
         for address in (*value_indexes, spike_indexes):
@@ -177,20 +215,33 @@ class EmulatedCore:
             "spike_bitfield": pointers + 24, "spike_indexes": pointers + 28,
             "neuron_array": self.neuron_address, "synapse_array": self.synapse_address,
             "threshold_array": self.threshold_address, "n_neurons": n, "n_current_sources": 0,
-            "n_neurons_peak": n, "n_synapse_types": 2, "ring_buffer_shifts": self.shift_address,
+            "n_neurons_peak": self.peak, "n_synapse_types": 2, "ring_buffer_shifts": self.shift_address,
         }
         for name, value in globals_.items():
             write(anchor + fields[name], struct.pack("<I", value))
         write(anchor + fields["use_key"], b"\0")
+        type_index_bits = self.neuron_bits + 1
+        synapse_globals = {
+            "type_index_bits": type_index_bits, "delay_mask": delay_slots - 1,
+            "delay_field_mask": (delay_slots - 1) << type_index_bits, "ring_buffer_mask": ring_entries - 1,
+            "ring_buffers": self.ring_address,
+        }
+        for name, value in synapse_globals.items():
+            write(self.layout.synapse_anchor + self.layout.synapse_fields[name], struct.pack("<I", value))
         self.reset()
 
     # ----- calls into the binary -------------------------------------------------------------
     def _call(self, entry: int, *arguments: int) -> None:
+        """Call ``entry`` with up to 4 register arguments and further ones on the stack."""
         from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_R0, UC_ARM_REG_SP
         uc = self.uc
-        for index, value in enumerate(arguments):
+        for index, value in enumerate(arguments[:4]):
             uc.reg_write(UC_ARM_REG_R0 + index, value & 0xFFFF_FFFF)
-        uc.reg_write(UC_ARM_REG_SP, STACK_TOP)
+        stacked = arguments[4:]
+        stack = STACK_TOP - 8 * ((len(stacked) + 1) // 2)
+        if stacked:
+            uc.mem_write(stack, struct.pack(f"<{len(stacked)}I", *(v & 0xFFFF_FFFF for v in stacked)))
+        uc.reg_write(UC_ARM_REG_SP, stack)
         uc.reg_write(UC_ARM_REG_LR, RETURN_ADDRESS)
         try:
             uc.emu_start(entry, RETURN_ADDRESS)
@@ -201,10 +252,28 @@ class EmulatedCore:
                                 "(an error report, recording or packet sending)") from None
 
     def reset(self) -> None:
-        """Load the parameters again (the binary's loader: V = V_init, derived constants, I_syn) and
-        clear the ring block and spike bits."""
+        """Load the parameters again (the binary's loader: V = V_init, derived constants, I_syn),
+        clear the ring buffer and the synapse counters."""
         self._call(self.layout.load_parameters, self.parameter_address, self.size, 0)
-        self.uc.mem_write(self.ring_block_address, bytes(4 * self.size))
+        self.uc.mem_write(self.ring_address, bytes(2 * self.ring_entries))
+        for name in ("processed_synapses", "skipped_synapses", "saturation_count"):
+            self.uc.mem_write(self.layout.synapse_anchor + self.layout.synapse_fields[name], bytes(4))
+
+    def counter(self, name: str) -> int:
+        """A synapse counter of the binary: ``saturation_count``, ``skipped_synapses``, ``processed_synapses``."""
+        address = self.layout.synapse_anchor + self.layout.synapse_fields[name]
+        return int(struct.unpack("<I", bytes(self.uc.mem_read(address, 4)))[0])
+
+    def ring_buffer(self) -> np.ndarray:
+        """The ring buffer, uint16 ``[D, 2, 2^A]`` (slot, synapse type, neuron)."""
+        raw = np.frombuffer(bytes(self.uc.mem_read(self.ring_address, 2 * self.ring_entries)), "<u2")
+        return raw.reshape(self.delay_slots, 2, self.peak).copy()
+
+    def deliver(self, time: int, keys) -> None:
+        """Process the synaptic rows ``keys`` for spikes sent in tick ``time`` (colour ``time mod 16``)."""
+        for key in keys:
+            self._call(self.layout.process_synaptic_row, time, time & COLOUR_MASK, COLOUR_MASK,
+                       self.row_addresses[key], self.write_back_address)
 
     def derived_constants(self) -> DerivedConstants:
         neurons = self.read_words(self.neuron_address, self.size * 8, signed=True).reshape(self.size, 8)
@@ -216,11 +285,11 @@ class EmulatedCore:
         raw = self.uc.mem_read(address, 4 * count)
         return np.frombuffer(bytes(raw), "<i4" if signed else "<u4").astype(np.int64)
 
-    def step(self, time: int, ring_block: np.ndarray) -> StepResult:
-        """One tick at step ``time``: ``ring_block`` uint16 ``[2, size]`` (exc, inh sums for this step)."""
+    def step(self, time: int) -> StepResult:
+        """One tick at step ``time``: transfer the tick's ring slot, then update the neurons."""
         uc = self.uc
-        uc.mem_write(self.ring_block_address, np.ascontiguousarray(ring_block, "<u2").tobytes())
-        self._call(self.layout.neuron_transfer, self.ring_block_address)
+        block = self.ring_address + 2 * ((time & (self.delay_slots - 1)) << (self.neuron_bits + 1))
+        self._call(self.layout.neuron_transfer, block)
         uc.mem_write(self.spike_address, bytes(4 * self.spike_words))
         self._call(self.layout.neuron_update, time)
         bits = np.frombuffer(bytes(uc.mem_read(self.spike_address, 4 * self.spike_words)), "<u4")

@@ -4,13 +4,14 @@ Per tick ``t`` (``time`` = t on every core):
 
 1. every core moves ring slot ``t mod D`` of its population into its synaptic currents
    (``neuron_transfer``) and updates its neurons (the binary's timestep update), emitting spikes;
-2. every spike of tick ``t`` (spike sources' inputs included) is added, on the host, to the ring
-   slot ``(t + d) mod D`` of its targets, as the chip's synapse processing does during the rest
-   of the tick: per slot and neuron the uint16 sum saturates at 0xFFFF.
+2. every spike of tick ``t`` (spike sources' inputs included) is processed by each target core's
+   ``synapses_process_synaptic_row`` on the spiking neuron's row, which adds the weights into slot
+   ``(t + d) mod D`` of the core's ring buffer, saturating at 0xFFFF and counting saturations as
+   the chip does. (On the chip this runs in the same tick, interrupt driven; it only needs the
+   spikes of tick t and must finish before the transfer of tick t + 1.)
 
-Step 2 is exact for the neuron dynamics: which spikes arrive in which slot depends only on the
-synaptic matrix and the delays, not on timing, as long as no packet is late (a board-only effect).
-A population larger than ``neurons_per_core`` is split over several cores as sPyNNaker does.
+Timing effects (late packets, DMA queueing) are board-only and not modelled. A population larger
+than ``neurons_per_core`` is split over several cores as sPyNNaker does.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import numpy as np
 from ....errors import ValidationError
 from ....executor import Executor, input_dict
 from ....recording import PopulationRecording, Recording
-from .core import EmulatedCore, load_application
-from .description import SYNAPSE_TYPES, WEIGHT_MAX, EmulatedNetwork
+from .core import EmulatedCore, load_application, synaptic_word
+from .description import SYNAPSE_TYPES, EmulatedNetwork, n_bits
 
 EXECUTOR_NAME = "emulated-core"
 S1615_SCALE = 2.0 ** -15
@@ -37,10 +38,12 @@ the step's decay (what sPyNNaker records as gsyn_exc / gsyn_inh for that step)."
 
 @dataclass
 class Provenance:
-    """What the run counted: ``ring_buffer_saturations[population]`` = ring-buffer entries (slot,
-    synapse type, neuron) whose sum exceeded 0xFFFF and was held at 0xFFFF."""
+    """Counters the binary kept, per population (summed over its cores):
+    ``ring_buffer_saturations``: synapse additions that hit 0xFFFF (``synapses_saturation_count``);
+    ``skipped_synapses``: synapses dropped as late (always 0 here: no packet is late)."""
 
     ring_buffer_saturations: dict[str, int] = field(default_factory=dict)
+    skipped_synapses: dict[str, int] = field(default_factory=dict)
 
 
 def source_spikes(network: EmulatedNetwork, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -97,26 +100,18 @@ class EmulatedCoreExecutor(Executor):
             raise ValidationError("steps", "missing for a network without spike sources", "an integer >= 1")
         else:
             batch = 1
-        cores = {population.name: [(s, EmulatedCore(population.parameters.select(s), population.ring_buffer_shifts,
-                                                    self.application)) for s in population.core_slices()]
-                 for population in network.populations}
         sizes = {p.name: p.size for p in (*network.sources, *network.populations)}
-        slots = {p.name: p.max_delay_slots() for p in network.populations}
+        cores = {population.name: self._build_cores(network, population) for population in network.populations}
         record = {name: PopulationRecording(np.zeros((batch, steps, size), bool)) for name, size in sizes.items()}
         for name, spikes in spikes_in.items():
             record[name].spikes[:] = spikes
         for population in network.populations:
             record[population.name].states = {s: np.zeros((batch, steps, population.size), np.int64) for s in STATES}
             record[population.name].state_scales = {s: S1615_SCALE for s in STATES}
+        outgoing = [(index, m.pre, m.post) for index, m in enumerate(network.matrices)]
         saturations = {p.name: 0 for p in network.populations}
-        synapses = [(m.pre, m.post, SYNAPSE_TYPES.index(m.synapse_type), *np.nonzero(m.existing()))
-                    for m in network.matrices]
-        synapses = [(pre, post, kind, rows, columns,
-                     np.asarray(m.weights)[rows, columns].astype(np.int64),
-                     np.asarray(m.delays_steps)[rows, columns].astype(np.int64))
-                    for m, (pre, post, kind, rows, columns) in zip(network.matrices, synapses)]
+        skipped = {p.name: 0 for p in network.populations}
         for item in range(batch):
-            rings = {p.name: np.zeros((slots[p.name], 2, p.size), np.int64) for p in network.populations}
             for population_cores in cores.values():
                 for _, core in population_cores:
                     core.reset()
@@ -124,35 +119,52 @@ class EmulatedCoreExecutor(Executor):
                 fired = {name: spikes_in[name][item, t] for name in spikes_in}
                 for population in network.populations:
                     name = population.name
-                    ring = rings[name]
-                    block = ring[t % slots[name]]
                     states = record[name].states
                     for neurons, core in cores[name]:
-                        result = core.step(t, block[:, neurons])
+                        result = core.step(t)
                         record[name].spikes[item, t, neurons] = result.spikes
                         states["v"][item, t, neurons] = result.v
                         states["i_exc"][item, t, neurons] = result.i_exc
                         states["i_inh"][item, t, neurons] = result.i_inh
-                    block[:] = 0
                     fired[name] = record[name].spikes[item, t]
-                touched = set()
-                for pre, post, kind, rows, columns, weights, delays in synapses:
-                    active = fired[pre][rows]
-                    if active.any():
-                        target = (t + delays[active]) % slots[post]
-                        np.add.at(rings[post], (target, kind, columns[active]), weights[active])
-                        touched.add(post)
-                for post in touched:
-                    ring = rings[post]
-                    over = ring > WEIGHT_MAX
-                    if over.any():
-                        saturations[post] += int(over.sum())
-                        np.minimum(ring, WEIGHT_MAX, out=ring)
+                for index, pre, post in outgoing:
+                    for neuron in np.flatnonzero(fired[pre]):
+                        for _, core in cores[post]:
+                            if (index, neuron) in core.row_addresses:
+                                core.deliver(t, [(index, neuron)])
+            for name, population_cores in cores.items():
+                saturations[name] += sum(core.counter("saturation_count") for _, core in population_cores)
+                skipped[name] += sum(core.counter("skipped_synapses") for _, core in population_cores)
         for population_cores in cores.values():
             for _, core in population_cores:
                 core.close()
-        self.provenance = Provenance(saturations)
+        self.provenance = Provenance(saturations, skipped)
         return Recording(EXECUTOR_NAME, float(network.dt_ms), int(steps), record)
+
+    def _build_cores(self, network: EmulatedNetwork, population) -> list[tuple[slice, EmulatedCore]]:
+        """The population's cores with their synaptic rows, keyed ``(matrix index, pre neuron)``."""
+        incoming = [(index, m) for index, m in enumerate(network.matrices) if m.post == population.name]
+        longest = max((int(np.asarray(m.delays_steps)[m.existing()].max()) for _, m in incoming
+                       if m.existing().any()), default=1)
+        slots = min(1 << n_bits(longest), population.max_delay_slots())
+        neuron_bits = n_bits(min(population.size, population.neurons_per_core))
+        cores = []
+        for neurons in population.core_slices():
+            rows = {}
+            for index, matrix in incoming:
+                existing = matrix.existing()[:, neurons]
+                weights = np.asarray(matrix.weights)[:, neurons]
+                delays = np.asarray(matrix.delays_steps)[:, neurons]
+                kind = SYNAPSE_TYPES.index(matrix.synapse_type)
+                for pre in np.flatnonzero(existing.any(axis=1)):
+                    targets = np.flatnonzero(existing[pre])
+                    rows[(index, int(pre))] = synaptic_word(weights[pre, targets], delays[pre, targets], kind,
+                                                            targets, neuron_bits, slots)
+            core = EmulatedCore(population.parameters.select(neurons), population.ring_buffer_shifts,
+                                delay_slots=slots, neuron_bits=neuron_bits, rows=rows,
+                                application=self.application)
+            cores.append((neurons, core))
+        return cores
 
     def run(self, network, inputs) -> Recording:
         """Run a network quantized by ``quantize_for_spinnaker`` (IR inputs); states in IR units."""

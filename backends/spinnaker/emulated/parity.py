@@ -102,8 +102,8 @@ def run_parity(count: int, seed: int, *, membrane_rounding: str = "floor",
         reference, counters = simulate_layout(build_layout(network), inputs, membrane_rounding=membrane_rounding)
         result = compare_recordings(reference, emulated, network.name)
         result.saturations = dict(provenance.ring_buffer_saturations)
-        # both count saturated ring-buffer entries, the refsim once per projection delivery and the
-        # emulated run once per tick, so only "saturated at all" is comparable (the states above are exact)
+        # the emulated core counts as the chip does (per synapse addition that hits 0xFFFF), the refsim
+        # per ring entry and projection delivery, so only "saturated at all" is comparable (states are exact)
         for name, count in counters.ring_buffer_saturations.items():
             if (count > 0) != (result.saturations.get(name, 0) > 0):
                 result.mismatches.append(Mismatch(name, "ring-buffer saturation", -1, -1, -1, count,

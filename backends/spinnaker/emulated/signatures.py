@@ -19,6 +19,10 @@ Signatures (all on the ARM code copied to ITCM; functions are the targets of ``b
 * **timer callback**: calls the transfer with ``bl`` and holds, in its literal pool, the address of
   the scheduled background callback, which calls the neuron update with ``bl`` (the chip's order:
   transfer, then update, in every tick).
+* **synaptic-row processing** (``synapses_process_synaptic_row``): the function that reads a ring
+  entry with ``ldrh rX, [rA, rB]``, adds a weight, tests the sum against the literal 0xffff0000
+  (``tst``: saturation) and writes it back with ``strh rX, [rA, rB]``. Its static variables sit at
+  a second .bss anchor (ring-buffer pointer and masks, saturation and skip counters).
 * **parameter loader** (``neuron_impl_load_neuron_parameters``): loads the anchor and walks the
   host's 36-byte LIF parameter records (``add rX, rX, #0x24``), 32-byte ``neuron_t`` records and
   24-byte synapse records (``add rX, rX, #0x18``) and calls the divide and exponential routines
@@ -65,6 +69,9 @@ class CoreLayout:
     globals_anchor: int
     fields: dict[str, int]
     anchor_offsets: dict[str, tuple[int, ...]]
+    process_synaptic_row: int = 0
+    synapse_anchor: int = 0
+    synapse_fields: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class KnownRelease:
     globals_anchor: int
     fields: dict[str, int]
     anchor_offsets: dict[str, tuple[int, ...]]
+    process_synaptic_row: int
+    synapse_anchor: int
+    synapse_fields: dict[str, int]
 
 
 # Fields of the static-variable block (offsets from the anchor) and what the emulator puts there:
@@ -88,6 +98,10 @@ class KnownRelease:
 #   n_steps_per_timestep, neuron_array, synapse_array, threshold_array, n_neurons, n_current_sources,
 #   use_key (byte: 0 = send no packets), n_neurons_peak (neurons per synapse type in a ring block),
 #   n_synapse_types, ring_buffer_shifts (pointer to uint32 per synapse type)
+# Fields of the synapse block (offsets from the synapse anchor):
+#   type_index_bits (neuron bits + synapse-type bits), delay_mask (D - 1), delay_field_mask
+#   ((D - 1) << type_index_bits: a row's delay field, for the late-packet check), ring_buffer_mask
+#   (entries - 1), ring_buffers (pointer), saturation_count, skipped_synapses (late), processed_synapses
 KNOWN_RELEASES: dict[str, KnownRelease] = {
     "1!7.4.1": KnownRelease(
         neuron_update=0x220C, neuron_transfer=0x2928, load_parameters=0x16B4, timer_callback=0x3F4,
@@ -102,7 +116,12 @@ KNOWN_RELEASES: dict[str, KnownRelease] = {
                            0x48, 0x4C, 0x50, 0x54, 0x58, 0x5C, 0x64, 0x70, 0x7C, 0x84, 0x88, 0x8C),
             neuron_transfer=(0x54, 0x5C, 0x74, 0x78, 0x80),
             load_parameters=(0x0, 0x18, 0x4C, 0x50, 0x54, 0x58),
+            process_synaptic_row=(0xC, 0x28, 0x2C, 0x38, 0x3C, 0x40, 0x44, 0x48, 0x4C, 0x50),
         ),
+        process_synaptic_row=0xC08, synapse_anchor=0x400114,
+        synapse_fields=dict(type_index_bits=0x0C, delay_mask=0x28, delay_field_mask=0x2C, ring_buffer_mask=0x38,
+                            ring_buffers=0x3C, processed_synapses=0x48, skipped_synapses=0x4C,
+                            saturation_count=0x50),
     ),
 }
 
@@ -253,10 +272,20 @@ def locate(image: AplxImage) -> CoreLayout:
                       and _count(body, "add", r", lsl #5$") and len(program.calls(e)) >= 3],
                      "parameter loader (36-byte parameter, 32-byte neuron and 24-byte synapse strides, "
                      "calls to the divide and exponential routines)", image)
+    saturation_literals = {e for e, body in functions.items()
+                           if 0xFFFF0000 in {v for _, v in program.literal_loads(e)}}
+    row = _unique([e for e in sorted(saturation_literals)
+                   if _count(functions[e], "tst", r"^\w+, \w+$") and _count(functions[e], "ldrh", r"\[\w+, \w+\]$")
+                   and _count(functions[e], "strh", r"\[\w+, \w+\]$")],
+                  "synaptic-row processing (ldrh/strh [rA, rB] around a tst with 0xffff0000)", image)
+    synapse_anchor = _unique(sorted({v for _, v in program.literal_loads(row)
+                                     if image.bss_start <= v < image.bss_end}),
+                             "synapse .bss anchor (literal of the row processing inside .bss)", image)
     offsets = {name: program.anchor_offsets(entry, anchor)
                for name, entry in (("neuron_update", update), ("neuron_transfer", transfer),
                                    ("load_parameters", loader))}
-    return CoreLayout("(located)", update, transfer, loader, timer, anchor, {}, offsets)
+    offsets["process_synaptic_row"] = program.anchor_offsets(row, synapse_anchor)
+    return CoreLayout("(located)", update, transfer, loader, timer, anchor, {}, offsets, row, synapse_anchor, {})
 
 
 def installed_release() -> str:
@@ -274,16 +303,18 @@ def checked_layout(image: AplxImage, release: str) -> CoreLayout:
     known = KNOWN_RELEASES.get(release)
     described = (f"located: update 0x{located.neuron_update:x}, transfer 0x{located.neuron_transfer:x}, "
                  f"loader 0x{located.load_parameters:x}, timer callback 0x{located.timer_callback:x}, "
-                 f"anchor 0x{located.globals_anchor:x}, anchor offsets {located.anchor_offsets}")
+                 f"row processing 0x{located.process_synaptic_row:x}, anchors 0x{located.globals_anchor:x} and "
+                 f"0x{located.synapse_anchor:x}, anchor offsets {located.anchor_offsets}")
     if known is None:
         raise ExecutorError(f"sPyNNaker {release} is not a release the emulated core has been verified on "
                             f"(known: {', '.join(KNOWN_RELEASES)}); {described}. See docs/emulated_core.md, "
                             "'Another release', to verify and add it")
     expected = (known.neuron_update, known.neuron_transfer, known.load_parameters, known.timer_callback,
-                known.globals_anchor, known.anchor_offsets)
+                known.globals_anchor, known.anchor_offsets, known.process_synaptic_row, known.synapse_anchor)
     found = (located.neuron_update, located.neuron_transfer, located.load_parameters, located.timer_callback,
-             located.globals_anchor, located.anchor_offsets)
+             located.globals_anchor, located.anchor_offsets, located.process_synaptic_row, located.synapse_anchor)
     if found != expected:
         raise ExecutorError(f"{image.path}: the binary does not match the verified layout of sPyNNaker {release} "
                             f"({described}); refusing to guess. See docs/emulated_core.md, 'Another release'")
-    return CoreLayout(release, *expected[:5], dict(known.fields), dict(known.anchor_offsets))
+    return CoreLayout(release, *expected[:5], dict(known.fields), dict(known.anchor_offsets),
+                      known.process_synaptic_row, known.synapse_anchor, dict(known.synapse_fields))
