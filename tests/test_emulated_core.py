@@ -49,6 +49,8 @@ def test_routines_are_found_by_structure_where_the_reference_notes_put_them():
     layout = locate(read_aplx(application_path()))
     assert (layout.neuron_update, layout.neuron_transfer, layout.load_parameters, layout.globals_anchor) == \
         (0x220C, 0x2928, 0x16B4, 0x400168)
+    assert layout.timer_callback == 0x3F4                       # calls the transfer at 0x450 (disassembly)
+    assert (layout.process_synaptic_row, layout.synapse_anchor) == (0xC08, 0x400114)
 
 
 def test_unknown_release_is_refused_with_what_was_found():
@@ -146,6 +148,7 @@ def test_constant_offset_current_with_refractoriness_follows_the_floor_recipe():
 
 
 def test_one_input_spike_through_delays_1_and_2_arrives_at_t_plus_d():
+    """Delay 2 equals the core's D (2 slots), so it is stored as delay field 0 in the row."""
     parameters = uniform_parameters(2)
     spikes = np.zeros((30, 1), bool)
     spikes[3, 0] = True
@@ -194,16 +197,33 @@ def test_inhibitory_spike_train_hyperpolarises():
     assert min(expected_v) < -65 * ONE and not cell.spikes.any()
 
 
-def test_a_saturated_slot_holds_0xffff_and_is_counted():
+def test_a_saturated_slot_holds_0xffff_and_each_saturating_synapse_is_counted():
+    """Three synapses of 40000 into one slot: 40000, then 80000 -> 0xFFFF (1), then again (2)."""
     parameters = uniform_parameters(1)
-    spikes = np.zeros((10, 2), bool)
+    spikes = np.zeros((10, 3), bool)
     spikes[1, :] = True
-    matrix = SynapticMatrix("in_cell", "input", "cell", "excitatory", np.array([[40000], [40000]], np.uint16),
-                            np.array([[2], [2]]))
+    matrix = SynapticMatrix("in_cell", "input", "cell", "excitatory", np.full((3, 1), 40000, np.uint16),
+                            np.full((3, 1), 2))
     cell, provenance = run_single(parameters, (0, 0), [matrix], spikes, steps=10)
     init_e = int(core_of(parameters).derived_constants().init_exc[0])
     assert cell.states["i_exc"][0, 3, 0] == decay(0xFFFF, init_e)
-    assert provenance.ring_buffer_saturations == {"cell": 1}
+    assert provenance.ring_buffer_saturations == {"cell": 2}
+    assert provenance.skipped_synapses == {"cell": 0}           # no packet is late in the emulation
+
+
+def test_synaptic_rows_land_in_slot_t_plus_d_of_the_binary_ring_buffer():
+    """One row processed by the binary at time 5: weights at (5 + d) mod D, in type/neuron order."""
+    from neurodelay.backends.spinnaker.emulated.core import synaptic_word
+    words = synaptic_word(np.array([7, 300, 9]), np.array([1, 3, 4]), 1, np.array([0, 2, 3]), 2, 4)
+    core = EmulatedCore(uniform_parameters(4), (0, 0), delay_slots=4, neuron_bits=2, rows={"row": words})
+    core.deliver(5, ["row"])
+    ring = core.ring_buffer()
+    expected = np.zeros((4, 2, 4), np.int64)
+    expected[(5 + 1) % 4, 1, 0] = 7
+    expected[(5 + 3) % 4, 1, 2] = 300
+    expected[(5 + 4) % 4, 1, 3] = 9                            # d = D: stored as delay field 0
+    assert ring.tolist() == expected.tolist()
+    assert core.counter("processed_synapses") == 3
 
 
 def test_recurrent_spikes_arrive_after_their_delay_and_two_cores_split_a_population():
