@@ -15,18 +15,22 @@ The emulated core then derives its constants and runs the dynamics with the vend
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ....errors import TargetLimitError
-from ....ir import Network
 from ....recording import PopulationRecording, Recording
 from .description import (CorePopulation, EmulatedNetwork, IfCurrExpParameters, SourcePopulation,
                           SynapticMatrix)
 
+if TYPE_CHECKING:
+    from ....quant.spinnaker import SpiNNakerLayout
+
 S1615_ONE = 1 << 15
 
 
-def description_from_layout(layout) -> EmulatedNetwork:
+def description_from_layout(layout: "SpiNNakerLayout") -> EmulatedNetwork:
     """The :class:`EmulatedNetwork` of a ``SpiNNakerLayout`` (one synapse per pre/post pair and receptor)."""
     populations = []
     for name, population in layout.populations.items():
@@ -61,7 +65,7 @@ def description_from_layout(layout) -> EmulatedNetwork:
                            tuple(populations), tuple(matrices))
 
 
-def description_from_build(layout, built: dict) -> EmulatedNetwork:
+def description_from_build(layout: "SpiNNakerLayout", built: dict) -> EmulatedNetwork:
     """The :class:`EmulatedNetwork` of what sPyNNaker built (``build()``'s read-back) for ``layout``.
 
     ``built``: ``{"shifts": {population: [exc, inh]}, "projections": {label: {"synapse_type",
@@ -94,7 +98,7 @@ def description_from_build(layout, built: dict) -> EmulatedNetwork:
                            metadata={"integers_from": "sPyNNaker virtual-board build"})
 
 
-def recording_in_ir_units(recording: Recording, layout) -> Recording:
+def recording_in_ir_units(recording: Recording, layout: "SpiNNakerLayout") -> Recording:
     """States named as the refsim SpiNNaker mode names them (``v``, ``i_exc``, ``i_inh``, ``i_syn`` =
     exc - inh, s16.15 bits) with scales to IR units: v by 2^-15 / k, currents by 2^-15 / (k * init)."""
     populations = {}
