@@ -254,12 +254,11 @@ def from_nir(graph: Any, *, dt_ms: float | None = None) -> tuple[Network, list[s
             raise ValidationError("metadata.neurodelay_network_yaml", "names populations the graph lacks",
                                   "metadata matching the graph's nodes")
         populations = {name: populations[name] for name in order}
-        name, provenance = info["name"], info["provenance"] or {}
+        name, provenance = info["name"], dict(info["provenance"] or {})
     else:
-        name, provenance = "imported_nir", {}
+        name, provenance = "imported_nir", {"imported_from": "NIR", "nir_metadata_keys": sorted(metadata)}
         report.append("the graph carries no neurodelay metadata: network named 'imported_nir', populations and "
                       "projections in the file's node order")
-    provenance = dict(provenance) if info is not None else {"imported_from": "NIR", "nir_metadata_keys": sorted(metadata)}
     return Network(name, dt_ms, tuple(populations.values()), tuple(projections), provenance=provenance), report
 
 
