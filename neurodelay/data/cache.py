@@ -106,6 +106,9 @@ class EntryWriter:
         self._memmaps.clear()
         document = dict(manifest, arrays=self.names)
         (self.staging / MANIFEST).write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.staging, 0o777 & ~umask)  # mkdtemp makes 0700; a published entry gets the usual mode
         try:
             os.replace(self.staging, self.final)
         except OSError:

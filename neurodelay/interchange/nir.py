@@ -200,11 +200,18 @@ def export(network: Network, out: str | Path, *, clip: bool = False,
     os.close(handle)
     try:
         nir.write(temporary, graph)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return NIRExport(path, graph, report)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 # ----- import -------------------------------------------------------------------------------
