@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=".npz of calibration spike inputs, one bool [batch, steps, n] array per source")
     parser.add_argument("--weight-bits", type=int, default=None, metavar="B",
                         help="weight bits below the target's native width (default: native)")
+    parser.add_argument("--split-signs", action="store_true",
+                        help="split mixed-sign projections into excitatory and inhibitory ones first "
+                        "(one more bit of weight resolution on Loihi 2)")
     parser.add_argument("--report", default=None, metavar="PATH.json", help="also write the report as JSON")
     parser.set_defaults(handler=run)
 
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     selection = ScaleSelection.parse(args.scale)
     calibration = load_calibration(args.calibration, network) if args.calibration else None
     quantized, summary = quantize(network, args.target, scale=selection, calibration=calibration,
-                                  weight_bits=args.weight_bits, strict=args.strict)
+                                  weight_bits=args.weight_bits, strict=args.strict,
+                                  signs_split=args.split_signs)
     print(summary.table())
     if args.report:
         write_json(summary.to_dict(), args.report)

@@ -161,20 +161,49 @@ def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int, sourc
     return quantized.with_projections(projections)
 
 
+def split_signs(network: Network) -> Network:
+    """Each projection with weights of both signs replaced by ``<name>_exc`` (the positive weights)
+    and ``<name>_inh`` (the negative ones), masked to their synapses; an exact rewrite of the network.
+
+    On Loihi 2 a mixed-sign connection holds even integers only, a one-signed one every integer of
+    its 8-bit magnitude and its own exponent: splitting gains one bit of weight resolution for one
+    more synapse process per split projection.
+    """
+    projections = []
+    for projection in network.projections:
+        existing = projection.existing()
+        positive = existing & (projection.weights > 0)
+        negative = existing & (projection.weights < 0)
+        if not positive.any() or not negative.any():
+            projections.append(projection)
+            continue
+        positive |= existing & (projection.weights == 0)      # zero weights stay, on the excitatory side
+        for suffix, part in (("exc", positive), ("inh", negative)):
+            projections.append(replace(projection, name=f"{projection.name}_{suffix}", mask=part,
+                                       weights=np.where(part, projection.weights, 0.0),
+                                       delays_steps=np.where(part, projection.delays_steps, 0),
+                                       metadata={**projection.metadata, "split_from": projection.name}))
+    return network.with_projections(projections)
+
+
 def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "max-abs",
              calibration: dict[str, np.ndarray] | None = None, weight_bits: int | None = None,
-             strict: bool = False, **options: Any) -> tuple[Network, QuantizationSummary]:
+             strict: bool = False, signs_split: bool = False, **options: Any) -> tuple[Network, QuantizationSummary]:
     """Quantize a float network for ``target`` and report every change against ``network``.
 
     scale: scale selection (see the module docstring); calibration: inputs for ``calibrated``;
     weight_bits: restrict weights below the target's native width (None: native);
     strict: raise TargetLimitError naming the projection when anything is clipped;
+    signs_split: first split mixed-sign projections (:func:`split_signs`; the report then compares
+    with the split float network, which is the same network);
     options: passed to the target's quantizer (``vth`` for Loihi 2, ``voltage_scale_mv``, ... for SpiNNaker).
 
     The quantized network carries the report in ``provenance['quantization_report']`` (and the
     target's own report in ``provenance['quantization']``).
     """
     entry = quant_target(target)
+    if signs_split:
+        network = split_signs(network)
     selection = scale if isinstance(scale, ScaleSelection) else ScaleSelection.parse(scale)
     clips = select_clips(network, entry, selection, calibration, **options)
     clipped = clipped_network(network, clips)
@@ -183,7 +212,7 @@ def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "ma
     quantized = reduce_weight_bits(quantized, entry, bits, clipped)
     summary = summarize(entry, network, quantized, target_report,
                         {"scale": str(selection), "clips": clips, "weight_bits": bits,
-                         "target_options": options})
+                         "signs_split": signs_split, "target_options": options})
     if strict:
         summary.check_strict()
     provenance = {**quantized.provenance, "quantization_report": summary.to_dict()}

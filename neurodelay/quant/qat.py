@@ -35,7 +35,7 @@ class FineTuneConfig:
     """Fine-tuning settings.
 
     target: quantize for this target in every forward pass (None: float fine-tuning).
-    weight_bits / scale / target_options: passed to the quantizer (None bits: native).
+    weight_bits / scale / signs_split / target_options: passed to the quantizer (None bits: native).
     delay_bound: clamp delays to this many steps (None: the target's bound, or no clamp in float).
     epochs, batch_size, weight_lr, delay_lr (Adam; 0 freezes), loss (an engine loss name), seed.
     """
@@ -43,6 +43,7 @@ class FineTuneConfig:
     target: str | None = None
     weight_bits: int | None = None
     scale: str = "max-abs"
+    signs_split: bool = False
     target_options: dict[str, Any] = field(default_factory=dict)
     delay_bound: int | None = None
     epochs: int = 3
@@ -75,7 +76,7 @@ def starting_network(network: Network, config: FineTuneConfig) -> Network:
     if config.target is not None:
         target = quant_target(config.target)
         quantized, _ = quantize(network, config.target, weight_bits=config.weight_bits, scale=config.scale,
-                                **config.target_options)
+                                signs_split=config.signs_split, **config.target_options)
         populations = tuple(quantized.population(p.name) for p in network.populations)
         network = replace(network, populations=populations)
         if bound is None:
@@ -129,6 +130,7 @@ def fine_tune(network: Network, train: Dataset, config: FineTuneConfig) -> tuple
     tuned = model.to_network()
     provenance = {**network.provenance, "fine_tuning": {
         "target": config.target, "weight_bits": config.weight_bits, "scale": config.scale,
+        "signs_split": config.signs_split,
         "delay_bound": config.delay_bound, "epochs": config.epochs, "batch_size": config.batch_size,
         "weight_lr": config.weight_lr, "delay_lr": config.delay_lr, "loss": config.loss,
         "seed": config.seed, "epoch_losses": history}}
@@ -146,8 +148,11 @@ def _set_fake_quantized(model, start: Network, config: FineTuneConfig, straight:
                                    delays_steps=np.array(delays, np.float64)))
     current = start.with_projections(projections)
     quantized, _ = quantize(current, config.target, weight_bits=config.weight_bits, scale=config.scale,
-                            **config.target_options)
-    for projection in quantized.projections:
-        original = model.weights.parametrizations[projection.name].original
-        straight[projection.name].set_value(torch.as_tensor(projection.weights, dtype=original.dtype,
-                                                            device=original.device))
+                            signs_split=config.signs_split, **config.target_options)
+    values: dict[str, np.ndarray] = {}
+    for projection in quantized.projections:    # split projections add up again (disjoint masks)
+        name = projection.metadata.get("split_from", projection.name)
+        values[name] = values.get(name, 0.0) + np.where(projection.existing(), projection.weights, 0.0)
+    for name, value in values.items():
+        original = model.weights.parametrizations[name].original
+        straight[name].set_value(torch.as_tensor(value, dtype=original.dtype, device=original.device))

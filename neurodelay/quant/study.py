@@ -11,6 +11,7 @@ Config (YAML; paths relative to the config file)::
     weight_bits: [3, 4, 6, 8, 17]     # widths above a target's native one are skipped
     delay_resolutions: [1, 2]         # timestep multiples (option (b) of delay_range)
     modes: [ptq, qat]
+    signs_split: [false, true]        # also split mixed-sign projections (one more bit on Loihi 2)
     qat: {epochs: 1, batch_size: 32, weight_lr: 0.001}
     parity: {enabled: false, samples: 4}   # target executor vs refsim target mode (slow for Lava)
     delay_range: {bound: 5}          # optional: cost of the delay-range options at this bound
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -41,7 +43,7 @@ from ..errors import NeurodelayError, ValidationError
 from ..ir import LIF, Network, load
 from ..refsim import simulate
 from .calibration import quantize
-from .delay_range import clamp_delays, coarsen_inputs, coarsen_timestep, relay_chains
+from .delay_range import clamp_delays, coarse_delay_steps, coarsen_inputs, coarsen_timestep, relay_chains
 from .qat import FineTuneConfig, fine_tune
 from .targets import QUANT_TARGETS, as_json, quant_target
 
@@ -98,6 +100,7 @@ class StudyConfig:
     weight_bits: list[int] = field(default_factory=lambda: [8])
     delay_resolutions: list[int] = field(default_factory=lambda: [1])
     modes: list[str] = field(default_factory=lambda: ["ptq"])
+    signs_split: list[bool] = field(default_factory=lambda: [False])
     qat: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)
     delay_range: dict[str, Any] | None = None
@@ -113,6 +116,7 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     if not isinstance(document, dict):
         raise ValidationError("config", "not a mapping", "a YAML mapping", file=path)
     known = {"name", "network", "loss", "data", "targets", "weight_bits", "delay_resolutions", "modes", "qat",
+             "signs_split",
              "parity", "delay_range", "out"}
     unknown = sorted(set(document) - known)
     if unknown:
@@ -134,6 +138,9 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     modes = document.get("modes", ["ptq"])
     if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes):
         raise ValidationError("modes", f"{modes!r}", "a non-empty list of ptq, qat", file=path)
+    signs_split = document.get("signs_split", [False])
+    if not isinstance(signs_split, list) or not signs_split or any(not isinstance(v, bool) for v in signs_split):
+        raise ValidationError("signs_split", f"{signs_split!r}", "a non-empty list of true/false", file=path)
     data = document["data"]
     if not isinstance(data, dict) or data.get("task") not in TASKS:
         raise ValidationError("data.task", f"{data.get('task') if isinstance(data, dict) else data!r}",
@@ -145,7 +152,7 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
                        out=Path(out) if out is not None else base / document.get("out", "study"),
                        loss=document.get("loss"), targets=targets,
                        weight_bits=integers("weight_bits", [8], 2),
-                       delay_resolutions=integers("delay_resolutions", [1], 1), modes=modes,
+                       delay_resolutions=integers("delay_resolutions", [1], 1), modes=modes, signs_split=signs_split,
                        qat=dict(document.get("qat") or {}), parity=dict(document.get("parity") or {}),
                        delay_range=document.get("delay_range"))
 
@@ -191,40 +198,40 @@ def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
         coarse_eval = float_eval if factor == 1 else evaluate(coarse, coarse_test, loss=loss)
         for target_name in config.targets:
             target = quant_target(target_name)
-            for bits in config.weight_bits:
+            for bits, split, mode in itertools.product(config.weight_bits, config.signs_split, config.modes):
                 if bits > target.native_weight_bits:
                     continue
-                for mode in config.modes:
-                    candidate = coarse
-                    if mode == "qat":
-                        settings = FineTuneConfig(target=target_name, weight_bits=bits, loss=loss,
-                                                  **{k: v for k, v in config.qat.items()})
-                        candidate, _ = fine_tune(coarse, coarse_train, settings)
-                    try:
-                        quantized, summary = quantize(candidate, target_name, weight_bits=bits)
-                    except NeurodelayError as error:
-                        rows.append(_failed_row(target_name, factor, coarse.dt_ms, bits, mode, float_eval,
-                                                coarse_eval, error))
-                        continue
-                    result = evaluate(quantized, coarse_test, mode=target.refsim_mode, loss=loss)
-                    row = {"target": target_name, "delay_resolution": factor, "dt_ms": coarse.dt_ms,
-                           "weight_bits": bits, "mode": mode,
-                           "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
-                           "quantized_accuracy": result.accuracy,
-                           "drop_pp": 100 * (float_eval.accuracy - result.accuracy),
-                           "weights_clipped": sum(p.weights_clipped for p in summary.projections),
-                           "weights_zeroed": sum(p.weights_zeroed for p in summary.projections),
-                           "latency_retimed_synapses": sum(coarsening.synapses_retimed.values()),
-                           "parity": _parity(quantized, coarse_test, target_name, config.parity),
-                           "error": ""}
-                    for name, value in result.spikes_per_neuron.items():
-                        reference = coarse_eval.spikes_per_neuron.get(name, 0.0)
-                        row[f"spikes_{name}_float"] = reference
-                        row[f"spikes_{name}_quantized"] = value
-                        row[f"spikes_{name}_change"] = (value - reference) / reference if reference else 0.0
-                    rows.append(row)
-                    progress(f"{target_name} x{factor} {bits} bits {mode}: {100 * result.accuracy:.2f}% "
-                             f"(drop {row['drop_pp']:+.2f} pp)")
+                candidate = coarse
+                if mode == "qat":
+                    settings = FineTuneConfig(target=target_name, weight_bits=bits, loss=loss, signs_split=split,
+                                              **{k: v for k, v in config.qat.items()})
+                    candidate, _ = fine_tune(coarse, coarse_train, settings)
+                try:
+                    quantized, summary = quantize(candidate, target_name, weight_bits=bits, signs_split=split)
+                except NeurodelayError as error:
+                    rows.append(_failed_row(target_name, factor, coarse.dt_ms, bits, split, mode, float_eval,
+                                            coarse_eval, error))
+                    continue
+                result = evaluate(quantized, coarse_test, mode=target.refsim_mode, loss=loss)
+                row = {"target": target_name, "delay_resolution": factor, "dt_ms": coarse.dt_ms,
+                       "weight_bits": bits, "signs_split": split, "mode": mode,
+                       "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
+                       "quantized_accuracy": result.accuracy,
+                       "drop_pp": 100 * (float_eval.accuracy - result.accuracy),
+                       "weights_clipped": sum(p.weights_clipped for p in summary.projections),
+                       "weights_zeroed": sum(p.weights_zeroed for p in summary.projections),
+                       "latency_retimed_synapses": sum(coarsening.synapses_retimed.values()),
+                       "parity": _parity(quantized, coarse_test, target_name, config.parity),
+                       "error": ""}
+                for name, value in result.spikes_per_neuron.items():
+                    reference = coarse_eval.spikes_per_neuron.get(name, 0.0)
+                    row[f"spikes_{name}_float"] = reference
+                    row[f"spikes_{name}_quantized"] = value
+                    row[f"spikes_{name}_change"] = (value - reference) / reference if reference else 0.0
+                rows.append(row)
+                progress(f"{target_name} x{factor} {bits} bits{' split' if split else ''} {mode}: "
+                         f"{100 * result.accuracy:.2f}% "
+                         f"(drop {row['drop_pp']:+.2f} pp)")
     delay_options = delay_option_costs(network, train, test, config, loss, progress) if config.delay_range else []
     document = {"network": str(config.network), "loss": loss, "samples": len(test),
                 "float_accuracy": float_eval.accuracy, "rows": rows, "delay_options": delay_options}
@@ -232,8 +239,9 @@ def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
     return document
 
 
-def _failed_row(target, factor, dt_ms, bits, mode, float_eval, coarse_eval, error) -> dict[str, Any]:
-    return {"target": target, "delay_resolution": factor, "dt_ms": dt_ms, "weight_bits": bits, "mode": mode,
+def _failed_row(target, factor, dt_ms, bits, split, mode, float_eval, coarse_eval, error) -> dict[str, Any]:
+    return {"target": target, "delay_resolution": factor, "dt_ms": dt_ms, "weight_bits": bits,
+            "signs_split": split, "mode": mode,
             "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
             "quantized_accuracy": "", "drop_pp": "", "parity": "not run", "error": str(error)}
 
@@ -267,7 +275,7 @@ def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: 
                   for p in network.projections)
     neurons = lambda net: sum(p.size for p in net.neurons())  # noqa: E731
 
-    def cores(net: Network, dt_scale: int = 1) -> int | str:
+    def cores(net: Network) -> int | str:
         try:
             quantized, _ = quantize(net, target.name)
             return sum(target.cores(quantized).values())
@@ -286,7 +294,7 @@ def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: 
                  "accuracy": evaluate(tuned, test, loss=loss).accuracy, "neurons": neurons(tuned),
                  "cores": cores(tuned), "detail": "trained with the bound as the delay clamp"})
     factor = 1
-    while (1 + longest) / factor - 0.5 > bound + 0.5:
+    while coarse_delay_steps(np.array([longest]), factor)[0] > bound:
         factor += 1
     coarse, coarsening = coarsen_timestep(network, factor)
     coarse_test = _at_resolution(test, factor)
@@ -334,14 +342,17 @@ def markdown_text(document: dict[str, Any]) -> str:
     lines = [f"# Quantization study of `{document['network']}`", "",
              f"Float accuracy: {100 * document['float_accuracy']:.2f}% on {document['samples']} samples "
              f"(readout `{document['loss']}`); quantized accuracy on the reference simulator's target mode.", "",
-             "| target | dt multiple | weight bits | mode | float at dt (%) | quantized (%) | drop (pp) | clipped | parity |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| target | dt multiple | weight bits | signs | mode | float at dt (%) | quantized (%) | drop (pp) "
+             "| clipped | parity |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in document["rows"]:
         if row.get("error"):
-            lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | {row['mode']} | "
+            lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
+                         f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
                          f"{100 * row['float_accuracy_at_resolution']:.2f} | failed: {row['error']} | | | |")
             continue
-        lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | {row['mode']} | "
+        lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
+                     f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
                      f"{100 * row['float_accuracy_at_resolution']:.2f} | {100 * row['quantized_accuracy']:.2f} | "
                      f"{row['drop_pp']:+.2f} | {row['weights_clipped']} | {row['parity']} |")
     if document["delay_options"]:
@@ -362,12 +373,13 @@ def plot_png(document: dict[str, Any]) -> bytes:
     groups: dict[tuple, list[tuple[int, float]]] = {}
     for row in document["rows"]:
         if not row.get("error"):
-            groups.setdefault((row["target"], row["delay_resolution"], row["mode"]), []).append(
+            groups.setdefault((row["target"], row["delay_resolution"], row["signs_split"], row["mode"]), []).append(
                 (row["weight_bits"], 100 * row["quantized_accuracy"]))
-    for (target, factor, mode), points in sorted(groups.items()):
+    for (target, factor, split, mode), points in sorted(groups.items()):
         points.sort()
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                  linestyle="-" if mode == "ptq" else "--", label=f"{target}, dt x{factor}, {mode}")
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o" if not split else "s",
+                  linestyle="-" if mode == "ptq" else "--",
+                  label=f"{target}, dt x{factor}, {'split' if split else 'mixed'}, {mode}")
     axes.axhline(100 * document["float_accuracy"], color="black", linestyle=":", label="float")
     axes.set_xlabel("weight bits (sign included)")
     axes.set_ylabel("accuracy (%)")

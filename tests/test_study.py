@@ -1,0 +1,121 @@
+"""`neurodelay study`: the sweep's rows, the CSV / Markdown / plot files, accuracies recomputed here
+from the reference simulator, the delay-range option rows, and config errors naming the field."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import yaml
+
+from neurodelay import ir
+from neurodelay.cli import main
+from neurodelay.data import load_task
+from neurodelay.data.yin_yang import YinYangParameters
+from neurodelay.errors import ValidationError
+from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from neurodelay.quant.calibration import quantize
+from neurodelay.quant.delay_range import coarsen_inputs, coarsen_timestep, relay_chains
+from neurodelay.quant.study import load_study_config
+from neurodelay.refsim import simulate
+
+DATA = {"task": "yin_yang", "train_size": 60, "validation_size": 10, "test_size": 80, "duration_ms": 40.0,
+        "split": "test", "limit": 80, "train_limit": 60}
+
+
+def network() -> Network:
+    rng = np.random.default_rng(2)
+    return Network("yy_tiny", 1.0, (SpikeSource("input", 5), LIF("hidden", 12), LeakyIntegrator("readout", 3)),
+                   (Projection("input_hidden", "input", "hidden", rng.normal(1.5, 1.0, (5, 12)),
+                               rng.uniform(0, 9, (5, 12)), 10),
+                    Projection("hidden_readout", "hidden", "readout", rng.normal(0, 0.5, (12, 3)),
+                               np.zeros((12, 3)), 0)))
+
+
+def accuracy_by_hand(net: Network, inputs: np.ndarray, labels: np.ndarray, mode: str) -> float:
+    """Class = readout neuron with the largest summed voltage (the sum_ce readout)."""
+    readout = simulate(net, {"input": inputs}, mode=mode).populations["readout"]
+    scores = (readout.states["v"] * readout.state_scales["v"]).sum(axis=1)
+    return float(np.mean(scores.argmax(axis=1) == labels))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    ir.save(network(), folder / "net.ndnet")
+    config = {"network": "net.ndnet", "loss": "sum_ce", "data": DATA, "targets": ["loihi2", "spinnaker"],
+              "weight_bits": [4, 8, 17], "delay_resolutions": [1, 2], "modes": ["ptq"], "signs_split": [False],
+              "qat": {"epochs": 1, "batch_size": 30}, "delay_range": {"bound": 3, "target": "spinnaker", "epochs": 1},
+              "out": "results"}
+    (folder / "study.yaml").write_text(yaml.safe_dump(config))
+    assert main(["study", str(folder / "study.yaml")]) == 0
+    return folder
+
+
+def test_study_writes_one_row_per_combination(study):
+    rows = list(csv.DictReader((study / "results" / "results.csv").open()))
+    combos = {(r["target"], r["delay_resolution"], r["weight_bits"], r["mode"]) for r in rows}
+    expected = {(t, str(k), str(b), "ptq") for t in ("loihi2", "spinnaker") for k in (1, 2) for b in (4, 8)}
+    expected |= {("spinnaker", str(k), "17", "ptq") for k in (1, 2)}     # 17 bits exceed Loihi 2's 8
+    assert combos == expected and len(rows) == len(expected)
+    assert all(r["error"] == "" and r["parity"] == "not run" for r in rows)
+    for row in rows:
+        assert float(row["drop_pp"]) == pytest.approx(100 * (float(row["float_accuracy"]) - float(row["quantized_accuracy"])))
+        assert "spikes_hidden_change" in row
+    markdown = (study / "results" / "results.md").read_text()
+    assert markdown.count("\n| loihi2 |") == 4 and markdown.count("\n| spinnaker |") == 6
+    assert "Delays beyond a bound of 3 steps" in markdown
+    assert (study / "results" / "accuracy_vs_bits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_study_accuracies_match_an_independent_evaluation(study):
+    rows = list(csv.DictReader((study / "results" / "results.csv").open()))
+    splits = load_task("yin_yang", YinYangParameters(train_size=60, validation_size=10, test_size=80,
+                                                     duration_ms=40.0), 1.0)
+    net = network()
+    assert float(rows[0]["float_accuracy"]) == accuracy_by_hand(net, splits.test.inputs, splits.test.labels, "float")
+    for row in rows:
+        if row["weight_bits"] != "8":
+            continue
+        factor = int(row["delay_resolution"])
+        coarse, _ = coarsen_timestep(net, factor)
+        inputs = coarsen_inputs({"input": splits.test.inputs}, factor)[0]["input"]
+        quantized, _ = quantize(coarse, row["target"], weight_bits=8)
+        assert float(row["quantized_accuracy"]) == accuracy_by_hand(quantized, inputs, splits.test.labels,
+                                                                    row["target"])
+        assert float(row["float_accuracy_at_resolution"]) == accuracy_by_hand(coarse, inputs, splits.test.labels,
+                                                                              "float")
+
+
+def test_delay_option_rows_count_neurons_and_cores(study):
+    import json
+    document = json.loads((study / "results" / "study.json").read_text())
+    options = {row["option"].split(":")[0]: row for row in document["delay_options"]}
+    assert set(options) == {"a", "b", "c"} and len(document["delay_options"]) == 4
+    _, relays = relay_chains(network(), 3)
+    assert options["c"]["neurons"] == 15 + relays.extra_neurons > 15
+    assert options["c"]["cores"] > options["b"]["cores"] == 2                  # one core per population
+    assert "timestep x3" in options["b"]["option"]                             # (1 + 9) / 3 - 1/2 -> 3 steps
+
+
+def test_study_config_errors_name_the_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    for document, field in (({"network": "n", "data": DATA, "targets": ["truenorth"]}, "targets"),
+                            ({"network": "n", "data": DATA, "weight_bits": [1]}, "weight_bits"),
+                            ({"network": "n", "data": {"task": "mnist"}}, "data.task"),
+                            ({"network": "n", "data": DATA, "sweep": 1}, "sweep"),
+                            ({"data": DATA}, "network")):
+        path.write_text(yaml.safe_dump(document))
+        with pytest.raises(ValidationError, match=field) as error:
+            load_study_config(path)
+        assert str(path) in str(error.value)
+
+
+def test_study_with_qat_and_signs_split_runs(tmp_path):
+    ir.save(network(), tmp_path / "net.ndnet")
+    config = {"network": "net.ndnet", "data": DATA, "targets": ["loihi2"], "weight_bits": [6],
+              "modes": ["ptq", "qat"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30}}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+    assert main(["study", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out")]) == 0
+    rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
+    assert [(r["mode"], r["signs_split"]) for r in rows] == [("ptq", "True"), ("qat", "True")]
