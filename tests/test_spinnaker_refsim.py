@@ -190,3 +190,22 @@ def test_not_quantized_for_spinnaker_is_refused():
     post = LIF("out", 1)
     with pytest.raises(Exception, match="quantize"):
         refsim.simulate(network(1, post, [[0.1]], [[0]]), np.zeros((1, 5, 1), bool), mode="spinnaker")
+
+
+def test_integer_mode_follows_the_float_dynamics_closely():
+    """Loose cross-check against the float mode (an independent implementation of the IR): the
+    integer traces differ only by s16.15 resolution and the chip's table exponentials."""
+    from neurodelay.ir import LeakyIntegrator
+    rng = np.random.default_rng(7)
+    readout = LeakyIntegrator("out", 4, tau_m_ms=20.0, tau_syn_ms=5.0, bias=0.1)
+    net = Network("float_check", 1.0, (SpikeSource("in", 6), readout),
+                  (Projection("in_out", "in", "out", rng.normal(0, 0.5, (6, 4)), rng.integers(0, 6, (6, 4)), 5),))
+    quantized, _ = sp.quantize_for_spinnaker(net, voltage_scale_mv=16.0)
+    inputs = rng.random((2, 120, 6)) < 0.2
+    integer = refsim.simulate(quantized, inputs, mode="spinnaker").populations["out"]
+    floating = refsim.simulate(quantized, inputs, mode="float").populations["out"]
+    scale = np.abs(floating.states["v"]).max()
+    assert scale > 0.5
+    assert np.abs(integer.state_as_float("v") - floating.states["v"]).max() < 2.5e-4 * scale
+    assert np.abs(integer.state_as_float("i_syn") - floating.states["i_syn"]).max() < 2.5e-4 * np.abs(
+        floating.states["i_syn"]).max()
