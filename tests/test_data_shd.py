@@ -128,6 +128,8 @@ def malformed(tmp_path, edit):
         edit(handle)
     with pytest.raises(ValidationError) as raised:
         load_shd(SHDParameters(root=str(tmp_path), cache=False), 1.0)
+    assert raised.value.file == str(path)          # every message names the file ...
+    assert str(path) in str(raised.value) and raised.value.field in str(raised.value)   # ... and the field
     return raised.value
 
 
