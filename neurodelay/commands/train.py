@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..errors import ValidationError
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     records = train(config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit,
                                        progress=not args.no_progress))
-    if records:
+    if records and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 reports
         last = records[-1]
         print(f"{args.out}: trained {last['epoch']} epochs, test accuracy {100 * last['test_accuracy']:.2f}%")
     return 0
