@@ -223,3 +223,20 @@ def test_auto_neurons_per_core_avoids_the_extension():
 def test_timestep_must_be_whole_microseconds():
     with pytest.raises(TargetLimitError, match="microseconds"):
         sp.quantize_for_spinnaker(one_layer([[0.1]], [[0]], dt=0.0005))
+
+
+def test_layout_takes_shifts_from_the_weight_formats_and_checks_them():
+    from dataclasses import replace
+    source = SpikeSource("in", 2)
+    post = LIF("out", 1)
+    network = Network("two", 1.0, (source, SpikeSource("in2", 1), post),
+                      (Projection("a", "in", "out", np.array([[0.5], [0.25]]), np.zeros((2, 1), np.int64), 0),
+                       Projection("b", "in2", "out", np.array([[0.125]]), np.zeros((1, 1), np.int64), 0)))
+    quantized, report = sp.quantize_for_spinnaker(network)
+    assert sp.ring_buffer_shifts(quantized) == report.shifts
+    b = quantized.projection("b")
+    coarser = replace(b.weight_format, exponent=b.weight_format.exponent + 1)
+    changed = quantized.with_projections([quantized.projection("a"),
+                                          replace(b, weight_format=coarser, weights=coarser.to_float(b.integer_weights))])
+    with pytest.raises(ValidationError, match="different ring-buffer shifts"):
+        sp.build_layout(changed)

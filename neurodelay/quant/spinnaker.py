@@ -379,6 +379,30 @@ def auto_neurons_per_core(n_neurons: int, needed_delay_steps: int,
     return minimum
 
 
+def ring_buffer_shifts(network: Network) -> dict[str, int]:
+    """The ring-buffer shift of every neuron population: ``exponent + 15`` of its incoming projections'
+    weight formats, which must agree (0 without incoming projections); every weight word must fit
+    :func:`word_limit` of that shift."""
+    shifts: dict[str, int] = {}
+    for population in network.neurons():
+        incoming = network.incoming(population.name)
+        found = {p.name: p.weight_format.exponent + S1615_FRACTION_BITS for p in incoming}
+        if len(set(found.values())) > 1:
+            raise ValidationError(f"projections[{','.join(found)}].weight_format.exponent",
+                                  f"projections into {population.name!r} have different ring-buffer shifts {found}",
+                                  "one exponent per post population (SpiNNaker has one shift per population)")
+        shift = next(iter(found.values()), 0)
+        if not 0 <= shift <= MAX_SHIFT:
+            raise TargetLimitError(f"populations[{population.name}]: ring-buffer shift {shift}; allowed: 0..{MAX_SHIFT}")
+        for projection in incoming:
+            largest = int(np.abs(projection.integer_weights).max(initial=0))
+            if largest > word_limit(shift):
+                raise TargetLimitError(f"projections[{projection.name}].integer_weights: |{largest}| exceeds the "
+                                       f"{word_limit(shift)} a SpiNNaker weight word can hold at shift {shift}")
+        shifts[population.name] = shift
+    return shifts
+
+
 def build_layout(network: Network) -> SpiNNakerLayout:
     """The integer SpiNNaker view of a network returned by :func:`quantize_for_spinnaker`.
 
@@ -403,7 +427,7 @@ def build_layout(network: Network) -> SpiNNakerLayout:
                                             np.abs(projection.integer_weights[pre, post]),
                                             delays[pre, post]))
                 needed[projection.post] = max(needed[projection.post], int(delays[pre, post].max()))
-    shifts = settings.get("shifts", {})
+    shifts = ring_buffer_shifts(network)
     populations: dict[str, PopulationLayout] = {}
     for population in network.neurons():
         parameters = pynn_cell_parameters(population, network.dt_ms, scale)
@@ -414,7 +438,7 @@ def build_layout(network: Network) -> SpiNNakerLayout:
         populations[population.name] = PopulationLayout(
             population.name, population.size, parameters, bits,
             derived["r_membrane"], derived["exp_tc"], derived["t_refract"], derived["decay"], derived["init"],
-            int(shifts.get(population.name, 0)), per_core, slots, needed[population.name] > slots)
+            shifts[population.name], per_core, slots, needed[population.name] > slots)
     for synapse_list in synapses:
         slots = populations[synapse_list.post_population].slots
         worst = int(synapse_list.delay_steps.max())
