@@ -99,3 +99,12 @@ def test_batches_are_independent():
     both = np.array([[[1], [0], [1]], [[0], [0], [0]]], bool)
     recording = simulate_model(model, {"in": both})
     assert recording.populations["n"].states["u"][:, :, 0].tolist() == [[0, 640, 0], [0, 0, 0]]
+
+
+def test_sums_beyond_float32_precision_stay_exact():
+    # 65999 synapses of 255 all spiking: sum 16,829,745 (odd, above 2**24, so float32 would round it);
+    # weight_exp -8 floors it to 65741, and u = 65741 << 6 = 4,207,424
+    model = single(du=4095, dv=4095, vth=131071, weights=np.full((65999, 1), 255), weight_exp=-8,
+                   sign_mode="excitatory")
+    _, u, _ = run(model, np.vstack([np.ones((1, 65999)), np.zeros((1, 65999))]))
+    assert u[1, 0] == 4207424

@@ -93,7 +93,7 @@ class ParityReport:
             first = result.divergences[0]
             lines.append(f"  {result.name} (seed {result.seed}): first divergence at step {first.step}, "
                          f"{first.population}.{first.quantity}[{first.neuron}] (batch {first.batch}): "
-                         f"reference {first.reference:g}, {self.executor} {first.candidate:g}; "
+                         f"reference {first.reference:.0f}, {self.executor} {first.candidate:.0f}; "
                          f"{len(result.divergences)} quantities differ")
         return lines
 

@@ -37,9 +37,10 @@ def plot_divergence(reference: Recording, candidate: Recording, divergences: lis
         for state in ref.states:
             if cand is not None and state in cand.states and cand.states[state].shape == ref.states[state].shape:
                 differing = (ref.states[state][batch] != cand.states[state][batch]).sum(axis=1)
-                counts.plot(differing, label=f"{state} differs")
+                counts.plot(differing, drawstyle="steps-mid", label=f"{state} differs")
         if cand is not None and cand.spikes.shape == ref.spikes.shape:
-            counts.plot((ref.spikes[batch] != cand.spikes[batch]).sum(axis=1), label="spikes differ")
+            counts.plot((ref.spikes[batch] != cand.spikes[batch]).sum(axis=1), drawstyle="steps-mid",
+                        label="spikes differ")
         counts.set_ylabel("neurons")
         counts.set_xlim(-1, reference.steps)
         if first is not None and first.population == name:
@@ -52,7 +53,7 @@ def plot_divergence(reference: Recording, candidate: Recording, divergences: lis
     axes[-1][1].set_xlabel("step")
     if first is not None:
         title += (f"\nfirst divergence: step {first.step}, {first.population}.{first.quantity}[{first.neuron}] "
-                  f"reference {first.reference:g} vs {first.candidate:g}")
+                  f"reference {first.reference:.0f} vs {first.candidate:.0f}")
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     path = Path(path)

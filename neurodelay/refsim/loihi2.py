@@ -71,8 +71,11 @@ def lif_step(u: np.ndarray, v: np.ndarray, activation: np.ndarray, parameters: L
 
 @dataclass(frozen=True)
 class DelayedWeights:
-    """A connection's effective weights grouped by delay: ``stacked`` float64 ``[n_pre, k * n_post]``
-    (exact: every entry and sum is an integer far below 2**53) and ``delays`` int64 ``[k]``."""
+    """A connection's effective weights grouped by delay: ``stacked`` ``[n_pre, k * n_post]`` (group g
+    holds the weights of the synapses with delay ``delays[g]``) and ``delays`` int64 ``[k]``.
+
+    The matrix is float32 when every possible per-step sum is below 2**24 (integers are then exact
+    in float32, and BLAS runs twice as fast), float64 otherwise (exact below 2**53)."""
 
     stacked: np.ndarray
     delays: np.ndarray
@@ -84,12 +87,13 @@ class DelayedWeights:
         weights = effective_weights(synapses.weights, synapses.sign_mode, synapses.num_weight_bits)
         delays = np.unique(synapses.delays_steps)
         groups = [np.where(synapses.delays_steps == d, weights, 0) for d in delays]
-        return cls(np.concatenate(groups, axis=1).astype(np.float64), delays.astype(np.int64),
-                   synapses.weight_exp, weights.shape[1])
+        exact_in_float32 = int(np.abs(weights).sum(axis=0).max(initial=0)) < 2 ** 24
+        return cls(np.concatenate(groups, axis=1).astype(np.float32 if exact_in_float32 else np.float64),
+                   delays.astype(np.int64), synapses.weight_exp, weights.shape[1])
 
     def contributions(self, spikes: np.ndarray) -> np.ndarray:
         """int64 ``[batch, k, n_post]``: per delay group, the exponent-shifted sum over spiking pre neurons."""
-        sums = np.rint(spikes.astype(np.float64) @ self.stacked).astype(np.int64)
+        sums = np.rint(spikes.astype(self.stacked.dtype) @ self.stacked).astype(np.int64)
         sums = sums.reshape(spikes.shape[0], len(self.delays), self.n_post)
         return sums << self.weight_exp if self.weight_exp > 0 else sums >> -self.weight_exp
 
@@ -100,36 +104,39 @@ def arrival_steps(step: int, delays_steps: np.ndarray) -> np.ndarray:
 
 
 def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: str = EXECUTOR_NAME) -> Recording:
-    """Run the integer model on ``{source: bool [batch, steps, n]}``; states ``u`` and ``v`` (int64 LSBs)."""
+    """Run the integer model on ``{source: bool [batch, steps, n]}``; states ``u`` and ``v`` (int64 LSBs).
+
+    Internally time is the leading axis (``[steps, batch, n]``, contiguous per step); the recording
+    is returned in the shared ``[batch, steps, n]`` layout."""
     batch, steps = next(iter(inputs.values())).shape[:2]
     slots = 2 + max((s.max_delay_steps for s in model.synapses), default=0)
-    pending = {n.name: np.zeros((batch, slots, n.size), np.int64) for n in model.neurons}
+    pending = {n.name: np.zeros((slots, batch, n.size), np.int64) for n in model.neurons}
     state = {n.name: (np.zeros((batch, n.size), np.int64), np.zeros((batch, n.size), np.int64))
              for n in model.neurons}
     parameters = {n.name: LifParameters.of(n) for n in model.neurons}
     connections = [(s.pre, s.post, DelayedWeights.of(s)) for s in model.synapses]
-    record: dict[str, PopulationRecording] = {
-        name: PopulationRecording(np.asarray(spikes, bool).copy()) for name, spikes in inputs.items()}
+    spikes = {name: np.ascontiguousarray(np.swapaxes(np.asarray(train, bool), 0, 1)) for name, train in inputs.items()}
+    currents, voltages = {}, {}
     for neurons in model.neurons:
-        shape = (batch, steps, neurons.size)
-        record[neurons.name] = PopulationRecording(
-            np.zeros(shape, bool), {"u": np.zeros(shape, np.int64), "v": np.zeros(shape, np.int64)},
-            {"u": 1.0 / neurons.u_per_unit, "v": 1.0 / neurons.v_per_unit})
+        spikes[neurons.name] = np.zeros((steps, batch, neurons.size), bool)
+        currents[neurons.name] = np.zeros((steps, batch, neurons.size), np.int64)
+        voltages[neurons.name] = np.zeros((steps, batch, neurons.size), np.int64)
     for step in range(steps):
         slot = step % slots
         for neurons in model.neurons:
-            activation = wrap32(pending[neurons.name][:, slot])
-            pending[neurons.name][:, slot] = 0
-            spikes, u, v = lif_step(*state[neurons.name], activation, parameters[neurons.name])
-            state[neurons.name] = (u, v)
-            population = record[neurons.name]
-            population.spikes[:, step], population.states["u"][:, step], population.states["v"][:, step] = spikes, u, v
+            name = neurons.name
+            activation = wrap32(pending[name][slot])
+            pending[name][slot] = 0
+            spikes[name][step], u, v = lif_step(*state[name], activation, parameters[name])
+            state[name] = currents[name][step], voltages[name][step] = u, v
         for pre, post, weights in connections:
-            spikes = record[pre].spikes[:, step]
-            if not spikes.any():
-                continue
             arrival = arrival_steps(step, weights.delays) % slots  # distinct slots: delays are unique and < slots
-            pending[post][:, arrival] += weights.contributions(spikes)
+            pending[post][arrival] += np.swapaxes(weights.contributions(spikes[pre][step]), 0, 1)
+    record = {name: PopulationRecording(np.swapaxes(train, 0, 1)) for name, train in spikes.items()}
+    for neurons in model.neurons:
+        record[neurons.name].states = {"u": np.swapaxes(currents[neurons.name], 0, 1),
+                                       "v": np.swapaxes(voltages[neurons.name], 0, 1)}
+        record[neurons.name].state_scales = {"u": 1.0 / neurons.u_per_unit, "v": 1.0 / neurons.v_per_unit}
     return Recording(executor, 1.0, steps, record)
 
 

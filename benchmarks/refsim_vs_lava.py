@@ -1,0 +1,164 @@
+"""Speed of the refsim's Loihi 2 mode against Lava's own bit-accurate simulation of the same network.
+
+    .venv/bin/python benchmarks/refsim_vs_lava.py [--steps 500] [--batch 256] [--out benchmarks/results/refsim_vs_lava.json]
+
+Networks (quantized for loihi2, 10% Poisson inputs): ``layers_3x100`` (100 inputs -> 3 x [DelayDense
+100x100, delays 0..10 -> LIF 100], the middle layer self-recurrent) and ``campaign_sized`` (the size
+of a parity-campaign net). For each, measured side by side in one run, on the same machine:
+
+- lava_marginal: Lava's simulation alone, ``L / (t(200 + L) - t(200))`` (``L = --lava-steps``) where t
+  is the best of two wall times of run + stop with no recording processes, so compile, start-up and
+  shut-down cancel out;
+- lava_end_to_end: what a parity run costs, the Lava executor (child process, sinks and u/v monitors,
+  read-back) on one input;
+- refsim at batch 1 and at ``--batch`` inputs at once (sample-steps per second), recording u, v, spikes.
+
+The refsim's result is checked against Lava's end-to-end recording (a benchmark of a wrong simulator
+would mean nothing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from neurodelay.quant.loihi2 import encode, quantize_for_loihi2
+from neurodelay.refsim.loihi2 import simulate_model
+
+
+def layered_network(seed: int = 0) -> Network:
+    """100 inputs -> 3 x [DelayDense 100x100, delays 0..10 -> LIF 100], the middle layer self-recurrent."""
+    rng = np.random.default_rng(seed)
+    populations = [SpikeSource("input", 100)] + [LIF(f"l{i}", 100, tau_m_ms=20.0, tau_syn_ms=5.0) for i in (1, 2, 3)]
+    pairs = [("input", "l1"), ("l1", "l2"), ("l2", "l2"), ("l2", "l3")]
+    projections = [Projection(f"{pre}_{post}", pre, post, rng.normal(0.05, 0.3, (100, 100)),
+                              rng.integers(0, 11, (100, 100)), 10) for pre, post in pairs]
+    return quantize_for_loihi2(Network("layers_3x100", 1.0, tuple(populations), tuple(projections)))[0]
+
+
+def campaign_sized_network(seed: int = 0) -> Network:
+    """The size of a parity-campaign net: 100 inputs -> LIF 16 (self-recurrent) -> LIF 8 -> readout 4,
+    delays 0..62."""
+    rng = np.random.default_rng(seed)
+    populations = [SpikeSource("input", 100), LIF("l1", 16, tau_m_ms=10.0, tau_syn_ms=4.0),
+                   LIF("l2", 8, tau_m_ms=15.0, tau_syn_ms=3.0), LeakyIntegrator("readout", 4, tau_m_ms=20.0, tau_syn_ms=5.0)]
+    sizes = {p.name: p.size for p in populations}
+    pairs = [("input", "l1"), ("l1", "l1"), ("l1", "l2"), ("l2", "readout")]
+    projections = [Projection(f"{pre}_{post}", pre, post, rng.normal(0.1, 0.5, (sizes[pre], sizes[post])),
+                              rng.integers(0, 63, (sizes[pre], sizes[post])), 62) for pre, post in pairs]
+    return quantize_for_loihi2(Network("campaign_sized", 1.0, tuple(populations), tuple(projections)))[0]
+
+
+NETWORKS = {"layers_3x100": layered_network, "campaign_sized": campaign_sized_network}
+
+
+def lava_run_seconds(model, inputs: np.ndarray, steps: int) -> float:
+    """Wall time of ``run`` + ``stop`` (compile, simulate, shut down) for ``steps`` steps, without recording processes."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+
+    from neurodelay.exporters.lava.lower import connection
+    from lava.proc.lif.process import LIF as LavaLIF
+    ports = {"input": RingBuffer(data=inputs[0, :steps].T.astype(float))}
+    for neurons in model.neurons:
+        ports[neurons.name] = LavaLIF(shape=(neurons.size,), du=neurons.du, dv=neurons.dv, vth=neurons.vth,
+                                      bias_mant=neurons.bias_mant.astype(int), bias_exp=neurons.bias_exp.astype(int))
+    for synapses in model.synapses:
+        process = connection(synapses)
+        ports[synapses.pre].s_out.connect(process.s_in)
+        process.a_out.connect(ports[synapses.post].a_in)
+    entry = ports[model.neurons[0].name]
+    started = time.perf_counter()
+    try:
+        entry.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    finally:
+        entry.stop()  # waits for the runtime to finish: run() alone returned before the steps were done
+    return time.perf_counter() - started
+
+
+def refsim_seconds(model, inputs: np.ndarray, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        simulate_model(model, {"input": inputs})
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def measure(network: Network, steps: int, batch: int, lava_steps: int, rng: np.random.Generator) -> dict:
+    model = encode(network)
+    n_inputs = model.sources["input"]
+    inputs = rng.random((batch, steps, n_inputs)) < 0.1
+    lava_inputs = rng.random((1, lava_steps + 200, n_inputs)) < 0.1
+    short = min(lava_run_seconds(model, lava_inputs, 200) for _ in range(2))
+    long = min(lava_run_seconds(model, lava_inputs, 200 + lava_steps) for _ in range(2))
+    lava_marginal = lava_steps / (long - short)
+
+    from neurodelay.backends.lava import executor
+    single = {"input": inputs[:1]}
+    started = time.perf_counter()
+    with executor() as lava:
+        lava_recording = lava.run(network, single)
+    lava_end_to_end_s = time.perf_counter() - started
+
+    reference = simulate_model(model, single)
+    identical = all(np.array_equal(reference.populations[n.name].spikes, lava_recording.populations[n.name].spikes)
+                    and all(np.array_equal(reference.populations[n.name].states[s], lava_recording.populations[n.name].states[s])
+                            for s in ("u", "v")) for n in model.neurons)
+    refsim_single = steps / refsim_seconds(model, single["input"])
+    refsim_batch = steps * batch / refsim_seconds(model, inputs)
+    return {
+        "neurons": sum(n.size for n in model.neurons), "synapses": int(sum(np.count_nonzero(s.weights) for s in model.synapses)),
+        "refsim_matches_lava": identical,
+        "spikes_per_step": float(sum(reference.populations[n.name].spikes.sum() for n in model.neurons) / steps),
+        "lava_marginal_steps_per_s": lava_marginal,
+        "lava_run_seconds": {"200 steps": short, f"{200 + lava_steps} steps": long},
+        "lava_end_to_end_seconds_batch1": lava_end_to_end_s,
+        "lava_end_to_end_steps_per_s": steps / lava_end_to_end_s,
+        "refsim_batch1_steps_per_s": refsim_single,
+        "refsim_batched_sample_steps_per_s": refsim_batch,
+        "ratio_refsim_batch1_vs_lava_marginal": refsim_single / lava_marginal,
+        "ratio_refsim_batched_vs_lava_marginal": refsim_batch / lava_marginal,
+        "ratio_refsim_batch1_vs_lava_end_to_end": refsim_single / (steps / lava_end_to_end_s),
+        "ratio_refsim_batched_vs_lava_end_to_end": refsim_batch / (steps / lava_end_to_end_s),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--lava-steps", type=int, default=3000, help="extra steps timed for Lava's marginal rate")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "refsim_vs_lava.json"))
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(1)
+    load_before = os.getloadavg()[0]
+    results = {name: measure(build(), args.steps, args.batch, args.lava_steps, rng) for name, build in NETWORKS.items()}
+    result = {
+        "benchmark": "refsim_vs_lava", "steps": args.steps, "batch": args.batch, "lava_steps": args.lava_steps,
+        "networks": results,
+        "machine": {"cpus": os.cpu_count(), "load_average_1m": [load_before, os.getloadavg()[0]],
+                    "python": sys.version.split()[0], "platform": platform.platform(), "numpy": np.__version__},
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(result, stream, indent=2)
+    os.replace(temporary, out)
+    print(json.dumps(result, indent=2))
+    return 0 if all(r["refsim_matches_lava"] for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
