@@ -141,3 +141,39 @@ def test_encode_refuses_unquantized_and_unrepresentable_networks():
                                              network.populations[2]))
     with pytest.raises(TargetLimitError, match="tau_m_ms"):
         encode(off_grid)
+
+
+def test_integer_network_tracks_the_float_dynamics():
+    """The scale mapping, end to end: the float refsim of the quantized network and its Loihi 2 mode
+    agree on V and I (in network units) up to the chip's truncations, and spike at the same steps."""
+    from neurodelay.refsim import simulate
+    rng = np.random.default_rng(4)
+    network = Network("track", 1.0, (
+        SpikeSource("in", 20), LIF("hidden", 10, tau_m_ms=12.0, tau_syn_ms=4.0, threshold=1.0, bias=0.02),
+        LeakyIntegrator("out", 3, tau_m_ms=20.0, tau_syn_ms=5.0)), (
+        Projection("a", "in", "hidden", rng.normal(0.1, 0.3, (20, 10)), rng.integers(0, 4, (20, 10)), 4),
+        Projection("b", "hidden", "out", rng.normal(0.0, 0.5, (10, 3)), rng.integers(0, 4, (10, 3)), 4)))
+    quantized, _ = quantize_for_loihi2(network, vth=8192)
+    inputs = rng.random((2, 120, 20)) < 0.15
+    exact, chip = simulate(quantized, inputs, mode="float"), simulate(quantized, inputs, mode="loihi2")
+    hidden_float, hidden_chip = exact.populations["hidden"], chip.populations["hidden"]
+    assert hidden_float.spikes.sum() > 20
+    assert np.array_equal(hidden_float.spikes, hidden_chip.spikes)
+    for population in ("hidden", "out"):
+        v_float = exact.populations[population].states["v"]
+        v_chip = chip.populations[population].state_as_float("v")
+        i_float = exact.populations[population].states["i_syn"]
+        i_chip = chip.populations[population].state_as_float("u")
+        assert np.max(np.abs(v_float - v_chip)) < 1e-3
+        assert np.max(np.abs(i_float - i_chip)) < 1e-3
+
+
+def test_a_population_without_inputs_keeps_the_quantizers_threshold():
+    network = Network("bias_only", 1.0, (SpikeSource("in", 1), LIF("driven", 1), LIF("alone", 2, bias=1.5)),
+                      (Projection("p", "in", "driven", np.ones((1, 1)), np.zeros((1, 1)), 0),))
+    quantized, _ = quantize_for_loihi2(network, vth=1000)
+    alone = encode(quantized).neuron("alone")
+    # v_per_unit = 64 * 1000; bias in v LSBs = 64000 * (1 - alpha) * 1.5 with 1 - alpha = dv / 4096
+    assert alone.vth == 1000
+    expected = 64000 * alone.dv / 4096 * 1.5
+    assert abs(int(alone.bias_mant[0]) * 2 ** int(alone.bias_exp[0]) - expected) <= 2 ** int(alone.bias_exp[0]) / 2

@@ -101,6 +101,9 @@ SIGN_MODES = ("mixed", "excitatory", "inhibitory")
 DEFAULT_VTH = 2 ** 13
 """Default threshold mantissa: v reaches threshold at 2**19, leaving 16 thresholds of headroom to
 the 24-bit saturation."""
+VTH_METADATA = "loihi2_vth"
+"""Population metadata key holding the threshold mantissa the quantizer chose (read by :func:`encode`
+only for a population without incoming projections, whose scale cannot come from a WeightFormat)."""
 READOUT_VTH = FORMAT.vth_range[1]
 """Leaky-integrator readouts become LIFs with the largest threshold; v can only exceed 64 * READOUT_VTH
 (8388544) inside 63 LSBs of the saturation value, which the quantization report states in network units."""
@@ -295,8 +298,9 @@ def encode(network: Network) -> Loihi2Model:
         decay_factor = (1.0 - alpha[0]) * i_scale[0]
         scale = incoming_scale(network, population.name)
         readout = isinstance(population, LeakyIntegrator)
-        if scale is None:
-            v_per_unit = 64.0 * DEFAULT_VTH
+        if scale is None:  # no input: the quantizer's choice is kept in the population's metadata
+            v_per_unit = 64.0 * int(population.metadata.get(VTH_METADATA, DEFAULT_VTH)) / (
+                1.0 if readout else uniform(population.threshold, population.size, f"{field}.threshold", "vth"))
         else:
             v_per_unit = 64.0 / scale / decay_factor
         if readout:
@@ -368,7 +372,7 @@ class QuantReport:
                 for c in self.changes]
 
 
-def _snap_decays(population, dt_ms: float, field: str, report: QuantReport):
+def _snap_decays(population, dt_ms: float, where: str, report: QuantReport):
     """Time constants replaced by the nearest ones Loihi's du/dv represent (clamped to keep taus finite)."""
     alpha, beta, _ = decays(population, dt_ms)
     du_exact = FORMAT.decay_unity - 1 - FORMAT.decay_unity * beta[0]
@@ -377,14 +381,14 @@ def _snap_decays(population, dt_ms: float, field: str, report: QuantReport):
     dv = int(np.clip(np.floor(dv_exact + 0.5), 1, FORMAT.decay_range[1]))      # dv = 0 means tau_m = infinity
     for name, exact, chosen, low, high in (("tau_syn_ms", du_exact, du, 0, 4094), ("tau_m_ms", dv_exact, dv, 1, 4095)):
         clipped = not (low - 0.5 <= exact <= high + 0.5)
-        report.add(f"{field}.{name}", "clipped" if clipped else "rounded",
+        report.add(f"{where}.{name}", "clipped" if clipped else "rounded",
                    np.array([abs(exact - chosen) > 1e-12]), np.array([exact - chosen]), "1/4096 decay")
     beta_q = (FORMAT.decay_unity - 1 - du) / FORMAT.decay_unity
     alpha_q = (FORMAT.decay_unity - dv) / FORMAT.decay_unity
     return -dt_ms / math.log(alpha_q), -dt_ms / math.log(beta_q)
 
 
-def _quantize_bias(bias_lsb: np.ndarray, field: str, report: QuantReport) -> np.ndarray:
+def _quantize_bias(bias_lsb: np.ndarray, where: str, report: QuantReport) -> np.ndarray:
     """Biases (v LSBs) rounded to mant * 2**exp with the smallest exponent that fits; clipped beyond."""
     low, high = FORMAT.bias_mant_range
     top = FORMAT.bias_exp_range[1]
@@ -396,12 +400,12 @@ def _quantize_bias(bias_lsb: np.ndarray, field: str, report: QuantReport) -> np.
     clipped = (mant < low) | (mant > high)
     mant = np.clip(mant, low, high)
     encoded = mant * 2.0 ** exponent
-    report.add(field, "clipped", clipped, bias_lsb - encoded, "v LSB")
-    report.add(field, "rounded", ~clipped & (encoded != bias_lsb), bias_lsb - encoded, "v LSB")
+    report.add(where, "clipped", clipped, bias_lsb - encoded, "v LSB")
+    report.add(where, "rounded", ~clipped & (encoded != bias_lsb), bias_lsb - encoded, "v LSB")
     return encoded
 
 
-def quantize_weights(values: np.ndarray, existing: np.ndarray, sign_mode: str, field: str,
+def quantize_weights(values: np.ndarray, existing: np.ndarray, sign_mode: str, where: str,
                      report: QuantReport) -> tuple[np.ndarray, int]:
     """Integer weights and weight_exp for ``values`` (= c_u * w / 64, integer LSBs at exponent 0).
 
@@ -422,9 +426,9 @@ def quantize_weights(values: np.ndarray, existing: np.ndarray, sign_mode: str, f
     clipped = existing & ((mant < low) | (mant > high))
     mant = np.where(existing, np.clip(mant, low, high), 0).astype(np.int64)
     error = values - mant * 2.0 ** exponent
-    report.add(field, "clipped", clipped, error, "u/64 LSB")
-    report.add(field, "zeroed", existing & ~clipped & (mant == 0) & (values != 0), error, "u/64 LSB")
-    report.add(field, "rounded", existing & ~clipped & (mant != 0) & (error != 0), error, "u/64 LSB")
+    report.add(where, "clipped", clipped, error, "u/64 LSB")
+    report.add(where, "zeroed", existing & ~clipped & (mant == 0) & (values != 0), error, "u/64 LSB")
+    report.add(where, "rounded", existing & ~clipped & (mant != 0) & (error != 0), error, "u/64 LSB")
     return mant, exponent
 
 
@@ -456,7 +460,8 @@ def quantize_for_loihi2(network: Network, *, vth: int = DEFAULT_VTH) -> tuple[Ne
         leak = 1.0 - alpha[0]
         bias_lsb = _quantize_bias(v_per_unit * leak * as_vector(population.bias, population.size),
                                   f"{field_name}.bias", report)
-        populations.append(replace(snapped, bias=bias_lsb / (v_per_unit * leak)))
+        populations.append(replace(snapped, bias=bias_lsb / (v_per_unit * leak),
+                                   metadata={**population.metadata, VTH_METADATA: vth}))
         u_per_unit[population.name] = v_per_unit * leak * i_scale[0]
         report.scales[population.name] = {"vth": vth if population.kind == "lif" else READOUT_VTH,
                                           "v_per_unit": v_per_unit, "u_per_unit": u_per_unit[population.name],
