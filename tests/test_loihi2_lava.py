@@ -56,13 +56,22 @@ CASES["saturation"] = (Loihi2Model("saturation", {"in": 3}, (neurons("n", dv=0, 
     synapses("p", "in", "n", np.full((3, 1), -250), 0, 7, "inhibitory"),)), source_spikes(3, at=(FIRE_AT, FIRE_AT + 1)))
 
 
+runs_child: list[int] = []
+
+
 @pytest.fixture(scope="module")
 def runs():
     names = list(CASES)
     with executor(workers=1) as lava:
         recordings = lava.run_exported([(ExportedModel(CASES[n][0], 1.0), {"in": CASES[n][1]}) for n in names])
+    runs_child[:] = [lava.last_child_pid]
     return {name: (recording, simulate_model(CASES[name][0], {"in": CASES[name][1]}))
             for name, recording in zip(names, recordings)}
+
+
+def test_no_lava_process_outlives_the_run(runs):
+    from test_loihi2_export import live_members
+    assert live_members(runs_child[0]) == []
 
 
 def both(runs, case, population, quantity):
