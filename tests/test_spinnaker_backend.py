@@ -139,3 +139,19 @@ def test_cli_parity_of_100_random_networks_on_a_virtual_board(tmp_path):
     assert report["target"] == "spinnaker" and report["executor"] == "virtual-board"
     assert report["nets"] == 100 and report["mismatches"] == 0
     assert report["compared"]["synapses"] > 5000 and report["compared"]["shifts"] > 100
+
+
+def test_the_recording_path_runs_on_a_virtual_board_and_yields_no_fake_data():
+    """record(), get_data() and the spike-source inputs of a board run, exercised as far as a virtual
+    board goes: the signals come back named and shaped per neuron, with no samples."""
+    quantized, _ = quantize_for_spinnaker(small_network())
+    layout = build_layout(quantized)
+    inputs = (np.random.default_rng(0).random((10, 2)) < 0.3).astype(np.uint8)
+    _, recordings = run_job([model_from_network(quantized)], steps=11, record=True, board=False,
+                            inputs=[{"in": inputs}], timeout_s=300)
+    chip = recordings[0]
+    assert sorted(chip) == ["out/gsyn_exc", "out/gsyn_inh", "out/spikes", "out/v"]
+    assert chip["out/spikes"].shape == (11, 3) and not chip["out/spikes"].any()
+    assert chip["out/v"].shape == (0, 3)
+    with pytest.raises(ExecutorError, match="recorded 0 ticks"):
+        board_recording(layout, chip, {"in": inputs}, 10)
