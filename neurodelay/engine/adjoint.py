@@ -38,16 +38,25 @@ from __future__ import annotations
 import torch
 
 from .forward import ForwardTape
-from .layout import CompiledNetwork, from_blocks
-from .ring import BlockedRing, synapse_positions
+from .layout import CompiledNetwork
+from .ring import BlockedRing
+
+
+def by_spike(blocked: torch.Tensor) -> torch.Tensor:
+    """Block-major ``[n_blocks, K, block]`` -> ``[K, n_blocks * block]`` (one row per spike)."""
+    n_blocks, spikes, block = blocked.shape
+    return blocked.permute(1, 0, 2).reshape(spikes, n_blocks * block)
 
 
 def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[str, torch.Tensor],
-            count_grads: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+            count_grads: dict[str, torch.Tensor], *, per_trial: bool = False
+            ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``(weight_grads, delay_grads)``, each ``{projection: [n_pre, n_post]}`` (0 at absent synapses).
 
     readout_grads: ``{leaky-integrator population: dL/dV [batch, steps, n]}``.
     count_grads: ``{LIF population: dL/dcount [batch, n]}``, injected at every spike of the neuron.
+    per_trial: keep one gradient per trial, ``[batch, n_pre, n_post]``, instead of their sum (the
+        same accumulation into rows ``b * n_pre + i`` instead of ``i``; used by gradient checks).
     """
     batch, steps, block = tape.batch, tape.steps, compiled.block_size
     device, dtype = compiled.device, compiled.dtype
@@ -57,14 +66,22 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
 
     ring_v = {g.name: ring(g) for g in compiled.groups}
     ring_i = {g.name: ring(g) for g in compiled.groups}
+    static = {c.name: ring_i[c.post].static_positions(tape.tables[c.name].delays_blocked)
+              for c in compiled.connections}
     adj_v = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
     adj_i = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
     gain = {g.name: (1.0 - g.alpha) * g.i_scale for g in compiled.groups}
     shift_i = {g.name: g.blocked(0.5 * (1.0 - g.beta) * (1.0 + 1.0 / g.beta), block) for g in compiled.groups}
     shift_v = {g.name: g.blocked(0.5 * (1.0 - g.alpha) * g.i_scale, block) for g in compiled.groups}
     weight_v = {g.name: g.alpha + 1.0 / g.beta for g in compiled.groups}
-    grad_w = {c.name: torch.zeros_like(tape.tables[c.name].weights_blocked) for c in compiled.connections}
-    grad_d = {c.name: torch.zeros_like(tape.tables[c.name].weights_blocked) for c in compiled.connections}
+    trials = batch if per_trial else 1
+
+    def accumulator(connection) -> torch.Tensor:          # [trials * n_pre, n_blocks * block]
+        n_blocks = compiled.group(connection.post).n_blocks
+        return torch.zeros(trials * connection.n_pre, n_blocks * block, device=device, dtype=dtype)
+
+    grad_w = {c.name: accumulator(c) for c in compiled.connections}
+    grad_d = {c.name: accumulator(c) for c in compiled.connections}
     spiking = {g.name for g in compiled.spiking}
 
     for step in range(steps - 1, -1, -1):
@@ -75,14 +92,14 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
                 continue
             batch_index, pre_index = events
             table = tape.tables[connection.name]
-            positions = synapse_positions(ring_i[connection.post], step, batch_index, pre_index,
-                                          table.delays_blocked)
+            positions = ring_i[connection.post].positions(step, batch_index, pre_index, static[connection.name])
             arrived_i = ring_i[connection.post].gather(positions)
             arrived_v = ring_v[connection.post].gather(positions)
             weighted_shift = table.weights_blocked.index_select(1, pre_index) * (
                 shift_i[connection.post] * arrived_i - shift_v[connection.post] * arrived_v)
-            grad_w[connection.name].index_add_(1, pre_index, arrived_i)
-            grad_d[connection.name].index_add_(1, pre_index, weighted_shift)
+            rows = batch_index * connection.n_pre + pre_index if per_trial else pre_index
+            grad_w[connection.name].index_add_(0, rows, by_spike(arrived_i))
+            grad_d[connection.name].index_add_(0, rows, by_spike(weighted_shift))
             if connection.pre in spiking:
                 effect = spike_time_effect.setdefault(
                     connection.pre, torch.zeros(batch, compiled.group(connection.pre).size, device=device, dtype=dtype))
@@ -109,15 +126,17 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
                 new_v = carried_v + readout_grad[:, step]
                 shift_term = weight_v[group.name] * new_v + (readout_grad[:, step - 1] if step else 0.0)
             new_i = gain[group.name] * new_v + group.beta * adj_i[group.name]
-            slot = step % group.ring_slots
-            ring_v[group.name].write(slot, shift_term)
-            ring_i[group.name].write(slot, new_i)
+            ring_v[group.name].store(step, shift_term)
+            ring_i[group.name].store(step, new_i)
             adj_v[group.name], adj_i[group.name] = new_v, new_i
 
     weight_grads, delay_grads = {}, {}
     for connection in compiled.connections:
-        weight = from_blocks(grad_w[connection.name], connection.n_post)
-        delay = from_blocks(grad_d[connection.name], connection.n_post)
+        weight = grad_w[connection.name][:, : connection.n_post]
+        delay = grad_d[connection.name][:, : connection.n_post]
+        if per_trial:
+            weight = weight.reshape(batch, connection.n_pre, connection.n_post)
+            delay = delay.reshape(batch, connection.n_pre, connection.n_post)
         if connection.mask is not None:
             weight = torch.where(connection.mask, weight, torch.zeros_like(weight))
             delay = torch.where(connection.mask, delay, torch.zeros_like(delay))

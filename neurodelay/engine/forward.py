@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .layout import CompiledNetwork, integer_delays, to_blocks
-from .ring import BlockedRing, synapse_positions
+from .ring import BlockedRing
 
 SpikeEvents = tuple[torch.Tensor, torch.Tensor]
 """``(batch_index [K], neuron_index [K])`` int64 of the K spikes of one population in one step."""
@@ -104,6 +104,7 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
                                  device=device, dtype=dtype) for g in compiled.groups}
     current = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
     voltage = {g.name: g.rest.expand(batch, g.size).clone() for g in compiled.groups}
+    static = {c.name: rings[c.post].static_positions(tables[c.name].delays_blocked) for c in compiled.connections}
     spikes: dict[str, list[SpikeEvents | None]] = {name: source_events(sources[name]) for name in compiled.sources}
     spikes.update({g.name: [] for g in compiled.spiking})
     slopes: dict[str, list] = {g.name: [] for g in compiled.spiking}
@@ -114,9 +115,7 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
 
     for step in range(steps):
         for group in compiled.groups:
-            ring, slot = rings[group.name], step % group.ring_slots
-            i_syn = group.beta * current[group.name] + ring.read(slot)
-            ring.clear(slot)
+            i_syn = group.beta * current[group.name] + rings[group.name].take_arrivals(step)
             drive = group.rest + group.i_scale * i_syn + group.bias
             v = group.alpha * voltage[group.name] + (1.0 - group.alpha) * drive
             if group.is_lif:
@@ -146,9 +145,9 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
             if events is None:
                 continue
             batch_index, pre_index = events
-            table, ring = tables[connection.name], rings[connection.post]
-            positions = synapse_positions(ring, step, batch_index, pre_index, table.delays_blocked)
-            ring.add_at(positions, table.weights_blocked.index_select(1, pre_index))
+            ring = rings[connection.post]
+            positions = ring.positions(step, batch_index, pre_index, static[connection.name])
+            ring.add_at(positions, tables[connection.name].weights_blocked.index_select(1, pre_index))
 
     states = {name: {key: torch.stack(values, 1) for key, values in parts.items() if values}
               for name, parts in recorded.items()}

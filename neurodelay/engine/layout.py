@@ -147,12 +147,6 @@ def to_blocks(matrix: torch.Tensor, n_blocks: int, block_size: int) -> torch.Ten
     return padded.view(n_pre, n_blocks, block_size).permute(1, 0, 2).contiguous()
 
 
-def from_blocks(blocked: torch.Tensor, n_post: int) -> torch.Tensor:
-    """Inverse of :func:`to_blocks`: ``[n_blocks, n_pre, block_size]`` -> ``[n_pre, n_post]``."""
-    n_blocks, n_pre, block_size = blocked.shape
-    return blocked.permute(1, 0, 2).reshape(n_pre, n_blocks * block_size)[:, :n_post]
-
-
 def source_tensors(compiled: CompiledNetwork, inputs) -> dict[str, torch.Tensor]:
     """Spike inputs as ``{source: [batch, steps, size]}`` tensors of 0/1 in the compiled dtype.
 
