@@ -168,11 +168,11 @@ class BuildParityReport:
 
 
 def check_builds(cases: Sequence[tuple[Network, Any, Any]], executor: Any) -> BuildParityReport:
-    """Build every case's network with ``executor`` (a virtual-board sPyNNaker executor, several
+    """Build every case's network with ``executor`` (an sPyNNaker executor, usually a virtual board; several
     networks per build) and compare each synapse, synapse type, delay, shift and delay-slot count."""
     started = time.monotonic()
     networks = [case[0] for case in cases]
-    report = BuildParityReport()
+    report = BuildParityReport(executor=getattr(executor, "name", "virtual-board"))
     for network, read_back in zip(networks, executor.build_many(networks)):
         found, counts = compare_build(network, read_back)
         report.networks.append(network.name)
