@@ -44,6 +44,10 @@ def test_sequence_detection_reaches_100_percent_learning_delays_only(tmp_path):
     # than the other input reaches it by about the 10-step interval
     assert delays[0, 0] - delays[1, 0] > 5 and delays[1, 1] - delays[0, 1] > 5
     assert (run / "metrics.png").stat().st_size > 1000
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("metrics.json", "metrics.png", "checkpoint.pt"):           # not mkstemp's 0600
+        assert (run / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     provenance = network.provenance["training"]
     assert provenance["config"]["loss"]["name"] == "max_ce"
     assert provenance["final_metrics"]["test_accuracy"] == 1.0

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import NeurodelayError
+from .metrics import usual_file_mode
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -43,6 +44,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        usual_file_mode(temporary)
         with os.fdopen(handle, "wb") as stream:
             torch.save(dict(state, format_version=FORMAT_VERSION), stream)
             stream.flush()

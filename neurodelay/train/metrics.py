@@ -11,10 +11,18 @@ METRICS_NAME = "metrics.json"
 PLOT_NAME = "metrics.png"
 
 
+def usual_file_mode(path: str | Path) -> None:
+    """Give a ``mkstemp`` file (created 0600) the mode a plain ``open`` would: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_atomically(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        usual_file_mode(temporary)
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
         os.replace(temporary, path)
@@ -52,6 +60,7 @@ def plot_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     os.close(handle)
     try:
         figure.savefig(temporary, dpi=100)
+        usual_file_mode(temporary)
         os.replace(temporary, run_dir / PLOT_NAME)
     finally:
         plt.close(figure)
