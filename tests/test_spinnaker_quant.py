@@ -237,6 +237,7 @@ def test_layout_takes_shifts_from_the_weight_formats_and_checks_them():
     b = quantized.projection("b")
     coarser = replace(b.weight_format, exponent=b.weight_format.exponent + 1)
     changed = quantized.with_projections([quantized.projection("a"),
-                                          replace(b, weight_format=coarser, weights=coarser.to_float(b.integer_weights))])
+                                          replace(b, weight_format=coarser,
+                                                  weights=coarser.to_float(b.integer_weights))])
     with pytest.raises(ValidationError, match="different ring-buffer shifts"):
         sp.build_layout(changed)

@@ -183,7 +183,8 @@ def test_batch_items_are_independent():
     for item in range(3):
         alone = refsim.simulate(quantized, inputs[item:item + 1], mode="spinnaker")
         for key in ("v", "i_syn"):
-            assert np.array_equal(alone.populations["out"].states[key][0], together.populations["out"].states[key][item])
+            assert np.array_equal(alone.populations["out"].states[key][0],
+                                  together.populations["out"].states[key][item])
 
 
 def test_not_quantized_for_spinnaker_is_refused():

@@ -59,7 +59,8 @@ def build(sim, model: dict, source_spikes: dict | None = None, prefix: str = "")
         pinned = pinned_summed_weight(int(population["ring_buffer_shift"]))
         populations[population["name"]] = sim.Population(
             population["size"], sim.IF_curr_exp(**parameters), label=prefix + population["name"],
-            initial_values={"v": initial_v}, additional_parameters={"neurons_per_core": int(population["neurons_per_core"]),
+            initial_values={"v": initial_v},
+            additional_parameters={"neurons_per_core": int(population["neurons_per_core"]),
                                    "max_expected_summed_weight": [pinned, pinned],
                                    "allow_delay_extensions": True})
     projections = {}

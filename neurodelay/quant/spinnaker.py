@@ -393,7 +393,8 @@ def ring_buffer_shifts(network: Network) -> dict[str, int]:
                                   "one exponent per post population (SpiNNaker has one shift per population)")
         shift = next(iter(found.values()), 0)
         if not 0 <= shift <= MAX_SHIFT:
-            raise TargetLimitError(f"populations[{population.name}]: ring-buffer shift {shift}; allowed: 0..{MAX_SHIFT}")
+            raise TargetLimitError(f"populations[{population.name}]: ring-buffer shift {shift}; "
+                                   f"allowed: 0..{MAX_SHIFT}")
         for projection in incoming:
             largest = int(np.abs(projection.integer_weights).max(initial=0))
             if largest > word_limit(shift):
