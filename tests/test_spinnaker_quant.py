@@ -241,3 +241,9 @@ def test_layout_takes_shifts_from_the_weight_formats_and_checks_them():
                                                   weights=coarser.to_float(b.integer_weights))])
     with pytest.raises(ValidationError, match="different ring-buffer shifts"):
         sp.build_layout(changed)
+
+
+def test_reset_that_rounds_onto_the_threshold_is_rejected():
+    post = LIF("out", 1, threshold=1.0, reset=1.0 - 1e-7)
+    with pytest.raises(TargetLimitError, match="reset and threshold are equal"):
+        sp.quantize_for_spinnaker(one_layer([[0.1]], [[0]], post=post), voltage_scale_mv=1.0)

@@ -433,6 +433,11 @@ def build_layout(network: Network) -> SpiNNakerLayout:
     for population in network.neurons():
         parameters = pynn_cell_parameters(population, network.dt_ms, scale)
         bits, derived = chip_constants(population.name, parameters, step_bits)
+        if isinstance(population, LIF) and np.any(bits["v_reset"] >= bits["v_thresh"]):
+            raise TargetLimitError(f"populations[{population.name}].reset: reset and threshold are equal in s16.15 "
+                                   "at this voltage scale (the chip checks the threshold while refractory, so the "
+                                   "neuron would fire every step); allowed: threshold - reset >= 2^-15 mV after "
+                                   "scaling; raise voltage_scale_mv")
         per_core = int(pinned.get(population.name) or auto_neurons_per_core(population.size,
                                                                             needed[population.name]))
         slots = delay_slots(population.size, per_core, needed[population.name])
