@@ -16,11 +16,13 @@ import torch.distributed as dist
 
 @dataclass
 class Distributed:
-    """This process's place in the run: ``rank`` of ``world_size``; rank 0 writes all files."""
+    """This process's place in the run: ``rank`` of ``world_size`` (``local_rank`` on its machine,
+    which picks its GPU); rank 0 writes all files."""
 
     rank: int = 0
     world_size: int = 1
     owns_group: bool = False
+    local_rank: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -90,8 +92,11 @@ def from_environment(device: torch.device) -> Distributed:
     if world_size <= 1:
         return Distributed()
     rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
     if dist.is_initialized():
-        return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size())
+        return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank)
     backend = "nccl" if device.type == "cuda" else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
     dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
-    return Distributed(rank=rank, world_size=world_size, owns_group=True)
+    return Distributed(rank=rank, world_size=world_size, owns_group=True, local_rank=local_rank)

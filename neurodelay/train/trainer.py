@@ -80,7 +80,7 @@ class Trainer:
         device = resolve_device(config.device)
         self.distributed = distributed or from_environment(device)
         if device.type == "cuda" and self.distributed.active:
-            device = torch.device("cuda", self.distributed.rank % torch.cuda.device_count())
+            device = torch.device("cuda", self.distributed.local_rank % torch.cuda.device_count())
         self.device = device
         self.dtype = getattr(torch, config.dtype)
         self._prepare_run_dir()
