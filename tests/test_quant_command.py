@@ -119,15 +119,21 @@ def test_calibrated_needs_data_and_beats_max_abs_on_its_objective(tmp_path):
     max_abs_net, max_abs = quantize(network, "loihi2")
     assert max_abs.options["clips"] == {}
     spikes = simulate(network, calibration).populations
-    for projection in network.projections:   # activity-weighted squared weight error, computed here
-        counts = spikes[projection.pre].spikes.sum(axis=(0, 1)).astype(float)
 
-        def objective(quantized: Network) -> float:
+    def objective(quantized: Network) -> float:   # activity-weighted squared weight error, computed here
+        total = 0.0
+        for projection in network.projections:
+            counts = spikes[projection.pre].spikes.sum(axis=(0, 1)).astype(float)
             error = quantized.projection(projection.name).weights - projection.weights
-            return float(sum(counts[i] * np.sum(error[i] ** 2) for i in range(len(counts))))
-        clip = calibrated.options["clips"][projection.name]
-        assert 0 < clip <= np.abs(projection.weights).max()
-        assert objective(calibrated_net) <= objective(max_abs_net)
+            total += float(sum(counts[i] * np.sum(error[i] ** 2) for i in range(len(counts))))
+        return total
+    for projection in network.projections:
+        assert 0 < calibrated.options["clips"][projection.name] <= np.abs(projection.weights).max()
+    assert calibrated.options["target_options"]["vth"] in quant_target("loihi2").scale_option[1]
+    assert objective(calibrated_net) < objective(max_abs_net)
+    fixed_net, fixed = quantize(network, "loihi2", scale="calibrated", calibration=calibration, vth=8192)
+    assert fixed.options["target_options"]["vth"] == 8192               # a given vth is kept
+    assert objective(fixed_net) <= objective(max_abs_net)
     np.savez(tmp_path / "cal.npz", inputs=calibration["input"])
     source = tmp_path / "net.ndnet"
     ir.save(network, source)

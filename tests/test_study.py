@@ -3,6 +3,7 @@ from the reference simulator, the delay-range option rows, and config errors nam
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from neurodelay.quant.calibration import quantize
 from neurodelay.quant.delay_range import coarsen_inputs, coarsen_timestep, relay_chains
 from neurodelay.quant.study import load_study_config
+from neurodelay.quant.targets import quant_target
 from neurodelay.refsim import simulate
 
 DATA = {"task": "yin_yang", "train_size": 60, "validation_size": 10, "test_size": 80, "duration_ms": 40.0,
@@ -88,7 +90,6 @@ def test_study_accuracies_match_an_independent_evaluation(study):
 
 
 def test_delay_option_rows_count_neurons_and_cores(study):
-    import json
     document = json.loads((study / "results" / "study.json").read_text())
     options = {row["option"].split(":")[0]: row for row in document["delay_options"]}
     assert set(options) == {"a", "b", "c"} and len(document["delay_options"]) == 4
@@ -114,8 +115,12 @@ def test_study_config_errors_name_the_field(tmp_path):
 def test_study_with_qat_and_signs_split_runs(tmp_path):
     ir.save(network(), tmp_path / "net.ndnet")
     config = {"network": "net.ndnet", "data": DATA, "targets": ["loihi2"], "weight_bits": [6],
-              "modes": ["ptq", "qat"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30}}
+              "modes": ["ptq", "qat"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30},
+              "scale": "calibrated", "calibration_samples": 30}
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
     assert main(["study", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out")]) == 0
     rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
-    assert [(r["mode"], r["signs_split"]) for r in rows] == [("ptq", "True"), ("qat", "True")]
+    assert [(r["mode"], r["signs_split"], r["scale"]) for r in rows] == [("ptq", "True", "calibrated"),
+                                                                           ("qat", "True", "calibrated")]
+    chosen = [json.loads(r["target_options"]) for r in rows]
+    assert chosen[0] == chosen[1] and chosen[0]["vth"] in quant_target("loihi2").scale_option[1]

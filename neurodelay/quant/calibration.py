@@ -6,10 +6,13 @@ scale is selected here by clipping the float weights *before* the target's quant
 
 * ``max-abs``: no clipping (the target's own choice);
 * ``percentile:P``: clip each projection's |weights| at their P-th percentile (0 < P <= 100);
-* ``calibrated``: per projection, the clip value among ``max|w| / 2**k`` (k = 0..4, each a step of
-  the targets' power-of-two exponents) that minimises the activity-weighted squared weight error
+* ``calibrated``: first the target's one free scale (Loihi 2's threshold mantissa ``vth``, which
+  sets every weight's LSB in network units; SpiNNaker's ``voltage_scale_mv``) among one octave of
+  candidates, so that the largest weights fill the mantissa instead of wasting up to a bit; then
+  per projection the clip value among ``max|w| / 2**k`` (k = 0..4, each a step of the targets'
+  power-of-two exponents). Both minimise the activity-weighted squared weight error
   ``sum_i n_i sum_j (q(w_ij) - w_ij)**2`` on a calibration set, ``n_i`` the spikes of pre neuron
-  i in the float reference simulation of the calibration inputs.
+  i in the float reference simulation of the calibration inputs (never the evaluation labels).
 
 Clipped weights are counted in the report (it compares with the unclipped network), so
 ``--strict`` refuses percentile or calibrated scales that clip.
@@ -17,7 +20,8 @@ Clipped weights are counted in the report (it compares with the unclipped networ
 Weight bits below the target's native width (:func:`reduce_weight_bits`) keep the target's format
 and restrict each projection to integers ``L * 2**s * grid`` with ``|L| <= 2**(bits - 1) - 1``
 (Lava's ``num_weight_bits`` does the same by dropping low bits): the smallest ``s`` that holds
-the projection's largest integer, round half up.
+the projection's largest integer, round half up, kept within the chip's integer range (a value
+that would round past it is clipped, and counted as such by the report).
 """
 from __future__ import annotations
 
@@ -95,36 +99,60 @@ def _activity_error(original: Network, quantized: Network, name: str, pre_spikes
     return float(pre_spikes @ (error ** 2).sum(axis=1))
 
 
-def select_clips(network: Network, target: QuantTarget, selection: ScaleSelection,
-                 calibration: dict[str, np.ndarray] | None = None, **options: Any) -> dict[str, float]:
-    """Clip magnitude per projection for ``selection`` (empty for max-abs); see the module docstring."""
+def quantized_with(network: Network, target: QuantTarget, clips: dict[str, float], bits: int,
+                   options: dict[str, Any]) -> tuple[Network, Any]:
+    """The quantization pipeline: clip, the target's quantizer, the bit width; (network, target report)."""
+    clipped = clipped_network(network, clips)
+    quantized, target_report = target.quantize(clipped, **options)
+    return reduce_weight_bits(quantized, target, bits, clipped), target_report
+
+
+def calibrate(network: Network, target: QuantTarget, selection: ScaleSelection,
+              calibration: dict[str, np.ndarray] | None, bits: int,
+              options: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Clip magnitude per projection and the target's options for ``selection`` (module docstring).
+
+    ``calibrated`` first picks the target's free scale (``target.scale_option``: Loihi 2's ``vth``,
+    SpiNNaker's ``voltage_scale_mv``; only when ``options`` does not fix it) among one octave of
+    candidates, then the clips, each minimising the activity-weighted squared weight error.
+    """
     if selection.kind == "max-abs":
-        return {}
+        return {}, options
     magnitudes = {p.name: np.abs(p.weights[p.existing()]) for p in network.projections}
     if selection.kind == "percentile":
         return {name: float(np.percentile(values, selection.percentile))
-                for name, values in magnitudes.items() if values.size and values.max() > 0}
+                for name, values in magnitudes.items() if values.size and values.max() > 0}, options
     if calibration is None:
         raise ValidationError("--calibration", "calibrated scales need calibration inputs",
                               "an .npz of spike inputs (--calibration DATA)")
     from ..refsim import simulate
     recording = simulate(network, calibration, mode="float")
+    pre_spikes = {p.name: recording.populations[p.pre].spikes.sum(axis=(0, 1)).astype(np.float64)
+                  for p in network.projections}
+
+    def total_error(clips: dict[str, float], trial_options: dict[str, Any]) -> float:
+        quantized, _ = quantized_with(network, target, clips, bits, trial_options)
+        return sum(_activity_error(network, quantized, name, spikes) for name, spikes in pre_spikes.items())
+
+    name, candidates = target.scale_option
+    if name not in options:
+        errors = [total_error({}, {**options, name: candidate}) for candidate in candidates]
+        options = {**options, name: candidates[int(np.argmin(errors))]}
     clips: dict[str, float] = {}
     for projection in network.projections:
         largest = float(magnitudes[projection.name].max(initial=0.0))
         if largest == 0:
             continue
-        pre_spikes = recording.populations[projection.pre].spikes.sum(axis=(0, 1)).astype(np.float64)
         best = None
         for halving in range(CALIBRATION_HALVINGS):
             candidate = largest / 2.0 ** halving
             trial = {**clips, projection.name: candidate}
-            quantized, _ = target.quantize(clipped_network(network, trial), **options)
-            error = _activity_error(network, quantized, projection.name, pre_spikes)
+            quantized, _ = quantized_with(network, target, trial, bits, options)
+            error = _activity_error(network, quantized, projection.name, pre_spikes[projection.name])
             if best is None or error < best[0]:
                 best = (error, candidate)
         clips[projection.name] = best[1]
-    return clips
+    return clips, options
 
 
 def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int, source: Network | None = None) -> Network:
@@ -152,7 +180,9 @@ def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int, sourc
         shift = 0
         while np.abs(np.floor(levels / 2.0 ** shift + 0.5)).max(initial=0) > top:
             shift += 1
-        reduced = (np.floor(levels / 2.0 ** shift + 0.5).astype(np.int64) << shift) * grid
+        step = grid << shift
+        low, high = target.integer_range(projection)     # rounding up may not leave the chip's range
+        reduced = np.clip(np.floor(levels / 2.0 ** shift + 0.5).astype(np.int64), -(-low // step), high // step) * step
         reduced = np.where(projection.existing(), reduced, 0)
         projections.append(replace(projection, integer_weights=reduced,
                                    weights=projection.weight_format.to_float(reduced),
@@ -196,7 +226,8 @@ def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "ma
     strict: raise TargetLimitError naming the projection when anything is clipped;
     signs_split: first split mixed-sign projections (:func:`split_signs`; the report then compares
     with the split float network, which is the same network);
-    options: passed to the target's quantizer (``vth`` for Loihi 2, ``voltage_scale_mv``, ... for SpiNNaker).
+    options: passed to the target's quantizer (``vth`` for Loihi 2, ``voltage_scale_mv``, ... for SpiNNaker);
+        ``calibrated`` chooses the free scale among them unless it is given.
 
     The quantized network carries the report in ``provenance['quantization_report']`` (and the
     target's own report in ``provenance['quantization']``).
@@ -205,11 +236,9 @@ def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "ma
     if signs_split:
         network = split_signs(network)
     selection = scale if isinstance(scale, ScaleSelection) else ScaleSelection.parse(scale)
-    clips = select_clips(network, entry, selection, calibration, **options)
-    clipped = clipped_network(network, clips)
-    quantized, target_report = entry.quantize(clipped, **options)
     bits = entry.native_weight_bits if weight_bits is None else int(weight_bits)
-    quantized = reduce_weight_bits(quantized, entry, bits, clipped)
+    clips, options = calibrate(network, entry, selection, calibration, bits, options)
+    quantized, target_report = quantized_with(network, entry, clips, bits, options)
     summary = summarize(entry, network, quantized, target_report,
                         {"scale": str(selection), "clips": clips, "weight_bits": bits,
                          "signs_split": signs_split, "target_options": options})

@@ -12,6 +12,8 @@ Config (YAML; paths relative to the config file)::
     delay_resolutions: [1, 2]         # timestep multiples (option (b) of delay_range)
     modes: [ptq, qat]
     signs_split: [false, true]        # also split mixed-sign projections (one more bit on Loihi 2)
+    scale: calibrated                 # max-abs, percentile:P or calibrated (on calibration_samples
+    calibration_samples: 200          #   of the training split; QAT keeps the calibrated target scale)
     qat: {epochs: 1, batch_size: 32, weight_lr: 0.001}
     parity: {enabled: false, samples: 4}   # target executor vs refsim target mode (slow for Lava)
     delay_range: {bound: 5}          # optional: cost of the delay-range options at this bound
@@ -42,7 +44,7 @@ from ..data.tasks import TASKS, load_task
 from ..errors import NeurodelayError, ValidationError
 from ..ir import LIF, Network, load
 from ..refsim import simulate
-from .calibration import quantize
+from .calibration import ScaleSelection, quantize
 from .delay_range import clamp_delays, coarse_delay_steps, coarsen_inputs, coarsen_timestep, relay_chains
 from .qat import FineTuneConfig, fine_tune
 from .targets import QUANT_TARGETS, as_json, quant_target
@@ -101,6 +103,8 @@ class StudyConfig:
     delay_resolutions: list[int] = field(default_factory=lambda: [1])
     modes: list[str] = field(default_factory=lambda: ["ptq"])
     signs_split: list[bool] = field(default_factory=lambda: [False])
+    scale: str = "max-abs"
+    calibration_samples: int = 200
     qat: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)
     delay_range: dict[str, Any] | None = None
@@ -116,7 +120,7 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     if not isinstance(document, dict):
         raise ValidationError("config", "not a mapping", "a YAML mapping", file=path)
     known = {"name", "network", "loss", "data", "targets", "weight_bits", "delay_resolutions", "modes", "qat",
-             "signs_split",
+             "signs_split", "scale", "calibration_samples",
              "parity", "delay_range", "out"}
     unknown = sorted(set(document) - known)
     if unknown:
@@ -153,8 +157,17 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
                        loss=document.get("loss"), targets=targets,
                        weight_bits=integers("weight_bits", [8], 2),
                        delay_resolutions=integers("delay_resolutions", [1], 1), modes=modes, signs_split=signs_split,
+                       scale=str(ScaleSelection.parse(str(document.get("scale", "max-abs")))),
+                       calibration_samples=_positive(document.get("calibration_samples", 200),
+                                                     "calibration_samples", path),
                        qat=dict(document.get("qat") or {}), parity=dict(document.get("parity") or {}),
                        delay_range=document.get("delay_range"))
+
+
+def _positive(value: Any, key: str, path: Path) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError(key, f"{value!r}", "an integer >= 1", file=path)
+    return value
 
 
 def study_data(data: dict[str, Any], dt_ms: float) -> tuple[Dataset, Dataset]:
@@ -196,25 +209,31 @@ def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
         coarse, coarsening = coarsen_timestep(network, factor)
         coarse_test, coarse_train = _at_resolution(test, factor), _at_resolution(train, factor)
         coarse_eval = float_eval if factor == 1 else evaluate(coarse, coarse_test, loss=loss)
+        calibration = {network.sources()[0].name: coarse_train.inputs[:config.calibration_samples]}
         for target_name in config.targets:
             target = quant_target(target_name)
             for bits, split, mode in itertools.product(config.weight_bits, config.signs_split, config.modes):
                 if bits > target.native_weight_bits:
                     continue
-                candidate = coarse
-                if mode == "qat":
-                    settings = FineTuneConfig(target=target_name, weight_bits=bits, loss=loss, signs_split=split,
-                                              **{k: v for k, v in config.qat.items()})
-                    candidate, _ = fine_tune(coarse, coarse_train, settings)
                 try:
-                    quantized, summary = quantize(candidate, target_name, weight_bits=bits, signs_split=split)
+                    quantized, summary = quantize(coarse, target_name, weight_bits=bits, signs_split=split,
+                                                  scale=config.scale, calibration=calibration)
+                    if mode == "qat":     # fine-tune at the calibrated target scale, without clipping
+                        chosen = summary.options["target_options"]
+                        settings = FineTuneConfig(target=target_name, weight_bits=bits, loss=loss,
+                                                  signs_split=split, target_options=chosen,
+                                                  **{k: v for k, v in config.qat.items()})
+                        tuned, _ = fine_tune(coarse, coarse_train, settings)
+                        quantized, summary = quantize(tuned, target_name, weight_bits=bits, signs_split=split,
+                                                      **chosen)
                 except NeurodelayError as error:
                     rows.append(_failed_row(target_name, factor, coarse.dt_ms, bits, split, mode, float_eval,
                                             coarse_eval, error))
                     continue
                 result = evaluate(quantized, coarse_test, mode=target.refsim_mode, loss=loss)
                 row = {"target": target_name, "delay_resolution": factor, "dt_ms": coarse.dt_ms,
-                       "weight_bits": bits, "signs_split": split, "mode": mode,
+                       "weight_bits": bits, "signs_split": split, "mode": mode, "scale": config.scale,
+                       "target_options": json.dumps(as_json(summary.options["target_options"])),
                        "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
                        "quantized_accuracy": result.accuracy,
                        "drop_pp": 100 * (float_eval.accuracy - result.accuracy),
@@ -233,7 +252,7 @@ def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
                          f"{100 * result.accuracy:.2f}% "
                          f"(drop {row['drop_pp']:+.2f} pp)")
     delay_options = delay_option_costs(network, train, test, config, loss, progress) if config.delay_range else []
-    document = {"network": str(config.network), "loss": loss, "samples": len(test),
+    document = {"network": str(config.network), "loss": loss, "samples": len(test), "scale": config.scale,
                 "float_accuracy": float_eval.accuracy, "rows": rows, "delay_options": delay_options}
     write_outputs(config.out, document)
     return document
@@ -341,7 +360,8 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
 def markdown_text(document: dict[str, Any]) -> str:
     lines = [f"# Quantization study of `{document['network']}`", "",
              f"Float accuracy: {100 * document['float_accuracy']:.2f}% on {document['samples']} samples "
-             f"(readout `{document['loss']}`); quantized accuracy on the reference simulator's target mode.", "",
+             f"(readout `{document['loss']}`); quantized accuracy on the reference simulator's target mode; "
+             f"scales: {document['scale']}.", "",
              "| target | dt multiple | weight bits | signs | mode | float at dt (%) | quantized (%) | drop (pp) "
              "| clipped | parity |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -36,6 +36,10 @@ class QuantTarget:
     delay_bound: ``f(network, population) -> largest IR delay in steps`` a projection into that
         population may have without leaving the chip's delay hardware.
     cores: ``f(quantized network) -> {population: cores}`` of the neuron populations.
+    integer_range: ``f(quantized projection) -> (lowest, highest)`` integer weight the chip delivers
+        unchanged (Loihi 2: by sign mode, mixed-sign highest 254; SpiNNaker: +-65535).
+    scale_option: the quantizer option that sets the weights' LSB in network units and the
+        candidates (one octave) a calibration may choose among.
     """
 
     name: str
@@ -46,6 +50,8 @@ class QuantTarget:
     weight_grid: Callable[[Projection], int]
     delay_bound: Callable[[Network, str], int]
     cores: Callable[[Network], dict[str, int]]
+    integer_range: Callable[[Projection], tuple[int, int]]
+    scale_option: tuple[str, tuple[float, ...]]
 
     def format_module_object(self) -> ModuleType:
         return importlib.import_module(self.format_module)
@@ -61,6 +67,13 @@ def _loihi2_grid(projection: Projection) -> int:
     from . import loihi2
     existing = projection.existing()
     return 2 if loihi2.sign_mode_of(projection.integer_weights[existing]) == "mixed" else 1
+
+
+def _loihi2_integer_range(projection: Projection) -> tuple[int, int]:
+    from . import loihi2
+    mode = loihi2.sign_mode_of(projection.integer_weights[projection.existing()])
+    low, high = loihi2.FORMAT.weight_limits(mode)
+    return low, high - high % _loihi2_grid(projection)
 
 
 def _loihi2_delay_bound(network: Network, population: str) -> int:
@@ -82,6 +95,11 @@ def _spinnaker_delay_bound(network: Network, population: str) -> int:
     return spinnaker.max_delay_steps(slots) - 1
 
 
+def _spinnaker_integer_range(projection: Projection) -> tuple[int, int]:
+    from . import spinnaker
+    return -spinnaker.WEIGHT_WORD_MAX, spinnaker.WEIGHT_WORD_MAX
+
+
 def _spinnaker_cores(network: Network) -> dict[str, int]:
     """Neuron cores per population plus one delay-extension core per core of a pre population whose
     targets need one (``population + "/delay_extension"`` keys)."""
@@ -100,10 +118,13 @@ def _spinnaker_cores(network: Network) -> dict[str, int]:
 
 QUANT_TARGETS: dict[str, QuantTarget] = {
     "loihi2": QuantTarget("loihi2", "neurodelay.quant.loihi2:quantize_for_loihi2", "neurodelay.quant.loihi2",
-                          "loihi2", 8, _loihi2_grid, _loihi2_delay_bound, _loihi2_cores),
+                          "loihi2", 8, _loihi2_grid, _loihi2_delay_bound, _loihi2_cores,
+                          _loihi2_integer_range,
+                          ("vth", tuple(int(round(2 ** 12 * 2 ** (i / 32))) for i in range(32)))),
     "spinnaker": QuantTarget("spinnaker", "neurodelay.quant.spinnaker:quantize_for_spinnaker",
                              "neurodelay.quant.spinnaker", "spinnaker", 17, lambda projection: 1,
-                             _spinnaker_delay_bound, _spinnaker_cores),
+                             _spinnaker_delay_bound, _spinnaker_cores, _spinnaker_integer_range,
+                             ("voltage_scale_mv", tuple(8.0 * 2 ** (i / 32) for i in range(32)))),
 }
 
 
