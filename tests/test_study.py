@@ -112,15 +112,16 @@ def test_study_config_errors_name_the_field(tmp_path):
         assert str(path) in str(error.value)
 
 
-def test_study_with_qat_and_signs_split_runs(tmp_path):
+def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):
     ir.save(network(), tmp_path / "net.ndnet")
     config = {"network": "net.ndnet", "data": DATA, "targets": ["loihi2"], "weight_bits": [6],
               "modes": ["ptq", "qat"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30},
-              "scale": "calibrated", "calibration_samples": 30}
+              "scale": "calibrated", "calibration_samples": 30, "parity": {"enabled": True, "samples": 1}}
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
     assert main(["study", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out")]) == 0
     rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
     assert [(r["mode"], r["signs_split"], r["scale"]) for r in rows] == [("ptq", "True", "calibrated"),
                                                                            ("qat", "True", "calibrated")]
+    assert [r["parity"] for r in rows] == ["0 spike mismatches (1 samples)"] * 2   # Lava vs refsim loihi2 mode
     chosen = [json.loads(r["target_options"]) for r in rows]
     assert chosen[0] == chosen[1] and chosen[0]["vth"] in quant_target("loihi2").scale_option[1]

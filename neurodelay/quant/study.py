@@ -15,7 +15,8 @@ Config (YAML; paths relative to the config file)::
     scale: calibrated                 # max-abs, percentile:P or calibrated (on calibration_samples
     calibration_samples: 200          #   of the training split; QAT keeps the calibrated target scale)
     qat: {epochs: 1, batch_size: 32, weight_lr: 0.001}
-    parity: {enabled: false, samples: 4}   # target executor vs refsim target mode (slow for Lava)
+    parity: {enabled: false, samples: 4,   # target executor vs refsim target mode (slow for Lava);
+             executors: {spinnaker: neurodelay.backends.spinnaker.emulated}}   # default: the target's backend
     delay_range: {bound: 5}          # optional: cost of the delay-range options at this bound
     out: study                        # results.csv, results.md, accuracy_vs_bits.png, study.json
 
@@ -26,6 +27,7 @@ sample (float vs quantized, relative change per layer), clipped / rounded weight
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import itertools
 import json
@@ -273,13 +275,18 @@ def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, 
     from ..targets import get_target, load_backend
     samples = int(settings.get("samples", 4))
     inputs = {quantized.sources()[0].name: test.inputs[:samples]}
+    module = settings.get("executors", {}).get(target)
     try:
         reference = simulate(quantized, inputs, mode=get_target(target).refsim_mode)
-        with load_backend(target).executor() as executor:
+        backend = importlib.import_module(module) if module else load_backend(target)
+        with backend.executor() as executor:
             candidate = executor.run(quantized, inputs)
     except (NeurodelayError, ImportError, AttributeError) as error:
         return f"error: {error}"
     divergences = compare(reference, candidate, ("spikes",))
+    missing = [f"{d.population}.{d.quantity}" for d in divergences if d.count < 0]
+    if missing:
+        return f"error: recordings differ in shape or content at {', '.join(missing)}"
     return f"{sum(d.count for d in divergences)} spike mismatches ({samples} samples)"
 
 
