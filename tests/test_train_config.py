@@ -42,7 +42,7 @@ def edited(path: str, value, base: str = "yin_yang.yaml") -> dict:
 
 
 @pytest.mark.parametrize("path, value, field, allowed", [
-    ("network.hidden.0.input.delays.high", 30.0, "network.hidden[0].input.delays", "[0, max_delay_steps = 20]"),
+    ("network.hidden.0.input.delays.high", 50.0, "network.hidden[0].input.delays", "[0, max_delay_steps = 40]"),
     ("network.hidden.0.input.delays",
      {"kind": "normal", "mean": 1.0, "std": 1.0}, "network.hidden[0].input.delays.kind", "never clipped"),
     ("network.hidden.0.size", 0, "network.hidden[0].size", "[1, 16777216]"),
@@ -104,9 +104,9 @@ def test_builder_follows_the_config_and_the_seed():
     network = build_network(config.network, n_inputs=5, n_classes=3, seed=11)
     assert [p.name for p in network.populations] == ["input", "hidden", "readout"]
     hidden_in = network.projection("input_hidden")
-    assert hidden_in.weights.shape == (5, 100) and hidden_in.max_delay_steps == 20
-    assert hidden_in.delays_steps.min() >= 0.0 and hidden_in.delays_steps.max() < 5.0
-    assert abs(hidden_in.weights.mean() - 1.5) < 0.3 and abs(hidden_in.weights.std() - 1.5) < 0.3
+    assert hidden_in.weights.shape == (5, 200) and hidden_in.max_delay_steps == 40
+    assert hidden_in.delays_steps.min() >= 0.0 and hidden_in.delays_steps.max() < 10.0
+    assert abs(hidden_in.weights.mean() - 1.5) < 0.25 and abs(hidden_in.weights.std() - 1.5) < 0.25
     readout_in = network.projection("hidden_readout")
     assert readout_in.metadata == {"learn_weights": True, "learn_delays": False}
     assert np.all(readout_in.delays_steps == 0.0)

@@ -22,6 +22,7 @@ def config_document() -> dict:
     document = yaml.safe_load((EXAMPLES / "yin_yang.yaml").read_text())
     document.update(epochs=2, batch_size=7, eval_batch_size=4, device="cpu", dtype="float64",
                     regularizer={"target_spikes_per_neuron": 1.0, "strength": 0.01})
+    document["network"]["dt_ms"] = 1.0
     document["network"]["hidden"][0]["size"] = 12
     return document
 

@@ -20,10 +20,13 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def small_yin_yang(tmp_path: Path, **changes) -> Path:
-    """The Yin-Yang example shrunk for CI: 30 hidden neurons, 3 epochs."""
+    """The Yin-Yang example shrunk for CI: 1 ms steps, 60 hidden neurons, 3 epochs, a faster
+    weight learning rate."""
     document = yaml.safe_load((EXAMPLES / "yin_yang.yaml").read_text())
-    document.update(epochs=3, batch_size=16, eval_batch_size=200, device="cpu")
-    document["network"]["hidden"][0]["size"] = 30
+    document.update(epochs=3, batch_size=20, eval_batch_size=200, device="cpu")
+    document["network"]["dt_ms"] = 1.0
+    document["network"]["hidden"][0]["size"] = 60
+    document["optimiser"]["weight_lr"] = 0.02
     document.update(changes)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -63,7 +66,7 @@ def test_yin_yang_short_run_learns_and_writes_the_run_folder(tmp_path):
     for record in records:
         assert {"train_loss", "train_accuracy", "validation_accuracy", "test_accuracy", "seconds"} <= set(record)
         assert 0.0 <= record["test_accuracy"] <= 1.0 and record["seconds"] > 0
-    assert records[-1]["test_accuracy"] > 0.6                # chance is 1/3
+    assert records[-1]["test_accuracy"] > 0.75               # chance is 1/3; measured: 0.8575
     assert records[-1]["train_loss"] < records[0]["train_loss"]
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=False)
     assert checkpoint["completed_epochs"] == 3 and checkpoint["limit"] == 400
@@ -79,8 +82,8 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
-    config = small_yin_yang(tmp_path, epochs=4, batch_size=8)
-    command = [sys.executable, "-m", "neurodelay", "train", str(config), "--limit", "240", "--no-progress"]
+    config = small_yin_yang(tmp_path, epochs=3, batch_size=8)
+    command = [sys.executable, "-m", "neurodelay", "train", str(config), "--limit", "160", "--no-progress"]
     environment = dict(os.environ, OMP_NUM_THREADS="2")
     reference = subprocess.run(command + ["--out", str(tmp_path / "whole")], env=environment,
                                capture_output=True, text=True, timeout=600)
@@ -101,7 +104,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert process.returncode == -signal.SIGKILL
     assert not (interrupted / "network.ndnet").exists()
     saved = torch.load(checkpoint, weights_only=False)
-    assert 1 <= saved["completed_epochs"] < 4
+    assert 1 <= saved["completed_epochs"] < 3
 
     resumed = subprocess.run(command + ["--out", str(interrupted), "--resume"], env=environment,
                              capture_output=True, text=True, timeout=600)
