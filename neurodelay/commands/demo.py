@@ -1,37 +1,23 @@
-"""``neurodelay demo``: the end-to-end job behind the README's first command.
-
-Today it runs what exists: load the example networks, validate them, print their summaries and
-simulate one of them in the reference simulator's float mode. It grows with each capability
-(train -> quantize -> export to both targets -> parity report).
-"""
+"""``neurodelay demo``: train -> quantize -> export to Loihi 2 and SpiNNaker -> parity -> summary."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from .. import ir
-from ..ir.summary import summary_text
-from ..refsim import simulate
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from ..demo import DEFAULT_CONFIG, DemoOptions, run_demo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="run the end-to-end demo")
-    parser.add_argument("--examples", type=Path, default=EXAMPLES, help="folder with the example networks")
+    parser = subparsers.add_parser("demo", help="run the end-to-end demo (train, quantize, export, parity)")
+    parser.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for every artefact")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="training config")
+    parser.add_argument("--limit", type=int, default=1000, help="samples per data split")
+    parser.add_argument("--parity-samples", type=int, default=16, help="test samples run through target simulators")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("feedforward.ndnet", "recurrent.ndnet"):
-        network = ir.load(args.examples / name)
-        print(summary_text(network))
-        inputs = np.random.default_rng(0).random((4, 200, network.sources()[0].size)) < 0.05
-        recording = simulate(network, inputs, mode="float")
-        rates = {p.name: recording.spikes(p.name).mean() * 1000.0 / network.dt_ms
-                 for p in network.populations if p.kind != "leaky_integrator"}
-        print("float simulation, 4 x 200 steps: mean rate "
-              + ", ".join(f"{name} {rate:.1f} Hz" for name, rate in rates.items()) + "\n")
-    return 0
+    summary = run_demo(DemoOptions(args.out, args.config, args.limit, args.parity_samples,
+                                   progress=not args.no_progress))
+    return 0 if all(result["mismatches"] == 0 for result in summary["targets"].values()) else 1

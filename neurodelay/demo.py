@@ -1,0 +1,198 @@
+"""The end-to-end pipeline behind ``neurodelay demo``: train -> quantize -> export -> parity -> summary.
+
+Steps (each result is a file under ``out_dir``; a second run reuses what is there):
+
+1. **train** a small Yin-Yang network with learnable delays (``examples/demo_yin_yang.yaml``) with
+   the EventProp engine; the run directory holds checkpoints, so an interrupted demo resumes.
+2. **float accuracy** of the trained IR network on the test split in the reference simulator's
+   float mode (the IR's own dynamics, float64).
+3. for each target (Loihi 2, SpiNNaker): **quantize** (report with every lossy step), measure the
+   **quantized accuracy** in the target's bit-accurate refsim mode, **export** (Lava artefact;
+   PyNN model + standalone script), and check **parity**:
+   - Loihi 2: refsim-loihi2 vs Lava's fixed-point CPU simulation, spikes and u, v at every step;
+   - SpiNNaker: what sPyNNaker builds on a virtual board (weights, synapse types, delays, shifts)
+     vs the quantizer, and refsim-spinnaker vs sPyNNaker's own compiled neuron code run under an
+     ARM emulator (spikes, v and currents at every step).
+4. a **summary** table (printed and ``summary.json``) and a bar plot ``summary.png``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import ir, refsim
+from .data import load_task
+from .engine.losses import READOUTS
+from .parity import check_networks, executor_for, parity_target
+from .quant.targets import quant_target
+from .targets import load_exporter
+from .train.config import load_config
+from .train.trainer import NETWORK_NAME, RunOptions, train
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo_yin_yang.yaml"
+TARGETS = ("loihi2", "spinnaker")
+
+
+@dataclass
+class DemoOptions:
+    """out_dir: where every artefact goes; limit: samples per data split (None: all);
+    parity_samples: test samples run through the slow target simulators."""
+
+    out_dir: Path
+    config: Path = DEFAULT_CONFIG
+    limit: int | None = 1000
+    parity_samples: int = 16
+    progress: bool = True
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class TargetResult:
+    target: str
+    accuracy: float
+    spike_change: float
+    quantization: dict[str, Any]
+    export_dir: str
+    parity: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def mismatches(self) -> int:
+        return sum(check["mismatches"] for check in self.parity)
+
+
+def accuracy(recording, readout: str, labels: np.ndarray, scores: Callable) -> float:
+    """Fraction of samples whose largest readout score (the loss's own reduction) is the label."""
+    trace = torch.from_numpy(recording.populations[readout].state_as_float("v"))
+    return float((scores(trace).argmax(1).numpy() == labels).mean())
+
+
+def hidden_spikes(recording, network: ir.Network) -> int:
+    return int(sum(recording.spikes(p.name).sum() for p in network.neurons() if p.kind == "lif"))
+
+
+def write_json(path: Path, value: Any) -> Path:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(value, stream, indent=2, default=str)
+    os.replace(temporary, path)
+    return path
+
+
+def run_demo(options: DemoOptions) -> dict[str, Any]:
+    started = time.monotonic()
+    out, log = Path(options.out_dir), options.log
+    out.mkdir(parents=True, exist_ok=True)
+    config = load_config(options.config)
+
+    log(f"[1/4] training {config.name} ({config.epochs} epochs, EventProp with learnable delays) in {out / 'train'}")
+    run_dir = out / "train"
+    resume = (run_dir / "checkpoint.pt").exists()
+    train(config, RunOptions(run_dir=run_dir, resume=resume, limit=options.limit, progress=options.progress))
+    network = ir.load(run_dir / NETWORK_NAME)
+    trained = json.loads((run_dir / "metrics.json").read_text())[-1]
+
+    splits = load_task(config.data.task, config.data.parameters, config.network.dt_ms).limited(options.limit)
+    test = splits.test
+    readout = config.network.readout.name
+    scores = READOUTS[config.loss.name]
+    float_recording = refsim.simulate(network, test.inputs, mode="float")
+    float_accuracy = accuracy(float_recording, readout, test.labels, scores)
+    float_spikes = hidden_spikes(float_recording, network)
+    log(f"[2/4] float accuracy on {len(test)} test samples: {100 * float_accuracy:.2f}% "
+        f"(engine during training: {100 * trained['test_accuracy']:.2f}%)")
+
+    results = []
+    sample = test.inputs[: options.parity_samples]
+    for target in TARGETS:
+        log(f"[3/4] {target}: quantize, simulate bit-accurately, export, parity")
+        quantized, _ = quant_target(target).quantize(network)
+        ir.save(quantized, out / f"{target}.ndnet")
+        recording = refsim.simulate(quantized, test.inputs, mode=quant_target(target).refsim_mode)
+        spikes = hidden_spikes(recording, quantized)
+        export_dir = out / "export" / target
+        load_exporter(target).export(quantized, export_dir)
+        result = TargetResult(target, accuracy(recording, readout, test.labels, scores),
+                              (spikes - float_spikes) / max(float_spikes, 1),
+                              quantized.provenance.get("quantization", {}), str(export_dir))
+        result.parity = parity_checks(target, quantized, sample, log)
+        results.append(result)
+
+    summary = {
+        "network": network.name, "test_samples": len(test), "float_accuracy": float_accuracy,
+        "engine_test_accuracy": trained["test_accuracy"],
+        "targets": {r.target: {"accuracy": r.accuracy, "accuracy_drop_points": 100 * (float_accuracy - r.accuracy),
+                               "hidden_spike_change": r.spike_change, "parity": r.parity,
+                               "mismatches": r.mismatches, "export": r.export_dir} for r in results},
+        "files": {"trained": str(run_dir / NETWORK_NAME), "metrics": str(run_dir / "metrics.json"),
+                  **{f"quantized_{r.target}": str(out / f"{r.target}.ndnet") for r in results}},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    write_json(out / "summary.json", summary)
+    plot_summary(summary, out / "summary.png")
+    log("[4/4] summary")
+    for line in summary_lines(summary):
+        log(line)
+    return summary
+
+
+def parity_checks(target: str, quantized: ir.Network, inputs: np.ndarray, log: Callable) -> list[dict[str, Any]]:
+    """The target's parity checks on ``inputs`` (``[batch, steps, n]``); one dict per check."""
+    cases = [(quantized, inputs, None)]
+    checks = []
+    if target == "spinnaker":
+        plug = parity_target(target)
+        with executor_for(target) as builder:
+            build = plug.build_check_function()(cases, builder)
+        checks.append({"check": "sPyNNaker build (virtual board) vs quantizer", "executor": build.executor,
+                       "mismatches": build.mismatches, "compared": dict(build.checked)})
+        chosen = plug.executor_factory("emulated-core")(timeout_s=600)
+    else:
+        chosen = executor_for(target, timeout_s=600)
+    with chosen as executor:
+        report, _ = check_networks(target, cases, executor)
+    result = report.results[0]
+    checks.append({"check": f"{report.reference} vs {report.executor}", "executor": report.executor,
+                   "mismatches": int(not result.matched), "steps": result.steps, "samples": len(inputs),
+                   "spikes": result.spikes,
+                   "first_divergence": None if result.matched else str(result.divergences[0])})
+    for check in checks:
+        log(f"      parity: {check['check']}: {'MATCH' if check['mismatches'] == 0 else 'MISMATCH'}")
+    return checks
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    lines = [f"{'':<12}{'accuracy':>10}{'drop (pp)':>11}{'spikes':>9}{'parity':>10}  export",
+             f"{'float':<12}{100 * summary['float_accuracy']:>9.2f}%{'':>11}{'':>9}{'':>10}  {summary['files']['trained']}"]
+    for name, result in summary["targets"].items():
+        parity = "0 diff" if result["mismatches"] == 0 else f"{result['mismatches']} DIFF"
+        lines.append(f"{name:<12}{100 * result['accuracy']:>9.2f}%{result['accuracy_drop_points']:>11.2f}"
+                     f"{100 * result['hidden_spike_change']:>+8.1f}%{parity:>10}  {result['export']}")
+    lines.append(f"{summary['test_samples']} test samples; parity on the first samples through each target's "
+                 f"simulator; {summary['seconds']} s in all; details in summary.json")
+    return lines
+
+
+def plot_summary(summary: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = ["float"] + list(summary["targets"])
+    values = [100 * summary["float_accuracy"]] + [100 * r["accuracy"] for r in summary["targets"].values()]
+    figure, axes = plt.subplots(figsize=(5, 3.2))
+    bars = axes.bar(names, values, color=["#555555", "#1f77b4", "#d62728"][: len(names)])
+    axes.bar_label(bars, fmt="%.1f%%")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_ylim(0, 105)
+    axes.set_title(f"{summary['network']}: trained vs deployed (bit-accurate)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,0 +1,39 @@
+"""A reduced end-to-end demo: train, quantize for both targets, export both, parity, summary."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from neurodelay.demo import DEFAULT_CONFIG, DemoOptions, run_demo
+
+
+def test_reduced_demo_end_to_end(tmp_path):
+    config = yaml.safe_load(Path(DEFAULT_CONFIG).read_text())
+    config["epochs"] = 2
+    config["network"]["hidden"][0]["size"] = 12
+    config_path = tmp_path / "demo.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    lines: list[str] = []
+    summary = run_demo(DemoOptions(tmp_path / "out", config_path, limit=120, parity_samples=2,
+                                   progress=False, log=lines.append))
+    out = tmp_path / "out"
+    assert json.loads((out / "summary.json").read_text())["targets"].keys() == {"loihi2", "spinnaker"}
+    assert (out / "summary.png").stat().st_size > 0
+    assert (out / "export" / "loihi2" / "manifest.json").exists()
+    assert (out / "export" / "spinnaker" / "run_on_spinnaker.py").exists()
+    for target in ("loihi2", "spinnaker"):
+        result = summary["targets"][target]
+        assert result["mismatches"] == 0, result["parity"]
+        assert 0.0 <= result["accuracy"] <= 1.0
+    spinnaker_checks = [check["executor"] for check in summary["targets"]["spinnaker"]["parity"]]
+    assert spinnaker_checks == ["virtual-board", "emulated-core"]
+    assert summary["targets"]["loihi2"]["parity"][0]["executor"].startswith("lava")
+    assert summary["float_accuracy"] > 1 / 3 - 0.1
+    assert any(line.startswith("loihi2") for line in lines)
+    # a second run reuses the trained network (checkpoint resume) and reproduces the summary
+    again = run_demo(DemoOptions(tmp_path / "out", config_path, limit=120, parity_samples=2,
+                                 progress=False, log=lambda line: None))
+    assert again["float_accuracy"] == summary["float_accuracy"]
+    assert again["targets"]["loihi2"]["accuracy"] == summary["targets"]["loihi2"]["accuracy"]
