@@ -251,17 +251,20 @@ def worker(args: argparse.Namespace) -> dict:
             forward_times.append(middle - start)
             backward_times.append(end - middle)
     forward_s, backward_s = statistics.median(forward_times), statistics.median(backward_times)
-    return {"model": args.model, "max_delay": D, "status": "ok", "step_s": forward_s + backward_s,
+    return {"model": args.model, "max_delay": D, "status": "ok", "threads": args.threads,
+            "repeats": args.repeats, "warmup": args.warmup, "step_s": forward_s + backward_s,
             "forward_s": forward_s, "backward_opt_s": backward_s,
             "step_s_all": [f + b for f, b in zip(forward_times, backward_times)],
+            "step_s_min": min(f + b for f, b in zip(forward_times, backward_times)),
             "peak_memory_mib": peak_memory_mib(device), **extra}
 
 
 # ----------------------------------------------------------------------------------- driver ---
 def run_point(args: argparse.Namespace, model: str, max_delay: int) -> dict:
+    repeats, warmup = (args.bptt_repeats, args.bptt_warmup) if model == "bptt" else (args.repeats, args.warmup)
     command = [sys.executable, __file__, "--worker", "--model", model, "--max-delay", str(max_delay),
-               "--device", args.device, "--config", args.config, "--repeats", str(args.repeats),
-               "--warmup", str(args.warmup), "--activity", str(args.activity),
+               "--device", args.device, "--config", args.config, "--repeats", str(repeats),
+               "--warmup", str(warmup), "--activity", str(args.activity),
                "--threads", str(args.engine_threads if model == "engine" else args.threads)]
     start = time.perf_counter()
     try:
@@ -291,12 +294,14 @@ def summary_rows(points: list[dict], delays: list[int]) -> list[dict]:
         row: dict = {"max_delay": D}
         for model in MODELS:
             point = by.get((model, D))
-            row[f"{model}_step_s"] = point["step_s"] if point and point["status"] == "ok" else None
+            ok = point is not None and point["status"] == "ok"
+            row[f"{model}_step_s"] = point["step_s"] if ok else None
+            row[f"{model}_step_s_min"] = point["step_s_min"] if ok else None
             row[f"{model}_status"] = point["status"] if point else "not run"
-        if row["engine_step_s"] and row["dcls_step_s"]:
-            row["dcls_over_engine"] = row["dcls_step_s"] / row["engine_step_s"]
-        if row["engine_step_s"] and row["bptt_step_s"]:
-            row["bptt_over_engine"] = row["bptt_step_s"] / row["engine_step_s"]
+        for model in ("dcls", "bptt"):
+            if row["engine_step_s"] and row[f"{model}_step_s"]:
+                row[f"{model}_over_engine"] = row[f"{model}_step_s"] / row["engine_step_s"]
+                row[f"{model}_over_engine_min"] = row[f"{model}_step_s_min"] / row["engine_step_s_min"]
         rows.append(row)
     return rows
 
@@ -339,6 +344,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for dcls and bptt")
     parser.add_argument("--engine-threads", type=int, default=1,
                         help="torch CPU threads for the engine (its per-step tensors are too small to gain from more)")
+    parser.add_argument("--bptt-delays", default="25,50", help="max delays for the (slow) BPTT baseline")
+    parser.add_argument("--bptt-repeats", type=int, default=1, help="timed steps of the (slow) BPTT baseline")
+    parser.add_argument("--bptt-warmup", type=int, default=0)
     parser.add_argument("--activity", type=float, default=0.05, help="engine hidden spikes per neuron per step")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per configuration")
     parser.add_argument("--out", type=Path, default=None)
@@ -350,11 +358,15 @@ def main() -> int:
     if args.worker:
         print(json.dumps(worker(args)))
         return 0
+    load_at_start = os.getloadavg()
     delays = [int(d) for d in args.delays.split(",")]
     models = args.models.split(",")
     points, timed_out_at = [], {}
     for D in delays:                 # D-major, so that the models at one D run close in time
         for model in models:
+            if model == "bptt" and D not in [int(d) for d in args.bptt_delays.split(",")]:
+                points.append({"model": model, "max_delay": D, "status": "skipped", "reason": "not in --bptt-delays"})
+                continue
             if model in timed_out_at:
                 points.append({"model": model, "max_delay": D, "status": "skipped",
                                "reason": f"timed out at max delay {timed_out_at[model]}"})
@@ -365,14 +377,17 @@ def main() -> int:
             if point["status"] == "timed_out":
                 timed_out_at[model] = D
     out = args.out or RESULTS / f"delay_scaling_{args.device}.json"
-    result = {"device": args.device, "config_name": args.config, "config": CONFIGS[args.config],
+    result = {"device": args.device, "load_average_at_start": load_at_start, "config_name": args.config, "config": CONFIGS[args.config],
               "threads": {"engine": args.engine_threads, "dcls": args.threads, "bptt": args.threads},
-              "target_engine_activity": args.activity, "repeats": args.repeats, "warmup": args.warmup, "timeout_s": args.timeout,
+              "target_engine_activity": args.activity, "timeout_s": args.timeout,
               "torch": torch.__version__, "platform": platform.platform(), "processor": platform.processor(),
               "cpu_count": os.cpu_count(), "points": points, "summary": summary_rows(points, delays)}
     engine = {p["max_delay"]: p["step_s"] for p in points if p["model"] == "engine" and p["status"] == "ok"}
+    engine_min = {p["max_delay"]: p["step_s_min"] for p in points if p["model"] == "engine" and p["status"] == "ok"}
     if 25 in engine and 400 in engine:
         result["engine_growth_25_to_400"] = engine[400] / engine[25]
+        result["engine_growth_25_to_400_min"] = engine_min[400] / engine_min[25]
+    result["load_average_at_end"] = os.getloadavg()
     write_atomically(out, (json.dumps(result, indent=2) + "\n").encode())
     plot(result, out.with_suffix(".png"))
     print(json.dumps(result["summary"], indent=1))

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "neurodelay.commands.parity",
     "neurodelay.commands.export",
     "neurodelay.commands.import_nir",
+    "neurodelay.commands.gradcheck",
 )
 
 

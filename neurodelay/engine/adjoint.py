@@ -84,6 +84,10 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
     grad_d = {c.name: accumulator(c) for c in compiled.connections}
     spiking = {g.name for g in compiled.spiking}
 
+    for group in compiled.readouts:
+        # index T (one step past the trial): a_i = 0, a_w = dL/dV[T-1], so that an arrival there
+        # gets the central difference across the trial's end
+        ring_v[group.name].store(steps, readout_grads[group.name][:, steps - 1])
     for step in range(steps - 1, -1, -1):
         spike_time_effect: dict[str, torch.Tensor] = {}
         for connection in compiled.connections:
