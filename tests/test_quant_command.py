@@ -120,12 +120,13 @@ def test_calibrated_needs_data_and_beats_max_abs_on_its_objective(tmp_path):
     assert max_abs.options["clips"] == {}
     spikes = simulate(network, calibration).populations
 
-    def objective(quantized: Network) -> float:   # activity-weighted squared weight error, computed here
+    def objective(quantized: Network) -> float:   # relative activity-weighted squared error, computed here
         total = 0.0
         for projection in network.projections:
             counts = spikes[projection.pre].spikes.sum(axis=(0, 1)).astype(float)
             error = quantized.projection(projection.name).weights - projection.weights
-            total += float(sum(counts[i] * np.sum(error[i] ** 2) for i in range(len(counts))))
+            noise = sum(counts[i] * np.sum(error[i] ** 2) for i in range(len(counts)))
+            total += noise / sum(counts[i] * np.sum(projection.weights[i] ** 2) for i in range(len(counts)))
         return total
     for projection in network.projections:
         assert 0 < calibrated.options["clips"][projection.name] <= np.abs(projection.weights).max()

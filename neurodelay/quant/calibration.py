@@ -10,9 +10,10 @@ scale is selected here by clipping the float weights *before* the target's quant
   sets every weight's LSB in network units; SpiNNaker's ``voltage_scale_mv``) among one octave of
   candidates, so that the largest weights fill the mantissa instead of wasting up to a bit; then
   per projection the clip value among ``max|w| / 2**k`` (k = 0..4, each a step of the targets'
-  power-of-two exponents). Both minimise the activity-weighted squared weight error
-  ``sum_i n_i sum_j (q(w_ij) - w_ij)**2`` on a calibration set, ``n_i`` the spikes of pre neuron
-  i in the float reference simulation of the calibration inputs (never the evaluation labels).
+  power-of-two exponents). Both minimise the summed relative, activity-weighted squared weight
+  error of the projections, ``sum_i n_i sum_j (q(w_ij) - w_ij)**2 / sum_i n_i sum_j w_ij**2`` on a
+  calibration set, ``n_i`` the spikes of pre neuron i in the float reference simulation of the
+  calibration inputs (never the evaluation labels).
 
 Clipped weights are counted in the report (it compares with the unclipped network), so
 ``--strict`` refuses percentile or calibrated scales that clip.
@@ -94,9 +95,13 @@ def clipped_network(network: Network, clips: dict[str, float]) -> Network:
 
 
 def _activity_error(original: Network, quantized: Network, name: str, pre_spikes: np.ndarray) -> float:
+    """The projection's quantization noise relative to its signal, weighted by presynaptic activity:
+    ``sum_i n_i sum_j e_ij**2 / sum_i n_i sum_j w_ij**2`` (layers in different units count alike)."""
     before, after = original.projection(name), quantized.projection(name)
-    error = np.where(before.existing(), after.weights - before.weights, 0.0)
-    return float(pre_spikes @ (error ** 2).sum(axis=1))
+    weights = np.where(before.existing(), before.weights, 0.0)
+    error = np.where(before.existing(), after.weights, 0.0) - weights
+    signal = float(pre_spikes @ (weights ** 2).sum(axis=1))
+    return float(pre_spikes @ (error ** 2).sum(axis=1)) / signal if signal > 0 else 0.0
 
 
 def quantized_with(network: Network, target: QuantTarget, clips: dict[str, float], bits: int,
@@ -114,7 +119,7 @@ def calibrate(network: Network, target: QuantTarget, selection: ScaleSelection,
 
     ``calibrated`` first picks the target's free scale (``target.scale_option``: Loihi 2's ``vth``,
     SpiNNaker's ``voltage_scale_mv``; only when ``options`` does not fix it) among one octave of
-    candidates, then the clips, each minimising the activity-weighted squared weight error.
+    candidates, then the clips, each minimising the relative activity-weighted squared weight error.
     """
     if selection.kind == "max-abs":
         return {}, options
