@@ -105,7 +105,7 @@ def live_members(group: int) -> list[int]:
                 fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == group and fields[0] != "Z":
+            if int(fields[2]) == group and fields[0] not in ("Z", "X"):
                 members.append(int(entry))
     return members
 

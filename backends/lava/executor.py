@@ -136,15 +136,39 @@ class LavaExecutor(Executor):
                                 f"Log tail:\n{tail}")
 
     @staticmethod
-    def _kill_group(child: subprocess.Popen) -> None:
-        """Kill what is left of the child's process group (Lava's own worker processes included)."""
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    def _kill_group(child: subprocess.Popen, patience_s: float = 10.0) -> None:
+        """Kill what is left of the child's process group (Lava's own worker processes included),
+        again until no live member is left (a process may be forking while the first signal lands)."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                break
+            child.poll()
+            if not live_group_members(child.pid) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         child.wait()
 
     def close(self) -> None:
         for child in list(self._children):
             self._kill_group(child)
         self._children.clear()
+
+
+def live_group_members(group: int) -> list[int]:
+    """Ids of the non-zombie processes in process group ``group`` (read from /proc; [] where there is none)."""
+    members = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return members
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+                members.append(int(entry.name))
+    return members
