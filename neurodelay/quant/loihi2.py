@@ -168,9 +168,6 @@ class Loihi2Model:
                 return population
         raise KeyError(name)
 
-    def size(self, name: str) -> int:
-        return self.sources[name] if name in self.sources else self.neuron(name).size
-
 
 def effective_weights(weights: np.ndarray, sign_mode: str, num_weight_bits: int = 8) -> np.ndarray:
     """The integers Lava's Dense/DelayDense deliver for ``weights`` (int64, same shape).
