@@ -48,6 +48,7 @@ def test_quantize_command_writes_network_report_and_provenance(tmp_path, capsys,
     assert quantized.is_quantized and all(p.weight_format.target == target for p in quantized.projections)
     assert quantized.provenance["quantization_report"] == report
     rows = {row["name"]: row for row in report["projections"]}
+    assert report["target_format"]["delay_range" if target == "loihi2" else "delays"]   # the format table used
     for projection in network.projections:
         row, q = rows[projection.name], quantized.projection(projection.name)
         error = q.weights - projection.weights

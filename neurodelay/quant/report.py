@@ -73,6 +73,7 @@ class QuantizationSummary:
 
     options: how the quantization was asked for (scale selection, clip values, weight bits).
     target_report: the target quantizer's own report, as a plain dict.
+    target_format: the target's format table (from its quantizer module), as a plain dict.
     """
 
     target: str
@@ -81,12 +82,14 @@ class QuantizationSummary:
     parameters: list[ParameterChange] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     target_report: dict[str, Any] = field(default_factory=dict)
+    target_format: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return as_json({"target": self.target, "network": self.network,
                         "projections": [asdict(p) for p in self.projections],
                         "parameters": [asdict(p) for p in self.parameters],
-                        "options": self.options, "target_report": self.target_report})
+                        "options": self.options, "target_report": self.target_report,
+                        "target_format": self.target_format})
 
     def clipping(self) -> list[str]:
         """One line per projection (or parameter) where a value was clipped; empty when none."""
@@ -189,4 +192,4 @@ def summarize(target: QuantTarget, original: Network, quantized: Network, target
         [projection_report(target, original.projection(q.name), q) for q in quantized.projections
          if q.name in {p.name for p in original.projections}],
         parameter_changes(original, quantized), dict(options or {}),
-        as_json(as_dict()) if as_dict is not None else {})
+        as_json(as_dict()) if as_dict is not None else {}, target.format_table())

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass
-from types import ModuleType
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -53,8 +52,9 @@ class QuantTarget:
     integer_range: Callable[[Projection], tuple[int, int]]
     scale_option: tuple[str, tuple[float, ...]]
 
-    def format_module_object(self) -> ModuleType:
-        return importlib.import_module(self.format_module)
+    def format_table(self) -> dict[str, Any]:
+        """The target's format table (its module's ``FORMAT``) as a plain dict, for reports."""
+        return as_json(asdict(importlib.import_module(self.format_module).FORMAT))
 
     def quantize(self, network: Network, **options: Any) -> tuple[Network, Any]:
         """Run the target's post-training quantizer."""
