@@ -189,3 +189,24 @@ def test_exactly_representable_network_reproduces_float_spikes_on_the_target_mod
     readout = chip.populations["readout"]
     np.testing.assert_allclose(readout.states["v"] * readout.state_scales["v"],
                                reference.populations["readout"].states["v"], atol=2e-3)
+
+
+def test_reduced_bit_width_never_leaves_the_chip_range_and_counts_the_clip():
+    """An excitatory Loihi 2 weight 0.4 LSB above 255 rounds to 255 at 8 bits; at 6 bits (step 16)
+    it would round to 256, outside the chip's 0..255: it must become 240 and be reported clipped."""
+    network = small_network(7)
+    positive = network.with_projections([replace(network.projections[0], weights=np.abs(network.projections[0].weights)),
+                                         network.projections[1]])
+    weight_format = quantize(positive, "loihi2")[0].projection("input_hidden").weight_format
+    unit = weight_format.scale * 2.0 ** weight_format.exponent
+    levels = np.linspace(10.0, 200.0, 60).reshape(6, 10)
+    levels[2, 3] = 255.4
+    edge = positive.with_projections([replace(positive.projections[0], weights=levels * unit),
+                                      positive.projections[1]])
+    native, _ = quantize(edge, "loihi2")
+    assert native.projection("input_hidden").integer_weights[2, 3] == 255
+    assert native.projection("input_hidden").weight_format.exponent == weight_format.exponent
+    reduced, summary = quantize(edge, "loihi2", weight_bits=6)
+    integers = reduced.projection("input_hidden").integer_weights
+    assert integers[2, 3] == 240 and integers.max() <= 255
+    assert summary.projections[0].weights_clipped == 1
