@@ -70,23 +70,26 @@ def test_study_writes_one_row_per_combination(study):
     assert (study / "results" / "accuracy_vs_bits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_study_accuracies_match_an_independent_evaluation(study):
-    rows = list(csv.DictReader((study / "results" / "results.csv").open()))
+def yin_yang_test_split() -> tuple[np.ndarray, np.ndarray]:
     splits = load_task("yin_yang", YinYangParameters(train_size=60, validation_size=10, test_size=80,
                                                      duration_ms=40.0), 1.0)
+    return splits.test.inputs, splits.test.labels
+
+
+def test_study_accuracies_match_an_independent_evaluation(study):
+    rows = list(csv.DictReader((study / "results" / "results.csv").open()))
+    inputs_fine, labels = yin_yang_test_split()
     net = network()
-    assert float(rows[0]["float_accuracy"]) == accuracy_by_hand(net, splits.test.inputs, splits.test.labels, "float")
+    assert float(rows[0]["float_accuracy"]) == accuracy_by_hand(net, inputs_fine, labels, "float")
     for row in rows:
         if row["weight_bits"] != "8":
             continue
         factor = int(row["delay_resolution"])
         coarse, _ = coarsen_timestep(net, factor)
-        inputs = coarsen_inputs({"input": splits.test.inputs}, factor)[0]["input"]
+        inputs = coarsen_inputs({"input": inputs_fine}, factor)[0]["input"]
         quantized, _ = quantize(coarse, row["target"], weight_bits=8)
-        assert float(row["quantized_accuracy"]) == accuracy_by_hand(quantized, inputs, splits.test.labels,
-                                                                    row["target"])
-        assert float(row["float_accuracy_at_resolution"]) == accuracy_by_hand(coarse, inputs, splits.test.labels,
-                                                                              "float")
+        assert float(row["quantized_accuracy"]) == accuracy_by_hand(quantized, inputs, labels, row["target"])
+        assert float(row["float_accuracy_at_resolution"]) == accuracy_by_hand(coarse, inputs, labels, "float")
 
 
 def test_delay_option_rows_count_neurons_and_cores(study):
@@ -113,8 +116,13 @@ def test_study_config_errors_name_the_field(tmp_path):
 
 
 def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):
-    ir.save(network(), tmp_path / "net.ndnet")
-    config = {"network": "net.ndnet", "data": DATA, "targets": ["loihi2"], "weight_bits": [6],
+    """Also: the task, its parameters and the loss come from the network's training provenance."""
+    trained_with = {"data": {k: v for k, v in DATA.items() if k not in ("split", "limit", "train_limit")},
+                    "loss": {"name": "sum_ce"}}
+    ir.save(network().with_projections(network().projections, provenance={"training": {"config": trained_with}}),
+            tmp_path / "net.ndnet")
+    data = {"split": "test", "limit": DATA["limit"], "train_limit": DATA["train_limit"]}
+    config = {"network": "net.ndnet", "data": data, "targets": ["loihi2"], "weight_bits": [6],
               "modes": ["ptq", "qat"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30},
               "scale": "calibrated", "calibration_samples": 30, "parity": {"enabled": True, "samples": 1}}
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
@@ -123,5 +131,6 @@ def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):
     assert [(r["mode"], r["signs_split"], r["scale"]) for r in rows] == [("ptq", "True", "calibrated"),
                                                                            ("qat", "True", "calibrated")]
     assert [r["parity"] for r in rows] == ["0 spike mismatches (1 samples)"] * 2   # Lava vs refsim loihi2 mode
+    assert float(rows[0]["float_accuracy"]) == accuracy_by_hand(network(), *yin_yang_test_split(), "float")
     chosen = [json.loads(r["target_options"]) for r in rows]
     assert chosen[0] == chosen[1] and chosen[0]["vth"] in quant_target("loihi2").scale_option[1]

@@ -6,7 +6,8 @@ Config (YAML; paths relative to the config file)::
 
     network: run/network.ndnet        # trained float network
     loss: sum_ce                      # readout the class scores use (default: the training config's)
-    data: {task: yin_yang, split: test, limit: 1000, train_limit: 1000, <task parameters>}
+    data: {split: test, limit: 1000, train_limit: 1000}   # task and its parameters: the training
+                                      # config's (network provenance) unless given here
     targets: [loihi2, spinnaker]
     weight_bits: [3, 4, 6, 8, 17]     # widths above a target's native one are skipped
     delay_resolutions: [1, 2]         # timestep multiples (option (b) of delay_range)
@@ -148,9 +149,10 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     if not isinstance(signs_split, list) or not signs_split or any(not isinstance(v, bool) for v in signs_split):
         raise ValidationError("signs_split", f"{signs_split!r}", "a non-empty list of true/false", file=path)
     data = document["data"]
-    if not isinstance(data, dict) or data.get("task") not in TASKS:
-        raise ValidationError("data.task", f"{data.get('task') if isinstance(data, dict) else data!r}",
-                              ", ".join(TASKS), file=path)
+    if not isinstance(data, dict):
+        raise ValidationError("data", f"{data!r}", "a mapping", file=path)
+    if "task" in data and data["task"] not in TASKS:
+        raise ValidationError("data.task", f"{data['task']!r}", ", ".join(TASKS), file=path)
     for key in ("qat", "parity", "delay_range"):
         if document.get(key) is not None and not isinstance(document[key], dict):
             raise ValidationError(key, f"{document[key]!r}", "a mapping", file=path)
@@ -172,8 +174,17 @@ def _positive(value: Any, key: str, path: Path) -> int:
     return value
 
 
-def study_data(data: dict[str, Any], dt_ms: float) -> tuple[Dataset, Dataset]:
-    """(training split for QAT, evaluation split) of the task, limited as the config asks."""
+def study_data(data: dict[str, Any], dt_ms: float, trained_with: dict[str, Any] | None = None
+               ) -> tuple[Dataset, Dataset]:
+    """(training split for QAT, evaluation split) of the task, limited as the config asks.
+
+    trained_with: the training config's data section; its task and parameters apply unless ``data``
+    gives them.
+    """
+    data = {**(trained_with or {}), **data}
+    if data.get("task") not in TASKS:
+        raise ValidationError("data.task", f"{data.get('task')!r} (not in the config, nor in the network's "
+                              "training provenance)", ", ".join(TASKS))
     spec = TASKS[data["task"]]
     options = {k: v for k, v in data.items() if k not in ("task", "split", "limit", "train_limit")}
     try:
@@ -203,7 +214,8 @@ def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
     network = load(config.network)
     loss = config.loss or (network.provenance.get("training", {}).get("config", {}).get("loss", {}).get("name")
                            or "sum_ce")
-    train, test = study_data(config.data, network.dt_ms)
+    trained_with = network.provenance.get("training", {}).get("config", {}).get("data")
+    train, test = study_data(config.data, network.dt_ms, trained_with)
     float_eval = evaluate(network, test, loss=loss)
     progress(f"float: {100 * float_eval.accuracy:.2f}% on {len(test)} samples")
     rows: list[dict[str, Any]] = []
