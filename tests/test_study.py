@@ -123,10 +123,10 @@ def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):
             tmp_path / "net.ndnet")
     data = {"split": "test", "limit": DATA["limit"], "train_limit": DATA["train_limit"]}
     config = {"network": "net.ndnet", "data": data, "targets": ["loihi2"], "weight_bits": [6],
-              "modes": ["ptq", "qat"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30},
+              "modes": ["ptq"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30},
               "scale": "calibrated", "calibration_samples": 30, "parity": {"enabled": True, "samples": 1}}
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
-    assert main(["study", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out")]) == 0
+    assert main(["study", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"), "--qat"]) == 0
     rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
     assert [(r["mode"], r["signs_split"], r["scale"]) for r in rows] == [("ptq", "True", "calibrated"),
                                                                            ("qat", "True", "calibrated")]
