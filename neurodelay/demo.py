@@ -6,7 +6,8 @@ Steps (each result is a file under ``out_dir``; a second run reuses what is ther
    the EventProp engine; the run directory holds checkpoints, so an interrupted demo resumes.
 2. **float accuracy** of the trained IR network on the test split in the reference simulator's
    float mode (the IR's own dynamics, float64).
-3. for each target (Loihi 2, SpiNNaker): **quantize** (report with every lossy step), measure the
+3. for each target (Loihi 2, SpiNNaker): **quantize** with scales calibrated on training samples
+   (report with every lossy step in the quantized network's provenance), measure the
    **quantized accuracy** in the target's bit-accurate refsim mode, **export** (Lava artefact;
    PyNN model + standalone script), and check **parity**:
    - Loihi 2: refsim-loihi2 vs Lava's fixed-point CPU simulation, spikes and u, v at every step;
@@ -32,6 +33,7 @@ from . import ir, refsim
 from .data import load_task
 from .engine.losses import READOUTS
 from .parity import check_networks, executor_for, parity_target
+from .quant.calibration import quantize
 from .quant.targets import quant_target
 from .targets import load_exporter
 from .train.config import load_config
@@ -44,12 +46,14 @@ TARGETS = ("loihi2", "spinnaker")
 @dataclass
 class DemoOptions:
     """out_dir: where every artefact goes; limit: samples per data split (None: all);
-    parity_samples: test samples run through the slow target simulators."""
+    parity_samples: test samples run through the slow target simulators;
+    calibration_samples: training samples used to choose each target's scales (never test data)."""
 
     out_dir: Path
     config: Path = DEFAULT_CONFIG
     limit: int | None = 1000
     parity_samples: int = 16
+    calibration_samples: int = 256
     progress: bool = True
     log: Callable[[str], None] = print
 
@@ -111,9 +115,11 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
 
     results = []
     sample = test.inputs[: options.parity_samples]
+    source = network.sources()[0].name
+    calibration = {source: splits.train.inputs[: options.calibration_samples]}
     for target in TARGETS:
         log(f"[3/4] {target}: quantize, simulate bit-accurately, export, parity")
-        quantized, _ = quant_target(target).quantize(network)
+        quantized, _ = quantize(network, target, scale="calibrated", calibration=calibration)
         ir.save(quantized, out / f"{target}.ndnet")
         recording = refsim.simulate(quantized, test.inputs, mode=quant_target(target).refsim_mode)
         spikes = hidden_spikes(recording, quantized)
