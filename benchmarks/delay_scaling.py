@@ -333,6 +333,24 @@ def plot(result: dict, path: Path) -> None:
     os.replace(temporary, path)
 
 
+def write_result(args: argparse.Namespace, out: Path, points: list[dict], delays: list[int],
+                 load_at_start: tuple[float, float, float]) -> dict:
+    """Write the JSON record and the plot of the points measured so far (atomically)."""
+    result = {"device": args.device, "config_name": args.config, "config": CONFIGS[args.config],
+              "threads": {"engine": args.engine_threads, "dcls": args.threads, "bptt": args.threads},
+              "target_engine_activity": args.activity, "timeout_s": args.timeout,
+              "torch": torch.__version__, "platform": platform.platform(), "processor": platform.processor(),
+              "cpu_count": os.cpu_count(), "load_average_at_start": load_at_start,
+              "load_average_now": os.getloadavg(), "points": points, "summary": summary_rows(points, delays)}
+    engine = {p["max_delay"]: p for p in points if p["model"] == "engine" and p["status"] == "ok"}
+    if 25 in engine and 400 in engine:
+        result["engine_growth_25_to_400"] = engine[400]["step_s"] / engine[25]["step_s"]
+        result["engine_growth_25_to_400_min"] = engine[400]["step_s_min"] / engine[25]["step_s_min"]
+    write_atomically(out, (json.dumps(result, indent=2) + "\n").encode())
+    plot(result, out.with_suffix(".png"))
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -344,7 +362,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for dcls and bptt")
     parser.add_argument("--engine-threads", type=int, default=1,
                         help="torch CPU threads for the engine (its per-step tensors are too small to gain from more)")
-    parser.add_argument("--bptt-delays", default="25,50", help="max delays for the (slow) BPTT baseline")
+    parser.add_argument("--bptt-delays", default="25", help="max delays for the (slow) BPTT baseline")
     parser.add_argument("--bptt-repeats", type=int, default=1, help="timed steps of the (slow) BPTT baseline")
     parser.add_argument("--bptt-warmup", type=int, default=0)
     parser.add_argument("--activity", type=float, default=0.05, help="engine hidden spikes per neuron per step")
@@ -361,6 +379,7 @@ def main() -> int:
     load_at_start = os.getloadavg()
     delays = [int(d) for d in args.delays.split(",")]
     models = args.models.split(",")
+    out = args.out or RESULTS / f"delay_scaling_{args.device}.json"
     points, timed_out_at = [], {}
     for D in delays:                 # D-major, so that the models at one D run close in time
         for model in models:
@@ -376,20 +395,8 @@ def main() -> int:
             points.append(point)
             if point["status"] == "timed_out":
                 timed_out_at[model] = D
-    out = args.out or RESULTS / f"delay_scaling_{args.device}.json"
-    result = {"device": args.device, "load_average_at_start": load_at_start, "config_name": args.config, "config": CONFIGS[args.config],
-              "threads": {"engine": args.engine_threads, "dcls": args.threads, "bptt": args.threads},
-              "target_engine_activity": args.activity, "timeout_s": args.timeout,
-              "torch": torch.__version__, "platform": platform.platform(), "processor": platform.processor(),
-              "cpu_count": os.cpu_count(), "points": points, "summary": summary_rows(points, delays)}
-    engine = {p["max_delay"]: p["step_s"] for p in points if p["model"] == "engine" and p["status"] == "ok"}
-    engine_min = {p["max_delay"]: p["step_s_min"] for p in points if p["model"] == "engine" and p["status"] == "ok"}
-    if 25 in engine and 400 in engine:
-        result["engine_growth_25_to_400"] = engine[400] / engine[25]
-        result["engine_growth_25_to_400_min"] = engine_min[400] / engine_min[25]
-    result["load_average_at_end"] = os.getloadavg()
-    write_atomically(out, (json.dumps(result, indent=2) + "\n").encode())
-    plot(result, out.with_suffix(".png"))
+            write_result(args, out, points, delays, load_at_start)     # after every point
+    result = write_result(args, out, points, delays, load_at_start)
     print(json.dumps(result["summary"], indent=1))
     return 0
 
