@@ -19,8 +19,6 @@ Steps (each result is a file under ``out_dir``; a second run reuses what is ther
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 
 from . import ir, refsim
+from .atomic import write_json
 from .data import load_task
 from .engine.losses import READOUTS
 from .parity import check_networks, executor_for, parity_target
@@ -80,14 +79,6 @@ def accuracy(recording, readout: str, labels: np.ndarray, scores: Callable) -> f
 
 def hidden_spikes(recording, network: ir.Network) -> int:
     return int(sum(recording.spikes(p.name).sum() for p in network.neurons() if p.kind == "lif"))
-
-
-def write_json(path: Path, value: Any) -> Path:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(value, stream, indent=2, default=str)
-    os.replace(temporary, path)
-    return path
 
 
 def run_demo(options: DemoOptions) -> dict[str, Any]:
@@ -141,7 +132,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
                   **{f"quantized_{r.target}": str(out / f"{r.target}.ndnet") for r in results}},
         "seconds": round(time.monotonic() - started, 1),
     }
-    write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary, default=str)
     plot_summary(summary, out / "summary.png")
     log("[4/4] summary")
     for line in summary_lines(summary):

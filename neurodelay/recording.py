@@ -9,13 +9,12 @@ shift their data into this one before returning it.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_with
 from .errors import ValidationError
 
 
@@ -59,12 +58,7 @@ class Recording:
             for state, values in population.states.items():
                 arrays[f"{name}/state/{state}"] = values
                 arrays[f"{name}/scale/{state}"] = np.array(population.state_scales.get(state, 1.0))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-        os.replace(temporary, path)
-        return path
+        return write_with(path, lambda stream: np.savez_compressed(stream, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> "Recording":

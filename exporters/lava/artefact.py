@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neurodelay.atomic import write_with
 from neurodelay.errors import ValidationError
 from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses
 
@@ -29,13 +28,6 @@ class ExportedModel:
     dt_ms: float
     report: list[str] = field(default_factory=list)
     path: Path | None = None
-
-
-def _write_atomically(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
-        write(stream)
-    os.replace(temporary, path)
 
 
 def save(exported: ExportedModel, out_dir: str | Path) -> Path:
@@ -62,8 +54,8 @@ def save(exported: ExportedModel, out_dir: str | Path) -> Path:
                 "dt_ms": exported.dt_ms, "sources": model.sources, "neurons": neurons, "synapses": synapses,
                 "layout": "weights and delays_steps are int64 [n_pre, n_post]; Lava takes the transpose",
                 "report": exported.report}
-    _write_atomically(out_dir / PARAMETERS, lambda stream: np.savez_compressed(stream, **arrays))
-    _write_atomically(out_dir / MANIFEST, lambda stream: stream.write(json.dumps(manifest, indent=2).encode()))
+    write_with(out_dir / PARAMETERS, lambda stream: np.savez_compressed(stream, **arrays))
+    write_with(out_dir / MANIFEST, lambda stream: stream.write(json.dumps(manifest, indent=2).encode()))
     exported.path = out_dir
     return out_dir
 

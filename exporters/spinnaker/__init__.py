@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...atomic import write_with
 from ...errors import ValidationError
 from ...ir import Network
 from ...quant.spinnaker import SpiNNakerLayout, build_layout, weight_unit_nA
@@ -75,18 +74,6 @@ class ExportResult:
     model_npz: Path
     summary: dict[str, Any]
     report: list[str]
-
-
-def _write_atomic(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 SCRIPT_MAIN = '''
@@ -177,10 +164,10 @@ def export(network: Network, out_dir: str | Path, *, steps: int = 100, clip: boo
     skeleton, arrays = pynn_model.model_arrays(model)
     summary = export_summary(model, layout, network)
     paths = {name: out / name for name in ("model.json", "model.npz", SCRIPT_NAME, "export.json")}
-    _write_atomic(paths["model.json"], lambda s: s.write(json.dumps(skeleton, indent=1).encode()))
-    _write_atomic(paths["model.npz"], lambda s: np.savez_compressed(s, **arrays))
-    _write_atomic(paths[SCRIPT_NAME], lambda s: s.write(standalone_script(network.name).encode()))
-    _write_atomic(paths["export.json"], lambda s: s.write(json.dumps(summary, indent=1).encode()))
+    write_with(paths["model.json"], lambda s: s.write(json.dumps(skeleton, indent=1).encode()))
+    write_with(paths["model.npz"], lambda s: np.savez_compressed(s, **arrays))
+    write_with(paths[SCRIPT_NAME], lambda s: s.write(standalone_script(network.name).encode()))
+    write_with(paths["export.json"], lambda s: s.write(json.dumps(summary, indent=1).encode()))
     report = [f"spinnaker: ring-buffer shifts {summary['shifts']}, neurons per core {summary['neurons_per_core']}, "
               f"delay slots {summary['delay_slots']}, delay extensions for {summary['delay_extension'] or 'none'}",
               f"spinnaker: {sum(summary['synapses'].values())} synapses in {len(summary['synapses'])} PyNN "

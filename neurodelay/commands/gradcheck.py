@@ -8,10 +8,9 @@ writes the full record as JSON. Exits 1 if the targets (median < 1 %, max < 5 %)
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
+
+from ..atomic import write_json
 
 MEDIAN_TARGET, MAX_TARGET = 0.01, 0.05
 
@@ -22,15 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first network (then seed+1, ...)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the full record here")
     parser.set_defaults(handler=run)
-
-
-def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(record, stream, indent=1)
-        stream.write("\n")
-    os.replace(temporary, path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
-from pathlib import Path
-from typing import Any
 
 from .. import ir
+from ..atomic import write_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,20 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def write_json(document: Any, path: str | Path) -> None:
-    """Write ``document`` as JSON atomically (temp file + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, indent=2)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     from ..quant.calibration import ScaleSelection, load_calibration, quantize
 
@@ -59,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                                   signs_split=args.split_signs)
     print(summary.table())
     if args.report:
-        write_json(summary.to_dict(), args.report)
+        write_json(args.report, summary.to_dict())
     ir.save(quantized, args.out)
     print(f"{args.out}: quantized for {args.target}")
     return 0

@@ -43,8 +43,6 @@ the float weights they stand for are. Every lossy step is listed in the returned
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +51,7 @@ import nir
 import numpy as np
 import yaml
 
+from ..atomic import atomic_path
 from ..errors import TargetLimitError, ValidationError
 from ..ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from ..ir.nodes import NEURON_PARAMETERS
@@ -195,23 +194,9 @@ def export(network: Network, out: str | Path, *, clip: bool = False,
     """Write ``network`` as a NIR file at ``out`` (atomically); the target registry's entry point."""
     graph, report = to_nir(network, clip=clip, max_branch_elements=max_branch_elements)
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        nir.write(temporary, graph)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        nir.write(str(temporary), graph)
     return NIRExport(path, graph, report)
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 # ----- import -------------------------------------------------------------------------------

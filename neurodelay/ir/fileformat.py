@@ -14,8 +14,6 @@ whose header (dtype, shape) matches the declaration before any array data is rea
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
+from ..atomic import atomic_path
 from ..errors import NeurodelayError, ValidationError
 from .network import Network
 from .nodes import POPULATION_TYPES, Projection, WeightFormat
@@ -61,20 +60,12 @@ def save(network: Network, path: str | Path) -> Path:
         },
     }
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(YAML_MEMBER, text)
-            for key, value in arrays.items():
-                buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, np.ascontiguousarray(value), allow_pickle=False)
-                archive.writestr(f"arrays/{key}.npy", buffer.getvalue())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(YAML_MEMBER, text)
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(value), allow_pickle=False)
+            archive.writestr(f"arrays/{key}.npy", buffer.getvalue())
     return path
 
 

@@ -6,9 +6,6 @@ and state for state?
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import refsim
+from ..atomic import write_json
 from ..executor import Executor, Inputs, input_dict
 from ..ir import Network
 from ..recording import Recording
@@ -76,13 +74,7 @@ class ParityReport:
                 "nets_detail": [{k: v for k, v in r.to_dict().items() if k != "divergences"} for r in self.results]}
 
     def write_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            json.dump(self.to_dict(), stream, indent=2)
-        os.replace(temporary, path)
-        return path
+        return write_json(path, self.to_dict())
 
     def lines(self) -> list[str]:
         lines = [f"parity {self.target}: {self.reference} vs {self.executor}: {len(self.results)} nets, "

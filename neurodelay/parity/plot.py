@@ -1,8 +1,6 @@
 """Raster and divergence plot of one network's parity run (matplotlib, written as PNG)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+from ..atomic import atomic_path  # noqa: E402
 from ..recording import Recording  # noqa: E402
 from .compare import Divergence  # noqa: E402
 
@@ -57,10 +56,7 @@ def plot_divergence(reference: Recording, candidate: Recording, divergences: lis
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(handle)
-    figure.savefig(temporary, dpi=100)
+    with atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, dpi=100)
     plt.close(figure)
-    os.replace(temporary, path)
     return path

@@ -16,9 +16,6 @@ has the shared report shape (``target``, ``executor`` = ``virtual-board``, ``net
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..atomic import write_json
 from ..errors import TargetLimitError
 from ..ir import Network
 from ..quant.spinnaker import build_layout, quantize_for_spinnaker
@@ -147,13 +145,7 @@ class BuildParityReport:
                                for name, found in zip(self.networks, self.mismatch_lists) if found]}
 
     def write_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            json.dump(self.to_dict(), stream, indent=2, default=str)
-        os.replace(temporary, path)
-        return path
+        return write_json(path, self.to_dict(), default=str)
 
     def lines(self) -> list[str]:
         lines = [f"parity {self.target}: sPyNNaker build ({self.executor}) vs quantizer/refsim layout: "

@@ -32,8 +32,6 @@ import importlib
 import io
 import itertools
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ import numpy as np
 import torch
 import yaml
 
+from ..atomic import write_bytes
 from ..data import Dataset
 from ..data.tasks import TASKS, load_task
 from ..errors import NeurodelayError, ValidationError
@@ -356,15 +355,7 @@ def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: 
 
 # ----- outputs --------------------------------------------------------------------------------
 def _write_atomically(path: Path, text: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode() if isinstance(text, str) else text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_bytes(path, text.encode() if isinstance(text, str) else text)
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
