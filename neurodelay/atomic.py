@@ -41,9 +41,13 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
 
 
 def write_with(path: str | Path, write: Callable[[Any], None], *, mode: str = "wb") -> Path:
-    """Open a temporary file with ``mode``, let ``write(stream)`` fill it, then rename it onto ``path``."""
-    with atomic_path(path) as temporary, open(temporary, mode) as stream:
-        write(stream)
+    """Open a temporary file with ``mode``, let ``write(stream)`` fill it, flush it to disk (fsync), then
+    rename it onto ``path``: after a crash the file is either the old one or the complete new one."""
+    with atomic_path(path) as temporary:
+        with open(temporary, mode) as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
     return Path(path)
 
 

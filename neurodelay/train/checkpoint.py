@@ -7,9 +7,7 @@ bit on CPU (same software, same thread count).
 """
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import NeurodelayError
-from .metrics import usual_file_mode
+from ..atomic import write_with
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -41,20 +39,7 @@ def restore_random_states(states: dict[str, Any]) -> None:
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (plus the format version) to ``path`` atomically."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        usual_file_mode(temporary)
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(dict(state, format_version=FORMAT_VERSION), stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+    return write_with(path, lambda stream: torch.save(dict(state, format_version=FORMAT_VERSION), stream))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

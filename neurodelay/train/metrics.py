@@ -1,40 +1,18 @@
 """Per-epoch metrics of a run: ``metrics.json`` (a list of records) and the plot ``metrics.png``."""
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..atomic import atomic_path, write_json
 
 METRICS_NAME = "metrics.json"
 PLOT_NAME = "metrics.png"
 
 
-def usual_file_mode(path: str | Path) -> None:
-    """Give a ``mkstemp`` file (created 0600) the mode a plain ``open`` would: 0666 less the umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        usual_file_mode(temporary)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     """``metrics.json``: one record per epoch (accuracies as fractions in [0, 1], times in s)."""
-    write_atomically(run_dir / METRICS_NAME, (json.dumps(records, indent=1) + "\n").encode())
+    write_json(run_dir / METRICS_NAME, records, indent=1)
 
 
 def plot_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
@@ -56,13 +34,8 @@ def plot_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     accuracy_axes.set_ylabel("accuracy (%)")
     accuracy_axes.legend()
     figure.tight_layout()
-    handle, temporary = tempfile.mkstemp(dir=run_dir, prefix=f".{PLOT_NAME}.", suffix=".png")
-    os.close(handle)
     try:
-        figure.savefig(temporary, dpi=100)
-        usual_file_mode(temporary)
-        os.replace(temporary, run_dir / PLOT_NAME)
+        with atomic_path(run_dir / PLOT_NAME, suffix=".png") as temporary:
+            figure.savefig(temporary, dpi=100)
     finally:
         plt.close(figure)
-        if os.path.exists(temporary):
-            os.unlink(temporary)
