@@ -50,7 +50,7 @@ class DemoOptions:
 
     out_dir: Path
     config: Path = DEFAULT_CONFIG
-    limit: int | None = 1000
+    limit: int | None = None
     parity_samples: int = 16
     calibration_samples: int = 256
     progress: bool = True

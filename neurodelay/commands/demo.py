@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the end-to-end demo (train, quantize, export, parity)")
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for every artefact")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="training config")
-    parser.add_argument("--limit", type=int, default=1000, help="samples per data split")
+    parser.add_argument("--limit", type=int, default=None, help="samples per data split (default: all)")
     parser.add_argument("--parity-samples", type=int, default=16, help="test samples run through target simulators")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
