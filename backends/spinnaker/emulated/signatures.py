@@ -73,21 +73,10 @@ class CoreLayout:
     synapse_anchor: int = 0
     synapse_fields: dict[str, int] | None = None
 
-
-@dataclass(frozen=True)
-class KnownRelease:
-    """The layout verified for one sPyNNaker release (see docs/emulated_core.md to add one)."""
-
-    neuron_update: int
-    neuron_transfer: int
-    load_parameters: int
-    timer_callback: int
-    globals_anchor: int
-    fields: dict[str, int]
-    anchor_offsets: dict[str, tuple[int, ...]]
-    process_synaptic_row: int
-    synapse_anchor: int
-    synapse_fields: dict[str, int]
+    def located_part(self) -> tuple:
+        """What :func:`locate` finds by structure (the fingerprint compared with a verified release)."""
+        return (self.neuron_update, self.neuron_transfer, self.load_parameters, self.timer_callback,
+                self.globals_anchor, self.anchor_offsets, self.process_synaptic_row, self.synapse_anchor)
 
 
 # Fields of the static-variable block (offsets from the anchor) and what the emulator puts there:
@@ -102,9 +91,9 @@ class KnownRelease:
 #   type_index_bits (neuron bits + synapse-type bits), delay_mask (D - 1), delay_field_mask
 #   ((D - 1) << type_index_bits: a row's delay field, for the late-packet check), ring_buffer_mask
 #   (entries - 1), ring_buffers (pointer), saturation_count, skipped_synapses (late), processed_synapses
-KNOWN_RELEASES: dict[str, KnownRelease] = {
-    "1!7.4.1": KnownRelease(
-        neuron_update=0x220C, neuron_transfer=0x2928, load_parameters=0x16B4, timer_callback=0x3F4,
+KNOWN_RELEASES: dict[str, CoreLayout] = {
+    "1!7.4.1": CoreLayout(
+        release="1!7.4.1", neuron_update=0x220C, neuron_transfer=0x2928, load_parameters=0x16B4, timer_callback=0x3F4,
         globals_anchor=0x400168,
         fields=dict(value_recording_control=0x00, value_buffers=0x04, value_indexes=0x08,
                     spike_recording_control=0x0C, spike_bitfield=0x10, spike_indexes=0x14,
@@ -309,12 +298,7 @@ def checked_layout(image: AplxImage, release: str) -> CoreLayout:
         raise ExecutorError(f"sPyNNaker {release} is not a release the emulated core has been verified on "
                             f"(known: {', '.join(KNOWN_RELEASES)}); {described}. See docs/emulated_core.md, "
                             "'Another release', to verify and add it")
-    expected = (known.neuron_update, known.neuron_transfer, known.load_parameters, known.timer_callback,
-                known.globals_anchor, known.anchor_offsets, known.process_synaptic_row, known.synapse_anchor)
-    found = (located.neuron_update, located.neuron_transfer, located.load_parameters, located.timer_callback,
-             located.globals_anchor, located.anchor_offsets, located.process_synaptic_row, located.synapse_anchor)
-    if found != expected:
+    if located.located_part() != known.located_part():
         raise ExecutorError(f"{image.path}: the binary does not match the verified layout of sPyNNaker {release} "
                             f"({described}); refusing to guess. See docs/emulated_core.md, 'Another release'")
-    return CoreLayout(release, *expected[:5], dict(known.fields), dict(known.anchor_offsets),
-                      known.process_synaptic_row, known.synapse_anchor, dict(known.synapse_fields))
+    return known
