@@ -33,7 +33,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +40,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from neurodelay.atomic import atomic_path, write_json
 
 RESULTS = Path(__file__).parent / "results"
 CONFIGS = {
@@ -279,14 +280,6 @@ def run_point(args: argparse.Namespace, model: str, max_delay: int) -> dict:
     return result
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(data)
-    os.replace(temporary, path)
-
-
 def summary_rows(points: list[dict], delays: list[int]) -> list[dict]:
     by = {(p["model"], p["max_delay"]): p for p in points}
     rows = []
@@ -327,10 +320,8 @@ def plot(result: dict, path: Path) -> None:
         axis.legend()
     figure.suptitle(f"delay scaling, {result['config_name']} on {result['device']}")
     figure.tight_layout()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
-    figure.savefig(temporary, dpi=120)
-    os.replace(temporary, path)
+    with atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, dpi=120)
 
 
 def write_result(args: argparse.Namespace, out: Path, points: list[dict], delays: list[int],
@@ -346,7 +337,7 @@ def write_result(args: argparse.Namespace, out: Path, points: list[dict], delays
     if 25 in engine and 400 in engine:
         result["engine_growth_25_to_400"] = engine[400]["step_s"] / engine[25]["step_s"]
         result["engine_growth_25_to_400_min"] = engine[400]["step_s_min"] / engine[25]["step_s_min"]
-    write_atomically(out, (json.dumps(result, indent=2) + "\n").encode())
+    write_json(out, result)
     plot(result, out.with_suffix(".png"))
     return result
 

@@ -13,12 +13,12 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from neurodelay.atomic import write_json
 from neurodelay.backends.spinnaker.emulated import EmulatedCoreExecutor
 from neurodelay.backends.spinnaker.emulated.adapter import description_from_layout
 from neurodelay.ir import LIF, Network, Projection, SpikeSource
@@ -70,11 +70,7 @@ def main() -> None:
         "identical_to_refsim": bool(identical),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=RESULT.parent, prefix=".emulated_core.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(result, stream, indent=2)
-    os.replace(temporary, RESULT)
+    write_json(RESULT, result)
     print(json.dumps(result, indent=2))
 
 

@@ -23,12 +23,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from neurodelay.atomic import write_json
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from neurodelay.quant.loihi2 import encode, quantize_for_loihi2
 from neurodelay.refsim.loihi2 import simulate_model
@@ -150,12 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                     "python": sys.version.split()[0], "platform": platform.platform(), "numpy": np.__version__},
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(result, stream, indent=2)
-    os.replace(temporary, out)
+    write_json(Path(args.out), result)
     print(json.dumps(result, indent=2))
     return 0 if all(r["refsim_matches_lava"] for r in results.values()) else 1
 

@@ -13,12 +13,12 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from neurodelay.atomic import write_json
 from neurodelay.backends.spinnaker import executor
 from neurodelay.parity.random_nets import random_case
 from neurodelay.parity.spinnaker import compare_build, prepare
@@ -46,11 +46,7 @@ def main() -> None:
               "speedup_vs_one_per_build": {str(r["nets_per_build"]): round(base / r["seconds_per_net"], 2)
                                            for r in rows},
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=RESULT.parent, prefix=".spinnaker_build.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(result, stream, indent=2)
-    os.replace(temporary, RESULT)
+    write_json(RESULT, result)
     print(json.dumps(result["speedup_vs_one_per_build"]))
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 
 import numpy as np
+
+from neurodelay.atomic import write_with
 
 
 def run_config(hardware: bool):
@@ -58,10 +58,7 @@ def run_job(model_dir: str, inputs_path: str, out_path: str, hardware: bool) -> 
     runs = [run_one(model, {name: spikes[item] for name, spikes in inputs.items()}, steps, hardware)
             for item in range(batch)]
     arrays = {key: np.stack([run[key] for run in runs]) for key in runs[0]} if runs else {}
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out_path)), suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
-        np.savez(stream, **arrays)
-    os.replace(temporary, out_path)
+    write_with(out_path, lambda stream: np.savez(stream, **arrays))
 
 
 def main(argv: list[str] | None = None) -> int:
