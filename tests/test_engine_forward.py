@@ -24,8 +24,8 @@ def without_refractoriness(network: Network) -> Network:
     return dataclasses.replace(network, populations=populations)
 
 
-def engine_recording(network: Network, inputs: np.ndarray, block_size: int = 16):
-    compiled = compile_network(network, dtype=torch.float64, block_size=block_size)
+def engine_recording(network: Network, inputs: np.ndarray, bucket_steps: int = 32):
+    compiled = compile_network(network, dtype=torch.float64, bucket_steps=bucket_steps)
     weights = {p.name: torch.as_tensor(p.weights) for p in network.projections}
     delays = {p.name: torch.as_tensor(np.asarray(p.delays_steps, np.float64)) for p in network.projections}
     return engine_simulate(compiled, source_tensors(compiled, inputs), weights, delays, record_states=True)
@@ -42,7 +42,7 @@ def test_forward_equals_refsim_float_spike_for_spike(case, seed):
     network = without_refractoriness(random_network(100 * case + seed, **CASES[case]))
     inputs = np.random.default_rng(seed).random((3, 70, network.sources()[0].size)) < 0.3
     reference = refsim_simulate(network, inputs, mode="float")
-    tape = engine_recording(network, inputs, block_size=[16, 4, 1][seed % 3])
+    tape = engine_recording(network, inputs, bucket_steps=[32, 4, 1][seed % 3])
     hidden = reference.populations["hidden"]
     assert hidden.spikes.sum() > 0
     np.testing.assert_array_equal(tape.states["hidden"]["spikes"].numpy(), hidden.spikes)

@@ -227,3 +227,37 @@ def test_spike_count_regulariser_step_moves_counts_towards_the_target():
             after = module(inputs).spike_counts["hidden"].sum().item()
         assert 0 < before < 40 * 4 * 6
         assert direction * (after - before) > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_delay_buckets_change_nothing_but_the_memory_layout(seed):
+    """Delays up to 40 steps split into buckets of 1, 3 and 7 steps (many buckets, residuals at
+    every bucket edge) give the same spikes, traces and per-trial gradients as one bucket of 41
+    steps, in float64 to rounding (only the order of additions differs)."""
+    network = no_refractory(random_network(21 + seed, recurrent=seed % 2 == 0, sparse=seed >= 2, max_delay_steps=40,
+                                           integer_delays=True, weight_scale=1.5, dt_ms=0.5))
+    rng = np.random.default_rng(seed)
+    inputs = rng.random((3, 120, network.sources()[0].size)) < 0.4
+
+    def run(bucket_steps):
+        compiled = compile_network(network, dtype=torch.float64, bucket_steps=bucket_steps)
+        tape = engine_simulate(compiled, source_tensors(compiled, inputs),
+                               {p.name: torch.as_tensor(p.weights) for p in network.projections},
+                               {p.name: torch.as_tensor(np.asarray(p.delays_steps, np.float64))
+                                for p in network.projections})
+        sources = np.random.default_rng(seed)
+        readout_grads = {"readout": torch.as_tensor(sources.normal(size=tape.readout["readout"].shape))}
+        count_grads = {"hidden": torch.as_tensor(sources.normal(size=tape.spike_counts["hidden"].shape))}
+        weights, delays = adjoint(compiled, tape, readout_grads, count_grads, per_trial=True)
+        return tape, weights, delays
+
+    tape, weights, delays = run(41)
+    assert tape.spike_counts["hidden"].sum() >= 30
+    for bucket_steps in (1, 3, 7):
+        other, other_weights, other_delays = run(bucket_steps)
+        np.testing.assert_array_equal(other.spike_counts["hidden"].numpy(), tape.spike_counts["hidden"].numpy())
+        np.testing.assert_allclose(other.readout["readout"].numpy(), tape.readout["readout"].numpy(), atol=1e-12)
+        for name in weights:
+            scale = max(float(weights[name].abs().max()), float(delays[name].abs().max()), 1e-12)
+            np.testing.assert_allclose(other_weights[name].numpy(), weights[name].numpy(), rtol=0, atol=1e-12 * scale)
+            np.testing.assert_allclose(other_delays[name].numpy(), delays[name].numpy(), rtol=0, atol=1e-12 * scale)

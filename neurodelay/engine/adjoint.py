@@ -23,29 +23,28 @@ central difference ``(a_i[m+1] - a_i[m-1]) / 2`` written with values at step m o
     a_w[m]   = (alpha + 1/beta) a_v[m] + dL/dV_readout[m-1]
 
 (exact for leaky-integrator targets; for LIF targets it assumes no spike of the target at m - 1;
-the continuous limit is EventProp's ``w (lambda_V - lambda_I)`` term). The rings hold a_i and a_w. The per-synapse gradients,
+the continuous limit is EventProp's ``w (lambda_V - lambda_I)`` term). The rings hold a_i and
+shift. The per-synapse gradients,
 summed over the pre neuron's spikes at steps k (eventprop.md §2.4, in per-step units):
 
     dL/dw_ij = sum_k a_i_j[k + 1 + d_ij]          dL/dd_ij = sum_k w_ij * shift_j[k + 1 + d_ij]
 
 ``dL/dd`` is per timestep of delay, evaluated at the rounded delay. The values at step k + 1 + d
-are read from rings of ``R = D + 1`` slots per post population, so the cost per step does not grow
-with the maximum delay D; arrivals after the last step read 0, as in the forward pass where they
-are dropped. All spikes are back-propagated; each trial starts from zero adjoints.
+are read as in the forward pass (:mod:`neurodelay.engine.buckets`): at step n the bucket-q synapses
+of the spikes of step n - q S read rings of S steps at n + 1 + r, so the cost per synapse does not
+grow with the maximum delay; a spike's ``dL/dt`` collects its buckets' terms in a per-spike
+accumulator until the pass reaches its step. Arrivals after the last step read 0, as in the
+forward pass where they are dropped. All spikes are back-propagated; each trial starts from zero
+adjoints.
 """
 from __future__ import annotations
 
 import torch
 
+from .buckets import chunks_due
 from .forward import ForwardTape
 from .layout import CompiledNetwork
-from .ring import BlockedRing
-
-
-def by_spike(blocked: torch.Tensor) -> torch.Tensor:
-    """Block-major ``[n_blocks, K, block]`` -> ``[K, n_blocks * block]`` (one row per spike)."""
-    n_blocks, spikes, block = blocked.shape
-    return blocked.permute(1, 0, 2).reshape(spikes, n_blocks * block)
+from .ring import MirroredRing
 
 
 def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[str, torch.Tensor],
@@ -55,71 +54,62 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
 
     readout_grads: ``{leaky-integrator population: dL/dV [batch, steps, n]}``.
     count_grads: ``{LIF population: dL/dcount [batch, n]}``, injected at every spike of the neuron.
-    per_trial: keep one gradient per trial, ``[batch, n_pre, n_post]``, instead of their sum (the
-        same accumulation into rows ``b * n_pre + i`` instead of ``i``; used by gradient checks).
+    per_trial: keep one gradient per trial, ``[batch, n_pre, n_post]``, instead of their sum (used by
+        gradient checks).
     """
-    batch, steps, block = tape.batch, tape.steps, compiled.block_size
+    batch, steps = tape.batch, tape.steps
     device, dtype = compiled.device, compiled.dtype
 
-    def ring(group) -> BlockedRing:
-        return BlockedRing(batch, group.ring_slots, group.size, group.n_blocks, block, device=device, dtype=dtype)
+    def ring(group) -> MirroredRing:
+        return MirroredRing(batch, group.bucket_steps, group.size, device=device, dtype=dtype)
 
-    ring_v = {g.name: ring(g) for g in compiled.groups}
     ring_i = {g.name: ring(g) for g in compiled.groups}
-    static = {c.name: ring_i[c.post].static_positions(tape.tables[c.name].delays_blocked)
-              for c in compiled.connections}
+    ring_shift = {g.name: ring(g) for g in compiled.groups}
     adj_v = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
     adj_i = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
     gain = {g.name: (1.0 - g.alpha) * g.i_scale for g in compiled.groups}
-    shift_i = {g.name: g.blocked(0.5 * (1.0 - g.beta) * (1.0 + 1.0 / g.beta), block) for g in compiled.groups}
-    shift_v = {g.name: g.blocked(0.5 * (1.0 - g.alpha) * g.i_scale, block) for g in compiled.groups}
+    shift_i = {g.name: 0.5 * (1.0 - g.beta) * (1.0 + 1.0 / g.beta) for g in compiled.groups}
+    shift_v = {g.name: 0.5 * (1.0 - g.alpha) * g.i_scale for g in compiled.groups}
     weight_v = {g.name: g.alpha + 1.0 / g.beta for g in compiled.groups}
     trials = batch if per_trial else 1
-
-    def accumulator(connection) -> torch.Tensor:          # [trials * n_pre, n_blocks * block]
-        n_blocks = compiled.group(connection.post).n_blocks
-        return torch.zeros(trials * connection.n_pre, n_blocks * block, device=device, dtype=dtype)
-
-    grad_w = {c.name: accumulator(c) for c in compiled.connections}
-    grad_d = {c.name: accumulator(c) for c in compiled.connections}
-    spiking = {g.name for g in compiled.spiking}
+    # gradients per bucket-table entry (row-wise accumulation), mapped to synapses at the end
+    grad_w = {c.name: torch.zeros(trials * tape.tables[c.name].weight.shape[0], tape.tables[c.name].width,
+                                  device=device, dtype=dtype) for c in compiled.connections}
+    grad_d = {c.name: torch.zeros_like(grad_w[c.name]) for c in compiled.connections}
+    # dL/dt of each spike through its outgoing synapses, collected bucket by bucket
+    spike_time_effect = {g.name: torch.zeros(tape.spikes[g.name].total, device=device, dtype=dtype)
+                         for g in compiled.spiking}
 
     for group in compiled.readouts:
         # index T (one step past the trial): a_i = 0, a_w = dL/dV[T-1], so that an arrival there
         # gets the central difference across the trial's end
-        ring_v[group.name].store(steps, readout_grads[group.name][:, steps - 1])
+        ring_shift[group.name].store(steps, -shift_v[group.name] * readout_grads[group.name][:, steps - 1])
     for step in range(steps - 1, -1, -1):
-        spike_time_effect: dict[str, torch.Tensor] = {}
         for connection in compiled.connections:
-            events = tape.spikes[connection.pre][step]
-            if events is None:
+            log, table = tape.spikes[connection.pre], tape.tables[connection.name]
+            due = chunks_due(table, log, step)
+            if due is None:
                 continue
-            batch_index, pre_index = events
-            table = tape.tables[connection.name]
-            positions = ring_i[connection.post].positions(step, batch_index, pre_index, static[connection.name])
+            chunk, spike = due
+            batch_index = log.batch_index.index_select(0, spike)
+            positions = table.ring_offset.index_select(0, chunk) + ring_i[connection.post].base_positions(step, batch_index)
             arrived_i = ring_i[connection.post].gather(positions)
-            arrived_v = ring_v[connection.post].gather(positions)
-            weighted_shift = table.weights_blocked.index_select(1, pre_index) * (
-                shift_i[connection.post] * arrived_i - shift_v[connection.post] * arrived_v)
-            rows = batch_index * connection.n_pre + pre_index if per_trial else pre_index
-            grad_w[connection.name].index_add_(0, rows, by_spike(arrived_i))
-            grad_d[connection.name].index_add_(0, rows, by_spike(weighted_shift))
-            if connection.pre in spiking:
-                effect = spike_time_effect.setdefault(
-                    connection.pre, torch.zeros(batch, compiled.group(connection.pre).size, device=device, dtype=dtype))
-                effect.index_put_((batch_index, pre_index), weighted_shift.sum((0, 2)), accumulate=True)
+            weighted_shift = table.weight.index_select(0, chunk) * ring_shift[connection.post].gather(positions)
+            rows = chunk + batch_index * table.weight.shape[0] if per_trial else chunk
+            grad_w[connection.name].index_add_(0, rows, arrived_i)
+            grad_d[connection.name].index_add_(0, rows, weighted_shift)
+            if connection.pre in spike_time_effect:
+                spike_time_effect[connection.pre].index_add_(0, spike, weighted_shift.sum(1))
         for group in compiled.groups:
             carried_v = group.alpha * adj_v[group.name]
             if group.is_lif:
                 new_v = carried_v
-                events = tape.spikes[group.name][step]
-                if events is not None:
-                    batch_index, neuron_index = events
-                    slope_before, slope_after = tape.slopes[group.name][step]
-                    downstream = spike_time_effect.get(group.name)
-                    d_time = -carried_v[batch_index, neuron_index] * slope_after
-                    if downstream is not None:
-                        d_time = d_time + downstream[batch_index, neuron_index]
+                log = tape.spikes[group.name]
+                if log.count(step):
+                    batch_index, neuron_index = log.at(step)
+                    first, last = log.offsets[step], log.offsets[step + 1]
+                    slope_before, slope_after = (s[first:last] for s in tape.slopes[group.name])
+                    d_time = spike_time_effect[group.name][first:last] - carried_v[batch_index, neuron_index] * slope_after
                     jumped = -d_time / slope_before
                     if group.name in count_grads:
                         jumped = jumped + count_grads[group.name][batch_index, neuron_index]
@@ -130,19 +120,23 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
                 new_v = carried_v + readout_grad[:, step]
                 shift_term = weight_v[group.name] * new_v + (readout_grad[:, step - 1] if step else 0.0)
             new_i = gain[group.name] * new_v + group.beta * adj_i[group.name]
-            ring_v[group.name].store(step, shift_term)
+            ring_shift[group.name].store(step, shift_i[group.name] * new_i - shift_v[group.name] * shift_term)
             ring_i[group.name].store(step, new_i)
             adj_v[group.name], adj_i[group.name] = new_v, new_i
 
     weight_grads, delay_grads = {}, {}
     for connection in compiled.connections:
-        weight = grad_w[connection.name][:, : connection.n_post]
-        delay = grad_d[connection.name][:, : connection.n_post]
-        if per_trial:
-            weight = weight.reshape(batch, connection.n_pre, connection.n_post)
-            delay = delay.reshape(batch, connection.n_pre, connection.n_post)
-        if connection.mask is not None:
-            weight = torch.where(connection.mask, weight, torch.zeros_like(weight))
-            delay = torch.where(connection.mask, delay, torch.zeros_like(delay))
-        weight_grads[connection.name], delay_grads[connection.name] = weight, delay
+        table = tape.tables[connection.name]
+        weight_grads[connection.name] = per_synapse(table, grad_w[connection.name], trials, per_trial)
+        delay_grads[connection.name] = per_synapse(table, grad_d[connection.name], trials, per_trial)
     return weight_grads, delay_grads
+
+
+def per_synapse(table, per_entry: torch.Tensor, trials: int, per_trial: bool) -> torch.Tensor:
+    """Gradients per table entry ``[trials * chunks, width]`` as ``[n_pre, n_post]`` (``[trials, n_pre,
+    n_post]`` with ``per_trial``); padding entries land in a spare slot that is dropped."""
+    size = table.n_pre * table.n_post
+    result = torch.zeros(trials, size + 1, device=per_entry.device, dtype=per_entry.dtype)
+    result.scatter_(1, table.synapse.view(1, -1).expand(trials, -1), per_entry.view(trials, -1))
+    result = result[:, :size]
+    return result.view(trials, table.n_pre, table.n_post) if per_trial else result.view(table.n_pre, table.n_post)

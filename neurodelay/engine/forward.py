@@ -3,17 +3,19 @@
 Per step n, for every LIF / leaky-integrator population (order irrelevant: every connection has a
 latency of at least one step):
 
-    I = beta * I + ring[n mod R];  ring[n mod R] = 0
+    I = beta * I + (arrivals for step n)
     V = rest + alpha * (V - rest) + (1 - alpha) * (i_scale * I + bias)
     LIF: spike where V >= threshold; V := reset there
 
-then every spike (b, i) of step n through synapse (i, j) of integer delay d adds w_ij to
-``ring[(n + 1 + d) mod R]`` of the post population (R = 1 + largest incoming max delay). The cost
-of a step is O(spikes x n_post) whatever the delays (see :mod:`neurodelay.engine.ring`).
+then every spike (b, i) of step k through synapse (i, j) of integer delay d adds w_ij to the
+post population's input at step k + 1 + d. Delays are split as d = q S + r (r < S, S the post
+population's bucket width, :mod:`neurodelay.engine.buckets`): at step n, the bucket-q synapses of the
+spikes of step n - q S add their weights into a ring of S steps at n + 1 + r. The ring stays small
+whatever the largest delay, so the cost per delivery does not grow with it.
 
 The tape keeps what the adjoint pass needs and nothing that grows with T x n except the readout
-voltage traces: per step the spikes (batch, neuron) of every spiking population and the two
-membrane slopes at each LIF spike,
+voltage traces: the spikes (batch, neuron) of every spiking population (a
+:class:`~neurodelay.engine.spike_log.SpikeLog`) and the two membrane slopes at each LIF spike,
 
     slope_before = (1 - alpha) (u - threshold),  slope_after = (1 - alpha) (u - reset),
     u = rest + i_scale * I + bias,
@@ -27,19 +29,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .layout import CompiledNetwork, integer_delays, to_blocks
-from .ring import BlockedRing
-
-SpikeEvents = tuple[torch.Tensor, torch.Tensor]
-"""``(batch_index [K], neuron_index [K])`` int64 of the K spikes of one population in one step."""
-
-
-@dataclass
-class SynapseTable:
-    """One projection's weights (masked) and integer delays, block-major ``[n_blocks, n_pre, block]``."""
-
-    weights_blocked: torch.Tensor
-    delays_blocked: torch.Tensor
+from .buckets import BucketTable, bucket_table, chunks_due
+from .layout import CompiledNetwork, integer_delays
+from .ring import MirroredRing
+from .spike_log import SpikeLog
 
 
 @dataclass
@@ -48,46 +41,30 @@ class ForwardTape:
 
     readout: ``{leaky-integrator population: V [batch, steps, n]}``.
     spike_counts: ``{LIF population: [batch, n]}`` spikes per trial.
-    spikes: ``{population: [per step: SpikeEvents or None]}`` for spike sources and LIF populations.
-    slopes: ``{LIF population: [per step: (slope_before [K], slope_after [K]) or None]}``.
+    tables: ``{projection: BucketTable}`` the synapses as the pass used them.
+    spikes: ``{population: SpikeLog}`` for spike sources and LIF populations.
+    slopes: ``{LIF population: (slope_before [S], slope_after [S])}`` per spike id of its log.
     states: only with ``record_states``: ``{population: {"v"|"i_syn": [batch, steps, n]}}``.
     """
 
     batch: int
     steps: int
-    tables: dict[str, SynapseTable]
+    tables: dict[str, BucketTable]
     readout: dict[str, torch.Tensor]
     spike_counts: dict[str, torch.Tensor]
-    spikes: dict[str, list[SpikeEvents | None]]
-    slopes: dict[str, list[tuple[torch.Tensor, torch.Tensor] | None]]
+    spikes: dict[str, SpikeLog]
+    slopes: dict[str, tuple[torch.Tensor, torch.Tensor]]
     states: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def synapse_tables(compiled: CompiledNetwork, weights: dict[str, torch.Tensor],
-                   delays_steps: dict[str, torch.Tensor]) -> dict[str, SynapseTable]:
-    """Masked weights and integer delays (``floor(d + 0.5)`` clamped to [0, max]) in block-major form."""
-    tables = {}
-    for connection in compiled.connections:
-        post = compiled.group(connection.post)
-        weight = weights[connection.name].detach()
-        delay = integer_delays(delays_steps[connection.name].detach(), connection.max_delay_steps)
-        if connection.mask is not None:
-            weight = torch.where(connection.mask, weight, torch.zeros_like(weight))
-            delay = torch.where(connection.mask, delay, torch.zeros_like(delay))
-        tables[connection.name] = SynapseTable(to_blocks(weight, post.n_blocks, compiled.block_size),
-                                               to_blocks(delay, post.n_blocks, compiled.block_size))
-    return tables
-
-
-def source_events(spikes: torch.Tensor) -> list[SpikeEvents | None]:
-    """Per step the spikes of a ``[batch, steps, n]`` 0/1 tensor as ``(batch_index, neuron_index)``."""
-    batch, steps, _ = spikes.shape
-    step_index, batch_index, neuron_index = torch.nonzero(spikes.permute(1, 0, 2), as_tuple=True)
-    counts = torch.bincount(step_index, minlength=steps).tolist()
-    events: list[SpikeEvents | None] = []
-    for b, i in zip(torch.split(batch_index, counts), torch.split(neuron_index, counts)):
-        events.append((b, i) if b.numel() else None)
-    return events
+                   delays_steps: dict[str, torch.Tensor]) -> dict[str, BucketTable]:
+    """Weights and integer delays (``floor(d + 0.5)`` clamped to [0, max]) of the existing synapses,
+    bucketed by the post population's bucket width."""
+    return {c.name: bucket_table(weights[c.name].detach(),
+                                 integer_delays(delays_steps[c.name].detach(), c.max_delay_steps),
+                                 c.mask, c.max_delay_steps, compiled.group(c.post).bucket_steps)
+            for c in compiled.connections}
 
 
 def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weights: dict[str, torch.Tensor],
@@ -100,13 +77,11 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
     batch, steps = next(iter(sources.values())).shape[:2]
     device, dtype = compiled.device, compiled.dtype
     tables = synapse_tables(compiled, weights, delays_steps)
-    rings = {g.name: BlockedRing(batch, g.ring_slots, g.size, g.n_blocks, compiled.block_size,
-                                 device=device, dtype=dtype) for g in compiled.groups}
+    rings = {g.name: MirroredRing(batch, g.bucket_steps, g.size, device=device, dtype=dtype) for g in compiled.groups}
     current = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.groups}
     voltage = {g.name: g.rest.expand(batch, g.size).clone() for g in compiled.groups}
-    static = {c.name: rings[c.post].static_positions(tables[c.name].delays_blocked) for c in compiled.connections}
-    spikes: dict[str, list[SpikeEvents | None]] = {name: source_events(sources[name]) for name in compiled.sources}
-    spikes.update({g.name: [] for g in compiled.spiking})
+    spikes = {name: SpikeLog.from_dense(sources[name]) for name in compiled.sources}
+    spikes.update({g.name: SpikeLog(device) for g in compiled.spiking})
     slopes: dict[str, list] = {g.name: [] for g in compiled.spiking}
     counts = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.spiking}
     traces: dict[str, list[torch.Tensor]] = {g.name: [] for g in compiled.readouts}
@@ -121,17 +96,14 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
             if group.is_lif:
                 fired = v >= group.threshold
                 batch_index, neuron_index = torch.nonzero(fired, as_tuple=True)
+                spikes[group.name].append(batch_index, neuron_index)
                 if batch_index.numel():
                     step_gain = (1.0 - group.alpha)[neuron_index]
                     u = drive[batch_index, neuron_index]
                     slopes[group.name].append((step_gain * (u - group.threshold[neuron_index]),
                                                step_gain * (u - group.reset[neuron_index])))
-                    spikes[group.name].append((batch_index, neuron_index))
                     v = torch.where(fired, group.reset, v)
                     counts[group.name] += fired
-                else:
-                    slopes[group.name].append(None)
-                    spikes[group.name].append(None)
                 if record_states:
                     recorded[group.name]["spikes"].append(fired)
             else:
@@ -141,15 +113,25 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
                 recorded[group.name]["v"].append(v)
                 recorded[group.name]["i_syn"].append(i_syn)
         for connection in compiled.connections:
-            events = spikes[connection.pre][step]
-            if events is None:
+            log = spikes[connection.pre]
+            due = chunks_due(tables[connection.name], log, step)
+            if due is None:
                 continue
-            batch_index, pre_index = events
-            ring = rings[connection.post]
-            positions = ring.positions(step, batch_index, pre_index, static[connection.name])
-            ring.add_at(positions, tables[connection.name].weights_blocked.index_select(1, pre_index))
+            chunk, spike = due
+            table, ring = tables[connection.name], rings[connection.post]
+            positions = table.ring_offset.index_select(0, chunk) + ring.base_positions(step, log.batch_index.index_select(0, spike))
+            ring.add_at(positions, table.weight.index_select(0, chunk))
 
     states = {name: {key: torch.stack(values, 1) for key, values in parts.items() if values}
               for name, parts in recorded.items()}
     return ForwardTape(batch, steps, tables, {name: torch.stack(v, 1) for name, v in traces.items()},
-                       counts, spikes, slopes, states)
+                       counts, spikes, {name: joined(parts, device, dtype) for name, parts in slopes.items()}, states)
+
+
+def joined(parts: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device, dtype: torch.dtype
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-step ``(slope_before, slope_after)`` pairs concatenated in spike-id order."""
+    if not parts:
+        empty = torch.zeros(0, device=device, dtype=dtype)
+        return empty, empty
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

@@ -4,9 +4,8 @@ The compiled form holds only what does not change during training (per-neuron co
 masks, ring sizes); weights and delays are passed to the kernels separately, so that the same
 compiled network serves every optimiser step.
 
-Ring layout (see :mod:`neurodelay.engine.ring`): post neurons are grouped in blocks of
-``block_size`` and every per-synapse matrix is stored block-major, ``[n_blocks, n_pre, block_size]``
-(post columns padded with zeros to ``n_blocks * block_size``).
+Delays are split into buckets of ``bucket_steps`` (see :mod:`neurodelay.engine.buckets`): each
+population's ring covers ``min(D + 1, bucket_steps)`` steps, D its largest incoming delay.
 """
 from __future__ import annotations
 
@@ -18,8 +17,9 @@ import torch
 from ..errors import ValidationError
 from ..ir import LIF, Network, as_vector, decays
 
-DEFAULT_BLOCK_SIZE = 16
-"""Post neurons per ring block: 16 float32 = one 64-byte cache line."""
+DEFAULT_BUCKET_STEPS = 32
+"""Largest ring per population, in steps: 32 steps x 256 neurons x batch 32 in float32, mirrored,
+is 2 MiB, about one core's L2 cache (see benchmarks/results/bucket_width_cpu.json)."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class NeuronGroup:
 
     alpha = exp(-dt/tau_m), beta = exp(-dt/tau_syn), i_scale = (tau_syn/dt)(1 - beta) (no unit);
     rest, bias, threshold, reset in the network's voltage unit (threshold/reset: LIF only, else None).
-    ring_slots: R = 1 + the largest ``max_delay_steps`` of the incoming projections.
+    bucket_steps: S = min(1 + the largest incoming ``max_delay_steps``, the compiled bucket width):
+        the population's ring covers S steps and its incoming delays are split into buckets of S.
     """
 
     name: str
@@ -42,13 +43,7 @@ class NeuronGroup:
     bias: torch.Tensor
     threshold: torch.Tensor | None
     reset: torch.Tensor | None
-    ring_slots: int
-    n_blocks: int
-
-    def blocked(self, values: torch.Tensor, block_size: int) -> torch.Tensor:
-        """A ``[size]`` vector as ``[n_blocks, 1, block_size]`` (padding 0), for block-major arithmetic."""
-        padded = torch.nn.functional.pad(values, (0, self.n_blocks * block_size - self.size))
-        return padded.view(self.n_blocks, 1, block_size)
+    bucket_steps: int
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ class CompiledNetwork:
     source_sizes: dict[str, int]
     groups: tuple[NeuronGroup, ...]
     connections: tuple[Connection, ...]
-    block_size: int
+    bucket_steps: int
     device: torch.device
     dtype: torch.dtype
 
@@ -104,9 +99,12 @@ def check_trainable(network: Network) -> None:
 
 
 def compile_network(network: Network, *, device: torch.device | str | None = None,
-                    dtype: torch.dtype = torch.float32, block_size: int = DEFAULT_BLOCK_SIZE) -> CompiledNetwork:
-    """Compile ``network`` for the engine on ``device`` (default CPU) in ``dtype``."""
+                    dtype: torch.dtype = torch.float32, bucket_steps: int = DEFAULT_BUCKET_STEPS) -> CompiledNetwork:
+    """Compile ``network`` for the engine on ``device`` (default CPU) in ``dtype``; ``bucket_steps``:
+    the largest ring per population in steps (any value >= 1 gives the same results)."""
     check_trainable(network)
+    if bucket_steps < 1:
+        raise ValidationError("bucket_steps", f"{bucket_steps}", "an integer >= 1")
     device = torch.device("cpu" if device is None else device)
 
     def tensor(values: np.ndarray) -> torch.Tensor:
@@ -124,27 +122,19 @@ def compile_network(network: Network, *, device: torch.device | str | None = Non
             rest=tensor(as_vector(population.rest, size)), bias=tensor(as_vector(population.bias, size)),
             threshold=tensor(as_vector(population.threshold, size)) if is_lif else None,
             reset=tensor(as_vector(population.reset, size)) if is_lif else None,
-            ring_slots=1 + max((p.max_delay_steps for p in incoming), default=0),
-            n_blocks=-(-size // block_size)))
+            bucket_steps=min(bucket_steps, 1 + max((p.max_delay_steps for p in incoming), default=0))))
     connections = tuple(
         Connection(p.name, p.pre, p.post, p.weights.shape[0], p.weights.shape[1], p.max_delay_steps,
                    None if p.mask is None else torch.as_tensor(p.mask, device=device))
         for p in network.projections)
     sources = network.sources()
     return CompiledNetwork(network, tuple(s.name for s in sources), {s.name: s.size for s in sources},
-                           tuple(groups), connections, block_size, device, dtype)
+                           tuple(groups), connections, bucket_steps, device, dtype)
 
 
 def integer_delays(delays_steps: torch.Tensor, max_delay_steps: int) -> torch.Tensor:
     """``floor(d + 0.5)`` clamped to ``[0, max_delay_steps]`` as int64 (C ``round`` for d >= 0)."""
     return torch.clamp(torch.floor(delays_steps + 0.5), 0, max_delay_steps).to(torch.int64)
-
-
-def to_blocks(matrix: torch.Tensor, n_blocks: int, block_size: int) -> torch.Tensor:
-    """``[n_pre, n_post]`` -> block-major ``[n_blocks, n_pre, block_size]`` (post columns padded with 0)."""
-    n_pre, n_post = matrix.shape
-    padded = torch.nn.functional.pad(matrix, (0, n_blocks * block_size - n_post))
-    return padded.view(n_pre, n_blocks, block_size).permute(1, 0, 2).contiguous()
 
 
 def source_tensors(compiled: CompiledNetwork, inputs) -> dict[str, torch.Tensor]:

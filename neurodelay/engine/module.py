@@ -58,7 +58,7 @@ class DelayNetwork(nn.Module):
             reference = self.weights[names[0]]
             if reference.device != self.compiled.device or reference.dtype != self.compiled.dtype:
                 self.compiled = compile_network(self.network, device=reference.device, dtype=reference.dtype,
-                                                block_size=self.compiled.block_size)
+                                                bucket_steps=self.compiled.bucket_steps)
         return self.compiled
 
     def forward(self, inputs: EngineInputs) -> EngineOutput:

@@ -1,71 +1,55 @@
-"""Ring buffers over delay slots, stored so that deliveries stay cheap and cache-local.
+"""A small ring buffer over the next ``S`` steps of one population, with mirrored slots.
 
-A ring holds ``[batch, R, size]`` values indexed by step modulo R (arrivals in the forward pass,
-adjoint values in the backward pass). Two storage choices keep the cost per delivery independent
-of R = D + 1:
+The ring holds ``[batch, S, size]`` values indexed by step modulo S (arrivals in the forward pass,
+adjoint values in the backward pass); S is the population's *bucket width* (see
+:mod:`neurodelay.engine.buckets`), at most 32 steps by default whatever the maximum delay, so the
+whole ring stays in the processor's caches. Storage is ``[batch, 2S, size]``: a value for step m
+lives in slot ``m mod S`` and its mirror ``m mod S + S``, so that the values of steps
+``n + 1 ... n + S`` are the slots ``c + r`` (``c = (n + 1) mod S``, ``0 <= r < S``) without a modulo
+per synapse:
 
-- **block-major**: post neurons are grouped in blocks of ``block_size``; value ``(b, slot, j)``
-  lives at ``((block(j) * batch + b) * 2R + slot) * block_size + j % block_size``, and the
-  deliveries of a step are issued block by block (``[n_blocks, K, block_size]``), so that
-  consecutive writes of one batch element stay inside ``2R * block_size`` values (50 KiB at
-  R = 401 in float32) instead of spreading over the whole ring;
-- **mirrored slots**: the storage has 2R slots. A spike at step n through delay d (0 <= d < R)
-  goes to slot ``c + d`` with ``c = (n + 1) mod R`` (< 2R, no modulo per synapse); the forward pass
-  reads step m as the sum of slots ``m mod R`` and ``m mod R + R``; the backward pass writes every
-  value into both slots and reads ``c + d`` directly.
+- forward: a delivery for step ``n + 1 + r`` is added to slot ``c + r``; step m is read as the sum of
+  its two slots, which are then cleared;
+- backward: every step's values are written into both slots and read back at ``c + r``.
 
-A synapse's flat position is then ``static[i, j] + (b * 2R + c) * block_size`` with the static
-part ``neuron_offset[j] + d_ij * block_size`` computed once per pass.
+A value's flat position is ``(b * 2S + c) * size + (r * size + j)``: the second part is static per
+synapse (:attr:`~neurodelay.engine.buckets.BucketTable.ring_offset`).
 """
 from __future__ import annotations
 
 import torch
 
 
-class BlockedRing:
-    """``[batch, slots, size]`` values with the storage described in the module docstring."""
+class MirroredRing:
+    """``[batch, slots, size]`` values stored as described in the module docstring."""
 
-    def __init__(self, batch: int, slots: int, size: int, n_blocks: int, block_size: int,
-                 *, device: torch.device, dtype: torch.dtype) -> None:
-        self.batch, self.slots, self.size, self.n_blocks, self.block_size = batch, slots, size, n_blocks, block_size
-        self.storage = torch.zeros(n_blocks, batch, 2 * slots, block_size, device=device, dtype=dtype)
+    def __init__(self, batch: int, slots: int, size: int, *, device: torch.device, dtype: torch.dtype) -> None:
+        self.batch, self.slots, self.size = batch, slots, size
+        self.storage = torch.zeros(batch, 2 * slots, size, device=device, dtype=dtype)
         self.flat = self.storage.view(-1)
-        # flat position of neuron j's column in batch element 0, slot 0: [n_blocks, 1, block_size]
-        self.neuron_offset = (torch.arange(n_blocks, device=device)[:, None, None] * (batch * 2 * slots * block_size)
-                              + torch.arange(block_size, device=device)[None, None, :])
-
-    def _unblock(self, values: torch.Tensor) -> torch.Tensor:
-        return values.permute(1, 0, 2).reshape(self.batch, -1)[:, : self.size]
 
     def take_arrivals(self, step: int) -> torch.Tensor:
-        """Sum of everything delivered for ``step`` as ``[batch, size]``; the two slots are cleared."""
+        """Sum of everything delivered for ``step`` as ``[batch, size]``; both slots are cleared."""
         slot = step % self.slots
-        arrived = self._unblock(self.storage[:, :, slot, :] + self.storage[:, :, slot + self.slots, :])
-        self.storage[:, :, slot, :] = 0
-        self.storage[:, :, slot + self.slots, :] = 0
+        arrived = self.storage[:, slot] + self.storage[:, slot + self.slots]
+        self.storage[:, slot] = 0
+        self.storage[:, slot + self.slots] = 0
         return arrived
 
     def store(self, step: int, values: torch.Tensor) -> None:
-        """Write ``values`` ``[batch, size]`` for ``step`` (into both mirrored slots)."""
-        padded = torch.nn.functional.pad(values, (0, self.n_blocks * self.block_size - self.size))
-        blocked = padded.view(self.batch, self.n_blocks, self.block_size).permute(1, 0, 2)
+        """Write ``values`` ``[batch, size]`` for ``step`` (into both slots)."""
         slot = step % self.slots
-        self.storage[:, :, slot, :] = blocked
-        self.storage[:, :, slot + self.slots, :] = blocked
+        self.storage[:, slot] = values
+        self.storage[:, slot + self.slots] = values
 
-    def static_positions(self, delays_blocked: torch.Tensor) -> torch.Tensor:
-        """``neuron_offset + d * block_size`` for block-major integer delays ``[n_blocks, n_pre, block]``."""
-        return self.neuron_offset + delays_blocked * self.block_size
-
-    def positions(self, step: int, batch_index: torch.Tensor, pre_index: torch.Tensor,
-                  static: torch.Tensor) -> torch.Tensor:
-        """Flat positions ``[n_blocks, K, block_size]`` of the synapses of K spikes ``(batch_index,
-        pre_index)`` emitted at ``step``, for the step they arrive at (``step + 1 + d``)."""
+    def base_positions(self, step: int, batch_index: torch.Tensor) -> torch.Tensor:
+        """Flat position ``[K, 1]`` of slot ``c = (step + 1) mod S``, neuron 0, for each batch index:
+        add a synapse's ``r * size + j`` to address its value for step ``step + 1 + r``."""
         start = (step + 1) % self.slots
-        return static.index_select(1, pre_index) + ((batch_index * (2 * self.slots) + start) * self.block_size)[None, :, None]
+        return ((batch_index * (2 * self.slots) + start) * self.size)[:, None]
 
     def add_at(self, positions: torch.Tensor, values: torch.Tensor) -> None:
-        """Add ``values`` at flat ``positions`` (same shape), in the order given (block-major)."""
+        """Add ``values`` at flat ``positions`` (same shape), in the order given."""
         self.flat.index_add_(0, positions.reshape(-1), values.reshape(-1))
 
     def gather(self, positions: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,108 @@
+"""Delay buckets: per-synapse delays split into a whole-bucket part and a residual below S steps.
+
+Why: a ring buffer of ``D + 1`` slots per post population makes every spike scatter its synapses
+across ``[batch, D + 1, n_post]`` values. Once that ring outgrows the caches (D of a few hundred
+steps at batch 32), each delivery is a cache miss and the cost per step grows with D. Here every
+integer delay is written ``d = q * S + r`` (``0 <= r < S``, S the post population's bucket width):
+a spike of step k reaches its bucket-q synapses at step ``k + q * S``, read back from the spike log,
+and those then deliver through residual delays r into a ring of only S steps
+(:class:`~neurodelay.engine.ring.MirroredRing`), which stays cache-resident whatever D. Each synapse
+is still visited once per spike, and the arrival step is ``k + q * S + 1 + r = k + 1 + d`` exactly.
+
+A projection's existing synapses are grouped into rows ``(q, i)`` (bucket, pre neuron), and each
+row is cut into chunks of ``width`` synapses (the last chunk padded), so that the synapses a step
+delivers are a set of whole chunks, gathered as ``[chunks, width]`` blocks with no per-synapse
+bookkeeping. Padding wastes at most ``width - 1`` entries per non-empty row; ``width`` is half the
+mean row length, so the waste stays below about half of the work even for clustered delays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .spike_log import SpikeLog, ragged_arange
+
+
+@dataclass
+class BucketTable:
+    """One projection's existing synapses in chunks of ``width``, rows ``(q, i)`` in q-major order.
+
+    ring_offset: ``[chunks, width]`` int64, ``r * n_post + j`` (padding 0, with weight 0).
+    weight: ``[chunks, width]`` the synapse's weight (padding 0).
+    synapse: ``[chunks, width]`` int64, ``i * n_post + j``; padding ``n_pre * n_post`` (a spare
+        accumulator slot, so that gradients never need a mask).
+    first_chunk, chunk_count: ``[buckets * n_pre]`` int64: the chunks of row ``(q, i)`` are
+        ``first_chunk[q * n_pre + i] ...`` (``chunk_count`` of them).
+    """
+
+    n_pre: int
+    n_post: int
+    bucket_steps: int
+    buckets: int
+    width: int
+    ring_offset: torch.Tensor
+    weight: torch.Tensor
+    synapse: torch.Tensor
+    first_chunk: torch.Tensor
+    chunk_count: torch.Tensor
+
+
+def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor | None, max_delay_steps: int,
+                 bucket_steps: int) -> BucketTable:
+    """Build the table of one projection.
+
+    weight: ``[n_pre, n_post]`` float; delay: ``[n_pre, n_post]`` int64 in ``[0, max_delay_steps]``;
+    mask: ``[n_pre, n_post]`` bool or None (dense); bucket_steps: S of the post population.
+    """
+    n_pre, n_post = weight.shape
+    device = weight.device
+    buckets = max_delay_steps // bucket_steps + 1
+    exists = torch.ones(n_pre, n_post, dtype=torch.bool, device=device) if mask is None else mask
+    pre, post = torch.nonzero(exists, as_tuple=True)                        # row-major: j ascending per i
+    d = delay[pre, post]
+    q = torch.div(d, bucket_steps, rounding_mode="floor")
+    row = q * n_pre + pre
+    row, order = torch.sort(row, stable=True)
+    pre, post, residual = pre[order], post[order], (d - q * bucket_steps)[order]
+    rows = buckets * n_pre
+    counts = torch.bincount(row, minlength=rows)
+    width = max(1, -(-len(row) // (2 * rows)))                              # ceil(mean row length / 2)
+    rank = torch.arange(len(row), device=device) - (torch.cumsum(counts, 0) - counts)[row]
+    chunk_count = torch.div(counts + width - 1, width, rounding_mode="floor")
+    first_chunk = torch.cumsum(chunk_count, 0) - chunk_count
+    chunks = int(chunk_count.sum())
+    place = (first_chunk[row] + torch.div(rank, width, rounding_mode="floor")) * width + rank % width
+
+    def filled(values: torch.Tensor, padding) -> torch.Tensor:
+        table = torch.full((chunks * width,), padding, dtype=values.dtype, device=device)
+        table[place] = values
+        return table.view(chunks, width)
+
+    return BucketTable(n_pre, n_post, bucket_steps, buckets, width,
+                       ring_offset=filled(residual * n_post + post, 0),
+                       weight=filled(weight[pre, post], 0.0),
+                       synapse=filled(pre * n_post + post, n_pre * n_post),
+                       first_chunk=first_chunk, chunk_count=chunk_count)
+
+
+def chunks_due(table: BucketTable, log: SpikeLog, step: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The chunks that deliver at ``step``: bucket q of every spike of step ``step - q * S``.
+
+    ``log``: the pre population's spikes up to ``step`` at least. Returns ``(chunk index [M],
+    spike id [M])`` (the spike each chunk belongs to), or None when nothing is due. The synapses of
+    chunk m arrive at ``step + 1 + r`` with r from ``ring_offset``.
+    """
+    s = table.bucket_steps
+    steps = list(range(step, max(step - table.buckets * s, -1), -s))
+    found = log.spikes_at_steps(steps)
+    if found is None:
+        return None
+    spike, bucket = found
+    rows = bucket * table.n_pre + log.neuron_index.index_select(0, spike)
+    counts = table.chunk_count.index_select(0, rows)
+    total = int(counts.sum())
+    if total == 0:
+        return None
+    chunk, owner = ragged_arange(table.first_chunk.index_select(0, rows), counts, total)
+    return chunk, spike.index_select(0, owner)
