@@ -3,7 +3,10 @@
 Models (same sizes: inputs -> hidden -> hidden -> classes; each configuration in its own process):
 
 - ``engine``: neurodelay's EventProp engine (per-synapse delays learned, adjoint backward pass,
-  ring buffers of D + 1 slots); loss ``exp_weighted_ce``, Adam on weights and delays, delay clamp.
+  delays split into buckets so that every ring covers at most 32 steps); loss ``exp_weighted_ce``,
+  Adam on weights and delays, delay clamp. Deliveries that would arrive after the trial's last step
+  are never made, so the work per pass shrinks once D approaches T: recorded per point as
+  ``deliveries_per_pass`` (synaptic deliveries arriving inside the trial).
 - ``dcls``: learnable delays as dilated convolutions with learnable spacings (``dcls`` 0.1.1,
   ``DCLS.construct.modules.Dcls1d``), the DCLS-delays SNN: Dcls1d -> BatchNorm -> LIF -> dropout,
   twice, Dcls1d readout; LIF with an ATan surrogate gradient; BPTT; Adam.
@@ -184,6 +187,26 @@ def calibrate_activity(model, spikes: torch.Tensor, target: float, iterations: i
     return reached
 
 
+@torch.no_grad()
+def deliveries_per_pass(model, spikes: torch.Tensor) -> int:
+    """Synaptic deliveries of one forward pass that arrive inside the trial (step k + 1 + d < T)."""
+    from neurodelay.engine.forward import simulate
+    from neurodelay.engine.layout import integer_delays, source_tensors
+    compiled = model.compiled
+    tape = simulate(compiled, source_tensors(compiled, spikes), dict(model.weights), dict(model.delays))
+    steps, total = spikes.shape[1], 0
+    for connection in compiled.connections:
+        log = tape.spikes[connection.pre]
+        delays = integer_delays(model.delays[connection.name], connection.max_delay_steps)
+        sorted_delays = torch.sort(delays, 1).values                                  # [n_pre, n_post]
+        step_of_spike = torch.repeat_interleave(torch.arange(log.steps), torch.tensor(
+            [log.count(k) for k in range(log.steps)]))
+        limit = (steps - 2 - step_of_spike).to(sorted_delays.dtype)                 # largest delay that arrives
+        rows = sorted_delays.index_select(0, log.neuron_index.cpu())
+        total += int(torch.searchsorted(rows, limit[:, None], right=True).sum())
+    return total
+
+
 # ----------------------------------------------------------------------------------- worker ---
 def sync(device: str) -> None:
     if device == "cuda":
@@ -211,6 +234,7 @@ def worker(args: argparse.Namespace) -> dict:
         from neurodelay.engine.losses import make_loss, spike_count_regularizer
         model = engine_model(*sizes, D, device)
         extra["calibrated_activity"] = calibrate_activity(model, spikes, args.activity)
+        extra["deliveries_per_pass"] = deliveries_per_pass(model, spikes)
         optimiser = torch.optim.Adam([{"params": model.weights.parameters(), "lr": 1e-3},
                                       {"params": model.delays.parameters(), "lr": 0.1}])
         loss_fn = make_loss("exp_weighted_ce")

@@ -72,10 +72,9 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
     shift_v = {g.name: 0.5 * (1.0 - g.alpha) * g.i_scale for g in compiled.groups}
     weight_v = {g.name: g.alpha + 1.0 / g.beta for g in compiled.groups}
     trials = batch if per_trial else 1
-    # gradients per bucket-table entry (row-wise accumulation), mapped to synapses at the end
-    grad_w = {c.name: torch.zeros(trials * tape.tables[c.name].weight.shape[0], tape.tables[c.name].width,
-                                  device=device, dtype=dtype) for c in compiled.connections}
-    grad_d = {c.name: torch.zeros_like(grad_w[c.name]) for c in compiled.connections}
+    # per bucket-table entry [trials * chunks, (weight, delay), width], mapped to synapses at the end
+    grads = {c.name: torch.zeros(trials * tape.tables[c.name].chunks, 2, tape.tables[c.name].width,
+                                 device=device, dtype=dtype) for c in compiled.connections}
     # dL/dt of each spike through its outgoing synapses, collected bucket by bucket
     spike_time_effect = {g.name: torch.zeros(tape.spikes[g.name].total, device=device, dtype=dtype)
                          for g in compiled.spiking}
@@ -92,12 +91,12 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
                 continue
             chunk, spike = due
             batch_index = log.batch_index.index_select(0, spike)
-            positions = table.ring_offset.index_select(0, chunk) + ring_i[connection.post].base_positions(step, batch_index)
+            ring_offset, weight = table.rows(chunk)
+            positions = ring_offset + ring_i[connection.post].base_positions(step, batch_index)
             arrived_i = ring_i[connection.post].gather(positions)
-            weighted_shift = table.weight.index_select(0, chunk) * ring_shift[connection.post].gather(positions)
-            rows = chunk + batch_index * table.weight.shape[0] if per_trial else chunk
-            grad_w[connection.name].index_add_(0, rows, arrived_i)
-            grad_d[connection.name].index_add_(0, rows, weighted_shift)
+            weighted_shift = weight * ring_shift[connection.post].gather(positions)
+            rows = chunk + batch_index * table.chunks if per_trial else chunk
+            grads[connection.name].index_add_(0, rows, torch.stack((arrived_i, weighted_shift), 1))
             if connection.pre in spike_time_effect:
                 spike_time_effect[connection.pre].index_add_(0, spike, weighted_shift.sum(1))
         for group in compiled.groups:
@@ -127,8 +126,8 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
     weight_grads, delay_grads = {}, {}
     for connection in compiled.connections:
         table = tape.tables[connection.name]
-        weight_grads[connection.name] = per_synapse(table, grad_w[connection.name], trials, per_trial)
-        delay_grads[connection.name] = per_synapse(table, grad_d[connection.name], trials, per_trial)
+        weight_grads[connection.name] = per_synapse(table, grads[connection.name][:, 0], trials, per_trial)
+        delay_grads[connection.name] = per_synapse(table, grads[connection.name][:, 1], trials, per_trial)
     return weight_grads, delay_grads
 
 
@@ -137,6 +136,6 @@ def per_synapse(table, per_entry: torch.Tensor, trials: int, per_trial: bool) ->
     n_post]`` with ``per_trial``); padding entries land in a spare slot that is dropped."""
     size = table.n_pre * table.n_post
     result = torch.zeros(trials, size + 1, device=per_entry.device, dtype=per_entry.dtype)
-    result.scatter_(1, table.synapse.view(1, -1).expand(trials, -1), per_entry.view(trials, -1))
+    result.scatter_(1, table.synapse.view(1, -1).expand(trials, -1), per_entry.reshape(trials, -1))
     result = result[:, :size]
     return result.view(trials, table.n_pre, table.n_post) if per_trial else result.view(table.n_pre, table.n_post)

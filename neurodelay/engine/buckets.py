@@ -17,19 +17,27 @@ mean row length, so the waste stays below about half of the work even for cluste
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from .spike_log import SpikeLog, ragged_arange
 
+CHUNKS_PER_MEAN_ROW = 2
+"""Chunk width = ceil(mean synapses per (bucket, pre neuron) row / this), but at least
+:data:`MIN_CHUNK_WIDTH` (narrower rows make torch's row-wise kernels pay per row, not per value)
+and at most the longest row."""
+MIN_CHUNK_WIDTH = 16
+
 
 @dataclass
 class BucketTable:
     """One projection's existing synapses in chunks of ``width``, rows ``(q, i)`` in q-major order.
 
-    ring_offset: ``[chunks, width]`` int64, ``r * n_post + j`` (padding 0, with weight 0).
-    weight: ``[chunks, width]`` the synapse's weight (padding 0).
+    packed: ``[chunks, 2, width]`` integers of the weight dtype's size: ``[:, 0]`` the ring offset
+        ``r * n_post + j`` (padding 0), ``[:, 1]`` the weight's bits (padding 0.0), so that one row
+        gather (one cache miss per chunk) fetches both; read them with :meth:`rows`.
     synapse: ``[chunks, width]`` int64, ``i * n_post + j``; padding ``n_pre * n_post`` (a spare
         accumulator slot, so that gradients never need a mask).
     first_chunk, chunk_count: ``[buckets * n_pre]`` int64: the chunks of row ``(q, i)`` are
@@ -41,11 +49,20 @@ class BucketTable:
     bucket_steps: int
     buckets: int
     width: int
-    ring_offset: torch.Tensor
-    weight: torch.Tensor
+    packed: torch.Tensor
     synapse: torch.Tensor
     first_chunk: torch.Tensor
     chunk_count: torch.Tensor
+    dtype: torch.dtype
+
+    @property
+    def chunks(self) -> int:
+        return self.packed.shape[0]
+
+    def rows(self, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ring_offset [M, width] int, weight [M, width])`` of the chunks ``chunk [M]``."""
+        rows = self.packed.index_select(0, chunk)
+        return rows[:, 0], rows[:, 1].view(self.dtype)
 
 
 def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor | None, max_delay_steps: int,
@@ -67,7 +84,7 @@ def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor |
     pre, post, residual = pre[order], post[order], (d - q * bucket_steps)[order]
     rows = buckets * n_pre
     counts = torch.bincount(row, minlength=rows)
-    width = max(1, -(-len(row) // (2 * rows)))                              # ceil(mean row length / 2)
+    width = min(max(MIN_CHUNK_WIDTH, math.ceil(len(row) / (CHUNKS_PER_MEAN_ROW * rows))), max(1, int(counts.max())))
     rank = torch.arange(len(row), device=device) - (torch.cumsum(counts, 0) - counts)[row]
     chunk_count = torch.div(counts + width - 1, width, rounding_mode="floor")
     first_chunk = torch.cumsum(chunk_count, 0) - chunk_count
@@ -79,11 +96,12 @@ def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor |
         table[place] = values
         return table.view(chunks, width)
 
-    return BucketTable(n_pre, n_post, bucket_steps, buckets, width,
-                       ring_offset=filled(residual * n_post + post, 0),
-                       weight=filled(weight[pre, post], 0.0),
+    integer = {2: torch.int16, 4: torch.int32, 8: torch.int64}[weight.element_size()]
+    packed = torch.stack((filled((residual * n_post + post).to(integer), 0),
+                          filled(weight[pre, post], 0.0).view(integer)), 1)
+    return BucketTable(n_pre, n_post, bucket_steps, buckets, width, packed,
                        synapse=filled(pre * n_post + post, n_pre * n_post),
-                       first_chunk=first_chunk, chunk_count=chunk_count)
+                       first_chunk=first_chunk, chunk_count=chunk_count, dtype=weight.dtype)
 
 
 def chunks_due(table: BucketTable, log: SpikeLog, step: int) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -91,7 +109,7 @@ def chunks_due(table: BucketTable, log: SpikeLog, step: int) -> tuple[torch.Tens
 
     ``log``: the pre population's spikes up to ``step`` at least. Returns ``(chunk index [M],
     spike id [M])`` (the spike each chunk belongs to), or None when nothing is due. The synapses of
-    chunk m arrive at ``step + 1 + r`` with r from ``ring_offset``.
+    chunk m arrive at ``step + 1 + r`` with r from its ring offsets.
     """
     s = table.bucket_steps
     steps = list(range(step, max(step - table.buckets * s, -1), -s))

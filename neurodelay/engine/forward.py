@@ -119,8 +119,8 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
                 continue
             chunk, spike = due
             table, ring = tables[connection.name], rings[connection.post]
-            positions = table.ring_offset.index_select(0, chunk) + ring.base_positions(step, log.batch_index.index_select(0, spike))
-            ring.add_at(positions, table.weight.index_select(0, chunk))
+            ring_offset, weight = table.rows(chunk)
+            ring.add_at(ring_offset + ring.base_positions(step, log.batch_index.index_select(0, spike)), weight)
 
     states = {name: {key: torch.stack(values, 1) for key, values in parts.items() if values}
               for name, parts in recorded.items()}

@@ -28,8 +28,8 @@ class NeuronGroup:
 
     alpha = exp(-dt/tau_m), beta = exp(-dt/tau_syn), i_scale = (tau_syn/dt)(1 - beta) (no unit);
     rest, bias, threshold, reset in the network's voltage unit (threshold/reset: LIF only, else None).
-    bucket_steps: S = min(1 + the largest incoming ``max_delay_steps``, the compiled bucket width):
-        the population's ring covers S steps and its incoming delays are split into buckets of S.
+    bucket_steps: S, at most the compiled bucket width (:func:`balanced_bucket_steps`): the
+        population's ring covers S steps and its incoming delays are split into buckets of S.
     """
 
     name: str
@@ -122,7 +122,8 @@ def compile_network(network: Network, *, device: torch.device | str | None = Non
             rest=tensor(as_vector(population.rest, size)), bias=tensor(as_vector(population.bias, size)),
             threshold=tensor(as_vector(population.threshold, size)) if is_lif else None,
             reset=tensor(as_vector(population.reset, size)) if is_lif else None,
-            bucket_steps=min(bucket_steps, 1 + max((p.max_delay_steps for p in incoming), default=0))))
+            bucket_steps=balanced_bucket_steps(1 + max((p.max_delay_steps for p in incoming), default=0),
+                                               bucket_steps)))
     connections = tuple(
         Connection(p.name, p.pre, p.post, p.weights.shape[0], p.weights.shape[1], p.max_delay_steps,
                    None if p.mask is None else torch.as_tensor(p.mask, device=device))
@@ -130,6 +131,13 @@ def compile_network(network: Network, *, device: torch.device | str | None = Non
     sources = network.sources()
     return CompiledNetwork(network, tuple(s.name for s in sources), {s.name: s.size for s in sources},
                            tuple(groups), connections, bucket_steps, device, dtype)
+
+
+def balanced_bucket_steps(delay_values: int, largest: int) -> int:
+    """The bucket width S <= ``largest`` that splits ``delay_values`` (D + 1) delays into the fewest
+    buckets, as equal as possible: ``ceil(delay_values / ceil(delay_values / largest))``."""
+    buckets = -(-delay_values // largest)
+    return -(-delay_values // buckets)
 
 
 def integer_delays(delays_steps: torch.Tensor, max_delay_steps: int) -> torch.Tensor:

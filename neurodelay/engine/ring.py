@@ -13,7 +13,7 @@ per synapse:
 - backward: every step's values are written into both slots and read back at ``c + r``.
 
 A value's flat position is ``(b * 2S + c) * size + (r * size + j)``: the second part is static per
-synapse (:attr:`~neurodelay.engine.buckets.BucketTable.ring_offset`).
+synapse (the ring offsets of :class:`~neurodelay.engine.buckets.BucketTable`).
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class MirroredRing:
 
     def __init__(self, batch: int, slots: int, size: int, *, device: torch.device, dtype: torch.dtype) -> None:
         self.batch, self.slots, self.size = batch, slots, size
+        if batch * 2 * slots * size >= 2 ** 31:
+            raise ValueError(f"ring of {batch} x {2 * slots} x {size} values exceeds int32 positions")
         self.storage = torch.zeros(batch, 2 * slots, size, device=device, dtype=dtype)
         self.flat = self.storage.view(-1)
 
@@ -43,10 +45,10 @@ class MirroredRing:
         self.storage[:, slot + self.slots] = values
 
     def base_positions(self, step: int, batch_index: torch.Tensor) -> torch.Tensor:
-        """Flat position ``[K, 1]`` of slot ``c = (step + 1) mod S``, neuron 0, for each batch index:
+        """Flat position ``[K, 1]`` (int32) of slot ``c = (step + 1) mod S``, neuron 0, for each batch index:
         add a synapse's ``r * size + j`` to address its value for step ``step + 1 + r``."""
         start = (step + 1) % self.slots
-        return ((batch_index * (2 * self.slots) + start) * self.size)[:, None]
+        return ((batch_index * (2 * self.slots) + start) * self.size).to(torch.int32)[:, None]
 
     def add_at(self, positions: torch.Tensor, values: torch.Tensor) -> None:
         """Add ``values`` at flat ``positions`` (same shape), in the order given."""
