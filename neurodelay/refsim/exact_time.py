@@ -349,11 +349,11 @@ def advance(clock: np.ndarray, u: np.ndarray, current: np.ndarray, targets: np.n
 
 def sample_integrator(population: LeakyIntegrator, arrivals: Arrivals, batch: int, steps: int,
                       dt: float) -> np.ndarray:
-    """V ``[batch, steps, n]`` of a leaky integrator at ``(n + 1) dt``, from its arrivals.
+    """V ``[batch, steps, n]`` of a leaky integrator at ``t_n = (n + 1) dt``, from its arrivals.
 
-    The system is linear: an arrival at time a in ``(t_{n-1}, t_n]`` adds ``w e^{-(t_n - a)/tau_syn}``
-    to I and ``w K(t_n - a)`` to u at ``t_n``, and the state moves from one sample to the next by
-    :func:`evolve` over dt.
+    The system is linear. An arrival at time a in ``(t_{n-1}, t_n]`` adds ``w e^{-(t_n - a)/tau_syn}``
+    to I and ``w K(t_n - a)`` to u at ``t_n``; between samples, :func:`evolve` over dt gives
+    ``I_n = beta I_{n-1} + jump_I[n]`` and ``u_n = alpha u_{n-1} + K(dt) I_{n-1} + jump_u[n]``.
     """
     neurons = Neurons.of([population])
     trial, neuron, time, weight = arrivals.take_before(np.inf)
@@ -366,14 +366,27 @@ def sample_integrator(population: LeakyIntegrator, arrivals: Arrivals, batch: in
     jump_i = np.zeros((steps, batch, population.size))
     np.add.at(jump_u, (sample, trial, neuron), weight * kernel(lag, tau_m, tau_syn))
     np.add.at(jump_i, (sample, trial, neuron), weight * np.exp(-lag / tau_syn))
-    decay_m, decay_syn = np.exp(-dt / neurons.tau_m), np.exp(-dt / neurons.tau_syn)
+    current = linear_recursion(dt / neurons.tau_syn, jump_i, np.zeros((batch, population.size)))
+    previous = np.concatenate([np.zeros((1, batch, population.size)), current[:-1]])
     coupling = kernel(np.full(population.size, dt), neurons.tau_m, neurons.tau_syn)
-    u = np.tile(neurons.u_start, (batch, 1))
-    current = np.zeros((batch, population.size))
-    trace = np.empty((steps, batch, population.size))
-    for n in range(steps):
-        u = decay_m * u + coupling * current + jump_u[n]
-        current = decay_syn * current + jump_i[n]
-        trace[n] = u
+    u = linear_recursion(dt / neurons.tau_m, coupling * previous + jump_u, np.tile(neurons.u_start, (batch, 1)))
     offset = as_vector(population.rest, population.size) + as_vector(population.bias, population.size)
-    return trace.transpose(1, 0, 2) + offset
+    return u.transpose(1, 0, 2) + offset
+
+
+def linear_recursion(rate: np.ndarray, drive: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``x[n] = exp(-rate) x[n-1] + drive[n]`` for ``drive [steps, batch, n]``, ``x[-1] = start``.
+
+    In blocks of L steps, ``x[s+k] = e^{-k r} (e^{-r} x[s-1] + sum_{j<=k} e^{j r} drive[s+j])``:
+    one cumulative sum per block, with ``L r <= 2`` so that the rescaling loses at most e^2 ulps.
+    """
+    steps = len(drive)
+    block = int(max(1, min(steps, np.floor(2.0 / np.max(rate)))))
+    result = np.empty_like(drive)
+    state = start
+    for first in range(0, steps, block):
+        k = np.arange(min(block, steps - first))[:, None] * rate                # [L, n]
+        summed = np.cumsum(np.exp(k)[:, None] * drive[first:first + len(k)], axis=0)
+        result[first:first + len(k)] = np.exp(-k)[:, None] * (np.exp(-rate) * state + summed)
+        state = result[first + len(k) - 1]
+    return result
