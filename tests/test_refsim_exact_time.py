@@ -3,7 +3,6 @@ mode, which must converge to it as dt -> 0."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -107,7 +106,8 @@ def random_network(dt: float, factor: int, rng: np.random.Generator) -> tuple[ir
     hidden = ir.LIF("hidden", n_hid, tau_m_ms=rng.uniform(10, 20, n_hid), tau_syn_ms=rng.uniform(3, 6, n_hid))
     readout = ir.LeakyIntegrator("readout", n_out, tau_m_ms=rng.uniform(10, 20, n_out),
                                  tau_syn_ms=rng.uniform(3, 6, n_out))
-    shapes = {"in_hid": ("input", "hidden", (n_in, n_hid), 1.2, 0.6), "hid_hid": ("hidden", "hidden", (n_hid, n_hid), 0.0, 0.3),
+    shapes = {"in_hid": ("input", "hidden", (n_in, n_hid), 1.2, 0.6),
+              "hid_hid": ("hidden", "hidden", (n_hid, n_hid), 0.0, 0.3),
               "hid_out": ("hidden", "readout", (n_hid, n_out), 0.0, 1.0)}
     projections = [ir.Projection(name, pre, post, rng.normal(mean, std, shape),
                                  rng.integers(1, max_delay, shape) * factor, max_delay * factor)

@@ -42,6 +42,7 @@ together, arrival by arrival (vectorised over ``[batch * neurons]``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -79,12 +80,10 @@ class Neurons:
 
     @classmethod
     def of(cls, populations: list[LIF | LeakyIntegrator]) -> "Neurons":
-        def vector(population, name, default):
-            value = getattr(population, name, default)
-            return as_vector(value, population.size)
-
-        def joined(name, default=np.inf):
-            return np.concatenate([vector(p, name, default) for p in populations]) if populations else np.zeros(0)
+        """Constants of ``populations`` concatenated in order (leaky integrators: no threshold)."""
+        def joined(name: str, default: float = np.inf) -> np.ndarray:
+            return np.concatenate([as_vector(getattr(p, name, default), p.size) for p in populations]
+                                  + [np.zeros(0)])
 
         offset = joined("rest") + joined("bias")
         return cls(joined("tau_m_ms"), joined("tau_syn_ms"), joined("rest") - offset,
@@ -214,6 +213,7 @@ def emit(projection: Projection, dt: float, trial: np.ndarray, pre: np.ndarray, 
 
 
 def check_supported(network: Network) -> None:
+    """Refuse what the continuous model leaves out: refractory periods, and rest at or above threshold."""
     for population in network.neurons():
         if isinstance(population, LIF) and population.refractory_steps:
             raise ValidationError(f"populations.{population.name}.refractory_steps", str(population.refractory_steps),
@@ -250,23 +250,25 @@ def simulate_exact(network: Network, inputs: dict[str, np.ndarray]) -> ExactRun:
         trial, step, neuron = np.nonzero(spikes)
         deliver(name, trial, neuron, (step + 0.5) * dt)
 
+    def owned(population: LIF, unit: np.ndarray) -> np.ndarray:
+        return (unit >= offsets[population.name]) & (unit < offsets[population.name] + population.size)
+
     def deliver_spiking(trial: np.ndarray, unit: np.ndarray, time: np.ndarray) -> None:
         for population in lif:
-            mine = (unit >= offsets[population.name]) & (unit < offsets[population.name] + population.size)
+            mine = owned(population, unit)
             if mine.any():
                 deliver(population.name, trial[mine], unit[mine] - offsets[population.name], time[mine])
 
-    spike_lists = run_spiking(hidden, batch, end, shortest_latency(network, set(offsets), dt), pending,
-                              deliver_spiking)
+    trial, unit, time = run_spiking(hidden, batch, end, shortest_latency(network, set(offsets), dt), pending,
+                                    deliver_spiking)
     spikes, counts = {}, {}
     for population in lif:
-        trial, unit, time = spike_lists
-        mine = (unit >= offsets[population.name]) & (unit < offsets[population.name] + population.size)
-        neuron = unit[mine] - offsets[population.name]
-        order = np.lexsort((time[mine], neuron, trial[mine]))
-        spikes[population.name] = (trial[mine][order], neuron[order], time[mine][order])
+        mine = owned(population, unit)
+        own_trial, neuron, own_time = trial[mine], unit[mine] - offsets[population.name], time[mine]
+        order = np.lexsort((own_time, neuron, own_trial))
+        spikes[population.name] = (own_trial[order], neuron[order], own_time[order])
         counts[population.name] = np.zeros((batch, population.size), np.int64)
-        np.add.at(counts[population.name], (trial[mine], neuron), 1)
+        np.add.at(counts[population.name], (own_trial, neuron), 1)
     voltages = {p.name: sample_integrator(p, readout_arrivals[p.name], batch, steps, dt) for p in integrators}
     return ExactRun(spikes, counts, voltages)
 
@@ -278,7 +280,9 @@ def shortest_latency(network: Network, spiking: set[str], dt: float) -> float:
     return min(latencies, default=np.inf)
 
 
-def run_spiking(neurons: Neurons, batch: int, end: float, window: float, pending: Arrivals, deliver) -> tuple:
+def run_spiking(neurons: Neurons, batch: int, end: float, window: float, pending: Arrivals,
+                deliver: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Advance every LIF neuron of every trial from time 0 to ``end`` (ms).
 
     Windows of at most ``window`` ms: a spike inside a window arrives after it, so the window's
@@ -310,7 +314,8 @@ def run_spiking(neurons: Neurons, batch: int, end: float, window: float, pending
     return spiked // units, spiked % units, np.concatenate([t for _, t in found])
 
 
-def arrival_columns(row: np.ndarray, time: np.ndarray, weight: np.ndarray, rows: int, stop: float):
+def arrival_columns(row: np.ndarray, time: np.ndarray, weight: np.ndarray, rows: int,
+                    stop: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(target time [rows], weight [rows])`` per arrival rank: the k-th arrival of every row
     in time order (rows with fewer arrivals get ``stop`` and 0), then a last column ``(stop, 0)``."""
     order = np.lexsort((time, row))
