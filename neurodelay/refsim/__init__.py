@@ -4,6 +4,10 @@ Modes: ``float`` (the IR's dynamics in float64; the engine's forward pass must e
 bit-accurate integer mode per target, registered in :data:`MODES` by name (``module:function``)
 so that importing the simulator loads only the mode that is asked for. Every mode takes a network
 and ``{source: bool [batch, steps, n]}`` inputs and returns a :class:`~neurodelay.recording.Recording`.
+
+Beside the modes, :mod:`neurodelay.refsim.exact_time` simulates the continuous-time limit of the
+dynamics (exact spike times, continuous delays) for gradient checks; it is not a mode, since its
+spikes do not fall on steps.
 """
 from __future__ import annotations
 
