@@ -191,7 +191,8 @@ def calibrate_activity(model, spikes: torch.Tensor, target: float, iterations: i
 
 @torch.no_grad()
 def deliveries_per_pass(model, spikes: torch.Tensor) -> int:
-    """Synaptic deliveries of one forward pass that arrive inside the trial (step k + 1 + d < T)."""
+    """Synaptic deliveries of one forward pass that arrive inside the trial (step k + 1 + d < T),
+    counted with a per-neuron cumulative delay histogram (small, so the peak memory stays the model's)."""
     from neurodelay.engine.forward import simulate
     from neurodelay.engine.layout import integer_delays, source_tensors
     compiled = model.compiled
@@ -200,12 +201,14 @@ def deliveries_per_pass(model, spikes: torch.Tensor) -> int:
     for connection in compiled.connections:
         log = tape.spikes[connection.pre]
         delays = integer_delays(model.delays[connection.name], connection.max_delay_steps)
-        sorted_delays = torch.sort(delays, 1).values                                  # [n_pre, n_post]
-        step_of_spike = torch.repeat_interleave(torch.arange(log.steps), torch.tensor(
-            [log.count(k) for k in range(log.steps)]))
-        limit = (steps - 2 - step_of_spike).to(sorted_delays.dtype)                 # largest delay that arrives
-        rows = sorted_delays.index_select(0, log.neuron_index.cpu())
-        total += int(torch.searchsorted(rows, limit[:, None], right=True).sum())
+        bins = connection.max_delay_steps + 1
+        histogram = torch.zeros(connection.n_pre, bins, dtype=torch.int64, device=delays.device)
+        histogram.scatter_add_(1, delays, torch.ones_like(delays))
+        at_most = torch.cat([torch.zeros_like(histogram[:, :1]), torch.cumsum(histogram, 1)], 1)  # [n_pre, bins + 1]
+        for step in range(log.steps):
+            largest = min(steps - 2 - step, bins - 1)            # largest delay that still arrives
+            if largest >= 0 and log.count(step):
+                total += int(at_most[log.at(step)[1], largest + 1].sum())
     return total
 
 
