@@ -330,6 +330,7 @@ def summary_rows(points: list[dict], delays: list[int]) -> list[dict]:
 
 def plot(result: dict, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4))
@@ -341,9 +342,12 @@ def plot(result: dict, path: Path) -> None:
         for p in result["points"]:
             if p["model"] == model and p["status"] == "timed_out":
                 time_axis.annotate("timeout", (p["max_delay"], result["timeout_s"]), fontsize=7)
+    delays = sorted({p["max_delay"] for p in result["points"]})
     for axis, label in ((time_axis, "training step [s]"), (memory_axis, "peak memory [MiB]")):
         axis.set_xscale("log")
         axis.set_yscale("log")
+        axis.set_xticks(delays, [str(d) for d in delays])
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.set_xlabel("max delay D [steps]")
         axis.set_ylabel(label)
         axis.legend()
