@@ -89,8 +89,7 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
             due = chunks_due(table, log, step)
             if due is None:
                 continue
-            chunk, spike = due
-            batch_index = log.batch_index.index_select(0, spike)
+            chunk, spike, batch_index = due
             ring_offset, weight = table.rows(chunk)
             positions = ring_offset + ring_i[connection.post].base_positions(step, batch_index)
             arrived_i = ring_i[connection.post].gather(positions)

@@ -12,8 +12,9 @@ is still visited once per spike, and the arrival step is ``k + q * S + 1 + r = k
 A projection's existing synapses are grouped into rows ``(q, i)`` (bucket, pre neuron), and each
 row is cut into chunks of ``width`` synapses (the last chunk padded), so that the synapses a step
 delivers are a set of whole chunks, gathered as ``[chunks, width]`` blocks with no per-synapse
-bookkeeping. Padding wastes at most ``width - 1`` entries per non-empty row; ``width`` is half the
-mean row length, so the waste stays below about half of the work even for clustered delays.
+bookkeeping. The width trades padding (at most ``width - 1`` entries per non-empty row) against the
+cost per chunk (:func:`chunk_width`): rows of equal length (dense, one bucket) get one chunk each,
+and then a step's chunks are simply its spiking neurons (``BucketTable.direct``).
 """
 from __future__ import annotations
 
@@ -24,11 +25,10 @@ import torch
 
 from .spike_log import SpikeLog, ragged_arange
 
-CHUNKS_PER_MEAN_ROW = 2
-"""Chunk width = ceil(mean synapses per (bucket, pre neuron) row / this), but at least
-:data:`MIN_CHUNK_WIDTH` (narrower rows make torch's row-wise kernels pay per row, not per value)
-and at most the longest row."""
-MIN_CHUNK_WIDTH = 16
+CHUNK_COST = 16
+"""The cost of one chunk beyond its entries, in entries: torch's row-wise kernels (row gathers,
+row-wise accumulation) pay per row as well as per value. The chunk width minimises
+``chunks * (width + CHUNK_COST)`` over the projection's rows (:func:`chunk_width`)."""
 
 
 @dataclass
@@ -42,6 +42,7 @@ class BucketTable:
         accumulator slot, so that gradients never need a mask).
     first_chunk, chunk_count: ``[buckets * n_pre]`` int64: the chunks of row ``(q, i)`` are
         ``first_chunk[q * n_pre + i] ...`` (``chunk_count`` of them).
+    direct: one bucket and exactly one chunk per pre neuron, so that chunk i is pre neuron i's.
     """
 
     n_pre: int
@@ -54,6 +55,7 @@ class BucketTable:
     first_chunk: torch.Tensor
     chunk_count: torch.Tensor
     dtype: torch.dtype
+    direct: bool
 
     @property
     def chunks(self) -> int:
@@ -84,7 +86,7 @@ def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor |
     pre, post, residual = pre[order], post[order], (d - q * bucket_steps)[order]
     rows = buckets * n_pre
     counts = torch.bincount(row, minlength=rows)
-    width = min(max(MIN_CHUNK_WIDTH, math.ceil(len(row) / (CHUNKS_PER_MEAN_ROW * rows))), max(1, int(counts.max())))
+    width = chunk_width(counts)
     rank = torch.arange(len(row), device=device) - (torch.cumsum(counts, 0) - counts)[row]
     chunk_count = torch.div(counts + width - 1, width, rounding_mode="floor")
     first_chunk = torch.cumsum(chunk_count, 0) - chunk_count
@@ -101,26 +103,48 @@ def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor |
                           filled(weight[pre, post], 0.0).view(integer)), 1)
     return BucketTable(n_pre, n_post, bucket_steps, buckets, width, packed,
                        synapse=filled(pre * n_post + post, n_pre * n_post),
-                       first_chunk=first_chunk, chunk_count=chunk_count, dtype=weight.dtype)
+                       first_chunk=first_chunk, chunk_count=chunk_count, dtype=weight.dtype,
+                       direct=buckets == 1 and bool((chunk_count == 1).all()))
 
 
-def chunks_due(table: BucketTable, log: SpikeLog, step: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+def chunk_width(counts: torch.Tensor) -> int:
+    """The width (a power of two or the longest row) minimising ``sum ceil(c / w) * (w + CHUNK_COST)``
+    over the row lengths ``counts`` ``[rows]``."""
+    longest = max(1, int(counts.max()) if counts.numel() else 1)
+    candidates = sorted({longest} | {2 ** k for k in range(int(math.log2(longest)) + 1)})
+    costs = [int(((counts + w - 1) // w).sum()) * (w + CHUNK_COST) for w in candidates]
+    return candidates[costs.index(min(costs))]
+
+
+def chunks_due(table: BucketTable, log: SpikeLog, step: int
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The chunks that deliver at ``step``: bucket q of every spike of step ``step - q * S``.
 
     ``log``: the pre population's spikes up to ``step`` at least. Returns ``(chunk index [M],
-    spike id [M])`` (the spike each chunk belongs to), or None when nothing is due. The synapses of
-    chunk m arrive at ``step + 1 + r`` with r from its ring offsets.
+    spike id [M], batch index [M])`` (the spike each chunk belongs to and its trial), or None when
+    nothing is due. The synapses of chunk m arrive at ``step + 1 + r``, r from its ring offsets.
     """
     s = table.bucket_steps
-    steps = list(range(step, max(step - table.buckets * s, -1), -s))
-    found = log.spikes_at_steps(steps)
-    if found is None:
+    pieces = [(q, log.offsets[k], log.offsets[k + 1]) for q, k in enumerate(range(step, max(step - table.buckets * s, -1), -s))
+              if log.offsets[k + 1] > log.offsets[k]]
+    if not pieces:
         return None
-    spike, bucket = found
-    rows = bucket * table.n_pre + log.neuron_index.index_select(0, spike)
+    if len(pieces) == 1:                       # spikes of one step: contiguous ids, no ragged gather
+        q, start, end = pieces[0]
+        spike = torch.arange(start, end, device=log.device)
+        if table.direct:
+            return log.neuron_index[start:end], spike, log.batch_index[start:end]
+        rows = log.neuron_index[start:end] + q * table.n_pre
+    else:
+        spike, piece = ragged_arange(torch.tensor([p[1] for p in pieces], device=log.device),
+                                     torch.tensor([p[2] - p[1] for p in pieces], device=log.device),
+                                     sum(p[2] - p[1] for p in pieces))
+        bucket = torch.tensor([p[0] for p in pieces], device=log.device).index_select(0, piece)
+        rows = bucket * table.n_pre + log.neuron_index.index_select(0, spike)
     counts = table.chunk_count.index_select(0, rows)
     total = int(counts.sum())
     if total == 0:
         return None
     chunk, owner = ragged_arange(table.first_chunk.index_select(0, rows), counts, total)
-    return chunk, spike.index_select(0, owner)
+    spike = spike.index_select(0, owner)
+    return chunk, spike, log.batch_index.index_select(0, spike)

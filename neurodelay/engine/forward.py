@@ -117,10 +117,10 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
             due = chunks_due(tables[connection.name], log, step)
             if due is None:
                 continue
-            chunk, spike = due
+            chunk, _, batch_index = due
             table, ring = tables[connection.name], rings[connection.post]
             ring_offset, weight = table.rows(chunk)
-            ring.add_at(ring_offset + ring.base_positions(step, log.batch_index.index_select(0, spike)), weight)
+            ring.add_at(ring_offset + ring.base_positions(step, batch_index), weight)
 
     states = {name: {key: torch.stack(values, 1) for key, values in parts.items() if values}
               for name, parts in recorded.items()}

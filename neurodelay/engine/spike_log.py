@@ -78,13 +78,3 @@ class SpikeLog:
         self._batch[start:end] = batch_index
         self._neuron[start:end] = neuron_index
         self.offsets.append(end)
-
-    def spikes_at_steps(self, steps: list[int]) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Ids of every spike at the given steps (each ``0 <= step < self.steps``), concatenated in
-        the order given, and for each id the position of its step in ``steps``; None if there are none."""
-        counts = [self.offsets[k + 1] - self.offsets[k] for k in steps]
-        total = sum(counts)
-        if total == 0:
-            return None
-        starts = torch.tensor([self.offsets[k] for k in steps], dtype=torch.int64, device=self.device)
-        return ragged_arange(starts, torch.tensor(counts, dtype=torch.int64, device=self.device), total)
