@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import torch
 
-from .buckets import chunks_due
+from .buckets import chunk_schedule
 from .forward import ForwardTape
 from .layout import CompiledNetwork
 from .ring import MirroredRing
@@ -83,10 +83,11 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
         # index T (one step past the trial): a_i = 0, a_w = dL/dV[T-1], so that an arrival there
         # gets the central difference across the trial's end
         ring_shift[group.name].store(steps, -shift_v[group.name] * readout_grads[group.name][:, steps - 1])
+    schedules = {c.name: chunk_schedule(tape.tables[c.name], tape.spikes[c.pre], steps) for c in compiled.connections}
     for step in range(steps - 1, -1, -1):
         for connection in compiled.connections:
-            log, table = tape.spikes[connection.pre], tape.tables[connection.name]
-            due = chunks_due(table, log, step)
+            table = tape.tables[connection.name]
+            due = schedules[connection.name].at(step)
             if due is None:
                 continue
             chunk, spike, batch_index = due

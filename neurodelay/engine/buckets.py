@@ -148,3 +148,45 @@ def chunks_due(table: BucketTable, log: SpikeLog, step: int
     chunk, owner = ragged_arange(table.first_chunk.index_select(0, rows), counts, total)
     spike = spike.index_select(0, owner)
     return chunk, spike, log.batch_index.index_select(0, spike)
+
+
+@dataclass
+class ChunkSchedule:
+    """Every chunk one projection delivers in a pass, sorted by the step it is due at: what
+    :func:`chunks_due` returns step by step, computed at once for a complete spike log (a spike
+    source in the forward pass, every population in the backward pass).
+
+    chunk, spike, batch: ``[N]`` int64; the entries due at step n are ``offsets[n] ... offsets[n + 1]``.
+    """
+
+    chunk: torch.Tensor
+    spike: torch.Tensor
+    batch: torch.Tensor
+    offsets: list[int]
+
+    def at(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        start, end = self.offsets[step], self.offsets[step + 1]
+        if start == end:
+            return None
+        return self.chunk[start:end], self.spike[start:end], self.batch[start:end]
+
+
+def chunk_schedule(table: BucketTable, log: SpikeLog, steps: int) -> ChunkSchedule:
+    """The schedule of ``table``'s deliveries for the complete ``log`` over ``steps`` steps, in the
+    order :func:`chunks_due` gives them (bucket, then spike id, then chunk, within a step)."""
+    device = log.device
+    counts_per_step = torch.tensor([log.count(k) for k in range(log.steps)], dtype=torch.int64, device=device)
+    spike_step = torch.repeat_interleave(torch.arange(log.steps, device=device), counts_per_step,
+                                         output_size=log.total)
+    bucket = torch.arange(table.buckets, device=device).repeat_interleave(log.total)
+    spike = torch.arange(log.total, device=device).repeat(table.buckets)
+    due = spike_step.repeat(table.buckets) + bucket * table.bucket_steps
+    keep = due < steps
+    bucket, spike, due = bucket[keep], spike[keep], due[keep]
+    rows = bucket * table.n_pre + log.neuron_index.index_select(0, spike)
+    counts = table.chunk_count.index_select(0, rows)
+    chunk, owner = ragged_arange(table.first_chunk.index_select(0, rows), counts, int(counts.sum()))
+    due, order = torch.sort(due.index_select(0, owner), stable=True)
+    chunk, spike = chunk.index_select(0, order), spike.index_select(0, owner).index_select(0, order)
+    offsets = [0] + torch.cumsum(torch.bincount(due, minlength=steps), 0).tolist()
+    return ChunkSchedule(chunk, spike, log.batch_index.index_select(0, spike), offsets)

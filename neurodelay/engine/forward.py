@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .buckets import BucketTable, bucket_table, chunks_due
+from .buckets import BucketTable, bucket_table, chunk_schedule, chunks_due
 from .layout import CompiledNetwork, integer_delays
 from .ring import MirroredRing
 from .spike_log import SpikeLog
@@ -88,6 +88,10 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
     recorded: dict[str, dict[str, list[torch.Tensor]]] = {
         g.name: {"v": [], "i_syn": [], "spikes": []} for g in compiled.groups} if record_states else {}
 
+    # spike sources are known in advance: their deliveries are scheduled for the whole pass at once
+    scheduled = {c.name: chunk_schedule(tables[c.name], spikes[c.pre], steps)
+                 for c in compiled.connections if c.pre in compiled.sources}
+
     for step in range(steps):
         for group in compiled.groups:
             i_syn = group.beta * current[group.name] + rings[group.name].take_arrivals(step)
@@ -113,8 +117,10 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
                 recorded[group.name]["v"].append(v)
                 recorded[group.name]["i_syn"].append(i_syn)
         for connection in compiled.connections:
-            log = spikes[connection.pre]
-            due = chunks_due(tables[connection.name], log, step)
+            if connection.name in scheduled:
+                due = scheduled[connection.name].at(step)
+            else:
+                due = chunks_due(tables[connection.name], spikes[connection.pre], step)
             if due is None:
                 continue
             chunk, _, batch_index = due
