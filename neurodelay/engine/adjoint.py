@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import torch
 
-from .buckets import chunk_schedule
+from .buckets import BucketTable, chunk_schedule
 from .forward import ForwardTape
 from .layout import CompiledNetwork
 from .ring import MirroredRing
@@ -83,7 +83,8 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
         # index T (one step past the trial): a_i = 0, a_w = dL/dV[T-1], so that an arrival there
         # gets the central difference across the trial's end
         ring_shift[group.name].store(steps, -shift_v[group.name] * readout_grads[group.name][:, steps - 1])
-    schedules = {c.name: chunk_schedule(tape.tables[c.name], tape.spikes[c.pre], steps) for c in compiled.connections}
+    schedules = {c.name: tape.schedules.get(c.name) or chunk_schedule(tape.tables[c.name], tape.spikes[c.pre], steps)
+                 for c in compiled.connections}
     for step in range(steps - 1, -1, -1):
         for connection in compiled.connections:
             table = tape.tables[connection.name]
@@ -131,7 +132,7 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
     return weight_grads, delay_grads
 
 
-def per_synapse(table, per_entry: torch.Tensor, trials: int, per_trial: bool) -> torch.Tensor:
+def per_synapse(table: BucketTable, per_entry: torch.Tensor, trials: int, per_trial: bool) -> torch.Tensor:
     """Gradients per table entry ``[trials * chunks, width]`` as ``[n_pre, n_post]`` (``[trials, n_pre,
     n_post]`` with ``per_trial``); padding entries land in a spare slot that is dropped."""
     size = table.n_pre * table.n_post

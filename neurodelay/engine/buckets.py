@@ -116,6 +116,13 @@ def chunk_width(counts: torch.Tensor) -> int:
     return candidates[costs.index(min(costs))]
 
 
+def chunks_of_rows(table: BucketTable, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every chunk of the rows ``rows [K]`` (``q * n_pre + i``): ``(chunk index [M], owner [M])``,
+    owner the position in ``rows`` each chunk comes from."""
+    counts = table.chunk_count.index_select(0, rows)
+    return ragged_arange(table.first_chunk.index_select(0, rows), counts, int(counts.sum()))
+
+
 def chunks_due(table: BucketTable, log: SpikeLog, step: int
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The chunks that deliver at ``step``: bucket q of every spike of step ``step - q * S``.
@@ -141,11 +148,9 @@ def chunks_due(table: BucketTable, log: SpikeLog, step: int
                                      sum(p[2] - p[1] for p in pieces))
         bucket = torch.tensor([p[0] for p in pieces], device=log.device).index_select(0, piece)
         rows = bucket * table.n_pre + log.neuron_index.index_select(0, spike)
-    counts = table.chunk_count.index_select(0, rows)
-    total = int(counts.sum())
-    if total == 0:
+    chunk, owner = chunks_of_rows(table, rows)
+    if not chunk.numel():
         return None
-    chunk, owner = ragged_arange(table.first_chunk.index_select(0, rows), counts, total)
     spike = spike.index_select(0, owner)
     return chunk, spike, log.batch_index.index_select(0, spike)
 
@@ -175,17 +180,15 @@ def chunk_schedule(table: BucketTable, log: SpikeLog, steps: int) -> ChunkSchedu
     """The schedule of ``table``'s deliveries for the complete ``log`` over ``steps`` steps, in the
     order :func:`chunks_due` gives them (bucket, then spike id, then chunk, within a step)."""
     device = log.device
-    counts_per_step = torch.tensor([log.count(k) for k in range(log.steps)], dtype=torch.int64, device=device)
-    spike_step = torch.repeat_interleave(torch.arange(log.steps, device=device), counts_per_step,
-                                         output_size=log.total)
+    spike_step = torch.repeat_interleave(torch.arange(log.steps, device=device),
+                                         torch.tensor(log.offsets, device=device).diff(), output_size=log.total)
     bucket = torch.arange(table.buckets, device=device).repeat_interleave(log.total)
     spike = torch.arange(log.total, device=device).repeat(table.buckets)
     due = spike_step.repeat(table.buckets) + bucket * table.bucket_steps
     keep = due < steps
     bucket, spike, due = bucket[keep], spike[keep], due[keep]
     rows = bucket * table.n_pre + log.neuron_index.index_select(0, spike)
-    counts = table.chunk_count.index_select(0, rows)
-    chunk, owner = ragged_arange(table.first_chunk.index_select(0, rows), counts, int(counts.sum()))
+    chunk, owner = chunks_of_rows(table, rows)
     due, order = torch.sort(due.index_select(0, owner), stable=True)
     chunk, spike = chunk.index_select(0, order), spike.index_select(0, owner).index_select(0, order)
     offsets = [0] + torch.cumsum(torch.bincount(due, minlength=steps), 0).tolist()

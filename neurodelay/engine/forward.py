@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .buckets import BucketTable, bucket_table, chunk_schedule, chunks_due
+from .buckets import BucketTable, ChunkSchedule, bucket_table, chunk_schedule, chunks_due
 from .layout import CompiledNetwork, integer_delays
 from .ring import MirroredRing
 from .spike_log import SpikeLog
@@ -43,7 +43,8 @@ class ForwardTape:
     spike_counts: ``{LIF population: [batch, n]}`` spikes per trial.
     tables: ``{projection: BucketTable}`` the synapses as the pass used them.
     spikes: ``{population: SpikeLog}`` for spike sources and LIF populations.
-    slopes: ``{LIF population: (slope_before [S], slope_after [S])}`` per spike id of its log.
+    slopes: ``{LIF population: (slope_before [n_spikes], slope_after [n_spikes])}`` per spike id of its log.
+    schedules: ``{projection from a spike source: ChunkSchedule}``, reused by the backward pass.
     states: only with ``record_states``: ``{population: {"v"|"i_syn": [batch, steps, n]}}``.
     """
 
@@ -54,6 +55,7 @@ class ForwardTape:
     spike_counts: dict[str, torch.Tensor]
     spikes: dict[str, SpikeLog]
     slopes: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    schedules: dict[str, ChunkSchedule]
     states: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
@@ -131,7 +133,8 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
     states = {name: {key: torch.stack(values, 1) for key, values in parts.items() if values}
               for name, parts in recorded.items()}
     return ForwardTape(batch, steps, tables, {name: torch.stack(v, 1) for name, v in traces.items()},
-                       counts, spikes, {name: joined(parts, device, dtype) for name, parts in slopes.items()}, states)
+                       counts, spikes, {name: joined(parts, device, dtype) for name, parts in slopes.items()}, scheduled,
+                       states)
 
 
 def joined(parts: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device, dtype: torch.dtype

@@ -36,9 +36,7 @@ class SpikeLog:
         step_index, batch_index, neuron_index = torch.nonzero(spikes.permute(1, 0, 2), as_tuple=True)
         log = cls(spikes.device, capacity=0)
         log._batch, log._neuron = batch_index, neuron_index
-        counts = torch.bincount(step_index, minlength=steps).tolist()
-        for count in counts:
-            log.offsets.append(log.offsets[-1] + count)
+        log.offsets += torch.cumsum(torch.bincount(step_index, minlength=steps), 0).tolist()
         return log
 
     @property
