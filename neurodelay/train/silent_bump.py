@@ -3,7 +3,7 @@
 A hidden neuron that fires no spike during a period (an epoch in the paper's code, over all its
 training samples) gets a fixed amount added to every feed-forward input weight, so that it can
 reach threshold again: EventProp gives a neuron that never spikes no gradient through its own
-spikes, and without help it stays silent for good (reference: eventprop.md, "Weight bump").
+spikes, and without help it stays silent for good (docs/engine.md §E7).
 """
 from __future__ import annotations
 
