@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__ as neurodelay_version
-from .. import ir
+from .. import console, ir
 from ..data import BatchSampler, Dataset, load_task
 from ..data.augment import augmenter_for
 from ..data.dataset import shard
@@ -49,7 +49,9 @@ NETWORK_NAME = "network.ndnet"
 
 @dataclass
 class RunOptions:
-    """Where and how to run: ``limit`` caps the samples of every split (None: all)."""
+    """Where and how to run: ``limit`` caps the samples of every split (None: all); ``progress``
+    allows a progress bar per epoch, drawn only on a terminal (:func:`neurodelay.console.progress_bars`);
+    otherwise the run reports one line per epoch (and, with ``--verbose``, per tenth of an epoch)."""
 
     run_dir: Path
     resume: bool = False
@@ -288,7 +290,7 @@ class Trainer:
             loss_sum, correct = 0.0, 0
             bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
             bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
-                       disable=not (main and self.options.progress))
+                       disable=not (main and self.options.progress and console.progress_bars()))
             for batch_index, indices in enumerate(bar):
                 weight_lr, delay_lr = learning_rates(config.optimiser, epoch, epoch * batches_per_epoch + batch_index,
                                                      config.epochs)
@@ -299,6 +301,8 @@ class Trainer:
                 loss_sum += batch_loss * len(indices)
                 correct += batch_correct
                 bar.set_postfix(loss=f"{batch_loss:.4f}")
+                if main and bar.disable:
+                    self._report_batch(epoch, batch_index, batches_per_epoch, batch_loss)
             bar.close()
             correct_total = self.distributed.sum_(torch.tensor([float(correct)], dtype=torch.float64,
                                                                 device=self.device))
@@ -345,12 +349,22 @@ class Trainer:
         return self.best.best_epoch
 
     def _report(self, record: dict[str, Any]) -> None:
+        """One line per epoch (unless quiet); ``--verbose`` adds learning rates and spike rates."""
         parts = [f"epoch {record['epoch']}/{self.config.epochs}", f"loss {record['train_loss']:.4f}",
                  f"train {100 * record['train_accuracy']:.2f}%"]
         if "validation_accuracy" in record:
             parts.append(f"validation {100 * record['validation_accuracy']:.2f}%")
         parts += [f"test {100 * record['test_accuracy']:.2f}%", f"{record['seconds']:.1f} s"]
-        tqdm.write("  ".join(parts))
+        if console.verbosity() >= console.VERBOSE:
+            parts += [f"lr {record['weight_lr']:.3g}/{record['delay_lr']:.3g} (weights/delays)"]
+            parts += [f"{name} {rate:.2f} spikes/neuron" for name, rate in record["test_spikes_per_neuron"].items()]
+        console.info("  ".join(parts))
+
+    def _report_batch(self, epoch: int, batch_index: int, batches: int, loss: float) -> None:
+        """With ``--verbose`` and no progress bar: a line at every tenth of the epoch's batches."""
+        tenth = max(1, batches // 10)
+        if (batch_index + 1) % tenth == 0 or batch_index + 1 == batches:
+            console.detail(f"  epoch {epoch + 1}: batch {batch_index + 1}/{batches}  loss {loss:.4f}")
 
     def trained_network(self) -> ir.Network:
         """The model's current parameters as an IR network, with the run's provenance."""
