@@ -185,16 +185,23 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any]) -> None:
         saved, current = dict(state["config"]), self.config.to_dict()
-        saved.pop("epochs"), current.pop("epochs")
-        if saved != current or state["limit"] != self.options.limit:
+        saved.pop("epochs", None), current.pop("epochs")
+        if saved != current or state.get("limit") != self.options.limit:
             raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
                                   "config or --limit (only 'epochs' may change when resuming)")
-        self.model.load_state_dict(state["model"])
-        for optimiser, key in ((self.weight_optimiser, "weight_optimiser"), (self.delay_optimiser, "delay_optimiser")):
-            if optimiser is not None:
-                optimiser.load_state_dict(state[key])
-        self.sampler.load_state_dict(state["sampler"])
-        restore_random_states(state["random_states"])
+        try:
+            self.model.load_state_dict(state["model"])
+            for optimiser, key in ((self.weight_optimiser, "weight_optimiser"),
+                                   (self.delay_optimiser, "delay_optimiser")):
+                if optimiser is not None:
+                    optimiser.load_state_dict(state[key])
+            self.sampler.load_state_dict(state["sampler"])
+            restore_random_states(state["random_states"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
+            # an intact file (checksum verified) whose contents do not fit this run: crafted or foreign
+            raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: its contents do not fit this run's "
+                                  f"model, optimisers or generators ({type(error).__name__}: "
+                                  f"{' '.join(str(error).split())[:160]})") from None
         self.records = list(state["records"])
         self.start_epoch = int(state["completed_epochs"])
         if self.best is not None:
