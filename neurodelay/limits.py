@@ -5,7 +5,7 @@ than the machine has. Readers estimate the bytes a request needs from the declar
 :func:`check_memory` before allocating anything; the error states the estimate and the limit.
 
 The limit is ``NEURODELAY_MEMORY_LIMIT_GB`` (gigabytes, 10^9 bytes) when set, else
-:data:`DEFAULT_MEMORY_LIMIT_GB`.
+:data:`DEFAULT_MEMORY_FRACTION` of the machine's physical memory.
 """
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from pathlib import Path
 from .errors import NeurodelayError, ValidationError
 
 MEMORY_LIMIT_VARIABLE = "NEURODELAY_MEMORY_LIMIT_GB"
-DEFAULT_MEMORY_LIMIT_GB = 16.0
-"""Default ceiling (10^9 bytes) for one allocation that a file's declared sizes ask for."""
+DEFAULT_MEMORY_FRACTION = 0.8
+"""Default ceiling for what a file's declared sizes may ask for, as a fraction of physical memory."""
 
 
 def memory_limit_bytes() -> int:
     """The memory ceiling in bytes (from :data:`MEMORY_LIMIT_VARIABLE` if set)."""
     text = os.environ.get(MEMORY_LIMIT_VARIABLE)
     if text is None:
-        return int(DEFAULT_MEMORY_LIMIT_GB * 1e9)
+        return int(DEFAULT_MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     try:
         value = float(text)
     except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import ir
+from ..outputs import check_output_file, check_output_folder
 from ..targets import TARGETS, load_exporter
 
 
@@ -21,10 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "reading snnTorch and Norse run")
     nir_options.add_argument("--fold-uniform-delays", action="store_true",
                              help="no Delay node for a projection whose synapses share one delay (kept in metadata)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output file, or write into a non-empty folder")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.target == "nir":
+        check_output_file(args.out, force=args.force)
+    else:
+        check_output_folder(args.out, force=args.force)
     network = ir.load(args.network)
     options = {"clip": True} if args.clip else {}
     if args.target == "nir":

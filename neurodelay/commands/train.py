@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import ValidationError
+from ..outputs import check_creatable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ValidationError("--limit", f"got {args.limit}", ">= 1 sample per split")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValidationError("--out", f"{out} is a file", "a run folder path")
+    check_creatable(out, "--out")
     config = load_config(args.config)
     if args.repeats is not None:
         return run_repeated(args, config)

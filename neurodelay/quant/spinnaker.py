@@ -327,6 +327,9 @@ def timestep_bits(dt_ms: float) -> int:
     if abs(dt_ms * 1000.0 - round(dt_ms * 1000.0)) > 1e-9:
         raise TargetLimitError(f"dt_ms: {dt_ms} ms is not a whole number of microseconds "
                                "(allowed: multiples of 0.001 ms)")
+    if round(dt_ms * 1000.0) < 1:
+        raise TargetLimitError(f"dt_ms: {dt_ms:g} ms is below sPyNNaker's 1 us clock "
+                               "(allowed: multiples of 0.001 ms, at least 0.001 ms)")
     return int(encode_s1615(dt_ms, "dt_ms"))
 
 
@@ -583,6 +586,7 @@ def quantize_for_spinnaker(network: Network, *, voltage_scale_mv: float = 16.0,
     if not network.projections:
         raise ValidationError("projections", "the network has no projections", "at least one projection")
     report = QuantizationReport(voltage_scale_mv=scale, shift_policy=shift_policy)
+    timestep_bits(network.dt_ms)                                # a dt the chip's clock cannot run: refuse first
 
     delays: dict[str, np.ndarray] = {}
     for projection in network.projections:
@@ -602,11 +606,15 @@ def quantize_for_spinnaker(network: Network, *, voltage_scale_mv: float = 16.0,
         inhibitory = np.zeros(population.size)
         largest = 0.0
         for projection in incoming:
-            nA = np.where(projection.existing(), projection.weights, 0.0) * scale
+            with np.errstate(over="ignore"):                    # overflow is refused just below
+                nA = np.where(projection.existing(), projection.weights, 0.0) * scale
             excitatory += np.clip(nA, 0, None).sum(axis=0)
             inhibitory += np.clip(-nA, 0, None).sum(axis=0)
             largest = max(largest, float(np.abs(nA).max(initial=0.0)))
         needed = max(excitatory.max(), inhibitory.max()) if shift_policy == "worst_case" else largest
+        if not math.isfinite(needed):
+            raise TargetLimitError(f"populations[{population.name}]: incoming weights times voltage_scale_mv "
+                                   f"({scale:g}) overflow float64; allowed: |weight| * voltage_scale_mv < 1.8e308")
         shift = _shift_for(needed * S1615_ONE)
         if shift > MAX_SHIFT:
             raise TargetLimitError(f"populations[{population.name}]: incoming weights of up to {needed:g} nA "
