@@ -1,7 +1,8 @@
-"""``neurodelay train CONFIG.yaml --out RUN_DIR [--resume] [--limit N]``: train a network."""
+"""``neurodelay train CONFIG.yaml --out RUN_DIR [--resume] [--limit N] [--device cpu|cuda|auto]``: train a network."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
@@ -19,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use at most N samples of every split (quick runs, tests)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                        help="override the config's device (cuda runs the engine's Triton kernels)")
     parser.set_defaults(handler=run)
 
 
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValidationError("--limit", f"got {args.limit}", ">= 1 sample per split")
     config = load_config(args.config)
+    if args.device is not None:
+        config = dataclasses.replace(config, device=args.device)
     records = train(config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit,
                                        progress=not args.no_progress))
     if records and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 reports

@@ -109,11 +109,13 @@ class Trainer:
 
         self.weight_parameters, self.delay_parameters = self._trained_parameters(initial)
         betas = tuple(config.optimiser.betas)
+        # on CUDA the fused Adam keeps its step counters on the device (no host read per step)
+        fused = {"fused": True} if self.device.type == "cuda" else {}
         self.weight_optimiser = (torch.optim.Adam(self.weight_parameters, lr=config.optimiser.weight_lr,
-                                                  betas=betas, eps=config.optimiser.eps)
+                                                  betas=betas, eps=config.optimiser.eps, **fused)
                                  if self.weight_parameters else None)
         self.delay_optimiser = (torch.optim.Adam(self.delay_parameters, lr=config.optimiser.delay_lr,
-                                                 betas=betas, eps=config.optimiser.eps)
+                                                 betas=betas, eps=config.optimiser.eps, **fused)
                                 if self.delay_parameters else None)
         epoch_size = len(train) if self.augmenter is None else self.augmenter.epoch_size
         self.sampler = BatchSampler(epoch_size, config.batch_size, seed=sampler_seed)
@@ -157,10 +159,11 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any]) -> None:
         saved, current = dict(state["config"]), self.config.to_dict()
-        saved.pop("epochs"), current.pop("epochs")
+        for free in ("epochs", "device"):        # a run may go on for longer, and on another device
+            saved.pop(free, None), current.pop(free, None)
         if saved != current or state["limit"] != self.options.limit:
             raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
-                                  "config or --limit (only 'epochs' may change when resuming)")
+                                  "config or --limit (only 'epochs' and 'device' may change when resuming)")
         self.model.load_state_dict(state["model"])
         for optimiser, key in ((self.weight_optimiser, "weight_optimiser"), (self.delay_optimiser, "delay_optimiser")):
             if optimiser is not None:
@@ -171,10 +174,16 @@ class Trainer:
         self.start_epoch = int(state["completed_epochs"])
 
     # ----- one batch ----------------------------------------------------------------------
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        """A host array on the run's device: spikes travel as bool (1 byte per value) from pinned
+        memory without blocking the host, and are converted to the compute dtype by the engine."""
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor
+
     def _tensor(self, dataset: Dataset, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs = torch.from_numpy(dataset.inputs[indices]).to(self.device, self.dtype)
-        labels = torch.from_numpy(dataset.labels[indices]).to(self.device)
-        return inputs, labels
+        return self._to_device(dataset.inputs[indices]), self._to_device(dataset.labels[indices])
 
     def _training_tensor(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """A training batch, augmented when the task asks for it (indices then span the
@@ -182,10 +191,12 @@ class Trainer:
         if self.augmenter is None:
             return self._tensor(self.splits.train, indices)
         inputs, labels = self.augmenter.batch(indices, *self.batch_position, stream=self.distributed.rank)
-        return torch.from_numpy(inputs).to(self.device, self.dtype), torch.from_numpy(labels).to(self.device)
+        return self._to_device(inputs.astype(bool, copy=False)), self._to_device(labels)
 
-    def _train_batch(self, global_indices: np.ndarray, weight_lr: float, delay_lr: float) -> tuple[float, int]:
-        """One optimiser step on a global batch; returns (global batch loss, correct on this rank)."""
+    def _train_batch(self, global_indices: np.ndarray, weight_lr: float, delay_lr: float
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step on a global batch; returns (global batch loss, correct on this rank) as
+        0-d tensors on the device, so that the host never waits for the batch to finish."""
         world, rank = self.distributed.world_size, self.distributed.rank
         shard_sizes = [len(shard(global_indices, r, world)) for r in range(world)]
         local = shard(global_indices, rank, world)
@@ -193,7 +204,7 @@ class Trainer:
         for optimiser in (self.weight_optimiser, self.delay_optimiser):
             if optimiser is not None:
                 optimiser.zero_grad(set_to_none=True)
-        correct = 0
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
         objective = torch.zeros((), device=self.device, dtype=self.dtype)
         counts: dict[str, torch.Tensor] = {name: torch.zeros(0, size, device=self.device, dtype=self.dtype)
                                            for name, size in zip(self.hidden_names, self.hidden_sizes)}
@@ -202,7 +213,7 @@ class Trainer:
             result = self.model(inputs)
             trace = result.readout[self.readout_name]
             objective = self.loss_function(trace, labels) * (len(local) / batch)
-            correct = int((self.class_scores(trace.detach()).argmax(1) == labels).sum())
+            correct = (self.class_scores(trace.detach()).argmax(1) == labels).sum()
             counts = {name: result.spike_counts[name] for name in self.hidden_names}
         loss_value = self.distributed.sum_(objective.detach().clone())
         if self.regularizer is not None:
@@ -222,7 +233,7 @@ class Trainer:
                     group["lr"] = lr
                 optimiser.step()
         self.model.clamp_delays_()
-        return float(loss_value), correct
+        return loss_value, correct
 
     # ----- evaluation ---------------------------------------------------------------------
     @torch.no_grad()
@@ -253,21 +264,21 @@ class Trainer:
         for epoch in range(self.start_epoch, config.epochs):
             started = time.perf_counter()
             batches = self.sampler.epoch_batches()
-            loss_sum, correct = 0.0, 0
+            # running sums stay on the device: read once per epoch, not once per batch
+            loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+            correct = torch.zeros((), dtype=torch.float64, device=self.device)
             bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
                        disable=not (main and self.options.progress))
             for batch_index, indices in enumerate(bar):
                 weight_lr, delay_lr = learning_rates(config.optimiser, epoch, epoch * batches_per_epoch + batch_index)
                 self.batch_position = (epoch, batch_index)
                 batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
-                loss_sum += batch_loss * len(indices)
+                loss_sum += batch_loss.double() * len(indices)
                 correct += batch_correct
-                bar.set_postfix(loss=f"{batch_loss:.4f}")
             bar.close()
-            correct_total = self.distributed.sum_(torch.tensor([float(correct)], dtype=torch.float64,
-                                                                device=self.device))
+            correct_total = self.distributed.sum_(correct.reshape(1))
             record: dict[str, Any] = {"epoch": epoch + 1,
-                                      "train_loss": loss_sum / self.sampler.n_samples,
+                                      "train_loss": float(loss_sum) / self.sampler.n_samples,
                                       "train_accuracy": float(correct_total[0]) / self.sampler.n_samples}
             if self.splits.validation is not None:
                 record["validation_accuracy"], _ = self.evaluate(self.splits.validation)
