@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from .. import __version__ as neurodelay_version
 from .. import console, ir
-from ..data import BatchSampler, Dataset, load_task
+from ..data import BatchSampler, Dataset, DataSplits, load_task
 from ..data.augment import augmenter_for
 from ..data.dataset import shard
 from ..errors import NeurodelayError, ValidationError
@@ -77,7 +77,7 @@ class Trainer:
     """One training run of an :class:`ExperimentConfig` (see the module docstring)."""
 
     def __init__(self, config: ExperimentConfig, options: RunOptions, *,
-                 distributed: Distributed | None = None) -> None:
+                 distributed: Distributed | None = None, splits: DataSplits | None = None) -> None:
         self.config = config
         self.options = options
         self.run_dir = Path(options.run_dir)
@@ -94,7 +94,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         network_seed, sampler_seed = np.random.SeedSequence(config.seed).spawn(2)
 
-        self.splits = load_task(config.data.task, config.data.parameters, config.network.dt_ms).limited(options.limit)
+        if splits is None:  # given: data from Python (neurodelay.train.train_on)
+            splits = load_task(config.data.task, config.data.parameters, config.network.dt_ms)
+        self.splits = splits.limited(options.limit)
         train = self.splits.train
         self.augmenter = augmenter_for(config.data.parameters, train, config.seed)  # None: no augmentation
         self.batch_position = (0, 0)  # (epoch, batch index) of the batch being trained
@@ -386,9 +388,10 @@ class Trainer:
         self.distributed.close()
 
 
-def train(config: ExperimentConfig, options: RunOptions) -> list[dict[str, Any]]:
-    """Run (or resume) a whole training run; returns the per-epoch metric records."""
-    trainer = Trainer(config, options)
+def train(config: ExperimentConfig, options: RunOptions, *, splits: DataSplits | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) a whole training run; returns the per-epoch metric records. ``splits``
+    replaces the data the config's ``data`` section names (see :func:`neurodelay.train.train_on`)."""
+    trainer = Trainer(config, options, splits=splits)
     try:
         return trainer.run()
     finally:
