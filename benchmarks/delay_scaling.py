@@ -48,11 +48,11 @@ from neurodelay.atomic import atomic_path, write_json
 
 RESULTS = Path(__file__).parent / "results"
 CONFIGS = {
-    # CPU-sized: the measured DCLS CPU baseline of /work/shared/reference/anchors.md
+    # CPU-sized: the measured DCLS CPU baseline of docs/anchors.md §A2
     "scaled": dict(inputs=700, hidden=256, classes=20, batch=32, steps=300, input_rate=0.02),
     # steady state for the engine at D = 400: most spikes' delays end inside the trial
     "long": dict(inputs=700, hidden=256, classes=20, batch=16, steps=700, input_rate=0.02),
-    # the paper's DCLS comparison (Meszaros et al. 2025, §5.3 of eventprop.md): GPU
+    # the paper's DCLS comparison (Meszaros et al. 2025; docs/anchors.md §A1): GPU
     "paper": dict(inputs=700, hidden=256, classes=20, batch=256, steps=1127, input_rate=0.02),
 }
 DELAYS = (25, 50, 100, 200, 400, 512)

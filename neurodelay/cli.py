@@ -2,7 +2,8 @@
 
 A subcommand module defines ``register(subparsers)``, which adds its parser and sets
 ``handler=function(args) -> int``. Errors the project raises on purpose print one line and exit 1;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. ``--quiet`` / ``--verbose`` (before or after the
+subcommand) set :mod:`neurodelay.console`'s verbosity.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import importlib
 import sys
 import traceback
 
+from . import console
 from .errors import NeurodelayError
 
 COMMAND_MODULES = (
@@ -18,6 +20,7 @@ COMMAND_MODULES = (
     "neurodelay.commands.validate",
     "neurodelay.commands.demo",
     "neurodelay.commands.train",
+    "neurodelay.commands.sweep",
     "neurodelay.commands.quantize",
     "neurodelay.commands.study",
     "neurodelay.commands.parity",
@@ -31,15 +34,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurodelay", description="Train spiking networks with "
                                      "learnable delays and deploy them to Loihi 2 and SpiNNaker.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_verbosity_options(parser, default=console.NORMAL)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for subparser in subparsers.choices.values():
+        add_verbosity_options(subparser, default=argparse.SUPPRESS)  # keeps a value given before the command
     return parser
+
+
+def add_verbosity_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", "-q", dest="verbosity", action="store_const", const=console.QUIET,
+                       default=default, help="print errors and the final result only")
+    group.add_argument("--verbose", "-v", dest="verbosity", action="store_const", const=console.VERBOSE,
+                       default=default, help="print more detail (learning rates, spike rates, batch losses)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    console.set_verbosity(args.verbosity)
     try:
         return int(args.handler(args) or 0)
     except NeurodelayError as error:

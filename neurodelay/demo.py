@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import ir, refsim
+from . import console, ir, refsim
 from .atomic import write_json
 from .data import load_task
 from .engine.losses import READOUTS
@@ -54,7 +54,7 @@ class DemoOptions:
     parity_samples: int = 16
     calibration_samples: int = 256
     progress: bool = True
-    log: Callable[[str], None] = print
+    log: Callable[[str], None] = console.info
 
 
 @dataclass

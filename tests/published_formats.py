@@ -1,5 +1,5 @@
 """Writers of small files in the data sets' published layouts, written from the format notes
-(shared/reference/datasets.md) with h5py / pickle directly, independent of the loaders."""
+(docs/anchors.md §A6) with h5py / pickle directly, independent of the loaders."""
 from __future__ import annotations
 
 import gzip

@@ -1,7 +1,7 @@
 """The emulated core (sPyNNaker's IF_curr_exp.aplx under unicorn) against hand-computed traces.
 
-Expected values come from /work/shared/reference/spinnaker.md (load table, addresses and exp_TC
-test vectors of the 1!7.4.1 binary) and from the integer recipe of its section 1.5 written out
+Expected values come from docs/spinnaker.md §S1 and docs/emulated_core.md (load table, addresses and
+exp_TC test vectors of the 1!7.4.1 binary) and from the integer recipe of docs/spinnaker.md §S2 written out
 below in plain Python ints, step by step; nothing expected is produced by the emulator itself,
 except the synaptic decay/init factors, which are first checked against independent values.
 """

@@ -1,6 +1,6 @@
 """Loihi 2 format table, encoding and quantizer against hand-computed integers.
 
-Expected values come from Lava measurements recorded in shared/reference/loihi2-lava.md (weight
+Expected values come from Lava measurements recorded in docs/loihi2.md §L2 (weight
 grids) or from arithmetic done by hand in the comments, never from the code under test.
 """
 import math

@@ -15,12 +15,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--clip", action="store_true",
                         help="clip values the target cannot hold (each one reported) instead of failing")
+    nir_options = parser.add_argument_group("NIR options (--target nir; see docs/nir.md)")
+    nir_options.add_argument("--input-convention", choices=("impulse", "per-step"), default="impulse",
+                             help="impulse: neurodelay's exact reading (default); per-step: the forward-Euler "
+                             "reading snnTorch and Norse run")
+    nir_options.add_argument("--fold-uniform-delays", action="store_true",
+                             help="no Delay node for a projection whose synapses share one delay (kept in metadata)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     network = ir.load(args.network)
     options = {"clip": True} if args.clip else {}
+    if args.target == "nir":
+        options.update(convention=args.input_convention, fold_uniform_delays=args.fold_uniform_delays)
     exported = load_exporter(args.target).export(network, args.out, **options)
     for line in getattr(exported, "report", []) or []:
         print(line)

@@ -1,4 +1,4 @@
-"""The paper's training-set augmentations on binned spike rasters (eventprop.md §5.2).
+"""The paper's training-set augmentations on binned spike rasters (docs/engine.md §E6).
 
 * **Channel shift** (SHD, SSC): one integer offset per sample, uniform in
   ``[-channel_shift, channel_shift - 1]`` (the paper's ``randint(-40, 40)``), added to every

@@ -1,6 +1,6 @@
 """Binning of event-based recordings (spike times per channel) onto the run's timestep.
 
-The rule is the paper's histogram binning (eventprop.md §1.3): an event at time ``t`` ms goes to
+The rule is the paper's histogram binning (docs/engine.md §E6): an event at time ``t`` ms goes to
 step ``floor(t / dt_ms)`` (bin edges 0, dt, 2 dt, ...), and a step holds at most one spike per
 channel. Events at or after ``max_duration_ms`` are dropped (the paper deletes SHD/SSC events at
 t >= 1 s). Nothing is lost silently: :class:`BinningReport` counts the events merged into an

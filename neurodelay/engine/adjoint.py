@@ -3,7 +3,7 @@
 Notation (per neuron, step k, counted back from the last step): ``a_v[k] = dL/dV[k]`` for the
 voltage as computed at step k (before a reset) and ``a_i[k] = dL/dI[k]``. Between spikes they are
 the exact reverse of the forward recursions (the closed-form one-step solution of EventProp's
-adjoint ODEs, eventprop.md §2.3):
+adjoint ODEs [Wunderlich & Pehle 2021]; docs/engine.md §E3-§E4):
 
     a_v[k] = alpha * a_v[k+1] + dL/dV_readout[k]            (source: the readout trace's gradient)
     a_i[k] = (1 - alpha) * i_scale * a_v[k] + beta * a_i[k+1]
@@ -14,7 +14,7 @@ its spike time t (in steps). With ``s-`` / ``s+`` the slopes recorded in the for
 spike later,
 
     dL/dt  = sum over outgoing synapses (i, j) of  w_ij * shift_j[k + 1 + d_ij]  -  alpha a_v[k+1] * s+
-    a_v[k] = -dL/dt / s-  +  dL/dcount                                            (the jump, §2.3)
+    a_v[k] = -dL/dt / s-  +  dL/dcount                                            (the jump, docs/engine.md §E4)
 
 where ``shift_j[m] = dL/d(arrival step)`` of a unit weight arriving at post neuron j at step m is the
 central difference ``(a_i[m+1] - a_i[m-1]) / 2`` written with values at step m only:
@@ -25,7 +25,7 @@ central difference ``(a_i[m+1] - a_i[m-1]) / 2`` written with values at step m o
 (exact for leaky-integrator targets; for LIF targets it assumes no spike of the target at m - 1;
 the continuous limit is EventProp's ``w (lambda_V - lambda_I)`` term). The rings hold a_i and
 shift. The per-synapse gradients,
-summed over the pre neuron's spikes at steps k (eventprop.md §2.4, in per-step units):
+summed over the pre neuron's spikes at steps k (Mészáros, Knight & Nowotny 2025; docs/engine.md §E4, in per-step units):
 
     dL/dw_ij = sum_k a_i_j[k + 1 + d_ij]          dL/dd_ij = sum_k w_ij * shift_j[k + 1 + d_ij]
 

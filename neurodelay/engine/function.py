@@ -3,7 +3,7 @@
 Outputs are the readout voltage traces and the hidden spike counts, so any loss written in torch on
 them composes: the gradient arriving at a trace is the adjoint's source term, and the gradient
 arriving at a spike count is injected at every spike of that neuron (the spike-count regulariser
-of eventprop.md §2.6).
+of Mészáros, Knight & Nowotny 2025; docs/engine.md §E5).
 """
 from __future__ import annotations
 

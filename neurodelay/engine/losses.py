@@ -1,4 +1,4 @@
-"""Losses on readout voltage traces and the spike-count regulariser (eventprop.md §2.6, §3).
+"""Losses on readout voltage traces and the spike-count regulariser (docs/engine.md §E5).
 
 Every loss is ``f(readout_trace [batch, steps, n], labels [batch] int64) -> scalar``: softmax
 cross-entropy (mean over the batch) of a per-neuron readout value r computed from the trace.

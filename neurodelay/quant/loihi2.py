@@ -2,7 +2,7 @@
 encoding of a Loihi-2-quantized IR network into integer Loihi parameters, and a post-training
 quantizer.
 
-Scale mapping (derivation). Lava's LIF computes, per step (see /work/shared/reference/loihi2-lava.md)
+Scale mapping (derivation). Lava's LIF computes, per step (docs/loihi2.md §L1, §L4)
 
     u[n] = ((4095 - du) / 4096) * u[n-1] + 64 * a[n]            a = summed integer synaptic input
     v[n] = ((4096 - dv) / 4096) * v[n-1] + u[n] + bias_mant * 2**bias_exp

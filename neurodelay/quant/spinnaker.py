@@ -1,6 +1,6 @@
 """SpiNNaker 1 (sPyNNaker 1!7.4.1, ``IF_curr_exp``) integer format: table, encoding, layout, quantizer.
 
-Facts come from /work/shared/reference/spinnaker.md (sections 1-3, 6). Formats on the chip:
+Facts: docs/spinnaker.md (§S1-§S6). Formats on the chip:
 
 * neuron state and parameters (V, V_rest, V_reset, V_thresh, I_offset, R_membrane, exp_TC, I_syn):
   **s16.15** int32 bits, LSB 2^-15 (mV, nA, MOhm);

@@ -1,7 +1,7 @@
 """Loihi 2 mode of the reference simulator: Lava 0.10.0's bit-accurate ``fixed_pt`` arithmetic of
 LIF + Dense/DelayDense in vectorised numpy, batched over inputs.
 
-Written from /work/shared/reference/loihi2-lava.md, not from Lava's code. Per step n (IR numbering;
+Written from the rules of docs/loihi2.md (§L1-§L3), not from Lava's code. Per step n (IR numbering;
 Lava's ``time_step`` is n + 1), for every LIF process, with all values int64 and ``wrap32`` the
 int32 overflow of Lava's arrays:
 

@@ -1,7 +1,7 @@
 """SpiNNaker mode of the reference simulator: ``IF_curr_exp`` of sPyNNaker 1!7.4.1 in s16.15 integers.
 
 Vectorised over the batch with numpy int64 arrays holding int32 / uint16 values. Per timer tick t
-(/work/shared/reference/spinnaker.md sections 1.3 and 1.5), for every population:
+(docs/spinnaker.md §S2), for every population:
 
 1. ring-buffer slot ``t mod D`` of each receptor type (a saturating uint16 sum of weight words)
    is shifted left by the population's ring-buffer shift, read as s16.15 (int32 wrap), multiplied
