@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "neurodelay.commands.validate",
     "neurodelay.commands.demo",
     "neurodelay.commands.train",
+    "neurodelay.commands.sweep",
     "neurodelay.commands.quantize",
     "neurodelay.commands.study",
     "neurodelay.commands.parity",
