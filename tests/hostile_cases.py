@@ -333,7 +333,72 @@ def checkpoint_cases(root: Path) -> list[dict]:
     return cases
 
 
+def npz_bytes(arrays: dict[str, np.ndarray], *, duplicate: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            archive.writestr(f"{name}.npy", npy(array))
+        if duplicate is not None:
+            archive.writestr(f"{duplicate}.npy", npy(arrays[duplicate]))
+    return buffer.getvalue()
+
+
+def huge_declared_npz(name: str) -> bytes:
+    """An .npz whose one member declares a [10^5, 10^5, 20] float64 array (160 GB) in its header."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (100000, 100000, 20)})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{name}.npy", header.getvalue() + b"\0" * 4096)
+    return buffer.getvalue()
+
+
+def npz_cases(root: Path) -> list[dict]:
+    """Spike-input archives for ``parity --inputs`` and ``quantize --calibration``, and a recording for
+    ``plot``: duplicates, object arrays, declared sizes beyond the limit, damage."""
+    inputs = {"input": np.zeros((1, 10, 20), bool)}
+    files = {
+        "duplicate": (npz_bytes(inputs, duplicate="input"), ["more than once"]),
+        "huge_declared": (huge_declared_npz("input"), ["would need about", "at most"]),
+        "garbage": (os.urandom(3000), ["cannot be read"]),
+        "empty": (b"", ["cannot be read"]),
+        "truncated": (npz_bytes(inputs)[:len(npz_bytes(inputs)) // 2], ["cannot be read"]),
+    }
+    object_archive = io.BytesIO()
+    np.savez(object_archive, input=np.array([{"a": 1}], dtype=object))
+    files["object_array"] = (object_archive.getvalue(), ["Python objects"])
+    cases = []
+    for label, (data, expect) in files.items():
+        path = write_bytes(root / f"inputs_{label}.npz", data)
+        cases.append(case(f"parity_inputs_{label}", ["parity", str(NETWORK), "--target", "loihi2", "--inputs",
+                                                     str(path)], [path.name, "--inputs", *expect]))
+        cases.append(case(f"quantize_calibration_{label}", ["quantize", str(NETWORK), "--target", "loihi2",
+                                                             "--out", str(root / f"cal_{label}.ndnet"),
+                                                             "--scale", "calibrated", "--calibration", str(path)],
+                          [path.name, "--calibration", *expect]))
+        cases.append(case(f"plot_recording_{label}", ["plot", str(path), "--out", str(root / f"plot_{label}")],
+                          [path.name, *expect]))
+    return cases
+
+
+def space_cases(root: Path) -> list[dict]:
+    """Search spaces for ``sweep`` and study configs for ``study``: YAML bombs and wrong shapes."""
+    cases = []
+    for label, text, expect in (("alias_bomb", f"bomb: {alias_bomb()}\n", "alias"),
+                                ("deep_nesting", f"bomb: {deep()}\n", "nested"),
+                                ("huge_integer", f"trials: {HUGE_INTEGER}\n", "digits"),
+                                ("not_utf8", b"trials: 3 # caf\xe9\n", "UTF-8")):
+        space = write_bytes(root / f"space_{label}.yaml", text if isinstance(text, bytes) else text.encode())
+        cases.append(case(f"sweep_{label}", ["sweep", str(CONFIG), str(space), "--out", str(root / f"sweep_{label}")],
+                          [space.name, expect]))
+        study = write_bytes(root / f"study_{label}.yaml", text if isinstance(text, bytes) else text.encode())
+        cases.append(case(f"study_{label}", ["study", str(study), "--out", str(root / f"study_{label}")],
+                          [study.name, expect]))
+    return cases
+
+
 def all_cases(root: Path) -> list[dict]:
     root.mkdir(parents=True, exist_ok=True)
     return (network_cases(root) + config_cases(root) + nir_cases(root) + quantize_cases(root) + info_cases(root)
-            + checkpoint_cases(root))
+            + checkpoint_cases(root) + npz_cases(root) + space_cases(root))
