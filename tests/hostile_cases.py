@@ -178,6 +178,10 @@ def config_cases(root: Path) -> list[dict]:
         "unknown_loss_option": (config_text().replace("name: max_ce", "name: max_ce\n  options: {colour: 3}"),
                                 ["loss.options"]),
         "negative_epochs": (config_text().replace("epochs: 10", "epochs: -3"), ["epochs"]),
+        "duration_of_years": (config_text().replace("duration_ms: 25.0", "duration_ms: 1.0e+14"),
+                              ["data / network", "do not fit in memory"]),
+        "billion_repeats": (config_text().replace("repeats: 2", "repeats: 100000000000"),
+                            ["data / network", "do not fit in memory"]),
     }
     cases = []
     for name, (text, expect) in texts.items():

@@ -88,6 +88,8 @@ class Trainer:
         self.device = device
         self.dtype = getattr(torch, config.dtype)
         self._prepare_run_dir()
+        # a missing, damaged or refused checkpoint fails before data and model are built
+        saved = load_checkpoint(self.run_dir / CHECKPOINT_NAME) if options.resume else None
 
         random.seed(config.seed)
         np.random.seed(config.seed)
@@ -129,8 +131,8 @@ class Trainer:
         self.best = self._best_epoch_tracker()
         self.records: list[dict[str, Any]] = []
         self.start_epoch = 0
-        if options.resume:
-            self._restore(load_checkpoint(self.run_dir / CHECKPOINT_NAME))
+        if saved is not None:
+            self._restore(saved)
 
     # ----- set-up -------------------------------------------------------------------------
     def _prepare_run_dir(self) -> None:
