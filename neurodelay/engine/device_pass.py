@@ -104,7 +104,8 @@ def forward(plan: DevicePlan, sources: dict[str, torch.Tensor], weights: dict[st
             delays_steps: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], DeviceTape]:
     """``(readout traces {LI population: [B, T, n]}, spike counts {LIF population: [B, n]}, tape)``.
 
-    sources: ``{source: [B, T, n]}`` 0/1; weights / delays_steps: ``{projection: [n_pre, n_post]}``
+    sources: ``{source: [B, T, n]}`` 0/1 in any dtype (int8 saves memory);
+    weights / delays_steps: ``{projection: [n_pre, n_post]}``
     (delays float steps, used as ``floor(d + 0.5)`` clamped to ``[0, max_delay_steps]``).
     """
     kernels = _kernels()
