@@ -189,6 +189,13 @@ def config_cases(root: Path) -> list[dict]:
         path.write_bytes(text if isinstance(text, bytes) else text.encode())
         cases.append(case(f"train_{name}", ["train", str(path), "--out", str(out / name), "--no-progress"],
                           [path.name, *expect]))
+    braille = (EXAMPLES / "braille.yaml").read_text().replace("allow_pickle: false", "allow_pickle: true")
+    (root / "braille_folder").mkdir()
+    path = write_bytes(root / "config_braille_folder.yaml", "\n".join(
+        f"  file: {root / 'braille_folder'}" if line.strip().startswith("file:") else line
+        for line in braille.splitlines()).encode())
+    cases.append(case("train_braille_file_is_a_directory", ["train", str(path), "--out", str(out / "braille")],
+                      ["braille_folder", "data.file"]))
     (root / "config_folder.yaml").mkdir()
     cases.append(case("train_config_directory", ["train", str(root / "config_folder.yaml"), "--out",
                                                  str(out / "folder")], ["config_folder.yaml", "directory"]))
@@ -302,6 +309,9 @@ def nir_cases(root: Path) -> list[dict]:
         "empty": (write_bytes(root / "empty.nir", b""), []),
         "truncated": (write_bytes(root / "truncated.nir", valid.read_bytes()[:4000]), []),
     }
+    with h5py.File(root / "list_top_level.nir", "w") as graph:
+        graph["node"] = [1, 2, 3]
+    files["list_top_level"] = (root / "list_top_level.nir", ["node", "not a group"])
     (root / "folder.nir").mkdir()
     files["directory"] = (root / "folder.nir", [])
     cases = []
