@@ -4,12 +4,18 @@ Every command that writes a file or a folder calls :func:`check_output_file` or
 :func:`check_output_folder` on it first, so that a mistake in a path costs a one-line error, not a
 finished computation. The rule is the same everywhere: an existing output is refused unless the
 command's ``--force`` is given; a directory where a file should go (or the reverse), a file in the
-way of a folder to create, or a folder that cannot be written is always refused.
+way of a folder to create, or a folder that cannot be written is always refused. A folder of
+several files is built beside its destination and renamed into place (:func:`staged_folder`), so
+a failure leaves nothing behind.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import ValidationError
 
@@ -52,3 +58,31 @@ def check_output_folder(path: str | Path, *, option: str = "--out", force: bool 
                               "a new or empty folder, or --force to write into it")
     check_creatable(path, option)
     return path
+
+
+@contextmanager
+def staged_folder(path: str | Path) -> Iterator[Path]:
+    """Yield a new temporary folder beside ``path`` to fill; on success it becomes ``path``, on any
+    error it is removed. Where ``path`` already holds files (written into with ``--force``), the
+    folder is filled in place instead, as a rename cannot merge folders."""
+    path = Path(path)
+    if path.is_dir() and any(path.iterdir()):
+        yield path
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield staging
+        staging.chmod(0o777 & ~_umask())
+        if path.is_dir():
+            path.rmdir()
+        os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

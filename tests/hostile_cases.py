@@ -260,6 +260,11 @@ def quantize_cases(root: Path) -> list[dict]:
                                                          str(other)], ["--out", "other_artefact", "not empty"]))
     cases.append(case("export_loihi2_out_is_file", ["export", str(NETWORK), "--target", "loihi2", "--out",
                                                     str(existing)], ["--out", "existing.ndnet", "is a file"]))
+    for target in ("loihi2", "spinnaker"):
+        unquantized_out = root / f"export_{target}_unquantized"
+        cases.append(dict(case(f"export_{target}_unquantized", ["export", str(NETWORK), "--target", target, "--out",
+                                                               str(unquantized_out)], [NETWORK.name]),
+                          absent=[str(unquantized_out)]))
     cases.append(case("gradcheck_json_is_directory", ["gradcheck", "--random", "1", "--json", str(folder)],
                       ["--json", "a_folder"]))
     return cases

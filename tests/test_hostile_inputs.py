@@ -41,6 +41,7 @@ def problems_of(result: dict) -> list[str]:
     else:
         shown = result["stdout_tail"]
     problems += [f"message lacks {fragment!r}" for fragment in result["expect"] if fragment not in shown]
+    problems += [f"left {path} behind" for path in result.get("absent", []) if Path(path).exists()]
     if result["seconds"] > MAX_SECONDS:
         problems.append(f"took {result['seconds']:.1f} s")
     if result["peak_rss_bytes"] > MAX_RSS_BYTES:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .. import ir
-from ..outputs import check_output_file, check_output_folder
+from ..errors import TargetLimitError, ValidationError
+from ..outputs import check_output_file, check_output_folder, staged_folder
 from ..targets import TARGETS, load_exporter
 
 
@@ -35,7 +36,16 @@ def run(args: argparse.Namespace) -> int:
     options = {"clip": True} if args.clip else {}
     if args.target == "nir":
         options.update(convention=args.input_convention, fold_uniform_delays=args.fold_uniform_delays)
-    exported = load_exporter(args.target).export(network, args.out, **options)
+    try:
+        if args.target == "nir":
+            exported = load_exporter(args.target).export(network, args.out, **options)
+        else:
+            with staged_folder(args.out) as folder:      # a failed export leaves no half-written folder
+                exported = load_exporter(args.target).export(network, folder, **options)
+    except ValidationError as error:
+        raise error.in_file(args.network) from None
+    except TargetLimitError as error:
+        raise TargetLimitError(f"{args.network}: {error}") from None
     for line in getattr(exported, "report", []) or []:
         print(line)
     print(f"{args.network}: exported for {args.target} to {args.out}")
