@@ -6,8 +6,10 @@ expand into billions of nodes (an "alias bomb"), deep nesting ends in RecursionE
 5000-digit integer in a ValueError. :func:`load_yaml` refuses instead, with a one-line
 :class:`ValidationError` naming the file, the place (line) and the rule:
 
-- no aliases (``*name``): every node is written out, so the data is no larger than the text;
-- at most :data:`MAX_DEPTH` nested collections;
+- aliases (``*name``, which ``yaml.safe_dump`` writes for objects shared in a document) only while
+  the document, with every alias expanded, has at most :data:`MAX_EXPANDED_NODES` values: an
+  alias bomb of a few hundred bytes would otherwise stand for billions of them;
+- at most :data:`MAX_DEPTH` nested collections (aliases expanded);
 - integers of at most :data:`MAX_INTEGER_DIGITS` digits;
 - texts of at most ``max_bytes`` bytes, UTF-8.
 """
@@ -18,12 +20,14 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
+from yaml.events import MappingStartEvent, SequenceStartEvent
 
 from .errors import ValidationError
 
 MAX_DEPTH = 50
 """Deepest nesting of mappings and lists accepted."""
+MAX_EXPANDED_NODES = 1_000_000
+"""Most values a document may stand for with its aliases expanded."""
 MAX_INTEGER_DIGITS = 40
 """Longest integer accepted, in digits (2^128 has 39)."""
 MAX_YAML_BYTES = 64 * 2**20
@@ -39,7 +43,8 @@ class _Refused(Exception):
 
 
 class BoundedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses aliases, deep nesting and huge integers."""
+    """``yaml.SafeLoader`` that refuses deep nesting (as written) and huge integers; the alias
+    expansion is checked by :func:`check_expansion` on the composed document."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -48,8 +53,6 @@ class BoundedLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
         line = event.start_mark.line + 1
-        if isinstance(event, AliasEvent):
-            raise _Refused(f"alias *{event.anchor} at line {line}", "no aliases: write every value out", line)
         nested = isinstance(event, (MappingStartEvent, SequenceStartEvent))
         if nested:
             self.depth += 1
@@ -73,6 +76,41 @@ class BoundedLoader(yaml.SafeLoader):
 BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_yaml_int)
 
 
+def check_expansion(root: yaml.Node) -> None:
+    """Refuse a composed document whose aliases expand it beyond the node or depth bounds (sizes
+    and depths are computed once per distinct node, so this is linear in the text)."""
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:                                        # post-order: a node after all its children
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        below = children(node)
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in below if id(child) not in sizes)
+            continue
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in below)
+        depths[id(node)] = int(isinstance(node, yaml.CollectionNode)) + max((depths[id(child)] for child in below),
+                                                                            default=0)
+        line = node.start_mark.line + 1
+        if sizes[id(node)] > MAX_EXPANDED_NODES:
+            raise _Refused(f"with its aliases expanded, the value at line {line} holds more than "
+                           f"{MAX_EXPANDED_NODES} values", f"at most {MAX_EXPANDED_NODES} (write fewer aliases)", line)
+        if depths[id(node)] > MAX_DEPTH:
+            raise _Refused(f"with its aliases expanded, the value at line {line} is nested more than {MAX_DEPTH} "
+                           "levels deep", f"at most {MAX_DEPTH} levels", line)
+
+
+def children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 def load_yaml(text: str | bytes, *, file: str | Path | None = None, field: str = "(file)",
               max_bytes: int = MAX_YAML_BYTES) -> Any:
     """Parse ``text`` (UTF-8 bytes or str) as plain YAML data within the bounds above.
@@ -90,7 +128,11 @@ def load_yaml(text: str | bytes, *, file: str | Path | None = None, field: str =
                                   "a UTF-8 YAML file", file=file) from None
     loader = BoundedLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_expansion(node)
+        return loader.construct_document(node)
     except _Refused as refused:
         raise ValidationError(field, refused.problem, refused.allowed, file=file) from None
     except yaml.YAMLError as error:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import hostile_cases
 from neurodelay.bounded_yaml import load_yaml
@@ -95,7 +96,9 @@ def test_real_cli_processes_end_cleanly(generated, argv, expect):
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("a: &x [1]\nb: *x\n", "alias"), ("[" * 60 + "]" * 60, "nested"), ("a: " + "1" * 41, "digits"),
+    ("bomb: " + hostile_cases.alias_bomb(), "aliases expanded"), ("[" * 60 + "]" * 60, "nested"),
+    ("a: &x [[[[[[[[[[1]]]]]]]]]]\nb: " + "[" * 45 + "*x" + "]" * 45, "aliases expanded.*nested"),
+    ("a: " + "1" * 41, "digits"),
     (b"a: \xff", "UTF-8"), ("a: [", "not valid YAML"),
 ])
 def test_bounded_yaml_refuses(text, problem):
@@ -103,7 +106,11 @@ def test_bounded_yaml_refuses(text, problem):
         load_yaml(text, file="f.yaml")
 
 
-def test_bounded_yaml_reads_plain_documents_and_unused_anchors():
+def test_bounded_yaml_reads_plain_documents_and_the_aliases_safe_dump_writes():
     assert load_yaml("a: &x [1, 0x10, 1_000]\nb: {c: -3, d: 2.5e+3}\n") == {"a": [1, 16, 1000],
                                                                            "b": {"c": -3, "d": 2500.0}}
+    shared = {"kind": "normal", "mean": 0.0}
+    document = {"input": {"weights": shared}, "recurrent": {"weights": shared}}
+    assert "*id001" in yaml.safe_dump(document)
+    assert load_yaml(yaml.safe_dump(document)) == document
     assert load_yaml("n: " + "9" * 40) == {"n": int("9" * 40)}
