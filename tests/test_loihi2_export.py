@@ -37,7 +37,7 @@ def tiny_model(weights, delays, sign_mode="excitatory", weight_exp=0, du=100):
 
 def test_saved_export_loads_back_identically(tmp_path):
     network = quantized_network()
-    exported = export(network, tmp_path / "out")
+    exported = export(network, tmp_path / "out").artefact
     loaded = load(tmp_path / "out")
     assert loaded.dt_ms == 1.0 and loaded.report == exported.report
     for before, after in zip(exported.model.neurons, loaded.model.neurons):

@@ -43,7 +43,7 @@ def test_export_writes_model_script_and_summary(tmp_path):
     summary = json.loads((tmp_path / "out" / "export.json").read_text())
     assert summary["delay_extension"] == ["hidden"] and summary["delay_slots"]["hidden"] == 32
     assert summary["shifts"] == report.shifts
-    source = result.script.read_text()
+    source = result.files["script"].read_text()
     tree = ast.parse(source)
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
@@ -89,7 +89,7 @@ def virtual_board_env(home) -> dict:
 def test_standalone_script_builds_on_a_virtual_board_with_a_delay_extension(tmp_path):
     quantized, _ = quantize_for_spinnaker(extension_network(), neurons_per_core=256)
     result = export(quantized, tmp_path / "export")
-    completed = subprocess.run([sys.executable, str(result.script), "--steps", "5"], cwd=tmp_path,
+    completed = subprocess.run([sys.executable, str(result.files["script"]), "--steps", "5"], cwd=tmp_path,
                                env=virtual_board_env(tmp_path), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     read_back = json.loads((tmp_path / "read_back.json").read_text())

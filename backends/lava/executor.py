@@ -21,12 +21,12 @@ from typing import Sequence
 
 import numpy as np
 
-from neurodelay.errors import ExecutorError
-from neurodelay.executor import Executor, Inputs, input_dict
-from neurodelay.exporters.lava import ExportedModel, lower_network, save
-from neurodelay.exporters.lava.limits import check_model
-from neurodelay.ir import Network
-from neurodelay.recording import PopulationRecording, Recording
+from ...errors import ExecutorError
+from ...executor import Executor, Inputs, input_dict
+from ...exporters.lava import ExportedModel, lower_network, save
+from ...exporters.lava.limits import check_model
+from ...ir import Network
+from ...recording import PopulationRecording, Recording
 
 
 class LavaExecutor(Executor):

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from neurodelay.atomic import write_with
+from ...atomic import write_with
 
 
 def run_config(hardware: bool):
@@ -34,7 +34,7 @@ def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: boo
     """One Lava run of ``model``: ``{population/quantity: [steps, n]}``."""
     from lava.magma.core.run_conditions import RunSteps
 
-    from neurodelay.exporters.lava.lower import build
+    from ...exporters.lava.lower import build
     graph = build(model, source_data, steps)
     try:
         graph.entry.run(condition=RunSteps(num_steps=steps), run_cfg=run_config(hardware))
@@ -50,7 +50,7 @@ def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: boo
 
 
 def run_job(model_dir: str, inputs_path: str, out_path: str, hardware: bool) -> None:
-    from neurodelay.exporters.lava.artefact import load
+    from ...exporters.lava.artefact import load
     model = load(model_dir).model
     with np.load(inputs_path, allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}

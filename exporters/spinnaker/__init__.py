@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from ...atomic import write_with
 from ...errors import ValidationError
+from ...export_result import ExportResult
 from ...ir import Network
 from ...quant.spinnaker import SpiNNakerLayout, build_layout, weight_unit_nA
 from . import pynn_model
@@ -62,18 +62,6 @@ def model_from_layout(layout: SpiNNakerLayout, steps: int = 100) -> dict[str, An
 def model_from_network(network: Network, steps: int = 100) -> dict[str, Any]:
     """The model of a network returned by ``quantize_for_spinnaker`` (raises TargetLimitError on delays)."""
     return model_from_layout(build_layout(network), steps)
-
-
-@dataclass
-class ExportResult:
-    """Paths written by :func:`export` and the export summary."""
-
-    out_dir: Path
-    script: Path
-    model_json: Path
-    model_npz: Path
-    summary: dict[str, Any]
-    report: list[str]
 
 
 SCRIPT_MAIN = '''
@@ -147,7 +135,8 @@ def export_summary(model: dict[str, Any], layout: SpiNNakerLayout, network: Netw
 
 def export(network: Network, out_dir: str | Path, *, steps: int = 100, clip: bool = False,
            **options: Any) -> ExportResult:
-    """Write the sPyNNaker model of ``network`` (quantized with ``quantize_for_spinnaker``) to ``out_dir``.
+    """Write the sPyNNaker model of ``network`` (quantized with ``quantize_for_spinnaker``) to ``out_dir``;
+    the result's artefact is the export summary (the content of ``export.json``).
 
     steps: default run length of the standalone script (timesteps). Synapses whose integer weight
     is 0 are left out (counted in ``export.json``). clip: accepted for the CLI's ``--clip``; nothing
@@ -175,4 +164,6 @@ def export(network: Network, out_dir: str | Path, *, steps: int = 100, clip: boo
               f"spinnaker: run it with: cd {out} && python {SCRIPT_NAME} --steps N [--inputs spikes.npz]"]
     if clip:
         report.append("spinnaker: --clip has no effect: nothing needs clipping for SpiNNaker")
-    return ExportResult(out, paths[SCRIPT_NAME], paths["model.json"], paths["model.npz"], summary, report)
+    return ExportResult("spinnaker", out, {"script": paths[SCRIPT_NAME], "model_json": paths["model.json"],
+                                           "model_npz": paths["model.npz"], "summary": paths["export.json"]},
+                        report, summary)
