@@ -11,7 +11,7 @@ import pytest
 
 from neurodelay.backends.spinnaker.emulated import EmulatedCoreExecutor
 from neurodelay.backends.spinnaker.emulated.parity import random_case, run_parity
-from neurodelay.quant.spinnaker import build_layout
+from neurodelay.quant.spinnaker import integer_model
 
 N_NETWORKS = 100
 
@@ -35,7 +35,7 @@ def test_the_cases_cover_recurrence_delays_refractoriness_and_saturation(results
     assert {n.population("hidden").refractory_steps for n in networks} == {0, 1, 2}
     longest_over_slots = []
     for network in networks:
-        layout = build_layout(network)
+        layout = integer_model(network)
         longest = max(int(s.delay_steps.max()) for s in layout.synapses if s.delay_steps.size)
         longest_over_slots.append(longest / min(p.slots for p in layout.populations.values()))
     assert min(longest_over_slots) <= 1.0 and max(longest_over_slots) > 1.0   # up to D, and beyond (extension)

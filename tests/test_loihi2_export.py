@@ -15,7 +15,7 @@ from neurodelay.errors import ExecutorError, TargetLimitError
 from neurodelay.exporters.lava import ExportedModel, export, load, lower_network
 from neurodelay.exporters.lava.lower import unconnected_pairs
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
-from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses, quantize_for_loihi2
+from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses, quantize_network
 
 
 def quantized_network(delay=3):
@@ -26,7 +26,7 @@ def quantized_network(delay=3):
                    np.full((3, 4), delay), 62),
         Projection("hidden_hidden", "hidden", "hidden", 0.2 * np.eye(4), np.ones((4, 4), int), 62),
         Projection("hidden_out", "hidden", "out", np.full((4, 2), 0.3), np.zeros((4, 2), int), 62)))
-    return quantize_for_loihi2(network)[0]
+    return quantize_network(network)[0]
 
 
 def tiny_model(weights, delays, sign_mode="excitatory", weight_exp=0, du=100):

@@ -27,7 +27,8 @@ def test_no_file_points_outside_the_repository():
     offenders = []
     for name in files:
         path = ROOT / name
-        if name.startswith("benchmarks/results/") or path.suffix in {".png", ".ndnet", ".npz"} or not path.is_file():
+        if (name.startswith("benchmarks/results/") or path.suffix in {".png", ".ndnet", ".npz"} or not path.is_file()
+                or path == Path(__file__).resolve()):      # this file spells the patterns it looks for
             continue
         text = path.read_text(errors="replace")
         offenders += [f"{name}:{number}" for number, line in enumerate(text.splitlines(), 1) if outside.search(line)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ...export_result import ExportResult
 from ...ir import Network
-from ...quant.loihi2 import FORMAT, READOUT_VTH, encode
+from ...quant.loihi2 import FORMAT, READOUT_VTH, integer_model
 from .artefact import MANIFEST, PARAMETERS, ExportedModel, load, save
 from .limits import check_model
 
@@ -20,7 +20,7 @@ __all__ = ["export", "lower_network", "load", "save", "ExportedModel", "build"]
 
 def lower_network(network: Network, *, clip: bool = False) -> ExportedModel:
     """Encode and check ``network`` (TargetLimitError on anything Loihi 2 cannot hold, unless ``clip``)."""
-    model, lines = check_model(encode(network), clip=clip)
+    model, lines = check_model(integer_model(network), clip=clip)
     for neurons in model.neurons:
         if neurons.readout:
             limit = (READOUT_VTH << FORMAT.threshold_shift) / neurons.v_per_unit

@@ -25,9 +25,9 @@ up to the integer truncations of the chip (decays truncate toward zero) and the 
 threshold). Loihi has no refractory period, resets v to 0 and has no rest potential: a network
 that needs any of these raises :class:`~neurodelay.errors.TargetLimitError`.
 
-A quantized network (output of :func:`quantize_for_loihi2`) holds float parameters that are exactly
+A quantized network (output of :func:`quantize_network`) holds float parameters that are exactly
 representable: its time constants give integer du/dv, its weights equal ``integer_weights * scale *
-2**exponent`` and its biases encode without rounding. :func:`encode` turns it into a
+2**exponent`` and its biases encode without rounding. :func:`integer_model` turns it into a
 :class:`Loihi2Model` deterministically and refuses (naming the field) anything that is not
 representable, so the integers never silently differ from the network they came from.
 """
@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import TargetLimitError, ValidationError
 from ..ir import LIF, LeakyIntegrator, Network, Projection, WeightFormat, as_vector, decays
+from .chip_report import ChipReport, QuantizedNetwork
 
 TARGET = "loihi2"
 
@@ -102,7 +103,7 @@ DEFAULT_VTH = 2 ** 13
 """Default threshold mantissa: v reaches threshold at 2**19, leaving 16 thresholds of headroom to
 the 24-bit saturation."""
 VTH_METADATA = "loihi2_vth"
-"""Population metadata key holding the threshold mantissa the quantizer chose (read by :func:`encode`
+"""Population metadata key holding the threshold mantissa the quantizer chose (read by :func:`integer_model`
 only for a population without incoming projections, whose scale cannot come from a WeightFormat)."""
 READOUT_VTH = FORMAT.vth_range[1]
 """Leaky-integrator readouts become LIFs with the largest threshold; v can only exceed 64 * READOUT_VTH
@@ -208,7 +209,7 @@ def _whole(value: float, field: str, meaning: str) -> int:
     nearest = round(value)
     if abs(value - nearest) > _TOLERANCE * max(1.0, abs(value)):
         raise TargetLimitError(f"{field}: {meaning} is {value!r}, not a whole number; quantize the "
-                               "network for loihi2 first (quantize_for_loihi2)")
+                               "network for loihi2 first (quantize_network)")
     return int(nearest)
 
 
@@ -278,12 +279,12 @@ def incoming_scale(network: Network, population: str) -> float | None:
     return first
 
 
-def encode(network: Network) -> Loihi2Model:
+def integer_model(network: Network) -> Loihi2Model:
     """Integer Loihi 2 parameters of a network quantized for ``loihi2`` (see the module docstring)."""
     for index, projection in enumerate(network.projections):
         if projection.weight_format is None or projection.weight_format.target != TARGET:
             raise TargetLimitError(f"projections[{index}] ({projection.name!r}): not quantized for loihi2 "
-                                   "(run quantize_for_loihi2 or `neurodelay quantize --target loihi2`)")
+                                   "(run quantize_network or `neurodelay quantize --target loihi2`)")
     neurons = []
     for index, population in enumerate(network.populations):
         if population.kind == "spike_source":
@@ -343,8 +344,8 @@ class QuantChange:
 
 
 @dataclass
-class QuantReport:
-    """Everything :func:`quantize_for_loihi2` changed, plus the chosen integer scales."""
+class QuantReport(ChipReport):
+    """Everything :func:`quantize_network` changed, plus the chosen integer scales."""
 
     target: str = TARGET
     changes: list[QuantChange] = field(default_factory=list)
@@ -429,7 +430,7 @@ def quantize_weights(values: np.ndarray, existing: np.ndarray, sign_mode: str, w
     return mant, exponent
 
 
-def quantize_for_loihi2(network: Network, *, vth: int = DEFAULT_VTH) -> tuple[Network, QuantReport]:
+def quantize_network(network: Network, *, vth: int = DEFAULT_VTH) -> QuantizedNetwork:
     """A copy of ``network`` whose parameters Loihi 2 represents exactly, and the report of every change.
 
     vth: threshold mantissa of every LIF population (its v reaches threshold at ``64 * vth``);
@@ -467,7 +468,8 @@ def quantize_for_loihi2(network: Network, *, vth: int = DEFAULT_VTH) -> tuple[Ne
                    for index in range(len(network.projections))]
     provenance = dict(network.provenance)
     provenance["quantization"] = report.to_dict()
-    return Network(network.name, network.dt_ms, tuple(populations), tuple(projections), provenance), report
+    return QuantizedNetwork(Network(network.name, network.dt_ms, tuple(populations), tuple(projections), provenance),
+                            report)
 
 
 def _quantize_projection(network: Network, index: int, u_per_unit: dict[str, float],

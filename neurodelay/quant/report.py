@@ -196,12 +196,11 @@ def summarize(target: Target, original: Network, quantized: Network, target_repo
               options: dict[str, Any] | None = None) -> QuantizationSummary:
     """The :class:`QuantizationSummary` of ``original`` -> ``quantized`` on ``target``.
 
-    target_report: the target quantizer's report object (its ``to_dict()`` / ``as_dict()`` is kept).
+    target_report: the target quantizer's report (its ``to_dict()`` is kept).
     """
-    as_dict = getattr(target_report, "to_dict", None) or getattr(target_report, "as_dict", None)
     return QuantizationSummary(
         target.name, original.name,
         [projection_report(target, original.projection(q.name), q) for q in quantized.projections
          if q.name in {p.name for p in original.projections}],
         parameter_changes(original, quantized), dict(options or {}),
-        as_json(as_dict()) if as_dict is not None else {}, target.format_table())
+        as_json(target_report.to_dict()), target.format_table())

@@ -37,7 +37,7 @@ def cores(network: Network) -> dict[str, int]:
 TARGET = Target(
     name="loihi2",
     description="Intel Loihi 2 through Lava (lava-nc)",
-    quantizer="neurodelay.quant.loihi2:quantize_for_loihi2",
+    quantizer="neurodelay.quant.loihi2:quantize_network",
     formats="neurodelay.quant.loihi2:FORMAT",
     native_weight_bits=8,
     weight_grid=weight_grid,
@@ -45,7 +45,7 @@ TARGET = Target(
     delay_bound=delay_bound,
     cores=cores,
     scale_option=("vth", tuple(int(round(2 ** 12 * 2 ** (i / 32))) for i in range(32))),
-    refsim="neurodelay.refsim.loihi2:simulate_loihi2",
+    refsim="neurodelay.refsim.loihi2:simulate_network",
     exporter="neurodelay.exporters.lava:export",
     executors=(("lava-fixed_pt", "neurodelay.backends.lava:executor"),),
     parity_states=("u", "v"),

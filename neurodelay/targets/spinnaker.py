@@ -27,7 +27,7 @@ def cores(network: Network) -> dict[str, int]:
     """Neuron cores per population plus one delay-extension core per core of a pre population whose
     targets need one (``population + "/delay_extension"`` keys)."""
     from ..quant import spinnaker
-    layout = spinnaker.build_layout(network)
+    layout = spinnaker.integer_model(network)
     counts = {name: math.ceil(p.size / p.neurons_per_core) for name, p in layout.populations.items()}
     extended = {s.pre_population for s in layout.synapses
                 if int(s.delay_steps.max()) > layout.populations[s.post_population].slots}
@@ -42,14 +42,14 @@ def cores(network: Network) -> dict[str, int]:
 TARGET = Target(
     name="spinnaker",
     description="SpiNNaker 1 through sPyNNaker / PyNN",
-    quantizer="neurodelay.quant.spinnaker:quantize_for_spinnaker",
+    quantizer="neurodelay.quant.spinnaker:quantize_network",
     formats="neurodelay.quant.spinnaker:FORMAT",
     native_weight_bits=17,
     integer_range=integer_range,
     delay_bound=delay_bound,
     cores=cores,
     scale_option=("voltage_scale_mv", tuple(8.0 * 2 ** (i / 32) for i in range(32))),
-    refsim="neurodelay.refsim.spinnaker:simulate_spinnaker",
+    refsim="neurodelay.refsim.spinnaker:simulate_network",
     exporter="neurodelay.exporters.spinnaker:export",
     executors=(("spynnaker", "neurodelay.backends.spinnaker:executor"),
                ("emulated-core", "neurodelay.backends.spinnaker.emulated:executor")),

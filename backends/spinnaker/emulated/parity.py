@@ -73,14 +73,14 @@ def random_case(seed: int) -> tuple[Network, dict[str, np.ndarray]]:
     weights small or large (large: strong drive, many spikes, refractoriness), shift policy
     ``worst_case`` or ``largest_weight`` (the latter lets ring-buffer slots saturate).
     """
-    from ....quant.spinnaker import quantize_for_spinnaker
+    from ....quant.spinnaker import quantize_network
     rng = np.random.default_rng(seed)
     network = random_network(seed, recurrent=bool(seed % 2), sparse=bool((seed // 2) % 2),
                              integer_delays=True, max_delay_steps=int(rng.choice([1, 4, 12, 30])),
                              weight_scale=float(rng.choice([0.3, 1.0, 3.0])),
                              n_hidden=int(rng.integers(3, 12)), per_neuron_parameters=bool(rng.integers(2)))
     policy = "largest_weight" if seed % 3 == 0 else "worst_case"
-    quantized, _ = quantize_for_spinnaker(network, shift_policy=policy)
+    quantized, _ = quantize_network(network, shift_policy=policy)
     steps = int(rng.integers(40, 120))
     batch = 2
     rate = float(rng.choice([0.05, 0.2, 0.5]))
@@ -92,14 +92,14 @@ def run_parity(count: int, seed: int, *, membrane_rounding: str = "floor",
                integers_from: str = "virtual-board") -> list[ParityResult]:
     """``count`` random cases from ``seed``: refsim SpiNNaker mode vs the emulated core, the latter fed
     with what sPyNNaker built (``integers_from="virtual-board"``) or with our layout (``"layout"``)."""
-    from ....quant.spinnaker import build_layout
-    from ....refsim.spinnaker import simulate_layout
+    from ....quant.spinnaker import integer_model
+    from ....refsim.spinnaker import simulate_model
     executor = EmulatedCoreExecutor(integers_from=integers_from)
     cases = [random_case(seed + index) for index in range(count)]
     emulated_runs = executor.run_many(cases)
     results = []
     for (network, inputs), emulated, provenance in zip(cases, emulated_runs, executor.provenance_per_run):
-        reference, counters = simulate_layout(build_layout(network), inputs, membrane_rounding=membrane_rounding)
+        reference, counters = simulate_model(integer_model(network), inputs, membrane_rounding=membrane_rounding)
         result = compare_recordings(reference, emulated, network.name)
         result.saturations = dict(provenance.ring_buffer_saturations)
         # the emulated core counts as the chip does (per synapse addition that hits 0xFFFF), the refsim
