@@ -66,7 +66,7 @@ def lava_run_seconds(model, inputs: np.ndarray, steps: int) -> float:
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.source import RingBuffer
 
-    from neurodelay.exporters.lava.lower import connection
+    from neurodelay.exporters.loihi2.lower import connection
     from lava.proc.lif.process import LIF as LavaLIF
     ports = {"input": RingBuffer(data=inputs[0, :steps].T.astype(float))}
     for neurons in model.neurons:
@@ -103,7 +103,7 @@ def measure(network: Network, steps: int, batch: int, lava_steps: int, rng: np.r
     long = min(lava_run_seconds(model, lava_inputs, 200 + lava_steps) for _ in range(2))
     lava_marginal = lava_steps / (long - short)
 
-    from neurodelay.backends.lava import executor
+    from neurodelay.backends.loihi2 import executor
     single = {"input": inputs[:1]}
     started = time.perf_counter()
     with executor() as lava:

@@ -2,12 +2,14 @@
 
 A subcommand module defines ``register(subparsers)``, which adds its parser and sets
 ``handler=function(args) -> int``. Errors the project raises on purpose print one line and exit 1;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. Library modules log through :mod:`logging` (logger names under
+``neurodelay``); the command shows their INFO messages on stdout and warnings on stderr, one line each.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import traceback
 
@@ -39,7 +41,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CurrentStream(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stdout`` / ``sys.stderr`` is when a record arrives (callers,
+    tests among them, may replace the streams between commands)."""
+
+    def __init__(self, stream_name: str) -> None:
+        super().__init__()
+        self._stream_name = stream_name
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return getattr(sys, self._stream_name)
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging() -> None:
+    """INFO messages of the ``neurodelay`` loggers to stdout as they are, warnings and errors to stderr
+    prefixed with their level; done once per process."""
+    package = logging.getLogger("neurodelay")
+    if any(isinstance(handler, _CurrentStream) for handler in package.handlers):
+        return
+    progress = _CurrentStream("stdout")
+    progress.setFormatter(logging.Formatter("%(message)s"))
+    progress.addFilter(lambda record: record.levelno < logging.WARNING)
+    problems = _CurrentStream("stderr")
+    problems.setLevel(logging.WARNING)
+    problems.setFormatter(logging.Formatter("neurodelay: %(levelname)s: %(message)s"))
+    package.addHandler(progress)
+    package.addHandler(problems)
+    package.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
+    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -15,7 +15,7 @@ from neurodelay.backends.spinnaker.process import run_job
 from neurodelay.errors import ExecutorError
 from neurodelay.exporters.spinnaker import model_from_network
 from neurodelay.ir import LIF, Network, Projection, SpikeSource
-from neurodelay.parity.random_nets import random_case
+from neurodelay.ir.random_nets import random_case
 from neurodelay.parity.spinnaker import compare_build, expected_synapses, prepare
 from neurodelay.quant.spinnaker import integer_model, quantize_network
 

@@ -5,7 +5,7 @@ Steps, each idempotent:
 2. torch: a CUDA build where ``nvidia-smi`` sees a GPU, else the CPU build ``torch==2.13.0``;
 3. lava-nc 0.10.0, which declares ``python<3.11``: its dependencies are installed by a normal
    resolving install, then lava-nc itself with ``--no-deps --ignore-requires-python``, then the
-   Python 3.11 dataclass fix is applied by ``neurodelay.backends.lava.py311_patch`` (checked, idempotent);
+   Python 3.11 dataclass fix is applied by ``neurodelay.backends.loihi2.py311_patch`` (checked, idempotent);
 4. neurodelay itself, editable, with the ``test`` and ``spinnaker`` extras.
 
 A stamp file ``.venv/.neurodelay-recipe`` holds a hash of the recipe (this file, pyproject.toml and
@@ -30,7 +30,7 @@ LAVA_DEPENDENCIES = [
 LAVA_PACKAGE = "lava-nc==0.10.0"
 CPU_TORCH = "torch==2.13.0"
 CUDA_TORCH = "torch>=2.3"
-RECIPE_FILES = ("pyproject.toml", "tools/install_env.py", "backends/lava/py311_patch.py")
+RECIPE_FILES = ("pyproject.toml", "tools/install_env.py", "backends/loihi2/py311_patch.py")
 
 
 def _find_python311() -> str:
@@ -83,6 +83,6 @@ def ensure_environment(root: Path) -> Path:
     _run(pip + LAVA_DEPENDENCIES, root)
     _run(pip + ["--no-deps", "--ignore-requires-python", LAVA_PACKAGE], root)
     _run(pip + ["-e", ".[test,spinnaker]"], root)
-    _run([str(python), "-m", "neurodelay.backends.lava.py311_patch", "--apply"], root)
+    _run([str(python), "-m", "neurodelay.backends.loihi2.py311_patch", "--apply"], root)
     stamp.write_text(wanted)
     return python

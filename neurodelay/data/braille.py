@@ -18,10 +18,10 @@ is dropped. Splits: stratified per letter, seeded, ``train_fraction`` / ``valida
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import pickle
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ from .events import BinningReport, bin_samples, steps_for_duration
 LETTERS = ("Space",) + tuple(chr(code) for code in range(ord("A"), ord("Z") + 1))
 N_TAXELS = 12
 N_CHANNELS = 2 * N_TAXELS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,8 @@ def load_braille(parameters: BrailleParameters, dt_ms: float) -> DataSplits:
             continue
         inputs = np.zeros((rows.size, steps, N_CHANNELS), dtype=bool)
         report: BinningReport = bin_samples([samples[row] for row in rows], inputs, dt_ms)
-        print(f"braille/{split}: {rows.size} recordings from {path.name}, {steps} steps of {dt_ms} ms: "
-              f"{report.summary()}", file=sys.stderr)
+        logger.info(f"braille/{split}: {rows.size} recordings from {path.name}, {steps} steps of {dt_ms} ms: "
+                    f"{report.summary()}")
         metadata = {"source": str(path), "dt_ms": dt_ms, "max_duration_ms": duration_ms, "steps": steps,
                     "channels": "taxel + 12 * polarity (0 ON, 1 OFF)",
                     "split": f"stratified per letter, seed {parameters.split_seed}, train "

@@ -20,9 +20,9 @@ the splits are built in memory, refused beyond ``max_memory_gib``.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +39,8 @@ from .spike_files import SpikeFile
 LOADER_VERSION = 1
 N_CHANNELS = 700
 CHUNK_SAMPLES = 256
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -214,8 +216,8 @@ def _build(parameters: SpeechParameters, files: dict[str, Path], steps: int, dt_
                     manifest["sources"][split] = str(path)
                     manifest["digests"][split] = description["files"][file_split]
                     manifest["reports"][split] = reports[split].as_dict()
-                    print(f"{parameters.PREFIX}/{split}: {len(indices)} samples from {path.name}, "
-                          f"{steps} steps of {dt_ms} ms: {reports[split].summary()}", file=sys.stderr)
+                    logger.info(f"{parameters.PREFIX}/{split}: {len(indices)} samples from {path.name}, "
+                                f"{steps} steps of {dt_ms} ms: {reports[split].summary()}")
                     if writer is not None:
                         writer.save(f"{split}.labels", labels)
                     arrays[f"{split}.inputs"], arrays[f"{split}.labels"] = outputs[split], labels

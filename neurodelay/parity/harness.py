@@ -20,7 +20,7 @@ from ..ir import Network
 from ..recording import Recording
 from ..targets import get_target
 from .compare import Divergence, compare
-from .random_nets import random_case
+from ..ir.random_nets import random_case
 
 
 @dataclass

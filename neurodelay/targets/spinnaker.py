@@ -53,7 +53,7 @@ TARGET = Target(
     exporter="neurodelay.exporters.spinnaker:export",
     executors=(("spynnaker", "neurodelay.backends.spinnaker:executor"),
                ("emulated-core", "neurodelay.backends.spinnaker.emulated:executor")),
-    parity_states=("v", "i_syn"),
+    parity_states=("v", "i_exc", "i_inh", "i_syn"),
     parity_prepare="neurodelay.parity.spinnaker:prepare",
     parity_max_delay_steps=200,
     build_check="neurodelay.parity.spinnaker:check_builds",

@@ -38,6 +38,6 @@ def export(network: Network, out_dir: str | Path, *, clip: bool = False) -> Expo
 
 
 def build(*args, **kwargs):
-    """Lava processes of an exported model; see :func:`neurodelay.exporters.lava.lower.build`."""
+    """Lava processes of an exported model; see :func:`neurodelay.exporters.loihi2.lower.build`."""
     from .lower import build as build_processes
     return build_processes(*args, **kwargs)
