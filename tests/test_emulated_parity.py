@@ -76,7 +76,7 @@ def test_hundred_random_networks_match_spike_for_spike_and_state_for_state(campa
     assert summary["nets"] == N_NETWORKS and summary["executor"] == "emulated-core"
     assert summary["mismatches"] == 0, "\n".join(campaign.report.lines())
     assert campaign.saturation_disagreements == []
-    assert summary["compared"]["spikes"] > 10_000            # the comparison is not of silent networks
+    assert summary["compared"]["spikes"] > 5_000   # neuron spikes (sources not counted): not silent networks
 
 
 def test_the_cases_cover_recurrence_delays_refractoriness_and_saturation(campaign):
