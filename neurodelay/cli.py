@@ -2,17 +2,17 @@
 
 A subcommand module defines ``register(subparsers)``, which adds its parser and sets
 ``handler=function(args) -> int``. Errors the project raises on purpose print one line and exit 1;
-``--debug`` shows the traceback instead. Library modules log through :mod:`logging` (logger names under
-``neurodelay``); the command shows their INFO messages on stdout and warnings on stderr, one line each.
+``--debug`` shows the traceback instead. ``--quiet`` / ``--verbose`` (before or after the
+subcommand) set :mod:`neurodelay.console`'s verbosity.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 import traceback
 
+from . import console
 from .errors import NeurodelayError
 
 COMMAND_MODULES = (
@@ -35,50 +35,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurodelay", description="Train spiking networks with "
                                      f"learnable delays and deploy them to neuromorphic chips ({chips}).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_verbosity_options(parser, default=console.NORMAL)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for subparser in subparsers.choices.values():
+        add_verbosity_options(subparser, default=argparse.SUPPRESS)  # keeps a value given before the command
     return parser
 
 
-class _CurrentStream(logging.StreamHandler):
-    """A handler writing to whatever ``sys.stdout`` / ``sys.stderr`` is when a record arrives (callers,
-    tests among them, may replace the streams between commands)."""
-
-    def __init__(self, stream_name: str) -> None:
-        super().__init__()
-        self._stream_name = stream_name
-
-    @property
-    def stream(self):  # type: ignore[override]
-        return getattr(sys, self._stream_name)
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
-def configure_logging() -> None:
-    """INFO messages of the ``neurodelay`` loggers to stdout as they are, warnings and errors to stderr
-    prefixed with their level; done once per process."""
-    package = logging.getLogger("neurodelay")
-    if any(isinstance(handler, _CurrentStream) for handler in package.handlers):
-        return
-    progress = _CurrentStream("stdout")
-    progress.setFormatter(logging.Formatter("%(message)s"))
-    progress.addFilter(lambda record: record.levelno < logging.WARNING)
-    problems = _CurrentStream("stderr")
-    problems.setLevel(logging.WARNING)
-    problems.setFormatter(logging.Formatter("neurodelay: %(levelname)s: %(message)s"))
-    package.addHandler(progress)
-    package.addHandler(problems)
-    package.setLevel(logging.INFO)
+def add_verbosity_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", "-q", dest="verbosity", action="store_const", const=console.QUIET,
+                       default=default, help="print errors and the final result only")
+    group.add_argument("--verbose", "-v", dest="verbosity", action="store_const", const=console.VERBOSE,
+                       default=default, help="print more detail (learning rates, spike rates, batch losses)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
+    console.set_verbosity(args.verbosity)
     try:
         return int(args.handler(args) or 0)
     except NeurodelayError as error:

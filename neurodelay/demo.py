@@ -18,7 +18,6 @@ Steps (each result is a file under ``out_dir``; a second run reuses what is ther
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import ir, refsim
+from . import console, ir, refsim
 from .atomic import write_json
 from .data import load_task
 from .engine.losses import READOUTS
@@ -37,7 +36,6 @@ from .targets import all_targets, get_target
 from .train.config import load_config
 from .train.trainer import NETWORK_NAME, RunOptions, train
 
-logger = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo_yin_yang.yaml"
 
 
@@ -53,7 +51,7 @@ class DemoOptions:
     parity_samples: int = 16
     calibration_samples: int = 256
     progress: bool = True
-    log: Callable[[str], None] = logger.info
+    log: Callable[[str], None] = console.info
 
 
 @dataclass

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -15,10 +17,18 @@ def test_reduced_demo_end_to_end(tmp_path):
     config["network"]["hidden"][0]["size"] = 12
     config_path = tmp_path / "demo.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    lines: list[str] = []
-    summary = run_demo(DemoOptions(tmp_path / "out", config_path, limit=120, parity_samples=2,
-                                   progress=False, log=lines.append))
     out = tmp_path / "out"
+    log = tmp_path / "demo.log"
+    with open(log, "w") as stream:  # as a user would: `neurodelay demo ... > demo.log 2>&1`
+        finished = subprocess.run([sys.executable, "-m", "neurodelay", "demo", "--out", str(out), "--config",
+                                   str(config_path), "--limit", "120", "--parity-samples", "2"],
+                                  stdout=stream, stderr=subprocess.STDOUT, timeout=900)
+    text = log.read_text()
+    assert finished.returncode == 0, text[-3000:]
+    lines = text.splitlines()
+    assert len(lines) < 100 and "\r" not in text, text[-3000:]  # one line per epoch and stage, no bar redraws
+    assert "epoch 2/2" in text and "[4/4] summary" in text
+    summary = json.loads((out / "summary.json").read_text())
     assert json.loads((out / "summary.json").read_text())["targets"].keys() == {"loihi2", "spinnaker"}
     assert (out / "summary.png").stat().st_size > 0
     assert (out / "export" / "loihi2" / "manifest.json").exists()

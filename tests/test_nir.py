@@ -4,11 +4,12 @@ from __future__ import annotations
 import nir
 import numpy as np
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 
 from neurodelay import ir
 from neurodelay.cli import main
-from neurodelay.errors import TargetLimitError, ValidationError
+from neurodelay.errors import ValidationError
 from neurodelay.interchange import nir as bridge
 from neurodelay.ir.random_nets import random_network
 from strategies import networks
@@ -22,23 +23,30 @@ def unquantized(network: ir.Network) -> ir.Network:
     return network.with_projections(projections)
 
 
+def as_executed(network: ir.Network) -> ir.Network:
+    """The network with every delay as executors run it, floor(d + 0.5) steps (float dtype kept)."""
+    projections = [ir.Projection(p.name, p.pre, p.post, p.weights,
+                                 p.delays_steps if p.delays_steps.dtype.kind in "iu"
+                                 else np.floor(p.delays_steps + 0.5), p.max_delay_steps, mask=p.mask,
+                                 metadata=p.metadata) for p in network.projections]
+    return network.with_projections(projections)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(network=networks())
 def test_round_trip_through_a_nir_file_is_exact(network, tmp_path):
-    integral = all(p.delays_steps.dtype.kind in "iu" or np.all(p.delays_steps == np.floor(p.delays_steps))
-                   for p in network.projections)
     path = tmp_path / "net.nir"
-    if not integral:
-        with pytest.raises(TargetLimitError, match="not whole timesteps"):
-            bridge.export(network, path)
-        return
     exported = bridge.export(network, path)
     back, notes = bridge.read(path)
-    assert_same_network(unquantized(network), back)
+    assert_same_network(unquantized(as_executed(network)), back)
     assert notes == []
     quantized = [p.name for p in network.projections if p.is_quantized]
     assert all(any(f"projection {name}:" in line and "integer weights" in line for line in exported.report)
                for name in quantized)
+    for projection in network.projections:
+        fractional = (projection.delays_steps != np.floor(projection.delays_steps)) & projection.existing()
+        assert fractional.any() == any(f"projection {projection.name}: {int(fractional.sum())} of " in line
+                                       for line in exported.report)
 
 
 def test_exported_graph_is_what_nir_says_it_is(tmp_path):
@@ -102,7 +110,7 @@ def test_foreign_graph_imports_with_delays_and_input_gain():
     cell = network.population("cell")
     assert np.allclose(cell.tau_m_ms, [20.0, 10.0]) and np.allclose(cell.tau_syn_ms, 4.0)
     assert np.allclose(cell.rest, 0.1) and np.allclose(cell.bias, 0.0)
-    assert any("multiplied by r * w_in / tau_syn" in line for line in notes)
+    assert any("multiplied by the input gain" in line for line in notes)
 
 
 def test_import_needs_a_timestep_and_whole_step_delays():
@@ -127,12 +135,18 @@ def test_unsupported_nodes_and_biases_are_refused():
         bridge.from_nir(graph)
 
 
-def test_fractional_delays_are_refused_or_rounded_with_a_report(tmp_path):
+def test_fractional_delays_are_written_as_executed_and_listed(tmp_path):
     network = random_network(2, integer_delays=False, max_delay_steps=5)
-    with pytest.raises(TargetLimitError, match="projection input_hidden"):
-        bridge.export(network, tmp_path / "a.nir")
-    exported = bridge.export(network, tmp_path / "a.nir", clip=True)
-    assert any("rounded" in line and "input_hidden" in line for line in exported.report)
+    exported = bridge.export(network, tmp_path / "a.nir")
+    projection = network.projection("input_hidden")
+    fractional = (projection.delays_steps != np.floor(projection.delays_steps)) & projection.existing()
+    assert fractional.sum() > 0
+    line = next(line for line in exported.report if line.startswith("projection input_hidden:"))
+    assert f"{int(fractional.sum())} of {int(projection.existing().sum())} delays" in line
+    listed = yaml.safe_load(nir.read(tmp_path / "a.nir").metadata["neurodelay_rounded_delays"])
+    change = np.abs(np.floor(projection.delays_steps + 0.5) - projection.delays_steps)[fractional]
+    assert listed["input_hidden"]["rounded"] == int(fractional.sum())
+    assert listed["input_hidden"]["largest_change_steps"] == pytest.approx(change.max())
     back, _ = bridge.read(tmp_path / "a.nir")
     for original, imported in zip(network.projections, back.projections):
         assert np.array_equal(imported.delays_steps, np.floor(original.delays_steps + 0.5))
@@ -212,3 +226,36 @@ def test_exported_graph_simulated_from_nir_fields_matches_the_reference_simulato
     hidden_spikes = reference.populations["hidden"].spikes
     assert hidden_spikes.sum() > 0
     assert np.array_equal(from_graph["hidden"], hidden_spikes)
+
+
+def test_per_step_export_reads_back_to_the_same_dynamics(tmp_path):
+    network = random_network(6, recurrent=True, integer_delays=True, max_delay_steps=4)
+    bridge.export(network, tmp_path / "a.nir", convention="per-step")
+    assert nir.read(tmp_path / "a.nir").metadata["input_convention"] == "per-step"
+    back, notes = bridge.read(tmp_path / "a.nir")
+    assert len(notes) == len(network.projections) and all("input gain" in line for line in notes)
+    for original, imported in zip(network.projections, back.projections):
+        assert np.allclose(imported.weights, original.weights, rtol=1e-12, atol=0)
+        assert np.array_equal(imported.delays_steps, original.delays_steps)
+    with pytest.raises(ValidationError, match="disagrees"):
+        bridge.read(tmp_path / "a.nir", convention="impulse")
+
+
+def test_uniform_delays_fold_into_metadata_without_delay_nodes(tmp_path):
+    network = random_network(7, integer_delays=True, max_delay_steps=4)
+    uniform = [ir.Projection(p.name, p.pre, p.post, p.weights, np.full_like(p.delays_steps, 3), p.max_delay_steps,
+                             mask=p.mask, metadata=p.metadata) for p in network.projections]
+    network = network.with_projections(uniform)
+    exported = bridge.export(network, tmp_path / "a.nir", fold_uniform_delays=True)
+    graph = nir.read(tmp_path / "a.nir")
+    assert not any(isinstance(node, nir.Delay) for node in graph.nodes.values())
+    assert sum("its one delay, 3 steps" in line for line in exported.report) == len(network.projections)
+    back, _ = bridge.read(tmp_path / "a.nir")
+    assert_same_network(unquantized(network), back)
+
+
+def test_graph_without_dt_takes_dt_ms():
+    with pytest.raises(ValidationError, match="--dt-ms"):
+        bridge.from_nir(foreign_graph(with_dt=False))
+    network, _ = bridge.from_nir(foreign_graph(with_dt=False), dt_ms=1.0)
+    assert network.dt_ms == 1.0

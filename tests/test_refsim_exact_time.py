@@ -3,14 +3,18 @@ mode, which must converge to it as dt -> 0."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from neurodelay import ir
 from neurodelay.errors import ValidationError
 from neurodelay.refsim import simulate
-from neurodelay.refsim.exact_time import simulate_exact
+from neurodelay.engine.gradcheck import CaseSettings, gradcheck_network
+from neurodelay.refsim.exact_time import NEWTON_TOLERANCE_MS, Neurons, evolve, first_crossing, simulate_exact
 
 DT = 0.1
 
@@ -163,3 +167,84 @@ def test_discrete_spike_steps_hold_the_exact_spike_times():
     assert np.mean(np.abs(offset[rank == 0]) <= 0.5 + 0.1) >= 0.95
     assert np.median(np.abs(offset[rank == 0])) == pytest.approx(0.25, abs=0.1)
     assert np.mean(np.abs(offset) <= rank + 1) >= 0.95
+
+
+def crossing_problems(rng: np.random.Generator, rows: int, shallowness: float):
+    """``rows`` threshold-crossing problems with a known first crossing s* (ms), as
+    ``(u0, I0, tau_m, tau_syn, threshold, s*, slope at s*)``: random (u0, I0, taus); for a rising
+    start (I0 > u0) s* lies before the turning point (the slope there shrinks as ``shallowness`` -> 1),
+    for a falling start after the minimum; the threshold is u(s*). u rises at s*, u0 lies below it
+    and du/ds changes sign at most once, so s* is the first crossing."""
+    tau_m, tau_syn = rng.uniform(1.0, 50.0, rows), rng.uniform(0.5, 20.0, rows)
+    u0 = rng.uniform(-2.0, 1.0, rows)
+    current = u0 + rng.choice([-1.0, 1.0], rows) * 10.0 ** rng.uniform(-3.0, 1.5, rows)
+    rising = current > u0
+    low, high = np.zeros(rows), np.full(rows, 40.0)       # the sign change of du/ds, by bisection
+    for _ in range(80):
+        middle = 0.5 * (low + high)
+        value, current_s = evolve(u0, current, middle, tau_m, tau_syn)
+        before_turn = (current_s > value) == rising
+        low, high = np.where(before_turn, middle, low), np.where(before_turn, high, middle)
+    turn = low
+    fraction = np.where(rising, 1.0 - (1.0 - shallowness) * rng.uniform(0.05, 1.0, rows), rng.uniform(1.0, 2.0, rows))
+    s_star = turn * fraction
+    threshold, current_star = evolve(u0, current, s_star, tau_m, tau_syn)
+    slope_star = (current_star - threshold) / tau_m
+    peak, _ = evolve(u0, current, turn, tau_m, tau_syn)
+    rounding = 16 * np.finfo(float).eps * (np.abs(u0) + np.abs(current) + np.abs(threshold))
+    # well posed in float64: u0 below the threshold, u rising at s*, and a rising start's peak
+    # above the threshold by more than rounding (else "touches it" and "stays below" are one)
+    usable = (slope_star > 0.0) & (u0 < threshold) & (s_star > 0.0) & (~rising | (peak - threshold > rounding))
+    return tuple(column[usable] for column in (u0, current, tau_m, tau_syn, threshold, s_star, slope_star))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), shallowness=st.sampled_from([0.0, 0.9, 0.999, 1 - 1e-6, 1 - 1e-9]))
+def test_first_crossing_finds_the_known_crossing_time(seed, shallowness):
+    """Property: on random problems, down to slopes so shallow that one ulp of u spans more than the
+    Newton tolerance in time (issue 14: seeds 5150-5157 of gradcheck stalled there), the crossing
+    found is s* to within the tolerance plus the time resolution of u (its rounding error / slope)."""
+    u0, current, tau_m, tau_syn, threshold, s_star, slope = crossing_problems(np.random.default_rng(seed), 512,
+                                                                              shallowness)
+    span = s_star + np.random.default_rng(seed + 1).uniform(0.0, 5.0, len(s_star))
+    neurons = Neurons(tau_m, tau_syn, np.zeros_like(u0), threshold, np.zeros_like(u0))
+    found = first_crossing(u0, current, span, neurons)
+    resolution = 16 * np.finfo(float).eps * (np.abs(u0) + np.abs(current) + np.abs(threshold)) / slope
+    assert len(found) > 50
+    assert np.all(np.abs(found - s_star) <= 2 * NEWTON_TOLERANCE_MS + resolution)
+
+
+def test_shallow_crossing_of_gradcheck_seed_5155_converges():
+    """The crossing on which ``gradcheck --random 8 --seed 5150`` failed (network 5155): u rises at
+    0.0022 per ms at the threshold, so one ulp of u is 1.007e-13 ms, above the Newton tolerance;
+    Newton alone hopped between the two neighbours of the root forever."""
+    neurons = Neurons(np.array([11.990732804858856]), np.array([4.2389377478121215]), np.zeros(1), np.ones(1),
+                      np.zeros(1))
+    found = first_crossing(np.array([0.999725532878455]), np.array([1.0480155181265496]),
+                           np.array([0.115480445801456]), neurons)
+    assert found[0] == pytest.approx(0.0882070642444, abs=2e-13)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), dt_ms=st.sampled_from([0.0025, 0.01, 0.05, 0.25]),
+       input_rate_hz=st.sampled_from([100.0, 400.0, 1500.0]), weight_scale=st.sampled_from([0.5, 1.0, 3.0]))
+def test_random_networks_simulate_to_the_end(seed, dt_ms, input_rate_hz, weight_scale):
+    """Property: random gradcheck-shaped networks (feed-forward, recurrent, sparse) at several dt,
+    input rates and weight scales run to the end with every spike inside the trial, in order per
+    neuron, and the spike log consistent with the counts."""
+    case = CaseSettings(dt_ms=dt_ms, duration_ms=10.0, batch=4, input_rate_hz=input_rate_hz,
+                        max_delay_ms=max(3.0, 4 * dt_ms))
+    network = gradcheck_network(seed, case)
+    network = network.with_projections([replace(p, weights=p.weights * weight_scale) for p in network.projections])
+    rng = np.random.default_rng(seed)
+    steps = int(round(case.duration_ms / dt_ms))
+    inputs = rng.random((case.batch, steps, case.n_inputs)) < input_rate_hz * dt_ms * 1e-3
+    run = simulate_exact(network, {"input": inputs})
+    trial, neuron, time = run.spikes["hidden"]
+    assert np.all((time > 0.0) & (time <= steps * dt_ms))
+    same_neuron = (trial[1:] == trial[:-1]) & (neuron[1:] == neuron[:-1])
+    assert np.all(np.diff(time)[same_neuron] > 0.0)
+    counts = np.zeros_like(run.counts["hidden"])
+    np.add.at(counts, (trial, neuron), 1)
+    np.testing.assert_array_equal(counts, run.counts["hidden"])
+    assert np.all(np.isfinite(run.voltages["readout"]))

@@ -82,7 +82,9 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
-    config = small_yin_yang(tmp_path, epochs=3, batch_size=8)
+    # with the paper's loop around the optimiser: its state (best epoch, bump counts) must resume too
+    config = small_yin_yang(tmp_path, epochs=3, batch_size=8, silent_neuron_bump={"amount": 0.002},
+                            early_stopping={"metric": "validation_accuracy", "patience": 2})
     command = [sys.executable, "-m", "neurodelay", "train", str(config), "--limit", "160", "--no-progress"]
     environment = dict(os.environ, OMP_NUM_THREADS="2")
     reference = subprocess.run(command + ["--out", str(tmp_path / "whole")], env=environment,

@@ -6,7 +6,8 @@ Steps, each idempotent:
 3. lava-nc 0.10.0, which declares ``python<3.11``: its dependencies are installed by a normal
    resolving install, then lava-nc itself with ``--no-deps --ignore-requires-python``, then the
    Python 3.11 dataclass fix is applied by ``neurodelay.backends.loihi2.py311_patch`` (checked, idempotent);
-4. neurodelay itself, editable, with the ``test`` and ``spinnaker`` extras.
+4. neurodelay itself, editable, with the ``test``, ``spinnaker``, ``interop`` and ``tonic`` extras,
+   torch pinned to the build of step 2 (norse's torchvision would otherwise pull a newer torch).
 
 A stamp file ``.venv/.neurodelay-recipe`` holds a hash of the recipe (this file, pyproject.toml and
 the lava patch); when it matches, nothing is installed again.
@@ -82,7 +83,9 @@ def ensure_environment(root: Path) -> Path:
     _run(pip + [CUDA_TORCH if _has_cuda_gpu() else CPU_TORCH], root)
     _run(pip + LAVA_DEPENDENCIES, root)
     _run(pip + ["--no-deps", "--ignore-requires-python", LAVA_PACKAGE], root)
-    _run(pip + ["-e", ".[test,spinnaker]"], root)
+    torch_version = subprocess.check_output([str(python), "-c", "import importlib.metadata as m; "
+                                             "print(m.version('torch'))"], text=True).strip()
+    _run(pip + ["-e", ".[test,spinnaker,interop,tonic]", f"torch=={torch_version}"], root)
     _run([str(python), "-m", "neurodelay.backends.loihi2.py311_patch", "--apply"], root)
     stamp.write_text(wanted)
     return python

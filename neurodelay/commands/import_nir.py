@@ -1,4 +1,5 @@
-"""``neurodelay import FILE.nir --out NET [--dt-ms DT]``: read a NIR graph into an IR network file."""
+"""``neurodelay import FILE.nir --out NET [--dt-ms DT] [--input-convention impulse|per-step]``: read a
+NIR graph (neurodelay's own, or one written by snnTorch, Norse, ...) into an IR network file."""
 from __future__ import annotations
 
 import argparse
@@ -14,13 +15,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help=f"network file to write ({ir.SUFFIX})")
     parser.add_argument("--dt-ms", type=float, default=None,
                         help="timestep in ms, needed when the graph's metadata states none")
+    parser.add_argument("--input-convention", choices=("impulse", "per-step", "jump"), default=None,
+                        help="how the graph's CubaLIF nodes take a spike when its metadata does not say: "
+                        "impulse (default; neurodelay's export), per-step (snnTorch; Norse's from_nir: forward "
+                        "Euler, a spike an input of 1 for one step) or jump (Norse's LIFCell); see docs/nir.md")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..interchange.nir import read
 
-    network, report = read(args.file, dt_ms=args.dt_ms)
+    network, report = read(args.file, dt_ms=args.dt_ms, convention=args.input_convention)
     for line in report:
         print(f"note: {line}")
     ir.save(network, args.out)

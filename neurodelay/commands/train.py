@@ -1,4 +1,5 @@
-"""``neurodelay train CONFIG.yaml --out RUN_DIR [--resume] [--limit N]``: train a network."""
+"""``neurodelay train CONFIG.yaml --out RUN_DIR [--resume] [--limit N] [--repeats N]``: train a network
+(or N seeded repeats of it, summarised as mean +- std)."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use at most N samples of every split (quick runs, tests)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--repeats", type=int, default=None, metavar="N",
+                        help="train N runs with seeds seed, seed+1, ... in RUN_DIR/seed_<s>/ (finished runs are "
+                        "read back, interrupted ones resumed) and report mean +- std of the final and best "
+                        "test accuracy (RUN_DIR/repeats.md, repeats.json)")
     parser.set_defaults(handler=run)
 
 
@@ -28,9 +33,33 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValidationError("--limit", f"got {args.limit}", ">= 1 sample per split")
     config = load_config(args.config)
+    if args.repeats is not None:
+        return run_repeated(args, config)
     records = train(config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit,
                                        progress=not args.no_progress))
     if records and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 reports
         last = records[-1]
-        print(f"{args.out}: trained {last['epoch']} epochs, test accuracy {100 * last['test_accuracy']:.2f}%")
+        line = f"{args.out}: trained {last['epoch']} epochs, test accuracy {100 * last['test_accuracy']:.2f}%"
+        if config.early_stopping is not None:
+            kept = [record for record in records if record.get("best_so_far")][-1]
+            stopped = " (stopped early)" if last["epoch"] < config.epochs else ""
+            action = "network holds" if config.early_stopping.restore_best else "best was"
+            line += (f"{stopped}; {action} epoch {kept['epoch']}: {config.early_stopping.metric} "
+                     f"{kept[config.early_stopping.metric]:.4f}, test accuracy {100 * kept['test_accuracy']:.2f}%")
+        print(line)
+    return 0
+
+
+def run_repeated(args: argparse.Namespace, config) -> int:
+    from ..train.repeats import SUMMARY_MARKDOWN, run_repeats
+
+    if args.resume:
+        raise ValidationError("--resume", "given with --repeats", "no --resume: repeats resume by themselves")
+    if "RANK" in os.environ:
+        raise ValidationError("--repeats", "given under torchrun", "one process (repeats run one after another)")
+    summary = run_repeats(config, Path(args.out), args.repeats, limit=args.limit, progress=not args.no_progress)
+    final, best = summary["final_test"], summary["best_test"]
+    print(f"{args.out}: {summary['n']} seeds, test accuracy final {100 * final['mean']:.2f} +- "
+          f"{100 * final['std']:.2f} %, best {100 * best['mean']:.2f} +- {100 * best['std']:.2f} % "
+          f"(table: {Path(args.out) / SUMMARY_MARKDOWN})")
     return 0

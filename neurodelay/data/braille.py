@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import console
 from ..errors import NeurodelayError, ValidationError
 from .dataset import Dataset, DataSplits
 from .events import BinningReport, bin_samples, steps_for_duration
@@ -165,8 +166,8 @@ def load_braille(parameters: BrailleParameters, dt_ms: float) -> DataSplits:
             continue
         inputs = np.zeros((rows.size, steps, N_CHANNELS), dtype=bool)
         report: BinningReport = bin_samples([samples[row] for row in rows], inputs, dt_ms)
-        logger.info(f"braille/{split}: {rows.size} recordings from {path.name}, {steps} steps of {dt_ms} ms: "
-                    f"{report.summary()}")
+        console.note(f"braille/{split}: {rows.size} recordings from {path.name}, {steps} steps of {dt_ms} ms: "
+                     f"{report.summary()}")
         metadata = {"source": str(path), "dt_ms": dt_ms, "max_duration_ms": duration_ms, "steps": steps,
                     "channels": "taxel + 12 * polarity (0 ON, 1 OFF)",
                     "split": f"stratified per letter, seed {parameters.split_seed}, train "

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import console
 from ..errors import ValidationError
 from .augment import AugmentationSpec
 from .cache import BinnedCache, cache_key, default_cache_root, file_digest
@@ -216,8 +217,8 @@ def _build(parameters: SpeechParameters, files: dict[str, Path], steps: int, dt_
                     manifest["sources"][split] = str(path)
                     manifest["digests"][split] = description["files"][file_split]
                     manifest["reports"][split] = reports[split].as_dict()
-                    logger.info(f"{parameters.PREFIX}/{split}: {len(indices)} samples from {path.name}, "
-                                f"{steps} steps of {dt_ms} ms: {reports[split].summary()}")
+                    console.note(f"{parameters.PREFIX}/{split}: {len(indices)} samples from {path.name}, "
+                                 f"{steps} steps of {dt_ms} ms: {reports[split].summary()}")
                     if writer is not None:
                         writer.save(f"{split}.labels", labels)
                     arrays[f"{split}.inputs"], arrays[f"{split}.labels"] = outputs[split], labels

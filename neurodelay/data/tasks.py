@@ -4,11 +4,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..errors import NeurodelayError
+from .arrays import ArrayParameters, load_arrays
 from .dataset import DataSplits
 from .braille import BrailleParameters, load_braille
 from .sequence import SequenceParameters, load_sequence
 from .shd import SHDParameters, SSCParameters, load_shd, load_ssc
+from .tonic_datasets import TonicParameters, load_tonic
 from .yin_yang import YinYangParameters, load_yin_yang
+
+
+@dataclass(frozen=True)
+class SamplesParameters:
+    """Task ``samples``: data given from Python to :func:`neurodelay.train.train_on` (no fields)."""
+
+
+def load_samples(parameters: SamplesParameters, dt_ms: float) -> DataSplits:
+    raise NeurodelayError("data.task 'samples' takes its data from Python: call neurodelay.train.train_on(train, "
+                          "test, config, out); from the command line use task arrays (.npz) or tonic")
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,9 @@ TASKS: dict[str, TaskSpec] = {
     "shd": TaskSpec(SHDParameters, load_shd),
     "ssc": TaskSpec(SSCParameters, load_ssc),
     "braille": TaskSpec(BrailleParameters, load_braille),
+    "arrays": TaskSpec(ArrayParameters, load_arrays),
+    "tonic": TaskSpec(TonicParameters, load_tonic),
+    "samples": TaskSpec(SamplesParameters, load_samples),
 }
 
 

@@ -20,6 +20,14 @@ populations without outputs   an Output node ``<name>.output``
 ============================  =========================================================================
 
 NIR has no per-synapse delay (a Delay node delays each element of a signal), hence the branches.
+Delays that are not whole steps (a float-trained network) are written as executed,
+``floor(d + 0.5)``, each projection's roundings listed in the report and the metadata.
+
+**Input conventions** (metadata ``input_convention``): the table above is ``impulse``, this module's
+exact reading. ``per-step`` writes the same dynamics for simulators that step CubaLIF by forward
+Euler with a spike as an input of 1 for one step (snnTorch, Norse): ``tau = dt / (1 - decay)``,
+``r = tau_mem / dt``, ``w_in = tau_syn / dt`` and weights times ``(1 - alpha) i_scale`` of the
+target. The importer also reads ``jump`` (Norse's LIFCell). docs/nir.md says which tool loads what.
 
 **What is exact and what is approximate.** NIR's CubaLIF reads ``tau_syn dI/dt = -I + w_in S``
 with S a train of Dirac impulses weighted by the Linear node, so ``w_in = tau_syn`` makes each
@@ -43,6 +51,7 @@ the float weights they stand for are. Every lossy step is listed in the returned
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,9 +61,10 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_path
-from ..errors import TargetLimitError, ValidationError
+from ..errors import ValidationError
 from ..ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from ..ir.nodes import NEURON_PARAMETERS
+from ..ir.validate import NAME_PATTERN
 
 FORMAT = "neurodelay-nir/1"
 SUFFIX = ".nir"
@@ -62,6 +72,19 @@ DEFAULT_MAX_BRANCH_ELEMENTS = 2**27
 MS_PER_S = 1000.0
 LATENCY_NOTE = ("a spike at step t through a branch of delay d*dt reaches the target's current at step "
                 "t + 1 + d of a simulation with timestep dt (one step of transmission latency)")
+IMPULSE, PER_STEP, JUMP = "impulse", "per-step", "jump"
+CONVENTIONS = (IMPULSE, PER_STEP)          # what the exporter writes
+IMPORT_CONVENTIONS = (IMPULSE, PER_STEP, JUMP)  # what the importer reads
+CONVENTION_NOTES = {
+    IMPULSE: "a spike is a Dirac impulse: tau_syn dI/dt = -I + w_in * (W s), so I jumps by W * w_in / tau_syn "
+             "(w_in = tau_syn: by W); integrate exactly over each step of dt",
+    PER_STEP: "forward Euler with step dt, a spike an input of 1 for one step: I <- (1 - dt/tau_syn) I + "
+              "(dt/tau_syn) w_in (W s), V <- V + (dt/tau_mem) (v_leak - V + r I); as snnTorch and Norse run "
+              "CubaLIF (no transmission latency: add one step per layer to compare with neurodelay)",
+    JUMP: "forward Euler with step dt, a spike adding w_in * W to I at once (no dt/tau_syn factor): "
+          "I <- (1 - dt/tau_syn) I + w_in (W s), V <- V + (dt/tau_mem) (v_leak - V + r I); as Norse's LIFCell "
+          "runs (no transmission latency, as per-step); import only",
+}
 
 
 @dataclass
@@ -74,23 +97,36 @@ class NIRExport:
 
 
 # ----- export -------------------------------------------------------------------------------
-def to_nir(network: Network, *, clip: bool = False,
+def to_nir(network: Network, *, convention: str = IMPULSE, fold_uniform_delays: bool = False,
            max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS) -> tuple[Any, list[str]]:
     """``(nir.NIRGraph, report)`` for ``network`` (see the module docstring).
 
-    clip: allow rounding delays that are not whole steps to ``floor(d + 0.5)`` (the steps every
-        executor uses), each rounding counted in the report; refused otherwise.
+    convention: how a spike enters a synapse, ``"impulse"`` (this module's own reading of NIR's
+        ODEs; exact, the default) or ``"per-step"`` (the forward-Euler reading of snnTorch and
+        Norse: time constants, ``r``, ``w_in`` and weights chosen so that their steps equal the IR's);
+        the graph's metadata ``input_convention`` says which.
+    fold_uniform_delays: write a projection whose synapses all share one delay ``d`` as a single
+        Linear with no Delay node (``d`` kept in the node's metadata and in the report); simulators
+        without a Delay node then run it ``d`` steps early.
     max_branch_elements: refuse a projection whose branches would hold more weight elements
         than this (each branch is a dense ``[n_post, n_pre]`` matrix).
+
+    Delays that are not whole steps (a float-trained network) are written as executed,
+    ``floor(d + 0.5)``; each projection's roundings are listed in the report and in the metadata
+    ``neurodelay_rounded_delays``.
     """
+    if convention not in CONVENTIONS:
+        raise ValidationError("convention", f"got {convention!r}", " or ".join(CONVENTIONS))
     report: list[str] = []
-    dt_s = network.dt_ms / MS_PER_S
+    rounded: dict[str, Any] = {}
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     for population in network.populations:
-        nodes[population.name] = _population_node(population, report)
+        nodes[population.name] = _population_node(population, network.dt_ms, convention, report)
     for projection in network.projections:
-        for name, node in _branches(projection, network, clip, max_branch_elements, report, edges):
+        gain = _weight_gain(network.population(projection.post), network.dt_ms, convention)
+        for name, node in _branches(projection, network, gain, fold_uniform_delays, max_branch_elements,
+                                    report, rounded, edges):
             if name in nodes:
                 raise ValidationError(f"projections.{projection.name}", f"its branch node {name!r} clashes with "
                                       "another node name", "population names that do not look like "
@@ -110,13 +146,38 @@ def to_nir(network: Network, *, clip: bool = False,
             "projections": [{"name": p.name, "pre": p.pre, "post": p.post, "max_delay_steps": p.max_delay_steps,
                              "dense": p.mask is None, "delays_integer_dtype": p.delays_steps.dtype.kind in "iu",
                              "metadata": p.metadata} for p in network.projections]}
-    metadata = {"neurodelay_format": FORMAT, "dt": dt_s, "time_unit": "s", "neurodelay_dt_ms": network.dt_ms,
-                "neurodelay_latency": LATENCY_NOTE,
+    metadata = {"neurodelay_format": FORMAT, "dt": network.dt_ms / MS_PER_S, "time_unit": "s",
+                "neurodelay_dt_ms": network.dt_ms, "input_convention": convention,
+                "input_convention_note": CONVENTION_NOTES[convention], "neurodelay_latency": LATENCY_NOTE,
                 "neurodelay_network_yaml": yaml.safe_dump(info, sort_keys=False)}
+    if rounded:
+        metadata["neurodelay_rounded_delays"] = yaml.safe_dump(rounded, sort_keys=False)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata), report
 
 
-def _population_node(population: Any, report: list[str]) -> Any:
+def _decays(population: Any, dt_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(1 - alpha, 1 - beta)`` per neuron: the fraction of V and of I that one step removes."""
+    size = population.size
+    tau_m = np.broadcast_to(np.asarray(population.tau_m_ms, np.float64), (size,))
+    tau_syn = np.broadcast_to(np.asarray(population.tau_syn_ms, np.float64), (size,))
+    return -np.expm1(-dt_ms / tau_m), -np.expm1(-dt_ms / tau_syn)
+
+
+def _current_scale(population: Any, dt_ms: float) -> np.ndarray:
+    """The IR's ``i_scale = (tau_syn / dt) (1 - beta)`` per neuron."""
+    tau_syn = np.broadcast_to(np.asarray(population.tau_syn_ms, np.float64), (population.size,))
+    return tau_syn / dt_ms * _decays(population, dt_ms)[1]
+
+
+def _weight_gain(post: Any, dt_ms: float, convention: str) -> np.ndarray:
+    """What multiplies the IR weights into ``post`` in the file: 1 (impulse), or
+    ``(1 - alpha) i_scale`` (per-step: the Euler step adds the current to V with gain 1)."""
+    if convention == IMPULSE:
+        return np.ones(post.size)
+    return _decays(post, dt_ms)[0] * _current_scale(post, dt_ms)
+
+
+def _population_node(population: Any, dt_ms: float, convention: str, report: list[str]) -> Any:
     size = population.size
     if isinstance(population, SpikeSource):
         return nir.Input(input_type={"input": np.array([size])})
@@ -124,13 +185,19 @@ def _population_node(population: Any, report: list[str]) -> Any:
     def vector(name: str) -> np.ndarray:
         return np.array(np.broadcast_to(np.asarray(getattr(population, name), np.float64), (size,)))
 
-    tau_syn_s, tau_mem_s = vector("tau_syn_ms") / MS_PER_S, vector("tau_m_ms") / MS_PER_S
     metadata = {"neurodelay_tau_m_ms": vector("tau_m_ms"), "neurodelay_tau_syn_ms": vector("tau_syn_ms"),
                 "neurodelay_rest": vector("rest"), "neurodelay_bias": vector("bias"),
                 "neurodelay_shared": " ".join(name for name in NEURON_PARAMETERS[population.kind]
                                               if not isinstance(getattr(population, name), np.ndarray))}
-    common = dict(tau_syn=tau_syn_s, tau_mem=tau_mem_s, r=np.ones(size), v_leak=vector("rest") + vector("bias"),
-                  w_in=tau_syn_s.copy())
+    if convention == IMPULSE:
+        tau_syn_s, tau_mem_s = vector("tau_syn_ms") / MS_PER_S, vector("tau_m_ms") / MS_PER_S
+        r, w_in = np.ones(size), tau_syn_s.copy()
+    else:  # forward Euler with step dt: tau = dt / (1 - decay) gives the IR's decay per step
+        dt_s = dt_ms / MS_PER_S
+        membrane_decay, synapse_decay = _decays(population, dt_ms)
+        tau_syn_s, tau_mem_s = dt_s / synapse_decay, dt_s / membrane_decay
+        r, w_in = 1.0 / membrane_decay, 1.0 / synapse_decay
+    common = dict(tau_syn=tau_syn_s, tau_mem=tau_mem_s, r=r, v_leak=vector("rest") + vector("bias"), w_in=w_in)
     if isinstance(population, LeakyIntegrator):
         return nir.CubaLI(**common, metadata=metadata)
     metadata["neurodelay_refractory_steps"] = int(population.refractory_steps)
@@ -140,30 +207,32 @@ def _population_node(population: Any, report: list[str]) -> Any:
     return nir.CubaLIF(**common, v_threshold=vector("threshold"), v_reset=vector("reset"), metadata=metadata)
 
 
-def _integer_delays(projection: Projection, clip: bool, report: list[str]) -> np.ndarray:
+def _integer_delays(projection: Projection, report: list[str], rounded: dict[str, Any]) -> np.ndarray:
+    """The delays as every executor runs them: ``floor(d + 0.5)`` steps (a float-trained network's
+    delays are rounded, each projection's roundings counted in ``report`` and ``rounded``)."""
     delays = projection.delays_steps
     if delays.dtype.kind in "iu":
         return delays.astype(np.int64)
-    rounded = np.floor(delays + 0.5)
-    differs = (rounded != delays) & projection.existing()
+    executed = np.floor(delays + 0.5)
+    differs = (executed != delays) & projection.existing()
     if np.any(differs):
-        if not clip:
-            raise TargetLimitError(f"projection {projection.name}: {int(np.count_nonzero(differs))} delays are not "
-                                   "whole timesteps, and NIR branches need integer delays; quantize the network "
-                                   "first, or pass --clip to round them to floor(d + 0.5) steps (each rounding "
-                                   "reported)")
-        error = float(np.max(np.abs(rounded - delays)[differs]))
-        report.append(f"projection {projection.name}: rounded {int(np.count_nonzero(differs))} delays that were not "
-                      f"whole steps to floor(d + 0.5) (largest change {error:.3g} steps)")
-    return rounded.astype(np.int64)
+        change = np.abs(executed - delays)[differs]
+        count, synapses = int(np.count_nonzero(differs)), int(np.count_nonzero(projection.existing()))
+        rounded[projection.name] = {"rounded": count, "synapses": synapses,
+                                    "largest_change_steps": float(change.max()),
+                                    "mean_change_steps": float(change.mean())}
+        report.append(f"projection {projection.name}: {count} of {synapses} delays are not whole steps; written "
+                      f"as executed, floor(d + 0.5) steps (largest change {change.max():.3g}, mean "
+                      f"{change.mean():.3g} steps)")
+    return executed.astype(np.int64)
 
 
-def _branches(projection: Projection, network: Network, clip: bool, max_elements: int,
-              report: list[str], edges: list[tuple[str, str]]):
+def _branches(projection: Projection, network: Network, gain: np.ndarray, fold_uniform_delays: bool,
+              max_elements: int, report: list[str], rounded: dict[str, Any], edges: list[tuple[str, str]]):
     """Yield ``(node name, node)`` of every branch of ``projection`` and append its edges."""
     dt_s = network.dt_ms / MS_PER_S
     existing = projection.existing()
-    delays = _integer_delays(projection, clip, report)
+    delays = _integer_delays(projection, report, rounded)
     values = np.unique(delays[existing]) if existing.any() else np.array([0], np.int64)
     n_pre, n_post = projection.weights.shape
     if values.size * n_pre * n_post > max_elements:
@@ -174,14 +243,20 @@ def _branches(projection: Projection, network: Network, clip: bool, max_elements
         report.append(f"projection {projection.name}: integer weights and weight format "
                       f"({projection.weight_format.target}) have no NIR field; exported the float weights they "
                       "stand for")
+    folded = fold_uniform_delays and values.size == 1 and values[0] != 0
+    if folded:
+        report.append(f"projection {projection.name}: its one delay, {int(values[0])} steps, is written in the "
+                      "Linear node's metadata only (no Delay node); a simulator without Delay runs it "
+                      f"{int(values[0])} steps early")
     for delay in values.tolist():
         members = existing & (delays == delay)
         linear = f"{projection.name}.d{delay}"
         metadata = {"neurodelay_projection": projection.name, "neurodelay_delay_steps": int(delay),
                     "neurodelay_synapses": members.T.astype(np.uint8)}
-        yield linear, nir.Linear(weight=np.where(members, projection.weights, 0.0).T.copy(), metadata=metadata)
+        weights = np.where(members, projection.weights * gain[None, :], 0.0).T.copy()
+        yield linear, nir.Linear(weight=weights, metadata=metadata)
         edges.append((projection.pre, linear))
-        if delay:
+        if delay and not folded:
             delay_node = f"{linear}.delay"
             yield delay_node, nir.Delay(delay=np.full(n_post, delay * dt_s))
             edges += [(linear, delay_node), (delay_node, projection.post)]
@@ -189,10 +264,15 @@ def _branches(projection: Projection, network: Network, clip: bool, max_elements
             edges.append((linear, projection.post))
 
 
-def export(network: Network, out: str | Path, *, clip: bool = False,
-           max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS) -> NIRExport:
-    """Write ``network`` as a NIR file at ``out`` (atomically); the target registry's entry point."""
-    graph, report = to_nir(network, clip=clip, max_branch_elements=max_branch_elements)
+def export(network: Network, out: str | Path, *, convention: str = IMPULSE, fold_uniform_delays: bool = False,
+           clip: bool = False, max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS) -> NIRExport:
+    """Write ``network`` as a NIR file at ``out`` (atomically); options as :func:`to_nir`.
+
+    clip: accepted like every target's exporter option and changes nothing here: NIR holds every
+    float weight, and delays are always written as executed (each rounding reported).
+    """
+    graph, report = to_nir(network, convention=convention, fold_uniform_delays=fold_uniform_delays,
+                           max_branch_elements=max_branch_elements)
     path = Path(out)
     with atomic_path(path) as temporary:
         nir.write(str(temporary), graph)
@@ -200,7 +280,8 @@ def export(network: Network, out: str | Path, *, clip: bool = False,
 
 
 # ----- import -------------------------------------------------------------------------------
-def read(path: str | Path, *, dt_ms: float | None = None) -> tuple[Network, list[str]]:
+def read(path: str | Path, *, dt_ms: float | None = None,
+         convention: str | None = None) -> tuple[Network, list[str]]:
     """Import the NIR file at ``path`` (read with ``nir.read``); see :func:`from_nir`."""
     path = Path(path)
     if not path.is_file():
@@ -211,31 +292,39 @@ def read(path: str | Path, *, dt_ms: float | None = None) -> tuple[Network, list
         raise ValidationError("(file)", f"nir.read failed: {type(error).__name__}: {error}",
                               "a NIR graph file written by nir.write", file=path) from None
     try:
-        return from_nir(graph, dt_ms=dt_ms)
+        return from_nir(graph, dt_ms=dt_ms, convention=convention)
     except ValidationError as error:
         raise error.in_file(path) from None
 
 
-def from_nir(graph: Any, *, dt_ms: float | None = None) -> tuple[Network, list[str]]:
+def from_nir(graph: Any, *, dt_ms: float | None = None, convention: str | None = None) -> tuple[Network, list[str]]:
     """``(Network, report)`` from a NIR graph of Input, Output, Linear / Affine (zero bias), Delay,
     CubaLIF and CubaLI nodes.
 
     dt_ms: the timestep; required when the graph's metadata states none (``dt`` in seconds).
-    Between two populations a path is ``[Delay] -> Linear/Affine -> [Delay]``; delays must be
-    whole multiples of dt. Weights into a population are multiplied by ``r * w_in / tau_syn`` of
-    the target (1 for graphs this module wrote).
+    convention: ``"impulse"`` or ``"per-step"`` (see :func:`to_nir`); required to agree with the
+        metadata ``input_convention`` where the graph states one; ``"impulse"`` when neither does.
+    Node names the IR does not allow (torch exporters name nodes ``"0"``, ``"1"``, ...) are renamed
+    ``n0``, ``n1``, ... (reported). Between two populations a path is ``[Delay] -> Linear/Affine ->
+    [Delay]``; delays must be whole multiples of dt; a path without Delay takes the delay its Linear's
+    ``neurodelay_delay_steps`` metadata states (a folded uniform delay), else 0. Impulse: weights
+    into a population are multiplied by ``r * w_in / tau_syn`` of the target (1 for graphs this
+    module wrote); per-step: time constants become ``-dt / ln(1 - dt / tau)`` (the IR's decay per
+    step equals the Euler one) and weights are multiplied by ``r w_in (dt / tau_syn) / i_scale``.
     """
     report: list[str] = []
     metadata = {key: _plain(value) for key, value in (getattr(graph, "metadata", None) or {}).items()}
     dt_ms = _timestep(metadata, dt_ms)
+    convention = _convention(metadata, convention, report)
+    graph = _with_valid_names(graph, report)
     info = yaml.safe_load(metadata["neurodelay_network_yaml"]) if "neurodelay_network_yaml" in metadata else None
     populations: dict[str, Any] = {}
     gains: dict[str, np.ndarray] = {}
     for name, node in graph.nodes.items():
         if isinstance(node, (nir.Input, nir.CubaLIF, nir.CubaLI)):
-            populations[name] = _population(name, node, info, report)
+            populations[name] = _population(name, node, info, dt_ms, convention, report)
             if not isinstance(node, nir.Input):
-                gains[name] = _input_gain(node)
+                gains[name] = _input_gain(node, populations[name], dt_ms, convention)
         elif not isinstance(node, (nir.Output, nir.Linear, nir.Affine, nir.Delay)):
             raise ValidationError(f"nodes.{name}", f"type {type(node).__name__} has no IR counterpart",
                                   "Input, Output, Linear, Affine (zero bias), Delay, CubaLIF, CubaLI")
@@ -248,10 +337,20 @@ def from_nir(graph: Any, *, dt_ms: float | None = None) -> tuple[Network, list[s
         populations = {name: populations[name] for name in order}
         name, provenance = info["name"], dict(info["provenance"] or {})
     else:
+        populations = _from_inputs(populations, projections)
         name, provenance = "imported_nir", {"imported_from": "NIR", "nir_metadata_keys": sorted(metadata)}
-        report.append("the graph carries no neurodelay metadata: network named 'imported_nir', populations and "
-                      "projections in the file's node order")
+        report.append("the graph carries no neurodelay metadata: network named 'imported_nir', populations "
+                      "ordered by distance from the inputs")
     return Network(name, dt_ms, tuple(populations.values()), tuple(projections), provenance=provenance), report
+
+
+def _from_inputs(populations: dict[str, Any], projections: list[Projection]) -> dict[str, Any]:
+    """Populations in breadth-first order from the spike sources (unreachable ones last, in file order)."""
+    order = [name for name, population in populations.items() if isinstance(population, SpikeSource)]
+    for name in order:
+        order += [p.post for p in projections if p.pre == name and p.post not in order]
+    order += [name for name in populations if name not in order]
+    return {name: populations[name] for name in order}
 
 
 def _plain(value: Any) -> Any:
@@ -260,6 +359,43 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return value.item()
     return value
+
+
+def _convention(metadata: dict[str, Any], given: str | None, report: list[str]) -> str:
+    stated = metadata.get("input_convention")
+    for value, where in ((stated, "metadata.input_convention"), (given, "--input-convention")):
+        if value is not None and value not in IMPORT_CONVENTIONS:
+            raise ValidationError(where, f"got {value!r}", ", ".join(IMPORT_CONVENTIONS))
+    if stated is not None and given is not None and stated != given:
+        raise ValidationError("--input-convention", f"{given!r} disagrees with the graph's {stated!r}",
+                              "leave it out (the graph states its convention) or give the same value")
+    if stated is None and given is None:
+        report.append("the graph states no input convention: read as 'impulse' (pass --input-convention per-step "
+                      "for graphs written by snnTorch or Norse)")
+    return stated or given or IMPULSE
+
+
+def _with_valid_names(graph: Any, report: list[str]) -> Any:
+    """The graph with every node name the IR refuses replaced by ``n<name>`` (characters outside
+    ``[A-Za-z0-9_.-]`` become ``_``); the graph itself when every name is valid."""
+    taken = set(graph.nodes)
+    renamed: dict[str, str] = {}
+    for name in graph.nodes:
+        if NAME_PATTERN.match(name):
+            continue
+        candidate = "n" + re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:120]
+        while candidate in taken:
+            candidate += "_"
+        renamed[name] = candidate
+        taken.add(candidate)
+    if not renamed:
+        return graph
+    report.append("renamed nodes the IR does not accept as names: "
+                  + ", ".join(f"{old!r} -> {new!r}" for old, new in list(renamed.items())[:10])
+                  + (f" and {len(renamed) - 10} more" if len(renamed) > 10 else ""))
+    nodes = {renamed.get(name, name): node for name, node in graph.nodes.items()}
+    edges = [(renamed.get(a, a), renamed.get(b, b)) for a, b in graph.edges]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}), type_check=False)
 
 
 def _timestep(metadata: dict[str, Any], dt_ms: float | None) -> float:
@@ -279,7 +415,7 @@ def _timestep(metadata: dict[str, Any], dt_ms: float | None) -> float:
     return float(chosen)
 
 
-def _population(name: str, node: Any, info: dict | None, report: list[str]) -> Any:
+def _population(name: str, node: Any, info: dict | None, dt_ms: float, convention: str, report: list[str]) -> Any:
     node_metadata = {key: _plain(value) for key, value in (node.metadata or {}).items()}
     extra = (info or {}).get("population_metadata", {}).get(name, {}) or {}
     if isinstance(node, nir.Input):
@@ -289,8 +425,10 @@ def _population(name: str, node: Any, info: dict | None, report: list[str]) -> A
         return SpikeSource(name, int(shape[0]), metadata=extra)
     size = int(np.asarray(node.tau_mem).size)
     shared = set(str(node_metadata.get("neurodelay_shared", "")).split())
-    tau_m_ms = _milliseconds(node.tau_mem, node_metadata.get("neurodelay_tau_m_ms"), f"{name}.tau_mem", report)
-    tau_syn_ms = _milliseconds(node.tau_syn, node_metadata.get("neurodelay_tau_syn_ms"), f"{name}.tau_syn", report)
+    tau_m_ms = _milliseconds(node.tau_mem, node_metadata.get("neurodelay_tau_m_ms"), f"{name}.tau_mem",
+                             dt_ms, convention, report)
+    tau_syn_ms = _milliseconds(node.tau_syn, node_metadata.get("neurodelay_tau_syn_ms"), f"{name}.tau_syn",
+                               dt_ms, convention, report)
     v_leak = np.asarray(node.v_leak, np.float64).ravel()
     rest, bias = node_metadata.get("neurodelay_rest"), node_metadata.get("neurodelay_bias")
     if rest is None or bias is None or not np.array_equal(np.asarray(rest) + np.asarray(bias), v_leak):
@@ -299,7 +437,8 @@ def _population(name: str, node: Any, info: dict | None, report: list[str]) -> A
               "bias": np.asarray(bias, np.float64)}
     if isinstance(node, nir.CubaLIF):
         values["threshold"] = np.asarray(node.v_threshold, np.float64).ravel()
-        values["reset"] = np.asarray(node.v_reset, np.float64).ravel()
+        values["reset"] = (np.zeros(size) if node.v_reset is None
+                           else np.broadcast_to(np.asarray(node.v_reset, np.float64).ravel(), (size,)).copy())
     for key, array in values.items():
         if key in shared and array.size and np.all(array == array[0]):
             values[key] = float(array[0])
@@ -309,14 +448,30 @@ def _population(name: str, node: Any, info: dict | None, report: list[str]) -> A
     return LIF(name, size, refractory_steps=refractory, metadata=extra, **values)
 
 
-def _milliseconds(seconds: Any, exact_ms: Any, where: str, report: list[str]) -> np.ndarray:
+def _milliseconds(seconds: Any, exact_ms: Any, where: str, dt_ms: float, convention: str,
+                  report: list[str]) -> np.ndarray:
+    """The IR time constant (ms) of a NIR one (s): the same time (impulse), or the one whose exact
+    decay per step equals the Euler step's ``1 - dt / tau`` (per-step); the metadata's exact value
+    where it agrees (to rounding for per-step)."""
     seconds = np.asarray(seconds, np.float64).ravel()
+    if convention == IMPULSE:
+        derived = seconds * MS_PER_S
+    else:
+        step_fraction = dt_ms / (seconds * MS_PER_S)
+        if np.any(~np.isfinite(step_fraction)) or np.any(step_fraction <= 0) or np.any(step_fraction >= 1):
+            raise ValidationError(f"nodes.{where}", f"dt / tau spans [{step_fraction.min():.3g}, "
+                                  f"{step_fraction.max():.3g}] with dt = {dt_ms} ms",
+                                  "(0, 1): a forward-Euler step needs tau > dt")
+        derived = -dt_ms / np.log1p(-step_fraction)
     if exact_ms is not None:
         exact_ms = np.asarray(exact_ms, np.float64).ravel()
-        if exact_ms.shape == seconds.shape and np.array_equal(exact_ms / MS_PER_S, seconds):
+        exact = exact_ms.shape == seconds.shape and (np.array_equal(exact_ms / MS_PER_S, seconds)
+                                                     if convention == IMPULSE
+                                                     else np.allclose(exact_ms, derived, rtol=1e-9, atol=0))
+        if exact:
             return exact_ms
         report.append(f"{where}: neurodelay metadata disagrees with the NIR value; used the NIR value")
-    return seconds * MS_PER_S
+    return derived
 
 
 def _delay_steps(node: Any, name: str, dt_ms: float) -> np.ndarray:
@@ -370,7 +525,10 @@ def _projections(graph: Any, populations: dict[str, Any], gains: dict[str, np.nd
         if (group["pre"], group["post"]) != (pre, post):
             raise ValidationError(f"nodes.{name}", f"branch of {projection!r} joins {pre}->{post}",
                                   f"the projection's populations {group['pre']}->{group['post']}")
-        delays = np.broadcast_to(np.asarray(pre_delay + post_delay, np.int64), (n_pre, n_post))
+        path_delay = pre_delay + post_delay
+        if np.all(np.asarray(path_delay) == 0) and metadata.get("neurodelay_delay_steps") is not None:
+            path_delay = int(metadata["neurodelay_delay_steps"])  # a folded uniform delay (0 when not folded)
+        delays = np.broadcast_to(np.asarray(path_delay, np.int64), (n_pre, n_post))
         members = metadata.get("neurodelay_synapses")
         members = (np.asarray(members, bool).T if members is not None and np.shape(members) == (n_post, n_pre)
                    else weight.T != 0)
@@ -399,7 +557,8 @@ def _merge(name: str, group: dict[str, Any], populations: dict[str, Any], gains:
     gain = gains[group["post"]]
     if not np.all(gain == 1.0):
         weights = weights * gain[None, :]
-        report.append(f"projection {name}: weights multiplied by r * w_in / tau_syn of {post.name} (not 1 in the file)")
+        report.append(f"projection {name}: weights multiplied by the input gain of {post.name} (not 1 in the file; "
+                      "see from_nir)")
     if entry is not None:
         max_delay = int(entry["max_delay_steps"])
         mask = None if entry["dense"] else owner
@@ -410,8 +569,16 @@ def _merge(name: str, group: dict[str, Any], populations: dict[str, Any], gains:
     return Projection(name, group["pre"], group["post"], weights, delays_out, max_delay, mask=mask, metadata=metadata)
 
 
-def _input_gain(node: Any) -> np.ndarray:
-    """``r * w_in / tau_syn`` per neuron: the IR current one unit of NIR input weight adds (1 for graphs
-    this module wrote, where ``r = 1`` and ``w_in = tau_syn``)."""
-    return (np.asarray(node.r, np.float64) * np.asarray(node.w_in, np.float64)
-            / np.asarray(node.tau_syn, np.float64)).ravel()
+def _input_gain(node: Any, population: Any, dt_ms: float, convention: str) -> np.ndarray:
+    """The IR current one unit of NIR input weight adds, per neuron. Impulse: ``r * w_in / tau_syn``
+    (1 for graphs this module wrote, where ``r = 1`` and ``w_in = tau_syn``). Per-step: the Euler
+    step adds ``(dt / tau_syn) w_in`` to I and ``(dt / tau_mem) r I`` to V, the IR adds
+    ``(1 - alpha) i_scale I``, so the gain is ``r w_in (dt / tau_syn) / i_scale``."""
+    size = population.size
+    r, w_in, tau_syn_s = (np.broadcast_to(np.asarray(value, np.float64).ravel(), (size,))
+                          for value in (node.r, node.w_in, node.tau_syn))
+    if convention == IMPULSE:
+        return r * w_in / tau_syn_s
+    if convention == JUMP:
+        return r * w_in / _current_scale(population, dt_ms)
+    return r * w_in * (dt_ms / (tau_syn_s * MS_PER_S)) / _current_scale(population, dt_ms)

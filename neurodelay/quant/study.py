@@ -31,7 +31,6 @@ import csv
 import io
 import itertools
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 import yaml
 
+from .. import console
 from ..atomic import write_bytes
 from ..data import Dataset
 from ..data.tasks import TASKS, load_task
@@ -52,7 +52,6 @@ from .qat import FineTuneConfig, fine_tune
 from ..targets import get_target, target_names
 from .report import as_json
 
-logger = logging.getLogger(__name__)
 MODES = ("ptq", "qat")
 
 
@@ -211,7 +210,7 @@ def _at_resolution(dataset: Dataset, factor: int) -> Dataset:
 
 
 # ----- the study -------------------------------------------------------------------------------
-def run_study(config: StudyConfig, *, progress=logger.info) -> dict[str, Any]:
+def run_study(config: StudyConfig, *, progress=console.info) -> dict[str, Any]:
     """Run every combination; write results.csv, results.md, accuracy_vs_bits.png and study.json."""
     network = load(config.network)
     loss = config.loss or (network.provenance.get("training", {}).get("config", {}).get("loss", {}).get("name")
@@ -302,7 +301,7 @@ def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, 
 
 
 def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: StudyConfig, loss: str,
-                       progress=logger.info) -> list[dict[str, Any]]:
+                       progress=console.info) -> list[dict[str, Any]]:
     """Accuracy (float refsim), neurons and cores of the delay-range options at ``delay_range.bound``:
     (a) clamp without and with fine-tuning, (b) the smallest timestep multiple that fits, (c) relays."""
     bound = int(config.delay_range["bound"])

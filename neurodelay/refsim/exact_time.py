@@ -46,7 +46,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..errors import ValidationError
+from ..errors import ExecutorError, ValidationError
 from ..ir import LIF, LeakyIntegrator, Network, Projection, as_vector
 
 NEWTON_TOLERANCE_MS = 1e-13
@@ -158,26 +158,56 @@ def first_crossing(u: np.ndarray, current: np.ndarray, span: np.ndarray, neurons
 
 def newton_crossing(u: np.ndarray, current: np.ndarray, low: np.ndarray, high: np.ndarray,
                     neurons: Neurons) -> np.ndarray:
-    """The s in ``[low, high]`` with ``u(s) = u_threshold``, u rising there: safeguarded Newton
-    iteration from the secant point, a step that leaves the shrinking bracket being replaced by
-    bisection."""
+    """The s in ``[low, high]`` (ms) with ``u(s) = u_threshold``, u rising there, to within
+    :data:`NEWTON_TOLERANCE_MS`: safeguarded Newton iteration from the secant point.
+
+    A Newton step is taken only if it lands strictly inside the bracket and the bracket has at
+    least halved over the last two iterations; otherwise the bracket is bisected. So the bracket
+    halves at least once every three iterations and a row stops, at the latest, once it is no
+    wider than the tolerance (:func:`iterations_needed`). The bracket test matters where u is
+    shallow at the crossing: one ulp of u is then ``ulp / slope`` ms, and once that exceeds the
+    tolerance Newton steps only hop between the two floating-point neighbours of the root.
+
+    Raises :class:`ExecutorError` if u is not finite (weights too large for float64).
+    """
     u_low, _ = evolve(u, current, low, neurons.tau_m, neurons.tau_syn)
     u_high, _ = evolve(u, current, high, neurons.tau_m, neurons.tau_syn)
-    s = low + (high - low) * (neurons.u_threshold - u_low) / (u_high - u_low)
-    for _ in range(200):
-        value, current_s = evolve(u, current, s, neurons.tau_m, neurons.tau_syn)
-        excess = value - neurons.u_threshold
-        slope = (current_s - value) / neurons.tau_m
-        low = np.where(excess < 0.0, s, low)
-        high = np.where(excess >= 0.0, s, high)
+    if not (np.all(np.isfinite(u_low)) and np.all(np.isfinite(u_high))):
+        raise ExecutorError("exact-time simulation: a membrane potential is not finite in float64 "
+                            "(weights or currents too large)")
+    low, high = low.copy(), high.copy()
+    crossing = low + (high - low) * (neurons.u_threshold - u_low) / (u_high - u_low)
+    rows = np.arange(len(u))
+    width_two_ago, width_one_ago = np.full(len(u), np.inf), np.full(len(u), np.inf)
+    for _ in range(iterations_needed(high - low)):
+        s = crossing[rows]
+        tau_m, threshold = neurons.tau_m[rows], neurons.u_threshold[rows]
+        value, current_s = evolve(u[rows], current[rows], s, tau_m, neurons.tau_syn[rows])
+        excess = value - threshold
+        low[rows] = np.where(excess < 0.0, s, low[rows])
+        high[rows] = np.where(excess >= 0.0, s, high[rows])
+        width = high[rows] - low[rows]
+        slope = (current_s - value) / tau_m
         newton = s - excess / np.where(slope > 0.0, slope, np.inf)
-        inside = (slope > 0.0) & (newton >= low) & (newton <= high)
-        following = np.where(inside, newton, 0.5 * (low + high))
-        done = np.abs(following - s) <= NEWTON_TOLERANCE_MS
-        s = following
-        if done.all():
-            return s
-    raise RuntimeError("threshold crossing did not converge")    # unreachable: bisection halves the bracket
+        use_newton = ((slope > 0.0) & (newton > low[rows]) & (newton < high[rows])
+                      & (width <= 0.5 * width_two_ago[rows]))
+        following = np.where(excess == 0.0, s, np.where(use_newton, newton, 0.5 * (low[rows] + high[rows])))
+        crossing[rows] = following
+        done = ((excess == 0.0) | (width <= NEWTON_TOLERANCE_MS)
+                | (use_newton & (np.abs(following - s) <= NEWTON_TOLERANCE_MS)))
+        width_two_ago[rows], width_one_ago[rows] = width_one_ago[rows], width
+        rows = rows[~done]
+        if not len(rows):
+            return crossing
+    raise ExecutorError("exact-time simulation: a threshold crossing did not converge because the "
+                        "membrane potential is not finite in float64 (weights or currents too large)")
+
+
+def iterations_needed(width: np.ndarray) -> int:
+    """Iterations after which :func:`newton_crossing` has shrunk brackets of ``width`` ms below the
+    tolerance: three per halving, plus slack for the first two."""
+    widest = float(np.max(width, initial=NEWTON_TOLERANCE_MS))
+    return 3 * (int(np.ceil(np.log2(max(widest / NEWTON_TOLERANCE_MS, 1.0)))) + 2)
 
 
 class Arrivals:

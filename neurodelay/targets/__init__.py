@@ -12,8 +12,8 @@ Targets come from two places, both read here and nowhere else:
 A spec names, for one target:
 
 ====================  ==========================================================================
-quantizer             ``f(network, **options) -> (quantized Network, report)``; the report has
-                      ``to_dict()`` and ``lines()`` (:class:`neurodelay.quant.chip_report.ChipReport`)
+quantizer             ``f(network, **options) -> QuantizedNetwork(network, report)``, the report a
+                      :class:`neurodelay.quant.chip_report.ChipReport` (``to_dict()``, ``lines()``)
 formats               the target's integer format table (a dataclass instance, shown in reports)
 native_weight_bits    bits of a weight on the chip, sign included
 weight_grid           ``f(quantized projection) -> int`` step between representable integer weights
@@ -24,6 +24,8 @@ scale_option          ``(quantizer option, candidates)``: the free scale a calib
 refsim                ``f(network, {source: bool [batch, steps, n]}) -> Recording``: the target's
                       bit-accurate reference-simulator mode (``refsim.simulate(..., mode=name)``)
 exporter              ``export(network, out_dir, **options) ->`` :class:`~neurodelay.export_result.ExportResult`
+export_options        ``(flag, argparse keyword arguments)`` pairs: options ``neurodelay export`` offers for
+                      this target; each one's ``dest`` is the exporter's keyword
 executors             ``(name, factory)`` pairs, ``factory(**options) -> Executor``; the first is the
                       default (``executor(**options)``), the others are chosen by name
 parity_states         the states parity compares beside the spikes
@@ -33,7 +35,9 @@ build_check           ``f(cases, executor) -> report`` for executors that record
                       False): it compares what the executor built instead
 ====================  ==========================================================================
 
-A file-format target (NIR) names only an exporter.
+A file-format target (NIR) names only an exporter. ``quantizer``, ``formats``, ``refsim``,
+``exporter``, ``executors``, ``parity_prepare`` and ``build_check`` may be ``"module:attribute"``
+strings; ``weight_grid``, ``integer_range``, ``delay_bound`` and ``cores`` are callables.
 """
 from __future__ import annotations
 
@@ -89,6 +93,7 @@ class Target:
     scale_option: tuple[str, tuple[float, ...]] | None = None
     refsim: Ref | None = None
     exporter: Ref | None = None
+    export_options: tuple[tuple[str, dict[str, Any]], ...] = ()
     executors: tuple[tuple[str, Ref], ...] = ()
     parity_states: tuple[str, ...] = ()
     parity_prepare: Ref | None = None

@@ -25,4 +25,12 @@ TARGET = Target(
     description="NIR graph file (Neuromorphic Intermediate Representation): an interchange format, "
                 "nothing runs it here",
     exporter=export,
+    export_options=(
+        ("--input-convention", {"dest": "convention", "choices": ("impulse", "per-step"), "default": "impulse",
+                                "help": "impulse: neurodelay's exact reading (default); per-step: the forward-Euler "
+                                        "reading snnTorch and Norse run (docs/nir.md)"}),
+        ("--fold-uniform-delays", {"dest": "fold_uniform_delays", "action": "store_true",
+                                   "help": "no Delay node for a projection whose synapses share one delay "
+                                           "(kept in metadata)"}),
+    ),
 )

@@ -6,7 +6,9 @@ Top-level layout::
 
     name, seed, device (cpu | cuda | auto), dtype (float32 | float64), epochs, batch_size,
     eval_batch_size, data {task, <task parameters>}, network {...}, optimiser {...},
-    loss {name, options}, regularizer {target_spikes_per_neuron, strength} | null
+    loss {name, options}, regularizer {target_spikes_per_neuron, strength} | null,
+    early_stopping {metric, patience, min_delta, restore_best} | null,
+    silent_neuron_bump {amount, period} | null
 """
 from __future__ import annotations
 
@@ -180,10 +182,40 @@ class EaseInSpec:
 
 
 @dataclass(frozen=True)
+class LrScheduleSpec:
+    """The per-epoch factor applied to one learning rate (epoch e counted from 0, E = ``epochs``).
+
+    kind ``exponential``: ``decay_per_epoch ** e``; ``cosine``: from 1 at the first epoch down to
+    ``final_factor`` at the last, ``final_factor + (1 - final_factor) (1 + cos(pi e / (E - 1))) / 2``
+    (E counts the config's ``epochs``, so raising ``epochs`` on resume stretches the curve);
+    ``constant``: 1.
+    """
+
+    kind: Literal["exponential", "cosine", "constant"] = "exponential"
+    decay_per_epoch: float | None = None
+    final_factor: float | None = None
+
+    REQUIRED = {"exponential": ("decay_per_epoch",), "cosine": ("final_factor",), "constant": ()}
+
+    def check(self, path: str) -> None:
+        needed = self.REQUIRED[self.kind]
+        for name in ("decay_per_epoch", "final_factor"):
+            given = getattr(self, name) is not None
+            if given != (name in needed):
+                raise ValidationError(f"{path}.{name}", "missing" if not given else f"not used by kind {self.kind!r}",
+                                      f"kind {self.kind!r} takes exactly: {', '.join(needed) or 'nothing'}")
+        if self.decay_per_epoch is not None and not 0 < self.decay_per_epoch <= 1:
+            raise ValidationError(f"{path}.decay_per_epoch", f"got {self.decay_per_epoch}", "(0, 1]")
+        if self.final_factor is not None and not 0 <= self.final_factor <= 1:
+            raise ValidationError(f"{path}.final_factor", f"got {self.final_factor}", "[0, 1]")
+
+
+@dataclass(frozen=True)
 class OptimiserSpec:
-    """Two Adam optimisers (weights, delays) with their own learning rates; both rates are
-    multiplied by ``lr_decay_per_epoch`` after every epoch. Delays are clamped to
-    [0, max_delay_steps] after every step."""
+    """Two Adam optimisers (weights, delays) with their own learning rates and their own schedules:
+    ``weight_schedule`` / ``delay_schedule`` (:class:`LrScheduleSpec`); a rate without its own
+    schedule is multiplied by ``lr_decay_per_epoch`` after every epoch. The weight rate may also
+    ease in (:class:`EaseInSpec`). Delays are clamped to [0, max_delay_steps] after every step."""
 
     weight_lr: float
     delay_lr: float
@@ -191,6 +223,8 @@ class OptimiserSpec:
     eps: float = 1e-8
     weight_lr_ease_in: EaseInSpec | None = None
     lr_decay_per_epoch: float = 1.0
+    weight_schedule: LrScheduleSpec | None = None
+    delay_schedule: LrScheduleSpec | None = None
 
     def check(self, path: str) -> None:
         for name in ("weight_lr", "delay_lr"):
@@ -228,6 +262,48 @@ class RegularizerSpec:
 
 
 @dataclass(frozen=True)
+class EarlyStoppingSpec:
+    """Keep the best epoch by ``metric`` and stop when it has not improved for ``patience`` epochs.
+
+    An epoch improves on the best when its metric beats the best by more than ``min_delta``
+    (accuracies are fractions, so 0.001 is 0.1 pp; ``train_loss`` improves by going down).
+    ``patience`` null: run every epoch but still keep the best. With ``restore_best`` the network
+    written at the end (``network.ndnet``) holds the best epoch's parameters, otherwise the last's.
+    """
+
+    metric: Literal["validation_accuracy", "train_accuracy", "train_loss"] = "validation_accuracy"
+    patience: int | None = None
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+    def check(self, path: str) -> None:
+        if self.patience is not None and self.patience < 1:
+            raise ValidationError(f"{path}.patience", f"got {self.patience}", ">= 1 epoch, or null (never stop)")
+        if self.min_delta < 0:
+            raise ValidationError(f"{path}.min_delta", f"got {self.min_delta}", ">= 0")
+
+    @property
+    def maximise(self) -> bool:
+        return self.metric != "train_loss"
+
+
+@dataclass(frozen=True)
+class SilentNeuronBumpSpec:
+    """The weight bump of the paper's code: after every ``period`` (``epoch`` there; ``batch``
+    bumps after every optimiser step), each hidden neuron that fired no spike during it, over
+    all training samples of the period, gets ``amount`` (network current units per spike) added
+    to every feed-forward input weight (recurrent weights untouched; projections whose weights
+    are frozen are left alone; absent synapses stay absent). The paper's constant: 0.002."""
+
+    amount: float = 0.002
+    period: Literal["epoch", "batch"] = "epoch"
+
+    def check(self, path: str) -> None:
+        if not self.amount > 0:
+            raise ValidationError(f"{path}.amount", f"got {self.amount}", "> 0")
+
+
+@dataclass(frozen=True)
 class DataSpec:
     """``task`` (a key of ``neurodelay.data.TASKS``) and the task's parameter dataclass."""
 
@@ -252,6 +328,8 @@ class ExperimentConfig:
     dtype: Literal["float32", "float64"] = "float32"
     eval_batch_size: int = 256
     regularizer: RegularizerSpec | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+    silent_neuron_bump: SilentNeuronBumpSpec | None = None
 
     def check(self, path: str) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -259,6 +337,9 @@ class ExperimentConfig:
                 raise ValidationError(name, f"got {getattr(self, name)}", ">= 1")
         if not 0 <= self.seed < 2**32:
             raise ValidationError("seed", f"got {self.seed}", "[0, 2**32 - 1]")
+        if self.silent_neuron_bump is not None and not self.network.hidden:
+            raise ValidationError("silent_neuron_bump", "set, but the network has no hidden layer",
+                                  "null for a network without hidden layers")
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the data section flattened back to ``{task, ...}``)."""

@@ -30,24 +30,28 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__ as neurodelay_version
-from .. import ir
-from ..data import BatchSampler, Dataset, load_task
+from .. import console, ir
+from ..data import BatchSampler, Dataset, DataSplits, load_task
 from ..data.augment import augmenter_for
 from ..data.dataset import shard
 from ..errors import NeurodelayError, ValidationError
-from .builder import build_network
+from .builder import INPUT_NAME, build_network, projection_name
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, random_states, restore_random_states, save_checkpoint
 from .config import ExperimentConfig
 from .distributed import Distributed, from_environment
+from .early_stopping import BestEpochTracker
 from .metrics import plot_metrics, write_metrics
 from .schedule import learning_rates
+from .silent_bump import SilentNeuronBump
 
 NETWORK_NAME = "network.ndnet"
 
 
 @dataclass
 class RunOptions:
-    """Where and how to run: ``limit`` caps the samples of every split (None: all)."""
+    """Where and how to run: ``limit`` caps the samples of every split (None: all); ``progress``
+    allows a progress bar per epoch, drawn only on a terminal (:func:`neurodelay.console.progress_bars`);
+    otherwise the run reports one line per epoch (and, with ``--verbose``, per tenth of an epoch)."""
 
     run_dir: Path
     resume: bool = False
@@ -73,7 +77,7 @@ class Trainer:
     """One training run of an :class:`ExperimentConfig` (see the module docstring)."""
 
     def __init__(self, config: ExperimentConfig, options: RunOptions, *,
-                 distributed: Distributed | None = None) -> None:
+                 distributed: Distributed | None = None, splits: DataSplits | None = None) -> None:
         self.config = config
         self.options = options
         self.run_dir = Path(options.run_dir)
@@ -90,7 +94,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         network_seed, sampler_seed = np.random.SeedSequence(config.seed).spawn(2)
 
-        self.splits = load_task(config.data.task, config.data.parameters, config.network.dt_ms).limited(options.limit)
+        if splits is None:  # given: data from Python (neurodelay.train.train_on)
+            splits = load_task(config.data.task, config.data.parameters, config.network.dt_ms)
+        self.splits = splits.limited(options.limit)
         train = self.splits.train
         self.augmenter = augmenter_for(config.data.parameters, train, config.seed)  # None: no augmentation
         self.batch_position = (0, 0)  # (epoch, batch index) of the batch being trained
@@ -117,6 +123,8 @@ class Trainer:
                                 if self.delay_parameters else None)
         epoch_size = len(train) if self.augmenter is None else self.augmenter.epoch_size
         self.sampler = BatchSampler(epoch_size, config.batch_size, seed=sampler_seed)
+        self.bump = self._silent_neuron_bump()
+        self.best = self._best_epoch_tracker()
         self.records: list[dict[str, Any]] = []
         self.start_epoch = 0
         if options.resume:
@@ -132,6 +140,28 @@ class Trainer:
         if self.distributed.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.distributed.barrier()
+
+    def _silent_neuron_bump(self) -> SilentNeuronBump | None:
+        """The bump of config ``silent_neuron_bump`` on each hidden layer's trained feed-forward input."""
+        spec = self.config.silent_neuron_bump
+        if spec is None:
+            return None
+        layers, previous = {}, INPUT_NAME
+        for layer in self.config.network.hidden:
+            if layer.input.learn_weights:
+                layers[layer.name] = projection_name(previous, layer.name)
+            previous = layer.name
+        return SilentNeuronBump(spec, layers, dict(zip(self.hidden_names, self.hidden_sizes)), self.model.weights)
+
+    def _best_epoch_tracker(self) -> BestEpochTracker | None:
+        spec = self.config.early_stopping
+        if spec is None:
+            return None
+        if spec.metric == "validation_accuracy" and self.splits.validation is None:
+            raise ValidationError("early_stopping.metric", f"validation_accuracy, but task "
+                                  f"{self.config.data.task!r} as configured has no validation split",
+                                  "train_accuracy or train_loss, or a data section with a validation split")
+        return BestEpochTracker(spec)
 
     def _trained_parameters(self, network: ir.Network) -> tuple[list, list]:
         """Weights and delays to optimise, in projection order; the others stop taking gradients."""
@@ -153,7 +183,7 @@ class Trainer:
                 "weight_optimiser": None if self.weight_optimiser is None else self.weight_optimiser.state_dict(),
                 "delay_optimiser": None if self.delay_optimiser is None else self.delay_optimiser.state_dict(),
                 "sampler": self.sampler.state_dict(), "random_states": random_states(),
-                "records": self.records}
+                "records": self.records, "best": None if self.best is None else self.best.state_dict()}
 
     def _restore(self, state: dict[str, Any]) -> None:
         saved, current = dict(state["config"]), self.config.to_dict()
@@ -169,6 +199,8 @@ class Trainer:
         restore_random_states(state["random_states"])
         self.records = list(state["records"])
         self.start_epoch = int(state["completed_epochs"])
+        if self.best is not None:
+            self.best.load_state_dict(state["best"], self.device)
 
     # ----- one batch ----------------------------------------------------------------------
     def _tensor(self, dataset: Dataset, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,6 +236,8 @@ class Trainer:
             objective = self.loss_function(trace, labels) * (len(local) / batch)
             correct = int((self.class_scores(trace.detach()).argmax(1) == labels).sum())
             counts = {name: result.spike_counts[name] for name in self.hidden_names}
+            if self.bump is not None:
+                self.bump.observe(counts)
         loss_value = self.distributed.sum_(objective.detach().clone())
         if self.regularizer is not None:
             spec = self.config.regularizer
@@ -251,18 +285,26 @@ class Trainer:
         config, main = self.config, self.distributed.is_main
         batches_per_epoch = len(self.sampler)
         for epoch in range(self.start_epoch, config.epochs):
+            if self.best is not None and self.best.should_stop(epoch):
+                break
             started = time.perf_counter()
             batches = self.sampler.epoch_batches()
             loss_sum, correct = 0.0, 0
+            bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
             bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
-                       disable=not (main and self.options.progress))
+                       disable=not (main and self.options.progress and console.progress_bars()))
             for batch_index, indices in enumerate(bar):
-                weight_lr, delay_lr = learning_rates(config.optimiser, epoch, epoch * batches_per_epoch + batch_index)
+                weight_lr, delay_lr = learning_rates(config.optimiser, epoch, epoch * batches_per_epoch + batch_index,
+                                                     config.epochs)
                 self.batch_position = (epoch, batch_index)
                 batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
+                if self.bump is not None and self.bump.spec.period == "batch":
+                    bumped = self._bump_silent_neurons(bumped)
                 loss_sum += batch_loss * len(indices)
                 correct += batch_correct
                 bar.set_postfix(loss=f"{batch_loss:.4f}")
+                if main and bar.disable:
+                    self._report_batch(epoch, batch_index, batches_per_epoch, batch_loss)
             bar.close()
             correct_total = self.distributed.sum_(torch.tensor([float(correct)], dtype=torch.float64,
                                                                 device=self.device))
@@ -275,6 +317,12 @@ class Trainer:
             record["seconds"] = time.perf_counter() - started
             record["weight_lr"], record["delay_lr"] = weight_lr, delay_lr
             record["test_spikes_per_neuron"] = spikes
+            if self.best is not None:  # before the bump: the parameters that were evaluated
+                record["best_so_far"] = self.best.update(record, self.model)
+            if self.bump is not None:
+                if self.bump.spec.period == "epoch":
+                    bumped = self._bump_silent_neurons(bumped)
+                record["bumped_silent_neurons"] = bumped
             self.records.append(record)
             if main:
                 self._report(record)
@@ -282,18 +330,43 @@ class Trainer:
                 plot_metrics(self.run_dir, self.records)
                 save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(epoch + 1))
             self.distributed.barrier()
+        if self.best is not None:
+            self.best.restore_best(self.model)
         if main:
             ir.save(self.trained_network(), self.run_dir / NETWORK_NAME)
         self.distributed.barrier()
         return self.records
 
+    def _bump_silent_neurons(self, bumped: dict[str, int]) -> dict[str, int]:
+        """Apply the bump for the period that just ended; returns ``bumped`` plus its counts."""
+        now = self.bump.apply(self.distributed.sum_)
+        self.model.clamp_delays_()  # keeps absent synapses at zero weight
+        return {name: bumped[name] + now[name] for name in bumped}
+
+    def best_epoch(self) -> int | None:
+        """The epoch (from 1) whose parameters the written network holds when early stopping keeps
+        the best, else None (the last epoch's)."""
+        if self.best is None or not self.best.spec.restore_best:
+            return None
+        return self.best.best_epoch
+
     def _report(self, record: dict[str, Any]) -> None:
+        """One line per epoch (unless quiet); ``--verbose`` adds learning rates and spike rates."""
         parts = [f"epoch {record['epoch']}/{self.config.epochs}", f"loss {record['train_loss']:.4f}",
                  f"train {100 * record['train_accuracy']:.2f}%"]
         if "validation_accuracy" in record:
             parts.append(f"validation {100 * record['validation_accuracy']:.2f}%")
         parts += [f"test {100 * record['test_accuracy']:.2f}%", f"{record['seconds']:.1f} s"]
-        tqdm.write("  ".join(parts))
+        if console.verbosity() >= console.VERBOSE:
+            parts += [f"lr {record['weight_lr']:.3g}/{record['delay_lr']:.3g} (weights/delays)"]
+            parts += [f"{name} {rate:.2f} spikes/neuron" for name, rate in record["test_spikes_per_neuron"].items()]
+        console.info("  ".join(parts))
+
+    def _report_batch(self, epoch: int, batch_index: int, batches: int, loss: float) -> None:
+        """With ``--verbose`` and no progress bar: a line at every tenth of the epoch's batches."""
+        tenth = max(1, batches // 10)
+        if (batch_index + 1) % tenth == 0 or batch_index + 1 == batches:
+            console.detail(f"  epoch {epoch + 1}: batch {batch_index + 1}/{batches}  loss {loss:.4f}")
 
     def trained_network(self) -> ir.Network:
         """The model's current parameters as an IR network, with the run's provenance."""
@@ -303,6 +376,8 @@ class Trainer:
             "config": self.config.to_dict(), "limit": self.options.limit,
             "world_size": self.distributed.world_size, "device": str(self.device),
             "software": software_versions(), "final_metrics": self.records[-1] if self.records else None,
+            "best_epoch": self.best_epoch(),
+            "best_metrics": self.records[self.best_epoch() - 1] if self.best_epoch() else None,
             "data": {split: dataset.metadata for split, dataset in
                      (("train", self.splits.train), ("validation", self.splits.validation),
                       ("test", self.splits.test)) if dataset is not None},
@@ -313,9 +388,10 @@ class Trainer:
         self.distributed.close()
 
 
-def train(config: ExperimentConfig, options: RunOptions) -> list[dict[str, Any]]:
-    """Run (or resume) a whole training run; returns the per-epoch metric records."""
-    trainer = Trainer(config, options)
+def train(config: ExperimentConfig, options: RunOptions, *, splits: DataSplits | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) a whole training run; returns the per-epoch metric records. ``splits``
+    replaces the data the config's ``data`` section names (see :func:`neurodelay.train.train_on`)."""
+    trainer = Trainer(config, options, splits=splits)
     try:
         return trainer.run()
     finally:

@@ -1,0 +1,186 @@
+"""The paper's training loop around the optimiser: the weight bump for silent hidden neurons,
+early stopping with restoration of the best epoch (exact across resume), separate learning-rate
+schedules for weights and delays, and seeded repeats."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from neurodelay import ir
+from neurodelay.cli import main
+from neurodelay.data import load_task
+from neurodelay.errors import ValidationError
+from neurodelay.refsim import simulate
+from neurodelay.train import RunOptions, config_from_dict, train
+from neurodelay.train.config import LrScheduleSpec, OptimiserSpec
+from neurodelay.train.schedule import learning_rates
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SILENT = [0, 1]   # hidden neurons whose input weights start at zero: they can never fire
+
+
+def tiny_yin_yang(**changes) -> dict:
+    """Yin-Yang at 1 ms with 6 hidden neurons, two of them silent (all input weights 0)."""
+    document = yaml.safe_load((EXAMPLES / "yin_yang.yaml").read_text())
+    document.update(epochs=2, batch_size=10, eval_batch_size=100, device="cpu")
+    document["network"]["dt_ms"] = 1.0
+    hidden = document["network"]["hidden"][0]
+    hidden["size"] = 6
+    hidden["input"]["weights"] = {"kind": "values", "values": [[0.0, 0.0, 1.5, 1.5, 1.5, 1.5]] * 5}
+    document["optimiser"]["weight_lr"] = 0.02
+    document.update(changes)
+    return document
+
+
+def run(document: dict, out: Path, limit: int = 40, resume: bool = False) -> list[dict]:
+    return train(config_from_dict(document), RunOptions(out, resume=resume, limit=limit, progress=False))
+
+
+def hidden_spikes_per_neuron(run_dir: Path, document: dict, limit: int = 40) -> np.ndarray:
+    """Spikes of each hidden neuron on the test split, simulated by the reference simulator."""
+    config = config_from_dict(document)
+    test = load_task(config.data.task, config.data.parameters, config.network.dt_ms).limited(limit).test
+    recording = simulate(ir.load(run_dir / "network.ndnet"), test.inputs, mode="float")
+    return recording.populations["hidden"].spikes.sum(axis=(0, 1))
+
+
+def input_weights(run_dir: Path) -> np.ndarray:
+    return ir.load(run_dir / "network.ndnet").projection("input_hidden").weights
+
+
+def test_a_silent_neuron_stays_silent_without_the_bump_and_comes_back_with_it(tmp_path):
+    plain = tiny_yin_yang()
+    run(plain, tmp_path / "plain")
+    # EventProp gives a neuron that never fires no gradient: its weights and silence stay
+    assert np.all(input_weights(tmp_path / "plain")[:, SILENT] == 0.0)
+    assert np.all(hidden_spikes_per_neuron(tmp_path / "plain", plain)[SILENT] == 0)
+
+    bumped = tiny_yin_yang(silent_neuron_bump={"amount": 0.3, "period": "batch"})
+    records = run(bumped, tmp_path / "bumped")
+    assert records[0]["bumped_silent_neurons"]["hidden"] >= 2
+    assert np.all(hidden_spikes_per_neuron(tmp_path / "bumped", bumped)[SILENT] > 0)
+    weights = input_weights(tmp_path / "bumped")[:, SILENT]
+    # once firing, the neurons learn: their weights are no longer a multiple of the bump
+    assert np.all(weights > 0) and not np.allclose(weights / 0.3, np.round(weights / 0.3))
+
+
+def test_the_epoch_bump_adds_the_amount_once_per_epoch_to_silent_neurons_only(tmp_path):
+    document = tiny_yin_yang(epochs=3, silent_neuron_bump={"amount": 0.002})   # the paper's rule
+    document["optimiser"].update(weight_lr=0.0, delay_lr=0.0)                  # only the bump moves weights
+    records = run(document, tmp_path / "run")
+    assert [r["bumped_silent_neurons"]["hidden"] for r in records] == [2, 2, 2]
+    weights = input_weights(tmp_path / "run")
+    assert np.allclose(weights[:, SILENT], 3 * 0.002, rtol=0, atol=1e-7)       # float32 parameters
+    assert np.all(weights[:, 2:] == np.float32(1.5))
+
+
+def test_early_stopping_stops_and_the_network_is_the_best_epochs(tmp_path):
+    # min_delta 1.0: no epoch can beat the first, so patience 2 stops after epoch 3
+    stopping = {"metric": "validation_accuracy", "patience": 2, "min_delta": 1.0}
+    records = run(tiny_yin_yang(epochs=6, early_stopping=stopping), tmp_path / "stopped")
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert [r["best_so_far"] for r in records] == [True, False, False]
+    # an independent one-epoch run made the same parameters the stopped run restored
+    run(tiny_yin_yang(epochs=1), tmp_path / "one_epoch")
+    stopped, reference = ir.load(tmp_path / "stopped" / "network.ndnet"), ir.load(tmp_path / "one_epoch" / "network.ndnet")
+    for name, array in reference.iter_arrays():
+        assert np.array_equal(dict(stopped.iter_arrays())[name], array), name
+    assert stopped.provenance["training"]["best_epoch"] == 1
+    # without restore_best the last epoch's parameters are written
+    run(tiny_yin_yang(epochs=6, early_stopping=dict(stopping, restore_best=False)), tmp_path / "last")
+    assert not np.array_equal(input_weights(tmp_path / "last"), input_weights(tmp_path / "stopped"))
+
+
+def test_the_best_epoch_is_the_best_by_the_metric(tmp_path):
+    records = run(tiny_yin_yang(epochs=4, early_stopping={"metric": "train_loss"}), tmp_path / "run")
+    losses = [r["train_loss"] for r in records]
+    kept = [r["epoch"] for r in records if r["best_so_far"]][-1]
+    assert kept == 1 + int(np.argmin(losses)) and len(records) == 4     # patience null: never stops
+
+
+def test_resume_keeps_the_best_epoch_and_the_stop_exactly(tmp_path):
+    document = tiny_yin_yang(epochs=5, early_stopping={"metric": "validation_accuracy", "patience": 2},
+                             silent_neuron_bump={"amount": 0.05})
+    document["optimiser"].update(weight_schedule={"kind": "exponential", "decay_per_epoch": 0.8},
+                                 delay_schedule={"kind": "constant"})
+    whole = run(document, tmp_path / "whole")
+    # the same run in two parts: 2 epochs, then resumed up to 5 (only 'epochs' may change)
+    run(dict(document, epochs=2), tmp_path / "parts")
+    parts = run(document, tmp_path / "parts", resume=True)
+    strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
+    assert strip(parts) == strip(whole)
+    for (name, array), (_, again) in zip(ir.load(tmp_path / "whole" / "network.ndnet").iter_arrays(),
+                                         ir.load(tmp_path / "parts" / "network.ndnet").iter_arrays()):
+        assert np.array_equal(array, again), name
+    saved = torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=False)
+    assert saved["best"]["epoch"] == [r["epoch"] for r in whole if r["best_so_far"]][-1]
+
+
+def test_a_run_that_stopped_early_does_not_train_on_when_resumed_for_longer(tmp_path):
+    stopping = {"metric": "train_accuracy", "patience": 1, "min_delta": 1.0}
+    first = run(tiny_yin_yang(epochs=4, early_stopping=stopping), tmp_path / "run")
+    assert len(first) == 2
+    before = input_weights(tmp_path / "run")
+    again = run(tiny_yin_yang(epochs=9, early_stopping=stopping), tmp_path / "run", resume=True)
+    assert len(again) == 2 and np.array_equal(input_weights(tmp_path / "run"), before)
+
+
+def test_early_stopping_on_validation_needs_a_validation_split(tmp_path):
+    document = yaml.safe_load((EXAMPLES / "sequence_detection.yaml").read_text())
+    document["early_stopping"] = {"patience": 3}
+    with pytest.raises(ValidationError, match="early_stopping.metric"):
+        run(document, tmp_path / "run")
+
+
+@pytest.mark.parametrize("section, value, field", [
+    ("early_stopping", {"patience": 0}, "early_stopping.patience"),
+    ("early_stopping", {"metric": "test_accuracy"}, "early_stopping.metric"),
+    ("silent_neuron_bump", {"amount": -0.1}, "silent_neuron_bump.amount"),
+    ("silent_neuron_bump", {"period": "step"}, "silent_neuron_bump.period"),
+])
+def test_bad_loop_sections_name_the_field(section, value, field):
+    with pytest.raises(ValidationError, match=field.replace(".", r"\.")):
+        config_from_dict(tiny_yin_yang(**{section: value}))
+
+
+def test_weights_and_delays_follow_their_own_schedules():
+    spec = OptimiserSpec(weight_lr=0.01, delay_lr=0.5, lr_decay_per_epoch=0.9,
+                         delay_schedule=LrScheduleSpec("cosine", final_factor=0.1))
+    for epoch in range(5):
+        weight, delay = learning_rates(spec, epoch, 0, epochs=5)
+        assert math.isclose(weight, 0.01 * 0.9 ** epoch)                # no own schedule: the shared decay
+        expected = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * epoch / 4))
+        assert math.isclose(delay, 0.5 * expected)
+    assert math.isclose(learning_rates(spec, 4, 0, epochs=5)[1], 0.05)  # final_factor at the last epoch
+    constant = OptimiserSpec(weight_lr=0.01, delay_lr=0.5, lr_decay_per_epoch=0.5,
+                             weight_schedule=LrScheduleSpec("constant"))
+    assert learning_rates(constant, 3, 0) == (0.01, 0.5 * 0.5 ** 3)
+    with pytest.raises(ValidationError, match="final_factor"):
+        config_from_dict(tiny_yin_yang(optimiser={"weight_lr": 0.1, "delay_lr": 0.1,
+                                                  "delay_schedule": {"kind": "cosine"}}))
+
+
+def test_repeats_report_mean_and_std_over_seeds(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_yin_yang(epochs=2, seed=7)))
+    out = tmp_path / "repeats"
+    assert main(["train", str(config), "--out", str(out), "--limit", "40", "--repeats", "3", "--no-progress"]) == 0
+    summary = json.loads((out / "repeats.json").read_text())
+    finals = []
+    for seed in (7, 8, 9):
+        records = json.loads((out / f"seed_{seed}" / "metrics.json").read_text())
+        assert ir.load(out / f"seed_{seed}" / "network.ndnet").provenance["training"]["config"]["seed"] == seed
+        finals.append(records[-1]["test_accuracy"])
+    assert [run["seed"] for run in summary["runs"]] == [7, 8, 9]
+    assert math.isclose(summary["final_test"]["mean"], float(np.mean(finals)))
+    assert math.isclose(summary["final_test"]["std"], float(np.std(finals, ddof=1)))
+    assert "mean +- std" in (out / "repeats.md").read_text()
+    assert "3 seeds, test accuracy final" in capsys.readouterr().out
+    # a second call reads the finished runs back instead of training them again
+    before = (out / "seed_8" / "metrics.json").stat().st_mtime_ns
+    assert main(["train", str(config), "--out", str(out), "--limit", "40", "--repeats", "3", "--no-progress"]) == 0
+    assert (out / "seed_8" / "metrics.json").stat().st_mtime_ns == before
