@@ -20,12 +20,14 @@ COMMAND_MODULES = (
     "neurodelay.commands.validate",
     "neurodelay.commands.demo",
     "neurodelay.commands.train",
+    "neurodelay.commands.sweep",
     "neurodelay.commands.quantize",
     "neurodelay.commands.study",
     "neurodelay.commands.parity",
     "neurodelay.commands.export",
     "neurodelay.commands.import_nir",
     "neurodelay.commands.gradcheck",
+    "neurodelay.commands.plot",
 )
 
 

@@ -168,8 +168,8 @@ def source_tensors(compiled: CompiledNetwork, inputs) -> dict[str, torch.Tensor]
             raise ValidationError(f"inputs[{name}]", f"batch/steps {tuple(values.shape[:2])} differ from "
                                   f"{tuple(shape)}", "the same [batch, steps] for every source")
         shape = values.shape[:2]
-        values = values.to(compiled.dtype)
-        if not bool(((values == 0) | (values == 1)).all()):
+        # bool inputs are 0/1 by type: checking them would only cost a host synchronisation on a GPU
+        if values.dtype != torch.bool and not bool(((values == 0) | (values == 1)).all()):
             raise ValidationError(f"inputs[{name}]", "values other than 0 and 1", "spikes as 0/1 or bool")
-        result[name] = values
+        result[name] = values.to(compiled.dtype)
     return result

@@ -1,0 +1,61 @@
+"""Hyper-parameter sweeps over any config field: ``neurodelay sweep CONFIG SPACE.yaml --out DIR``.
+
+:mod:`.space` reads the search space and applies a trial's values to a config; :mod:`.runner`
+runs trials through an Optuna study stored in ``DIR/study.db`` (parallel processes, resume after a
+kill); :mod:`.report` writes the results table, plot and best config.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import NeurodelayError, ValidationError
+from ..train.config import load_config
+from .report import write_report
+from .runner import open_study, progress, requeue_orphans, run_worker
+from .space import SearchSpace, check_space_against, load_space
+
+__all__ = ["run_sweep", "SearchSpace", "load_space"]
+
+
+def run_sweep(config_path: str | Path, space_path: str | Path, out: str | Path, *, jobs: int = 1,
+              limit: int | None = None, threads_per_job: int | None = None) -> dict[str, Any]:
+    """Run (or resume) the sweep; returns ``{"complete", "best" (row), "requeued", "n_trials", "metric", "left"}``.
+
+    jobs: trial processes at once (1: trials run in this process); threads_per_job: torch threads
+    of each (default: the machine's cores divided among the jobs).
+    """
+    if jobs < 1:
+        raise ValidationError("--jobs", f"got {jobs}", ">= 1 process")
+    base = load_config(config_path)
+    space = load_space(space_path)
+    check_space_against(base, space)
+    space_document = yaml.safe_load(Path(space_path).read_text(encoding="utf-8"))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    study = open_study(out, base, space, space_document)
+    requeued = requeue_orphans(study)
+    threads = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
+    arguments = (str(out), base.to_dict(), space_document)
+    if jobs == 1:
+        run_worker(*arguments, 0, limit, threads, False)
+    else:
+        context = multiprocessing.get_context("spawn")
+        workers = [context.Process(target=run_worker, args=(*arguments, index, limit, threads, True))
+                   for index in range(jobs)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        failed = [index for index, worker in enumerate(workers) if worker.exitcode != 0]
+        if failed:
+            raise NeurodelayError(f"sweep worker(s) {failed} ended with an error (exit codes "
+                                  f"{[workers[i].exitcode for i in failed]}); rerun the same command to resume")
+    summary = write_report(out, study, base, space)
+    summary.update(requeued=requeued, n_trials=space.n_trials, metric=space.metric,
+                   left=progress(study, space.n_trials)["left"])
+    return summary
