@@ -13,8 +13,8 @@ to stdout, notes (``note``) and warnings to stderr, each as the bare message (wa
 ``sys.stdout`` / ``sys.stderr`` is at the time, so callers that replace the streams see the lines.
 
 Progress bars redraw a line with carriage returns; written to a file or a pipe every redraw
-becomes text, so :func:`progress_bars` is true only when the bar's stream (stderr) is a terminal
-and the level is not quiet. Without bars, the trainer reports by lines (one per epoch).
+becomes text, so :func:`progress_bars` is true only when stdout and the bar's stream (stderr) are
+terminals and the level is not quiet. Without bars, the trainer reports by lines (one per epoch).
 """
 from __future__ import annotations
 
@@ -88,8 +88,9 @@ def is_terminal(stream: TextIO) -> bool:
 
 
 def progress_bars() -> bool:
-    """True when progress bars may be drawn: stderr is a terminal and the level is not quiet."""
-    return _verbosity >= NORMAL and is_terminal(sys.stderr)
+    """True when progress bars may be drawn: stdout and stderr (where bars go) are terminals and
+    the level is not quiet."""
+    return _verbosity >= NORMAL and is_terminal(sys.stdout) and is_terminal(sys.stderr)
 
 
 def info(message: str) -> None:

@@ -88,23 +88,17 @@ def _recurrent(block: Block, synapses, like: torch.Tensor) -> tuple[torch.Tensor
     weights = torch.zeros(block.size, block.size, dtype=like.dtype, device=like.device)
     delays = torch.zeros(block.size, block.size, dtype=torch.int32, device=like.device)
     for c in block.internal:
-        rows = slice(block.offsets[c.pre], block.offsets[c.pre] + c.n_pre)
-        cols = slice(block.offsets[c.post], block.offsets[c.post] + c.n_post)
-        weights[rows, cols], delays[rows, cols] = synapses[c.name]
+        weights[block.columns(c.pre), block.columns(c.post)], delays[block.columns(c.pre), block.columns(c.post)] = \
+            synapses[c.name]
     return weights, delays
-
-
-def _columns(block: Block, name: str, values: torch.Tensor) -> torch.Tensor:
-    """Population ``name``'s columns of a block array ``[..., n_block]``."""
-    start = block.offsets[name]
-    return values[..., start:start + block.groups[[g.name for g in block.groups].index(name)].size]
 
 
 def forward(plan: DevicePlan, sources: dict[str, torch.Tensor], weights: dict[str, torch.Tensor],
             delays_steps: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], DeviceTape]:
     """``(readout traces {LI population: [B, T, n]}, spike counts {LIF population: [B, n]}, tape)``.
 
-    sources: ``{source: [B, T, n]}`` 0/1; weights / delays_steps: ``{projection: [n_pre, n_post]}``
+    sources: ``{source: [B, T, n]}`` 0/1 in any dtype (int8 saves memory);
+    weights / delays_steps: ``{projection: [n_pre, n_post]}``
     (delays float steps, used as ``floor(d + 0.5)`` clamped to ``[0, max_delay_steps]``).
     """
     kernels = _kernels()
@@ -143,11 +137,11 @@ def forward(plan: DevicePlan, sources: dict[str, torch.Tensor], weights: dict[st
                              num_warps=_warps(width))
         for group in block.groups:
             if block.is_lif:
-                own = _columns(block, group.name, block_spikes).contiguous()
+                own = block_spikes[..., block.columns(group.name)].contiguous()
                 spikes[group.name] = own
                 counts[group.name] = own.sum(1, dtype=dtype)
             else:
-                readouts[group.name] = _columns(block, group.name, trace)
+                readouts[group.name] = trace[..., block.columns(group.name)]
         if block.is_lif:
             tape.block_spikes[index], tape.drive[index] = block_spikes, arrivals
     return readouts, counts, tape

@@ -46,6 +46,11 @@ class Block:
     def names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.groups)
 
+    def columns(self, name: str) -> slice:
+        """Population ``name``'s neurons among the block's."""
+        size = next(g.size for g in self.groups if g.name == name)
+        return slice(self.offsets[name], self.offsets[name] + size)
+
 
 @dataclass(frozen=True)
 class DevicePlan:

@@ -87,10 +87,11 @@ class DelayNetwork(nn.Module):
     def forward(self, inputs: EngineInputs) -> EngineOutput:
         """Simulate one batch; ``inputs`` ``[batch, steps, n_in]`` (or a mapping per spike source)."""
         compiled = self._compiled_for_parameters()
-        sources = source_tensors(compiled, inputs)
+        device_path = self.uses_device_path(compiled)
+        sources = source_tensors(compiled, inputs, torch.int8 if device_path else None)
         names = [c.name for c in compiled.connections]
         parameters = (*(self.weights[n] for n in names), *(self.delays[n] for n in names))
-        if self.uses_device_path(compiled):
+        if device_path:
             from .device_pass import DeviceEventPropFunction
             outputs = DeviceEventPropFunction.apply(self._device_plan(compiled), sources, *parameters)
         else:

@@ -175,7 +175,7 @@ def neuron_adjoint(spikes, drive, readout_grad, count_grad, time_effect, adj_i, 
             shift_term = weight_v * adj_v
         else:
             adj_v = carried + tl.load(readout_grad + here, mask=valid, other=0.0)
-            previous = tl.load(readout_grad + here - n, mask=valid & (tl.full([BLOCK], step, tl.int32) > 0), other=0.0)
+            previous = tl.load(readout_grad + here - n, mask=valid & (neuron * 0 + step > 0), other=0.0)
             shift_term = weight_v * adj_v + previous
         adj_i_now = gain * adj_v + b * adj_i_next
         out = (trial * (steps + 1) + step) * n + neuron
