@@ -14,7 +14,7 @@ import yaml
 
 from neurodelay.cli import main
 from neurodelay.errors import ValidationError
-from neurodelay.sweep.space import SearchSpace, configured, load_space, set_field
+from neurodelay.sweep.space import configured, load_space, set_field
 from neurodelay.train import load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
