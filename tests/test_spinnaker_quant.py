@@ -9,6 +9,7 @@ import pytest
 from neurodelay.errors import TargetLimitError, ValidationError
 from neurodelay.exporters.spinnaker.pynn_model import pinned_summed_weight
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from neurodelay.ir.random_nets import random_network
 from neurodelay.quant import spinnaker as sp
 
 # Entries of __exp_hi[26] and __expm1_mid[16] as published in the SpiNNaker C library (stdfix-exp.c).
@@ -247,3 +248,11 @@ def test_reset_that_rounds_onto_the_threshold_is_rejected():
     post = LIF("out", 1, threshold=1.0, reset=1.0 - 1e-7)
     with pytest.raises(TargetLimitError, match="reset and threshold are equal"):
         sp.quantize_network(one_layer([[0.1]], [[0]], post=post), voltage_scale_mv=1.0)
+
+
+def test_the_integer_model_is_built_once_per_network():
+    network = sp.quantize_network(random_network(3, integer_delays=True))[0]
+    assert sp.integer_model(network) is sp.integer_model(network)
+    twin = network.with_projections(network.projections)          # an equal but distinct network object
+    assert sp.integer_model(twin) is not sp.integer_model(network)
+    assert sp.integer_model(twin).synapses[0].weight_words.tolist() == sp.integer_model(network).synapses[0].weight_words.tolist()

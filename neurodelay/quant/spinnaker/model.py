@@ -2,6 +2,7 @@
 simulates and read-back parity compares (docs/spinnaker.md §S6)."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,12 +154,24 @@ def ring_buffer_shifts(network: Network) -> dict[str, int]:
     return shifts
 
 
+_MODELS: weakref.WeakKeyDictionary[Network, SpiNNakerModel] = weakref.WeakKeyDictionary()
+
+
 def integer_model(network: Network) -> SpiNNakerModel:
     """The integer SpiNNaker view of a network returned by :func:`quantize_network`.
 
+    Networks are immutable, so the model is built once per network object and shared by every caller
+    (quantizer report, exporter, refsim mode, backends, build parity): treat it as read-only.
     Raises :class:`TargetLimitError` naming the projection, the delay and the limit when a delay
     exceeds what the post population's cores can hold even with a delay extension.
     """
+    model = _MODELS.get(network)
+    if model is None:
+        model = _MODELS[network] = _build_model(network)
+    return model
+
+
+def _build_model(network: Network) -> SpiNNakerModel:
     settings = _settings(network)
     scale = float(settings["voltage_scale_mv"])
     step_bits = timestep_bits(network.dt_ms)
