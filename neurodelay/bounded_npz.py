@@ -20,7 +20,7 @@ def read_npz(path: str | Path, *, field: str = "(file)") -> dict[str, np.ndarray
     """Every array of the ``.npz`` at ``path`` by name; one-line :class:`ValidationError` on ``field``
     of ``path`` for anything unreadable, duplicated, of object dtype or too large."""
     path = Path(path)
-    allowed = "an .npz archive of numeric arrays (numpy.savez)"
+    allowed = "an .npz archive of numeric arrays, without pickled objects (numpy.savez)"
     if not path.is_file():
         raise ValidationError(field, "does not exist or is not a file", allowed, file=path)
     try:
@@ -38,7 +38,8 @@ def read_npz(path: str | Path, *, field: str = "(file)") -> dict[str, np.ndarray
                     shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                        else np.lib.format.read_array_header_2_0)(stream)
                 if dtype.hasobject:
-                    raise ValidationError(f"{field}[{info.filename}]", "holds Python objects", allowed, file=path)
+                    raise ValidationError(f"{field}[{info.filename}]", "holds pickled Python objects", allowed,
+                                          file=path)
                 declared += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
             check_memory(field, 2 * declared, f"the arrays declared ({format_bytes(declared)})", file=path)
         with np.load(path, allow_pickle=False) as data:

@@ -398,6 +398,12 @@ def npz_cases(root: Path) -> list[dict]:
                           [path.name, "--calibration", *expect]))
         cases.append(case(f"plot_recording_{label}", ["plot", str(path), "--out", str(root / f"plot_{label}")],
                           [path.name, *expect]))
+        config = yaml.safe_load(config_text())
+        config["data"] = {"task": "arrays", "train": str(path), "test": str(path)}
+        config_path = root / f"config_arrays_{label}.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        cases.append(case(f"train_arrays_{label}", ["train", str(config_path), "--out", str(root / f"arrays_{label}"),
+                                                    "--no-progress"], [path.name, *expect]))
     return cases
 
 

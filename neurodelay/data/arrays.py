@@ -18,7 +18,6 @@ what is allowed.
 from __future__ import annotations
 
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -26,6 +25,7 @@ from typing import Any, Iterable, Literal
 import numpy as np
 
 from .. import console
+from ..bounded_npz import read_npz
 from ..errors import ValidationError
 from .dataset import Dataset, DataSplits
 from .events import BinningReport, bin_samples, steps_for_duration
@@ -141,12 +141,7 @@ def read_split(path: str | Path, split: str, parameters: ArrayParameters, dt_ms:
     file = Path(path).expanduser()
     if not file.is_file():
         raise ValidationError(f"data.{split}", f"{file} not found", "an .npz file with labels and spikes or events")
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise ValidationError("(file)", f"not a readable .npz without pickled objects ({error})",
-                              "an .npz written by numpy.savez", file=file) from None
+    arrays = read_npz(file)              # duplicates, object arrays and oversized declarations refused
     kinds = [name for name in ("spikes", "events") if name in arrays]
     if len(kinds) != 1 or "labels" not in arrays:
         raise ValidationError("(arrays)", f"holds {sorted(arrays)}",
