@@ -22,6 +22,10 @@ are then recorded as skipped.
 
     .venv/bin/python benchmarks/delay_scaling.py                    # scaled CPU configuration
     .venv/bin/python benchmarks/delay_scaling.py --device cuda --config paper
+    .venv/bin/python benchmarks/delay_scaling.py --config tiny --models engine,dcls --out /tmp/tiny.json
+
+On CUDA the engine runs its Triton device path (``neurodelay/engine/device_pass.py``) and Adam is
+the fused one; on CPU the torch engine.
 
 Writes ``benchmarks/results/delay_scaling_<device>.json`` and a PNG plot next to it (atomically).
 """
@@ -54,6 +58,8 @@ CONFIGS = {
     "long": dict(inputs=700, hidden=256, classes=20, batch=16, steps=700, input_rate=0.02),
     # the paper's DCLS comparison (Meszaros et al. 2025; docs/anchors.md §A1): GPU
     "paper": dict(inputs=700, hidden=256, classes=20, batch=256, steps=1127, input_rate=0.02),
+    # a smoke run of this script on CPU in seconds (benchmarks/gpu_check.sh --tiny, run by CI)
+    "tiny": dict(inputs=40, hidden=32, classes=4, batch=4, steps=60, input_rate=0.05),
 }
 DELAYS = (25, 50, 100, 200, 400, 512)
 MODELS = ("engine", "dcls", "bptt")
@@ -239,15 +245,18 @@ def worker(args: argparse.Namespace) -> dict:
         from neurodelay.engine.losses import make_loss, spike_count_regularizer
         model = engine_model(*sizes, D, device)
         extra["calibrated_activity"] = calibrate_activity(model, spikes, args.activity)
-        extra["deliveries_per_pass"] = deliveries_per_pass(model, spikes)
+        extra["kernels"] = "triton" if model.uses_device_path() else "torch"
+        # counted by replaying the torch engine step by step: minutes at the paper size on a GPU
+        extra["deliveries_per_pass"] = deliveries_per_pass(model, spikes) if device == "cpu" else None
+        fused = {"fused": True} if device == "cuda" else {}
         optimiser = torch.optim.Adam([{"params": model.weights.parameters(), "lr": 1e-3},
-                                      {"params": model.delays.parameters(), "lr": 0.1}])
+                                      {"params": model.delays.parameters(), "lr": 0.1}], **fused)
         loss_fn = make_loss("exp_weighted_ce")
+        last_counts = {}
 
         def forward():
             out = model(spikes)
-            extra["activity"] = {k: float(v.detach().sum() / (v.numel() * config["steps"]))
-                                 for k, v in out.spike_counts.items()}
+            last_counts.update(out.spike_counts)     # read after the timed steps, not inside them
             return loss_fn(out.readout["output"], labels) + spike_count_regularizer(out.spike_counts, 14.0, 5e-11)
 
         def after_step():
@@ -280,6 +289,8 @@ def worker(args: argparse.Namespace) -> dict:
         if repeat >= args.warmup:
             forward_times.append(middle - start)
             backward_times.append(end - middle)
+    if args.model == "engine":
+        extra["activity"] = {k: float(v.detach().sum() / (v.numel() * config["steps"])) for k, v in last_counts.items()}
     forward_s, backward_s = statistics.median(forward_times), statistics.median(backward_times)
     return {"model": args.model, "max_delay": D, "status": "ok", "threads": args.threads,
             "repeats": args.repeats, "warmup": args.warmup, "step_s": forward_s + backward_s,
@@ -367,9 +378,15 @@ def write_result(args: argparse.Namespace, out: Path, points: list[dict], delays
               "cpu_count": os.cpu_count(), "load_average_at_start": load_at_start,
               "load_average_now": os.getloadavg(), "points": points, "summary": summary_rows(points, delays)}
     engine = {p["max_delay"]: p for p in points if p["model"] == "engine" and p["status"] == "ok"}
-    if 25 in engine and 400 in engine:
-        result["engine_growth_25_to_400"] = engine[400]["step_s"] / engine[25]["step_s"]
-        result["engine_growth_25_to_400_min"] = engine[400]["step_s_min"] / engine[25]["step_s_min"]
+    for last in (400, 512):
+        if 25 in engine and last in engine:
+            result[f"engine_growth_25_to_{last}"] = engine[last]["step_s"] / engine[25]["step_s"]
+            result[f"engine_growth_25_to_{last}_min"] = engine[last]["step_s_min"] / engine[25]["step_s_min"]
+    dcls = {p["max_delay"]: p for p in points if p["model"] == "dcls" and p["status"] == "ok"}
+    result["dcls_over_engine"] = {
+        D: {"step_time": dcls[D]["step_s"] / engine[D]["step_s"],
+            "peak_memory": dcls[D]["peak_memory_mib"] / engine[D]["peak_memory_mib"]}
+        for D in sorted(set(engine) & set(dcls))}
     write_json(out, result)
     plot(result, out.with_suffix(".png"))
     return result

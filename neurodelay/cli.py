@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "neurodelay.commands.export",
     "neurodelay.commands.import_nir",
     "neurodelay.commands.gradcheck",
+    "neurodelay.commands.plot",
 )
 
 

@@ -7,8 +7,8 @@ per-layer spike rates, learning rates and a line every tenth of an epoch's batch
 ``--quiet`` / ``--verbose``; Python callers use :func:`set_verbosity`.
 
 Progress bars redraw a line with carriage returns; written to a file or a pipe every redraw
-becomes text, so :func:`progress_bars` is true only when the bar's stream (stderr) is a terminal
-and the level is not quiet. Without bars, the trainer reports by lines (one per epoch).
+becomes text, so :func:`progress_bars` is true only when stdout and the bar's stream (stderr) are
+terminals and the level is not quiet. Without bars, the trainer reports by lines (one per epoch).
 """
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ def is_terminal(stream: TextIO) -> bool:
 
 
 def progress_bars() -> bool:
-    """True when progress bars may be drawn: stderr is a terminal and the level is not quiet."""
-    return _verbosity >= NORMAL and is_terminal(sys.stderr)
+    """True when progress bars may be drawn: stdout and stderr (where bars go) are terminals and
+    the level is not quiet."""
+    return _verbosity >= NORMAL and is_terminal(sys.stdout) and is_terminal(sys.stderr)
 
 
 def info(message: str) -> None:

@@ -55,10 +55,14 @@ def test_progress_bars_only_on_a_terminal(monkeypatch):
         def isatty(self) -> bool:
             return self.tty
 
+    monkeypatch.setattr("sys.stdout", Stream(True))
     monkeypatch.setattr("sys.stderr", Stream(True))
     assert console.progress_bars()
     console.set_verbosity(console.QUIET)
     assert not console.progress_bars()
     console.set_verbosity(console.NORMAL)
+    monkeypatch.setattr("sys.stdout", Stream(False))  # `neurodelay train ... > log`
+    assert not console.progress_bars()
+    monkeypatch.setattr("sys.stdout", Stream(True))
     monkeypatch.setattr("sys.stderr", Stream(False))
     assert not console.progress_bars()

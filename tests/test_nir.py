@@ -259,3 +259,16 @@ def test_graph_without_dt_takes_dt_ms():
         bridge.from_nir(foreign_graph(with_dt=False))
     network, _ = bridge.from_nir(foreign_graph(with_dt=False), dt_ms=1.0)
     assert network.dt_ms == 1.0
+
+
+def test_cli_exports_a_float_network_listing_the_rounded_delays(tmp_path, capsys):
+    network = random_network(8, integer_delays=False, max_delay_steps=6)  # delays as training leaves them
+    ir.save(network, tmp_path / "float.ndnet")
+    assert main(["export", str(tmp_path / "float.ndnet"), "--target", "nir", "--out", str(tmp_path / "f.nir"),
+                 "--input-convention", "per-step"]) == 0
+    out = capsys.readouterr().out
+    for projection in network.projections:
+        fractional = (projection.delays_steps != np.floor(projection.delays_steps)) & projection.existing()
+        if fractional.any():
+            assert f"projection {projection.name}: {int(fractional.sum())} of" in out
+    assert nir.read(next(tmp_path.glob("*.nir"))).metadata["input_convention"] == "per-step"

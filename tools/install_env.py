@@ -2,12 +2,16 @@
 
 Steps, each idempotent:
 1. a Python 3.11 virtual environment at ``.venv``;
-2. torch: a CUDA build where ``nvidia-smi`` sees a GPU, else the CPU build ``torch==2.13.0``;
+2. torch: a CUDA build where ``nvidia-smi`` sees a GPU (it brings its own matching triton), else
+   the CPU build ``torch==2.13.0`` and ``triton==3.9.0`` (the engine's device kernels, run on CPU
+   through Triton's interpreter by the tests);
 3. lava-nc 0.10.0, which declares ``python<3.11``: its dependencies are installed by a normal
    resolving install, then lava-nc itself with ``--no-deps --ignore-requires-python``, then the
    Python 3.11 dataclass fix is applied by ``neurodelay.backends.lava.py311_patch`` (checked, idempotent);
-4. neurodelay itself, editable, with the ``test``, ``spinnaker``, ``interop`` and ``tonic`` extras,
-   torch pinned to the build of step 2 (norse's torchvision would otherwise pull a newer torch).
+4. neurodelay itself, editable, with the ``test``, ``spinnaker``, ``interop``, ``tonic`` and ``bench``
+   extras, torch pinned to the build of step 2 (norse's torchvision would otherwise pull a newer
+   torch); ``bench`` is the DCLS baseline that ``benchmarks/gpu_check.sh`` compares against, a
+   14 kB pure-Python wheel.
 
 A stamp file ``.venv/.neurodelay-recipe`` holds a hash of the recipe (this file, pyproject.toml and
 the lava patch); when it matches, nothing is installed again.
@@ -30,6 +34,7 @@ LAVA_DEPENDENCIES = [
 ]
 LAVA_PACKAGE = "lava-nc==0.10.0"
 CPU_TORCH = "torch==2.13.0"
+CPU_TRITON = "triton==3.9.0"
 CUDA_TORCH = "torch>=2.3"
 RECIPE_FILES = ("pyproject.toml", "tools/install_env.py", "backends/lava/py311_patch.py")
 
@@ -80,12 +85,12 @@ def ensure_environment(root: Path) -> Path:
         else:
             _run([base, "-m", "venv", str(venv_dir)], root)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-    _run(pip + [CUDA_TORCH if _has_cuda_gpu() else CPU_TORCH], root)
+    _run(pip + ([CUDA_TORCH] if _has_cuda_gpu() else [CPU_TORCH, CPU_TRITON]), root)
     _run(pip + LAVA_DEPENDENCIES, root)
     _run(pip + ["--no-deps", "--ignore-requires-python", LAVA_PACKAGE], root)
     torch_version = subprocess.check_output([str(python), "-c", "import importlib.metadata as m; "
                                              "print(m.version('torch'))"], text=True).strip()
-    _run(pip + ["-e", ".[test,spinnaker,interop,tonic]", f"torch=={torch_version}"], root)
+    _run(pip + ["-e", ".[test,spinnaker,interop,tonic,bench]", f"torch=={torch_version}"], root)
     _run([str(python), "-m", "neurodelay.backends.lava.py311_patch", "--apply"], root)
     stamp.write_text(wanted)
     return python

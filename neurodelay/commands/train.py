@@ -1,8 +1,9 @@
-"""``neurodelay train CONFIG.yaml --out RUN_DIR [--resume] [--limit N] [--repeats N]``: train a network
-(or N seeded repeats of it, summarised as mean +- std)."""
+"""``neurodelay train CONFIG.yaml --out RUN_DIR [--resume] [--limit N] [--repeats N] [--device D]``: train
+a network (or N seeded repeats of it, summarised as mean +- std)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use at most N samples of every split (quick runs, tests)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                        help="override the config's device (cuda runs the engine's Triton kernels)")
     parser.add_argument("--repeats", type=int, default=None, metavar="N",
                         help="train N runs with seeds seed, seed+1, ... in RUN_DIR/seed_<s>/ (finished runs are "
                         "read back, interrupted ones resumed) and report mean +- std of the final and best "
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValidationError("--limit", f"got {args.limit}", ">= 1 sample per split")
     config = load_config(args.config)
+    if args.device is not None:
+        config = dataclasses.replace(config, device=args.device)
     if args.repeats is not None:
         return run_repeated(args, config)
     records = train(config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit,

@@ -9,8 +9,11 @@ import torch
 from torch import nn
 
 from ..ir import Network
+from ..errors import ValidationError
 from .function import EventPropFunction
-from .layout import compile_network, source_tensors
+from .layout import CompiledNetwork, compile_network, source_tensors
+
+KERNELS = ("auto", "torch", "triton")
 
 EngineInputs = Union[torch.Tensor, np.ndarray, Mapping[str, Union[torch.Tensor, np.ndarray]]]
 """Spike inputs: one ``[batch, steps, n_in]`` 0/1 tensor (single source) or ``{source: tensor}``."""
@@ -36,13 +39,21 @@ class DelayNetwork(nn.Module):
     Absent synapses (masked) never deliver and get zero gradient. LIF populations with
     ``refractory_steps > 0`` are rejected with a :class:`~neurodelay.errors.ValidationError`.
     Moving the module (``.to``) is supported: the static tensors follow the parameters.
+
+    kernels: ``"torch"`` (the reference engine, :mod:`neurodelay.engine.forward`), ``"triton"`` (the
+    device path, :mod:`neurodelay.engine.device_pass`: on CUDA, or on CPU tensors through Triton's
+    interpreter when ``TRITON_INTERPRET=1``), or ``"auto"``: triton on CUDA, torch elsewhere.
     """
 
     def __init__(self, network: Network, *, device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, kernels: str = "auto") -> None:
         super().__init__()
+        if kernels not in KERNELS:
+            raise ValidationError("kernels", repr(kernels), ", ".join(KERNELS))
         self.network = network
+        self.kernels = kernels
         self.compiled = compile_network(network, device=device, dtype=dtype)
+        self._plan = None
         device = self.compiled.device
         self.weights = nn.ParameterDict({
             p.name: nn.Parameter(torch.as_tensor(p.weights, dtype=dtype, device=device).clone())
@@ -59,15 +70,32 @@ class DelayNetwork(nn.Module):
             if reference.device != self.compiled.device or reference.dtype != self.compiled.dtype:
                 self.compiled = compile_network(self.network, device=reference.device, dtype=reference.dtype,
                                                 bucket_steps=self.compiled.bucket_steps)
+                self._plan = None
         return self.compiled
+
+    def uses_device_path(self, compiled: CompiledNetwork | None = None) -> bool:
+        """Whether :meth:`forward` runs the Triton device path (see ``kernels``)."""
+        device = (compiled or self.compiled).device
+        return self.kernels == "triton" or (self.kernels == "auto" and device.type == "cuda")
+
+    def _device_plan(self, compiled: CompiledNetwork):
+        from .device_plan import device_plan
+        if self._plan is None or self._plan.compiled is not compiled:
+            self._plan = device_plan(compiled)
+        return self._plan
 
     def forward(self, inputs: EngineInputs) -> EngineOutput:
         """Simulate one batch; ``inputs`` ``[batch, steps, n_in]`` (or a mapping per spike source)."""
         compiled = self._compiled_for_parameters()
-        sources = source_tensors(compiled, inputs)
+        device_path = self.uses_device_path(compiled)
+        sources = source_tensors(compiled, inputs, torch.int8 if device_path else None)
         names = [c.name for c in compiled.connections]
-        outputs = EventPropFunction.apply(compiled, sources, *(self.weights[n] for n in names),
-                                          *(self.delays[n] for n in names))
+        parameters = (*(self.weights[n] for n in names), *(self.delays[n] for n in names))
+        if device_path:
+            from .device_pass import DeviceEventPropFunction
+            outputs = DeviceEventPropFunction.apply(self._device_plan(compiled), sources, *parameters)
+        else:
+            outputs = EventPropFunction.apply(compiled, sources, *parameters)
         readouts = compiled.readouts
         return EngineOutput({g.name: o for g, o in zip(readouts, outputs[: len(readouts)])},
                             {g.name: o for g, o in zip(compiled.spiking, outputs[len(readouts):])})

@@ -25,26 +25,25 @@ class SilentNeuronBump:
         self.spec = spec
         self.layers = dict(layers)
         self.weights = weights
-        self.counts = {name: torch.zeros(sizes[name], dtype=torch.float64) for name in self.layers}
+        # on the weights' device, so that neither counting nor bumping makes the host wait for a GPU
+        self.counts = {name: torch.zeros(sizes[name], dtype=torch.float64, device=weights[layers[name]].device)
+                       for name in self.layers}
 
     def observe(self, spike_counts: dict[str, torch.Tensor]) -> None:
         """Add one (local) batch's spike counts ``{population: [batch, n]}`` to the period's totals."""
         for name in self.layers:
-            self.counts[name] += spike_counts[name].detach().sum(0).to("cpu", torch.float64)
+            self.counts[name] += spike_counts[name].detach().sum(0).to(self.counts[name].device, torch.float64)
 
     @torch.no_grad()
-    def apply(self, sum_over_ranks) -> dict[str, int]:
+    def apply(self, sum_over_ranks) -> dict[str, torch.Tensor]:
         """Bump the neurons silent over the period (counts summed over ranks with ``sum_over_ranks``,
-        a function of one tensor); start a new period; return the number bumped per population."""
+        a function of one tensor); start a new period; return the number bumped per population as
+        0-d tensors on the device."""
         bumped = {}
         for name, projection in self.layers.items():
-            counts = self.counts[name]
-            device = self.weights[projection].device
-            total = sum_over_ranks(counts.to(device)).cpu()
-            silent = total == 0
-            bumped[name] = int(silent.sum())
-            if bumped[name]:
-                weights = self.weights[projection]
-                weights[:, silent.to(weights.device)] += self.spec.amount
-            counts.zero_()
+            weights = self.weights[projection]
+            silent = sum_over_ranks(self.counts[name].to(weights.device)) == 0
+            bumped[name] = silent.sum()
+            weights.add_(silent.to(weights.dtype)[None, :] * self.spec.amount)  # + 0 where not silent
+            self.counts[name].zero_()
         return bumped

@@ -115,11 +115,13 @@ class Trainer:
 
         self.weight_parameters, self.delay_parameters = self._trained_parameters(initial)
         betas = tuple(config.optimiser.betas)
+        # on CUDA the fused Adam keeps its step counters on the device (no host read per step)
+        fused = {"fused": True} if self.device.type == "cuda" else {}
         self.weight_optimiser = (torch.optim.Adam(self.weight_parameters, lr=config.optimiser.weight_lr,
-                                                  betas=betas, eps=config.optimiser.eps)
+                                                  betas=betas, eps=config.optimiser.eps, **fused)
                                  if self.weight_parameters else None)
         self.delay_optimiser = (torch.optim.Adam(self.delay_parameters, lr=config.optimiser.delay_lr,
-                                                 betas=betas, eps=config.optimiser.eps)
+                                                 betas=betas, eps=config.optimiser.eps, **fused)
                                 if self.delay_parameters else None)
         epoch_size = len(train) if self.augmenter is None else self.augmenter.epoch_size
         self.sampler = BatchSampler(epoch_size, config.batch_size, seed=sampler_seed)
@@ -187,10 +189,11 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any]) -> None:
         saved, current = dict(state["config"]), self.config.to_dict()
-        saved.pop("epochs"), current.pop("epochs")
+        for free in ("epochs", "device"):        # a run may go on for longer, and on another device
+            saved.pop(free, None), current.pop(free, None)
         if saved != current or state["limit"] != self.options.limit:
             raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
-                                  "config or --limit (only 'epochs' may change when resuming)")
+                                  "config or --limit (only 'epochs' and 'device' may change when resuming)")
         self.model.load_state_dict(state["model"])
         for optimiser, key in ((self.weight_optimiser, "weight_optimiser"), (self.delay_optimiser, "delay_optimiser")):
             if optimiser is not None:
@@ -203,10 +206,16 @@ class Trainer:
             self.best.load_state_dict(state["best"], self.device)
 
     # ----- one batch ----------------------------------------------------------------------
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        """A host array on the run's device: spikes travel as bool (1 byte per value) from pinned
+        memory without blocking the host, and are converted to the compute dtype by the engine."""
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor
+
     def _tensor(self, dataset: Dataset, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs = torch.from_numpy(dataset.inputs[indices]).to(self.device, self.dtype)
-        labels = torch.from_numpy(dataset.labels[indices]).to(self.device)
-        return inputs, labels
+        return self._to_device(dataset.inputs[indices]), self._to_device(dataset.labels[indices])
 
     def _training_tensor(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """A training batch, augmented when the task asks for it (indices then span the
@@ -214,10 +223,12 @@ class Trainer:
         if self.augmenter is None:
             return self._tensor(self.splits.train, indices)
         inputs, labels = self.augmenter.batch(indices, *self.batch_position, stream=self.distributed.rank)
-        return torch.from_numpy(inputs).to(self.device, self.dtype), torch.from_numpy(labels).to(self.device)
+        return self._to_device(inputs.astype(bool, copy=False)), self._to_device(labels)
 
-    def _train_batch(self, global_indices: np.ndarray, weight_lr: float, delay_lr: float) -> tuple[float, int]:
-        """One optimiser step on a global batch; returns (global batch loss, correct on this rank)."""
+    def _train_batch(self, global_indices: np.ndarray, weight_lr: float, delay_lr: float
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step on a global batch; returns (global batch loss, correct on this rank) as
+        0-d tensors on the device, so that the host never waits for the batch to finish."""
         world, rank = self.distributed.world_size, self.distributed.rank
         shard_sizes = [len(shard(global_indices, r, world)) for r in range(world)]
         local = shard(global_indices, rank, world)
@@ -225,7 +236,7 @@ class Trainer:
         for optimiser in (self.weight_optimiser, self.delay_optimiser):
             if optimiser is not None:
                 optimiser.zero_grad(set_to_none=True)
-        correct = 0
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
         objective = torch.zeros((), device=self.device, dtype=self.dtype)
         counts: dict[str, torch.Tensor] = {name: torch.zeros(0, size, device=self.device, dtype=self.dtype)
                                            for name, size in zip(self.hidden_names, self.hidden_sizes)}
@@ -234,7 +245,7 @@ class Trainer:
             result = self.model(inputs)
             trace = result.readout[self.readout_name]
             objective = self.loss_function(trace, labels) * (len(local) / batch)
-            correct = int((self.class_scores(trace.detach()).argmax(1) == labels).sum())
+            correct = (self.class_scores(trace.detach()).argmax(1) == labels).sum()
             counts = {name: result.spike_counts[name] for name in self.hidden_names}
             if self.bump is not None:
                 self.bump.observe(counts)
@@ -256,7 +267,7 @@ class Trainer:
                     group["lr"] = lr
                 optimiser.step()
         self.model.clamp_delays_()
-        return float(loss_value), correct
+        return loss_value, correct
 
     # ----- evaluation ---------------------------------------------------------------------
     @torch.no_grad()
@@ -289,7 +300,9 @@ class Trainer:
                 break
             started = time.perf_counter()
             batches = self.sampler.epoch_batches()
-            loss_sum, correct = 0.0, 0
+            # running sums stay on the device: read once per epoch, not once per batch
+            loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+            correct = torch.zeros((), dtype=torch.float64, device=self.device)
             bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
             bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
                        disable=not (main and self.options.progress and console.progress_bars()))
@@ -300,16 +313,16 @@ class Trainer:
                 batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
                 if self.bump is not None and self.bump.spec.period == "batch":
                     bumped = self._bump_silent_neurons(bumped)
-                loss_sum += batch_loss * len(indices)
+                loss_sum += batch_loss.double() * len(indices)
                 correct += batch_correct
-                bar.set_postfix(loss=f"{batch_loss:.4f}")
+                if self.device.type == "cpu":  # reading the loss would make a GPU wait every batch
+                    bar.set_postfix(loss=f"{float(batch_loss):.4f}")
                 if main and bar.disable:
                     self._report_batch(epoch, batch_index, batches_per_epoch, batch_loss)
             bar.close()
-            correct_total = self.distributed.sum_(torch.tensor([float(correct)], dtype=torch.float64,
-                                                                device=self.device))
+            correct_total = self.distributed.sum_(correct.reshape(1))
             record: dict[str, Any] = {"epoch": epoch + 1,
-                                      "train_loss": loss_sum / self.sampler.n_samples,
+                                      "train_loss": float(loss_sum) / self.sampler.n_samples,
                                       "train_accuracy": float(correct_total[0]) / self.sampler.n_samples}
             if self.splits.validation is not None:
                 record["validation_accuracy"], _ = self.evaluate(self.splits.validation)
@@ -322,7 +335,7 @@ class Trainer:
             if self.bump is not None:
                 if self.bump.spec.period == "epoch":
                     bumped = self._bump_silent_neurons(bumped)
-                record["bumped_silent_neurons"] = bumped
+                record["bumped_silent_neurons"] = {name: int(count) for name, count in bumped.items()}
             self.records.append(record)
             if main:
                 self._report(record)
@@ -362,11 +375,11 @@ class Trainer:
             parts += [f"{name} {rate:.2f} spikes/neuron" for name, rate in record["test_spikes_per_neuron"].items()]
         console.info("  ".join(parts))
 
-    def _report_batch(self, epoch: int, batch_index: int, batches: int, loss: float) -> None:
+    def _report_batch(self, epoch: int, batch_index: int, batches: int, loss: torch.Tensor) -> None:
         """With ``--verbose`` and no progress bar: a line at every tenth of the epoch's batches."""
         tenth = max(1, batches // 10)
         if (batch_index + 1) % tenth == 0 or batch_index + 1 == batches:
-            console.detail(f"  epoch {epoch + 1}: batch {batch_index + 1}/{batches}  loss {loss:.4f}")
+            console.detail(f"  epoch {epoch + 1}: batch {batch_index + 1}/{batches}  loss {float(loss):.4f}")
 
     def trained_network(self) -> ir.Network:
         """The model's current parameters as an IR network, with the run's provenance."""
