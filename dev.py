@@ -3,6 +3,7 @@
 
     python3 dev.py demo     # create .venv (if needed), install everything, run the end-to-end demo
     python3 dev.py test     # create .venv (if needed), install everything, run the whole test suite
+    python3 dev.py lint     # create .venv (if needed), install everything, run ruff check on the repository
 
 Only Python 3.11 and pip are assumed. The environment lives in ``.venv`` next to this file and is
 rebuilt only when the install recipe (pyproject.toml, tools/install_env.py) changes: a stamp file
@@ -22,8 +23,8 @@ import install_env  # noqa: E402  (tools/ is not a package; it has no dependenci
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 1 or argv[0] not in {"demo", "test", "setup"}:
-        print("usage: python3 dev.py demo|test|setup [extra arguments]", file=sys.stderr)
+    if len(argv) < 1 or argv[0] not in {"demo", "test", "lint", "setup"}:
+        print("usage: python3 dev.py demo|test|lint|setup [extra arguments]", file=sys.stderr)
         return 2
     command, extra = argv[0], argv[1:]
     venv_python = install_env.ensure_environment(ROOT)
@@ -32,6 +33,8 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "demo":
         cmd = [str(venv_python), "-m", "neurodelay", "demo", *extra]
+    elif command == "lint":
+        cmd = [str(venv_python), "-m", "ruff", "check", ".", *extra]
     else:
         cmd = [str(venv_python), "-m", "pytest", *extra]
     print("+", " ".join(cmd), flush=True)

@@ -22,8 +22,8 @@ from neurodelay.atomic import write_json
 from neurodelay.backends.spinnaker.emulated import EmulatedCoreExecutor
 from neurodelay.backends.spinnaker.emulated.adapter import description_from_layout
 from neurodelay.ir import LIF, Network, Projection, SpikeSource
-from neurodelay.quant.spinnaker import build_layout, quantize_for_spinnaker
-from neurodelay.refsim.spinnaker import simulate_layout
+from neurodelay.quant.spinnaker import integer_model, quantize_network
+from neurodelay.refsim.spinnaker import simulate_model
 
 N_NEURONS, N_STEPS, N_SOURCES = 256, 1000, 64
 RESULT = Path(__file__).parent / "results" / "emulated_core.json"
@@ -36,7 +36,7 @@ def benchmark_network(seed: int = 0) -> tuple[Network, dict[str, np.ndarray]]:
     network = Network("bench_256", 1.0, (SpikeSource("input", N_SOURCES),
                                          LIF("cells", N_NEURONS, tau_m_ms=20.0, tau_syn_ms=5.0, refractory_steps=2)),
                       (Projection("input_cells", "input", "cells", weights, delays, 15),))
-    quantized, _ = quantize_for_spinnaker(network)
+    quantized, _ = quantize_network(network)
     return quantized, {"input": rng.random((1, N_STEPS, N_SOURCES)) < 0.05}
 
 
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     network, inputs = benchmark_network()
-    layout = build_layout(network)
+    layout = integer_model(network)
     description = description_from_layout(layout)
     executor = EmulatedCoreExecutor()
     emulated, reference = [], []
@@ -54,7 +54,7 @@ def main() -> None:
         recording = executor.run_description(description, inputs)
         emulated.append(time.perf_counter() - start)
         start = time.perf_counter()
-        expected, _ = simulate_layout(layout, inputs)
+        expected, _ = simulate_model(layout, inputs)
         reference.append(time.perf_counter() - start)
     identical = all(np.array_equal(expected.populations["cells"].states[q], recording.populations["cells"].states[q])
                     for q in ("v", "i_exc", "i_inh")) and \

@@ -30,7 +30,7 @@ import numpy as np
 
 from neurodelay.atomic import write_json
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
-from neurodelay.quant.loihi2 import encode, quantize_for_loihi2
+from neurodelay.quant.loihi2 import integer_model, quantize_network
 from neurodelay.refsim.loihi2 import simulate_model
 
 
@@ -41,7 +41,7 @@ def layered_network(seed: int = 0) -> Network:
     pairs = [("input", "l1"), ("l1", "l2"), ("l2", "l2"), ("l2", "l3")]
     projections = [Projection(f"{pre}_{post}", pre, post, rng.normal(0.05, 0.3, (100, 100)),
                               rng.integers(0, 11, (100, 100)), 10) for pre, post in pairs]
-    return quantize_for_loihi2(Network("layers_3x100", 1.0, tuple(populations), tuple(projections)))[0]
+    return quantize_network(Network("layers_3x100", 1.0, tuple(populations), tuple(projections)))[0]
 
 
 def campaign_sized_network(seed: int = 0) -> Network:
@@ -54,7 +54,7 @@ def campaign_sized_network(seed: int = 0) -> Network:
     pairs = [("input", "l1"), ("l1", "l1"), ("l1", "l2"), ("l2", "readout")]
     projections = [Projection(f"{pre}_{post}", pre, post, rng.normal(0.1, 0.5, (sizes[pre], sizes[post])),
                               rng.integers(0, 63, (sizes[pre], sizes[post])), 62) for pre, post in pairs]
-    return quantize_for_loihi2(Network("campaign_sized", 1.0, tuple(populations), tuple(projections)))[0]
+    return quantize_network(Network("campaign_sized", 1.0, tuple(populations), tuple(projections)))[0]
 
 
 NETWORKS = {"layers_3x100": layered_network, "campaign_sized": campaign_sized_network}
@@ -66,7 +66,7 @@ def lava_run_seconds(model, inputs: np.ndarray, steps: int) -> float:
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.source import RingBuffer
 
-    from neurodelay.exporters.lava.lower import connection
+    from neurodelay.exporters.loihi2.lower import connection
     from lava.proc.lif.process import LIF as LavaLIF
     ports = {"input": RingBuffer(data=inputs[0, :steps].T.astype(float))}
     for neurons in model.neurons:
@@ -95,7 +95,7 @@ def refsim_seconds(model, inputs: np.ndarray, repeats: int = 3) -> float:
 
 
 def measure(network: Network, steps: int, batch: int, lava_steps: int, rng: np.random.Generator) -> dict:
-    model = encode(network)
+    model = integer_model(network)
     n_inputs = model.sources["input"]
     inputs = rng.random((batch, steps, n_inputs)) < 0.1
     lava_inputs = rng.random((1, lava_steps + 200, n_inputs)) < 0.1
@@ -103,7 +103,7 @@ def measure(network: Network, steps: int, batch: int, lava_steps: int, rng: np.r
     long = min(lava_run_seconds(model, lava_inputs, 200 + lava_steps) for _ in range(2))
     lava_marginal = lava_steps / (long - short)
 
-    from neurodelay.backends.lava import executor
+    from neurodelay.backends.loihi2 import executor
     single = {"input": inputs[:1]}
     started = time.perf_counter()
     with executor() as lava:

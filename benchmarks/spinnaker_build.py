@@ -20,7 +20,7 @@ import numpy as np
 
 from neurodelay.atomic import write_json
 from neurodelay.backends.spinnaker import executor
-from neurodelay.parity.random_nets import random_case
+from neurodelay.ir.random_nets import random_case
 from neurodelay.parity.spinnaker import compare_build, prepare
 
 RESULT = Path(__file__).parent / "results" / "spinnaker_build.json"

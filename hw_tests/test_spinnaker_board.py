@@ -46,14 +46,14 @@ def test_what_the_board_built_matches_the_quantizer(board_executor):
 def test_delay_extension_latency_on_the_board(board_executor):
     from neurodelay import refsim
     from neurodelay.ir import LIF, Network, Projection, SpikeSource
-    from neurodelay.quant.spinnaker import quantize_for_spinnaker
+    from neurodelay.quant.spinnaker import quantize_network
     weights = np.zeros((256, 256))
     delays = np.zeros((256, 256), np.int64)
     for j, d in enumerate([1, 2, 31, 40, 70]):
         weights[0, j], delays[0, j] = 0.01, d
     network = Network("extension", 1.0, (SpikeSource("in", 256), LIF("out", 256)),
                       (Projection("in_out", "in", "out", weights, delays, 70),))
-    quantized, _ = quantize_for_spinnaker(network, neurons_per_core=256)
+    quantized, _ = quantize_network(network, neurons_per_core=256)
     inputs = np.zeros((1, 90, 256), bool)
     inputs[0, 3, 0] = True
     recorded = board_executor.run(quantized, inputs)

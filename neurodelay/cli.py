@@ -32,8 +32,10 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .targets import all_targets
+    chips = ", ".join(target.description for target in all_targets().values() if target.can("deploy"))
     parser = argparse.ArgumentParser(prog="neurodelay", description="Train spiking networks with "
-                                     "learnable delays and deploy them to Loihi 2 and SpiNNaker.")
+                                     f"learnable delays and deploy them to neuromorphic chips ({chips}).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     add_verbosity_options(parser, default=console.NORMAL)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

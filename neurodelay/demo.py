@@ -6,14 +6,13 @@ Steps (each result is a file under ``out_dir``; a second run reuses what is ther
    the EventProp engine; the run directory holds checkpoints, so an interrupted demo resumes.
 2. **float accuracy** of the trained IR network on the test split in the reference simulator's
    float mode (the IR's own dynamics, float64).
-3. for each target (Loihi 2, SpiNNaker): **quantize** with scales calibrated on training samples
-   (report with every lossy step in the quantized network's provenance), measure the
-   **quantized accuracy** in the target's bit-accurate refsim mode, **export** (Lava artefact;
-   PyNN model + standalone script), and check **parity**:
-   - Loihi 2: refsim-loihi2 vs Lava's fixed-point CPU simulation, spikes and u, v at every step;
-   - SpiNNaker: what sPyNNaker builds on a virtual board (weights, synapse types, delays, shifts)
-     vs the quantizer, and refsim-spinnaker vs sPyNNaker's own compiled neuron code run under an
-     ARM emulator (spikes, v and currents at every step).
+3. for each target of the registry (:mod:`neurodelay.targets`) that can be deployed: **quantize**
+   with scales calibrated on training samples (report with every lossy step in the quantized
+   network's provenance), measure the **quantized accuracy** in the target's bit-accurate refsim
+   mode, **export**, and check **parity** with the target's executors in their order: an executor
+   that records nothing (e.g. a virtual board) runs the target's build check (what the tool chain
+   built against the quantizer); the first executor that records is compared with the refsim mode,
+   spikes and the target's states at every step.
 4. a **summary** table (printed and ``summary.json``) and a bar plot ``summary.png``.
 """
 from __future__ import annotations
@@ -31,15 +30,13 @@ from . import console, ir, refsim
 from .atomic import write_json
 from .data import load_task
 from .engine.losses import READOUTS
-from .parity import check_networks, executor_for, parity_target
+from .parity import check_networks
 from .quant.calibration import quantize
-from .quant.targets import quant_target
-from .targets import load_exporter
+from .targets import all_targets, get_target
 from .train.config import load_config
 from .train.trainer import NETWORK_NAME, RunOptions, train
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo_yin_yang.yaml"
-TARGETS = ("loihi2", "spinnaker")
 
 
 @dataclass
@@ -108,14 +105,14 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     sample = test.inputs[: options.parity_samples]
     source = network.sources()[0].name
     calibration = {source: splits.train.inputs[: options.calibration_samples]}
-    for target in TARGETS:
+    for target in [name for name, spec in all_targets().items() if spec.can("deploy")]:
         log(f"[3/4] {target}: quantize, simulate bit-accurately, export, parity")
         quantized, _ = quantize(network, target, scale="calibrated", calibration=calibration)
         ir.save(quantized, out / f"{target}.ndnet")
-        recording = refsim.simulate(quantized, test.inputs, mode=quant_target(target).refsim_mode)
+        recording = refsim.simulate(quantized, test.inputs, mode=target)
         spikes = hidden_spikes(recording, quantized)
         export_dir = out / "export" / target
-        load_exporter(target).export(quantized, export_dir)
+        get_target(target).export(quantized, export_dir)
         result = TargetResult(target, accuracy(recording, readout, test.labels, scores),
                               (spikes - float_spikes) / max(float_spikes, 1),
                               quantized.provenance.get("quantization", {}), str(export_dir))
@@ -143,23 +140,23 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
 def parity_checks(target: str, quantized: ir.Network, inputs: np.ndarray, log: Callable) -> list[dict[str, Any]]:
     """The target's parity checks on ``inputs`` (``[batch, steps, n]``); one dict per check."""
     cases = [(quantized, inputs, None)]
+    spec = get_target(target)
     checks = []
-    if target == "spinnaker":
-        plug = parity_target(target)
-        with executor_for(target) as builder:
-            build = plug.build_check_function()(cases, builder)
-        checks.append({"check": "sPyNNaker build (virtual board) vs quantizer", "executor": build.executor,
-                       "mismatches": build.mismatches, "compared": dict(build.checked)})
-        chosen = plug.executor_factory("emulated-core")(timeout_s=600)
-    else:
-        chosen = executor_for(target, timeout_s=600)
-    with chosen as executor:
-        report, _ = check_networks(target, cases, executor)
-    result = report.results[0]
-    checks.append({"check": f"{report.reference} vs {report.executor}", "executor": report.executor,
-                   "mismatches": int(not result.matched), "steps": result.steps, "samples": len(inputs),
-                   "spikes": result.spikes,
-                   "first_divergence": None if result.matched else str(result.divergences[0])})
+    for name in spec.executor_names():
+        with spec.executor(name, timeout_s=600) as executor:
+            if not getattr(executor, "records", True):
+                if spec.build_check:
+                    build = spec.resolve("build_check")(cases, executor)
+                    checks.append({"check": f"{build.reference} vs {build.executor} build", "executor": build.executor,
+                                   "mismatches": build.mismatches, "compared": dict(build.checked)})
+                continue
+            report, _ = check_networks(target, cases, executor)
+        result = report.results[0]
+        checks.append({"check": f"{report.reference} vs {report.executor}", "executor": report.executor,
+                       "mismatches": int(not result.matched), "steps": result.steps, "samples": len(inputs),
+                       "spikes": result.spikes,
+                       "first_divergence": None if result.matched else str(result.divergences[0])})
+        break
     for check in checks:
         log(f"      parity: {check['check']}: {'MATCH' if check['mismatches'] == 0 else 'MISMATCH'}")
     return checks
@@ -184,7 +181,8 @@ def plot_summary(summary: dict[str, Any], path: Path) -> Path:
     names = ["float"] + list(summary["targets"])
     values = [100 * summary["float_accuracy"]] + [100 * r["accuracy"] for r in summary["targets"].values()]
     figure, axes = plt.subplots(figsize=(5, 3.2))
-    bars = axes.bar(names, values, color=["#555555", "#1f77b4", "#d62728"][: len(names)])
+    palette = plt.get_cmap("tab10")
+    bars = axes.bar(names, values, color=["#555555"] + [palette(i) for i in range(len(names) - 1)])
     axes.bar_label(bars, fmt="%.1f%%")
     axes.set_ylabel("test accuracy (%)")
     axes.set_ylim(0, 105)

@@ -1,9 +1,9 @@
-"""The one recording layout every executor returns (refsim modes, torch engine, Lava, sPyNNaker).
+"""The one recording layout every executor returns (refsim modes, torch engine, the targets' tool chains).
 
 Per population: ``spikes`` ``[batch, steps, n]`` bool, and ``states[name]`` ``[batch, steps, n]``
 holding each state variable at the end of each step (after threshold and reset) in the executor's
 own units, with ``state_scales[name]`` the float (network-unit) value of one such unit: 1.0 for
-float executors, e.g. 1/64 of a threshold unit for Loihi's ``v``. Step n of the recording is step n
+float executors, e.g. 1/64 of a threshold unit for a chip that scales its threshold by 64. Step n of the recording is step n
 of the IR's dynamics (see :mod:`neurodelay.ir.nodes`); executors with a different step numbering
 shift their data into this one before returning it.
 """
@@ -35,7 +35,7 @@ class PopulationRecording:
 class Recording:
     """What one executor recorded for one batch of inputs.
 
-    executor: what produced it, e.g. ``refsim-float``, ``refsim-loihi2``, ``lava-fixed_pt``.
+    executor: what produced it, e.g. ``refsim-float``, ``refsim-<target>``, or an executor's name.
     dt_ms: the timestep in ms; steps: number of steps recorded.
     populations: per population name (spike sources included, their spikes being the inputs).
     """

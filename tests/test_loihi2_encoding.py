@@ -10,7 +10,7 @@ import pytest
 
 from neurodelay.errors import TargetLimitError
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource, WeightFormat
-from neurodelay.quant.loihi2 import (FORMAT, READOUT_VTH, effective_weights, encode, quantize_for_loihi2,
+from neurodelay.quant.loihi2 import (FORMAT, READOUT_VTH, effective_weights, integer_model, quantize_network,
                                      sign_mode_of)
 
 # tau_syn = 1/ln 2 ms with dt = 1 ms gives beta = 0.5, so du = 4095 - 2048 = 2047;
@@ -70,7 +70,7 @@ def hand_quantized_network(vth=100, threshold=2.0):
 
 
 def test_encode_gives_the_hand_computed_integers():
-    model = encode(hand_quantized_network())
+    model = integer_model(hand_quantized_network())
     hidden = model.neuron("hidden")
     assert (hidden.du, hidden.dv, hidden.vth) == (2047, 1024, 100)
     assert hidden.bias_mant.tolist() == [12, 2500, -3]
@@ -90,7 +90,7 @@ def test_quantizer_rounds_onto_lavas_grid_and_reports_it():
     weights = targets / (16.0 * I_SCALE)
     network = Network("q", 1.0, (SpikeSource("in", 3), LIF("n", 1, tau_m_ms=TAU_M, tau_syn_ms=TAU_SYN)),
                       (Projection("p", "in", "n", weights[:, None], np.array([[0.4], [1.6], [70.0]]), 80),))
-    quantized, report = quantize_for_loihi2(network, vth=64)
+    quantized, report = quantize_network(network, vth=64)
     projection = quantized.projections[0]
     # -300 does not fit [-256, 254] at exponent 0; at exponent 1: 50, -150, 18.7 -> even grid 50, -150, 18
     assert projection.weight_format.exponent == 1
@@ -100,16 +100,16 @@ def test_quantizer_rounds_onto_lavas_grid_and_reports_it():
     assert kinds[("projections[0].weights", "rounded")] == 1
     assert kinds[("projections[0].delays_steps", "clipped")] == 1
     assert kinds[("projections[0].delays_steps", "rounded")] == 2
-    model = encode(quantized)
+    model = integer_model(quantized)
     assert (model.neuron("n").du, model.neuron("n").dv, model.neuron("n").vth) == (2047, 1024, 64)
 
 
 def test_quantizer_snaps_time_constants_to_du_dv():
     network = Network("t", 1.0, (SpikeSource("in", 1), LIF("n", 1, tau_m_ms=20.0, tau_syn_ms=5.0)),
                       (Projection("p", "in", "n", np.ones((1, 1)), np.zeros((1, 1)), 0),))
-    quantized, report = quantize_for_loihi2(network)
+    quantized, report = quantize_network(network)
     # 4096 * (1 - exp(-1/20)) = 199.75 -> dv 200; 4095 - 4096 * exp(-1/5) = 741.4 -> du 741
-    model = encode(quantized)
+    model = integer_model(quantized)
     assert (model.neuron("n").dv, model.neuron("n").du) == (200, 741)
     assert {c.field for c in report.changes} >= {"populations[1].tau_m_ms", "populations[1].tau_syn_ms"}
 
@@ -125,7 +125,7 @@ def test_what_loihi_cannot_do_raises_target_limit_error(change, message):
     network = Network("x", 1.0, (SpikeSource("in", 1), LIF("n", 2, **change)),
                       (Projection("p", "in", "n", np.ones((1, 2)), np.zeros((1, 2)), 0),))
     with pytest.raises(TargetLimitError, match=message):
-        quantize_for_loihi2(network)
+        quantize_network(network)
 
 
 def test_encode_refuses_unquantized_and_unrepresentable_networks():
@@ -134,13 +134,13 @@ def test_encode_refuses_unquantized_and_unrepresentable_networks():
                         tuple(Projection(p.name, p.pre, p.post, p.weights, p.delays_steps, 62)
                               for p in network.projections))
     with pytest.raises(TargetLimitError, match="not quantized for loihi2"):
-        encode(float_net)
+        integer_model(float_net)
     hidden = network.populations[1]
     from dataclasses import replace
     off_grid = replace(network, populations=(network.populations[0], replace(hidden, tau_m_ms=20.0),
                                              network.populations[2]))
     with pytest.raises(TargetLimitError, match="tau_m_ms"):
-        encode(off_grid)
+        integer_model(off_grid)
 
 
 def test_integer_network_tracks_the_float_dynamics():
@@ -153,7 +153,7 @@ def test_integer_network_tracks_the_float_dynamics():
         LeakyIntegrator("out", 3, tau_m_ms=20.0, tau_syn_ms=5.0)), (
         Projection("a", "in", "hidden", rng.normal(0.1, 0.3, (20, 10)), rng.integers(0, 4, (20, 10)), 4),
         Projection("b", "hidden", "out", rng.normal(0.0, 0.5, (10, 3)), rng.integers(0, 4, (10, 3)), 4)))
-    quantized, _ = quantize_for_loihi2(network, vth=8192)
+    quantized, _ = quantize_network(network, vth=8192)
     inputs = rng.random((2, 120, 20)) < 0.15
     exact, chip = simulate(quantized, inputs, mode="float"), simulate(quantized, inputs, mode="loihi2")
     hidden_float, hidden_chip = exact.populations["hidden"], chip.populations["hidden"]
@@ -171,8 +171,8 @@ def test_integer_network_tracks_the_float_dynamics():
 def test_a_population_without_inputs_keeps_the_quantizers_threshold():
     network = Network("bias_only", 1.0, (SpikeSource("in", 1), LIF("driven", 1), LIF("alone", 2, bias=1.5)),
                       (Projection("p", "in", "driven", np.ones((1, 1)), np.zeros((1, 1)), 0),))
-    quantized, _ = quantize_for_loihi2(network, vth=1000)
-    alone = encode(quantized).neuron("alone")
+    quantized, _ = quantize_network(network, vth=1000)
+    alone = integer_model(quantized).neuron("alone")
     # v_per_unit = 64 * 1000; bias in v LSBs = 64000 * (1 - alpha) * 1.5 with 1 - alpha = dv / 4096
     assert alone.vth == 1000
     expected = 64000 * alone.dv / 4096 * 1.5

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from neurodelay import ir
-from neurodelay.backends.lava import executor
+from neurodelay.backends.loihi2 import executor
 from neurodelay.cli import main
 from neurodelay.errors import ExecutorError, TargetLimitError
-from neurodelay.exporters.lava import ExportedModel, export, load, lower_network
-from neurodelay.exporters.lava.lower import unconnected_pairs
+from neurodelay.exporters.loihi2 import ExportedModel, export, load, lower_network
+from neurodelay.exporters.loihi2.lower import unconnected_pairs
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
-from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses, quantize_for_loihi2
+from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses, quantize_network
 
 
 def quantized_network(delay=3):
@@ -26,7 +26,7 @@ def quantized_network(delay=3):
                    np.full((3, 4), delay), 62),
         Projection("hidden_hidden", "hidden", "hidden", 0.2 * np.eye(4), np.ones((4, 4), int), 62),
         Projection("hidden_out", "hidden", "out", np.full((4, 2), 0.3), np.zeros((4, 2), int), 62)))
-    return quantize_for_loihi2(network)[0]
+    return quantize_network(network)[0]
 
 
 def tiny_model(weights, delays, sign_mode="excitatory", weight_exp=0, du=100):
@@ -37,7 +37,7 @@ def tiny_model(weights, delays, sign_mode="excitatory", weight_exp=0, du=100):
 
 def test_saved_export_loads_back_identically(tmp_path):
     network = quantized_network()
-    exported = export(network, tmp_path / "out")
+    exported = export(network, tmp_path / "out").artefact
     loaded = load(tmp_path / "out")
     assert loaded.dt_ms == 1.0 and loaded.report == exported.report
     for before, after in zip(exported.model.neurons, loaded.model.neurons):
@@ -53,7 +53,7 @@ def test_saved_export_loads_back_identically(tmp_path):
 def test_export_loads_without_torch_or_lava(tmp_path):
     export(quantized_network(), tmp_path / "out")
     code = ("import sys; sys.modules['torch'] = None; sys.modules['lava'] = None\n"
-            "from neurodelay.exporters.lava.artefact import load\n"
+            "from neurodelay.exporters.loihi2.artefact import load\n"
             f"m = load({str(tmp_path / 'out')!r}).model; print(len(m.neurons), len(m.synapses))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -61,7 +61,7 @@ def test_export_loads_without_torch_or_lava(tmp_path):
 
 
 def test_limits_name_the_projection_and_value():
-    from neurodelay.exporters.lava.limits import check_model
+    from neurodelay.exporters.loihi2.limits import check_model
     with pytest.raises(TargetLimitError, match=r"projection 'p'.delays_steps: 63 .*0..62"):
         check_model(tiny_model([[1], [2]], [[63], [0]]))
     with pytest.raises(TargetLimitError, match=r"projection 'p'.weights\[0, 0\]: 300 .*0..255.*--clip"):
@@ -75,7 +75,7 @@ def test_limits_name_the_projection_and_value():
 
 
 def test_clip_reports_every_clipped_weight():
-    from neurodelay.exporters.lava.limits import check_model
+    from neurodelay.exporters.loihi2.limits import check_model
     model, lines = check_model(tiny_model([[300], [3]], [[0], [0]], sign_mode="mixed"), clip=True)
     assert model.synapses[0].weights[:, 0].tolist() == [254, 2]
     assert any("clipped 2/2" in line for line in lines)
@@ -115,7 +115,7 @@ def test_a_real_lava_hang_is_stopped(tmp_path):
     check would refuse it, so the job is written by hand to reach Lava."""
     import json as json_module
 
-    from neurodelay.exporters.lava import save
+    from neurodelay.exporters.loihi2 import save
     save(ExportedModel(tiny_model([[1], [2]], [[64], [0]]), 1.0), tmp_path / "model0")
     np.savez(tmp_path / "inputs0.npz", **{"in": np.ones((1, 5, 2), np.uint8)})
     (tmp_path / "jobs.json").write_text(json_module.dumps([{"model": str(tmp_path / "model0"),

@@ -5,8 +5,8 @@ pins both implementations, not only their agreement. All cases share one Lava ch
 import numpy as np
 import pytest
 
-from neurodelay.backends.lava import executor
-from neurodelay.exporters.lava import ExportedModel
+from neurodelay.backends.loihi2 import executor
+from neurodelay.exporters.loihi2 import ExportedModel
 from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses
 from neurodelay.refsim.loihi2 import simulate_model
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from neurodelay.backends.lava import py311_patch
+from neurodelay.backends.loihi2 import py311_patch
 
 ROOT = Path(__file__).resolve().parents[1]
 

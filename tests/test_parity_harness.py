@@ -10,7 +10,7 @@ from neurodelay import ir
 from neurodelay.cli import main
 from neurodelay.parity import compare, random_cases
 from neurodelay.parity.harness import result_of
-from neurodelay.quant.loihi2 import quantize_for_loihi2
+from neurodelay.quant.loihi2 import quantize_network
 from neurodelay.recording import PopulationRecording, Recording
 from neurodelay.refsim import loihi2 as refsim_loihi2
 from neurodelay.refsim import simulate
@@ -101,4 +101,4 @@ def test_cli_quantizes_a_float_network_and_says_so(tmp_path, capsys):
     assert main(["parity", str(path), "--target", "loihi2", "--steps", "30", "--rate", "0.3"]) == 0
     out = capsys.readouterr().out
     assert "quantized for loihi2" in out and "0 mismatching" in out
-    assert quantize_for_loihi2(network)[1].changes  # the float net was not exactly representable
+    assert quantize_network(network)[1].changes  # the float net was not exactly representable

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from neurodelay.parity import check_networks, executor_for, random_cases
-from neurodelay.quant.loihi2 import encode
+from neurodelay.quant.loihi2 import integer_model
 
 NETS = 200
 
@@ -32,7 +32,7 @@ def test_the_campaign_covers_the_cases_it_claims(campaign):
     cases, _, recordings = campaign
     delays, modes, recurrent, sparse, negative_saturation, large_current, readouts = set(), set(), 0, 0, 0, 0, 0
     for (network, _, _), (reference, lava) in zip(cases, recordings):
-        model = encode(network)
+        model = integer_model(network)
         for synapses in model.synapses:
             delays |= set(np.unique(synapses.delays_steps).tolist())
             modes.add(synapses.sign_mode)

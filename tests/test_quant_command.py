@@ -14,7 +14,7 @@ from neurodelay.cli import main
 from neurodelay.errors import TargetLimitError, ValidationError
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from neurodelay.quant.calibration import ScaleSelection, quantize, reduce_weight_bits
-from neurodelay.quant.targets import quant_target
+from neurodelay.targets import get_target
 from neurodelay.refsim import simulate
 
 TARGETS = ("loihi2", "spinnaker")
@@ -131,7 +131,7 @@ def test_calibrated_needs_data_and_beats_max_abs_on_its_objective(tmp_path):
         return total
     for projection in network.projections:
         assert 0 < calibrated.options["clips"][projection.name] <= np.abs(projection.weights).max()
-    assert calibrated.options["target_options"]["vth"] in quant_target("loihi2").scale_option[1]
+    assert calibrated.options["target_options"]["vth"] in get_target("loihi2").scale_option[1]
     assert objective(calibrated_net) < objective(max_abs_net)
     fixed_net, fixed = quantize(network, "loihi2", scale="calibrated", calibration=calibration, vth=8192)
     assert fixed.options["target_options"]["vth"] == 8192               # a given vth is kept
@@ -149,7 +149,7 @@ def test_calibrated_needs_data_and_beats_max_abs_on_its_objective(tmp_path):
 @pytest.mark.parametrize("target", TARGETS)
 def test_reduced_bit_widths_hold_the_promised_levels(target):
     network = small_network(5)
-    entry = quant_target(target)
+    entry = get_target(target)
     for bits in (3, 5):
         quantized, summary = quantize(network, target, weight_bits=bits)
         for projection, row in zip(quantized.projections, summary.projections):
@@ -159,7 +159,7 @@ def test_reduced_bit_widths_hold_the_promised_levels(target):
             assert np.abs(levels).max() <= 2 ** (bits - 1) - 1
             assert row.weights_clipped == 0          # a coarser grid rounds, it does not clip
             assert row.max_abs_weight_error <= 0.5 * grid * row.weight_unit * (1 + 1e-9)
-        simulate(quantized, inputs_for(network, 0, batch=1, steps=20), mode=entry.refsim_mode)
+        simulate(quantized, inputs_for(network, 0, batch=1, steps=20), mode=target)
     with pytest.raises(ValidationError, match="weight_bits"):
         reduce_weight_bits(quantize(network, target)[0], entry, entry.native_weight_bits + 1)
 
@@ -182,7 +182,7 @@ def test_exactly_representable_network_reproduces_float_spikes_on_the_target_mod
     assert summary.parameters == []
     inputs = inputs_for(network, 10 + seed)
     reference = simulate(network, inputs, mode="float")
-    chip = simulate(quantized, inputs, mode=quant_target(target).refsim_mode)
+    chip = simulate(quantized, inputs, mode=target)
     spikes = reference.populations["hidden"].spikes
     assert spikes.sum() > 20                           # the comparison has something to compare
     np.testing.assert_array_equal(chip.populations["hidden"].spikes, spikes)

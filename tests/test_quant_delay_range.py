@@ -12,7 +12,7 @@ import pytest
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource, decays
 from neurodelay.quant.calibration import quantize
 from neurodelay.quant.delay_range import clamp_delays, coarsen_inputs, coarsen_timestep, relay_chains
-from neurodelay.quant.targets import quant_target
+from neurodelay.targets import get_target
 from neurodelay.refsim import simulate
 
 
@@ -88,7 +88,7 @@ def test_relay_chain_is_bit_exact_on_the_loihi2_mode():
 
 def test_relay_cores_are_counted_on_spinnaker():
     network = long_delay_network(5, max_delay=600)
-    target = quant_target("spinnaker")
+    target = get_target("spinnaker")
     bound = target.delay_bound(network, "h")
     assert bound == 9 * 1024 - 1      # 8 neurons: 2**(14 - 3 - 1) ring-buffer slots, 8 delay-extension stages
     relayed, report = relay_chains(network, 30)

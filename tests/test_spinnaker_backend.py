@@ -15,9 +15,9 @@ from neurodelay.backends.spinnaker.process import run_job
 from neurodelay.errors import ExecutorError
 from neurodelay.exporters.spinnaker import model_from_network
 from neurodelay.ir import LIF, Network, Projection, SpikeSource
-from neurodelay.parity.random_nets import random_case
+from neurodelay.ir.random_nets import random_case
 from neurodelay.parity.spinnaker import compare_build, expected_synapses, prepare
-from neurodelay.quant.spinnaker import build_layout, quantize_for_spinnaker
+from neurodelay.quant.spinnaker import integer_model, quantize_network
 
 
 def small_network() -> Network:
@@ -32,7 +32,7 @@ def small_network() -> Network:
 
 def faithful_read_back(network: Network) -> dict:
     """What a correct build would read back, written from the IR (to test the comparison itself)."""
-    layout = build_layout(network)
+    layout = integer_model(network)
     read_back = {"shifts": {}, "delay_slots": {}, "delay_extension": {}, "projections": {}}
     for name, population in layout.populations.items():
         read_back["shifts"][name] = [population.shift, population.shift]
@@ -48,7 +48,7 @@ def faithful_read_back(network: Network) -> dict:
 
 
 def test_compare_build_finds_each_kind_of_difference():
-    quantized, _ = quantize_for_spinnaker(small_network())
+    quantized, _ = quantize_network(small_network())
     faithful = faithful_read_back(quantized)
     assert compare_build(quantized, faithful)[0] == []
     tampered = []
@@ -74,8 +74,8 @@ def test_compare_build_finds_each_kind_of_difference():
 
 
 def test_board_recordings_are_shifted_into_the_ir_step_numbering():
-    quantized, _ = quantize_for_spinnaker(small_network())
-    layout = build_layout(quantized)
+    quantized, _ = quantize_network(small_network())
+    layout = integer_model(quantized)
     inputs = np.random.default_rng(3).random((1, 30, 2)) < 0.3
     reference = refsim.simulate(quantized, inputs, mode="spinnaker")
     out = reference.populations["out"]
@@ -97,7 +97,7 @@ def test_board_recordings_are_shifted_into_the_ir_step_numbering():
 def test_virtual_board_builds_match_and_leave_home_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("NEURODELAY_SPINNAKER_BOARD", raising=False)
-    networks = [quantize_for_spinnaker(small_network())[0]]
+    networks = [quantize_network(small_network())[0]]
     for seed in range(5):
         network, _ = random_case(seed, max_delay_steps=60)
         networks.append(prepare(network, np.random.default_rng(seed)))
@@ -115,7 +115,7 @@ def test_virtual_board_builds_match_and_leave_home_alone(tmp_path, monkeypatch):
 
 
 def test_a_failing_build_reports_the_child_log():
-    quantized, _ = quantize_for_spinnaker(small_network())
+    quantized, _ = quantize_network(small_network())
     model = model_from_network(quantized)
     model["projections"][0]["post"] = "no_such_population"
     with pytest.raises(ExecutorError, match="build failed") as raised:
@@ -124,7 +124,7 @@ def test_a_failing_build_reports_the_child_log():
 
 
 def test_a_hung_build_is_killed_at_the_timeout():
-    quantized, _ = quantize_for_spinnaker(small_network())
+    quantized, _ = quantize_network(small_network())
     with pytest.raises(ExecutorError, match="timed out after 0.5 s"):
         run_job([model_from_network(quantized)], steps=1, record=False, board=False, timeout_s=0.5)
 
@@ -144,8 +144,8 @@ def test_cli_parity_of_100_random_networks_on_a_virtual_board(tmp_path):
 def test_the_recording_path_runs_on_a_virtual_board_and_yields_no_fake_data():
     """record(), get_data() and the spike-source inputs of a board run, exercised as far as a virtual
     board goes: the signals come back named and shaped per neuron, with no samples."""
-    quantized, _ = quantize_for_spinnaker(small_network())
-    layout = build_layout(quantized)
+    quantized, _ = quantize_network(small_network())
+    layout = integer_model(quantized)
     inputs = (np.random.default_rng(0).random((10, 2)) < 0.3).astype(np.uint8)
     _, recordings = run_job([model_from_network(quantized)], steps=11, record=True, board=False,
                             inputs=[{"in": inputs}], timeout_s=300)

@@ -14,7 +14,7 @@ from neurodelay.errors import TargetLimitError
 from neurodelay.exporters.spinnaker import SCRIPT_NAME, export, model_from_network
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from neurodelay.parity.spinnaker import compare_build
-from neurodelay.quant.spinnaker import quantize_for_spinnaker
+from neurodelay.quant.spinnaker import quantize_network
 
 
 def extension_network() -> Network:
@@ -36,14 +36,14 @@ def extension_network() -> Network:
 
 
 def test_export_writes_model_script_and_summary(tmp_path):
-    quantized, report = quantize_for_spinnaker(extension_network(), neurons_per_core=256)
+    quantized, report = quantize_network(extension_network(), neurons_per_core=256)
     result = export(quantized, tmp_path / "out", steps=50)
     for name in ("model.json", "model.npz", SCRIPT_NAME, "export.json"):
         assert (tmp_path / "out" / name).exists()
     summary = json.loads((tmp_path / "out" / "export.json").read_text())
     assert summary["delay_extension"] == ["hidden"] and summary["delay_slots"]["hidden"] == 32
     assert summary["shifts"] == report.shifts
-    source = result.script.read_text()
+    source = result.files["script"].read_text()
     tree = ast.parse(source)
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
@@ -53,7 +53,7 @@ def test_export_writes_model_script_and_summary(tmp_path):
 
 
 def test_model_weights_are_exact_weight_units_and_delays_are_ir_plus_one():
-    quantized, report = quantize_for_spinnaker(extension_network(), neurons_per_core=256)
+    quantized, report = quantize_network(extension_network(), neurons_per_core=256)
     model = model_from_network(quantized)
     projection = next(p for p in model["projections"] if p["label"] == "input_hidden:inhibitory")
     ir = quantized.projection("input_hidden")
@@ -70,7 +70,7 @@ def test_pinned_neurons_per_core_beyond_the_delay_limit_fails_at_export(tmp_path
     delays[2, 7] = 400
     network = Network("far", 1.0, (SpikeSource("in", 4), LIF("out", 300)),
                       (Projection("in_out", "in", "out", weights, delays, 400),))
-    quantized, report = quantize_for_spinnaker(network)                  # auto: 16 per core, 512 slots
+    quantized, report = quantize_network(network)                  # auto: 16 per core, 512 slots
     assert report.neurons_per_core == {"out": 16}
     pinned = quantized.with_projections(quantized.projections, provenance={
         **quantized.provenance, "spinnaker": {**quantized.provenance["spinnaker"], "neurons_per_core": {"out": 256}}})
@@ -87,9 +87,9 @@ def virtual_board_env(home) -> dict:
 
 
 def test_standalone_script_builds_on_a_virtual_board_with_a_delay_extension(tmp_path):
-    quantized, _ = quantize_for_spinnaker(extension_network(), neurons_per_core=256)
+    quantized, _ = quantize_network(extension_network(), neurons_per_core=256)
     result = export(quantized, tmp_path / "export")
-    completed = subprocess.run([sys.executable, str(result.script), "--steps", "5"], cwd=tmp_path,
+    completed = subprocess.run([sys.executable, str(result.files["script"]), "--steps", "5"], cwd=tmp_path,
                                env=virtual_board_env(tmp_path), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     read_back = json.loads((tmp_path / "read_back.json").read_text())

@@ -9,6 +9,7 @@ import pytest
 from neurodelay.errors import TargetLimitError, ValidationError
 from neurodelay.exporters.spinnaker.pynn_model import pinned_summed_weight
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from neurodelay.ir.random_nets import random_network
 from neurodelay.quant import spinnaker as sp
 
 # Entries of __exp_hi[26] and __expm1_mid[16] as published in the SpiNNaker C library (stdfix-exp.c).
@@ -101,7 +102,7 @@ def one_layer(weights, delays, *, n_post=1, post=None, dt=1.0, max_delay=None) -
 
 def test_weight_words_for_a_known_shift():
     network = one_layer([[0.123456], [2.9]], [[0], [0]])
-    quantized, report = sp.quantize_for_spinnaker(network, voltage_scale_mv=1.0)
+    quantized, report = sp.quantize_network(network, voltage_scale_mv=1.0)
     # worst-case sum 3.023456 nA: 3.023456 * 2^15 = 99073 > 65535, * 2^14 = 49537 fits -> shift 1
     assert report.shifts == {"out": 1}
     projection = quantized.projections[0]
@@ -113,30 +114,30 @@ def test_weight_words_for_a_known_shift():
 
 def test_signs_and_voltage_scale():
     network = one_layer([[0.5], [-0.25]], [[0], [0]])
-    quantized, report = sp.quantize_for_spinnaker(network, voltage_scale_mv=16.0)
+    quantized, report = sp.quantize_network(network, voltage_scale_mv=16.0)
     # 8 nA and 4 nA: the larger type sum (8 nA) needs 8 * 2^15 = 262144 -> shift 3 (32768 words)
     assert report.shifts == {"out": 3}
     assert quantized.projections[0].integer_weights[:, 0].tolist() == [32768, -16384]
-    layout = sp.build_layout(quantized)
+    layout = sp.integer_model(quantized)
     receptors = {s.receptor: (s.pre.tolist(), s.weight_words.tolist()) for s in layout.synapses}
     assert receptors == {"excitatory": ([0], [32768]), "inhibitory": ([1], [16384])}
 
 
 def test_largest_weight_policy_counts_neurons_that_may_saturate():
     network = one_layer([[1.0], [1.0], [1.0]], [[0], [0], [0]])
-    _, report = sp.quantize_for_spinnaker(network, voltage_scale_mv=1.0, shift_policy="largest_weight")
+    _, report = sp.quantize_network(network, voltage_scale_mv=1.0, shift_policy="largest_weight")
     assert report.shifts == {"out": 0}                          # 1 nA = 32768 words at shift 0
     assert report.neurons_that_may_saturate == {"out": 1}       # 3 nA > 65535 words
-    _, report = sp.quantize_for_spinnaker(network, voltage_scale_mv=1.0)
+    _, report = sp.quantize_network(network, voltage_scale_mv=1.0)
     assert report.neurons_that_may_saturate == {"out": 0}
 
 
 def test_float_delays_are_rounded_half_up_and_counted():
     network = one_layer([[0.1], [0.1], [0.1]], [[2.4], [2.5], [3.0]], max_delay=4)
-    quantized, report = sp.quantize_for_spinnaker(network)
+    quantized, report = sp.quantize_network(network)
     assert quantized.projections[0].delays_steps[:, 0].tolist() == [2, 3, 3]
     assert report.delays_rounded == 2
-    layout = sp.build_layout(quantized)
+    layout = sp.integer_model(quantized)
     assert sorted(layout.synapses[0].delay_steps.tolist()) == [3, 4, 4]      # IR delay + 1
 
 
@@ -163,23 +164,23 @@ def test_refractory_steps_that_the_chip_cannot_express_are_rejected():
     post = LIF("out", 1, refractory_steps=2)
     network = one_layer([[0.1]], [[0]], post=post, dt=0.3)
     with pytest.raises(TargetLimitError, match="refractory_steps"):
-        sp.quantize_for_spinnaker(network)
+        sp.quantize_network(network)
 
 
 def test_out_of_range_parameters_name_the_field():
     post = LIF("out", 1, threshold=5000.0, reset=0.0)
     with pytest.raises(TargetLimitError, match=r"populations\[out\]\.v_thresh"):
-        sp.quantize_for_spinnaker(one_layer([[0.1]], [[0]], post=post), voltage_scale_mv=16.0)
+        sp.quantize_network(one_layer([[0.1]], [[0]], post=post), voltage_scale_mv=16.0)
 
 
 def test_bad_options_are_validation_errors():
     network = one_layer([[0.1]], [[0]])
     with pytest.raises(ValidationError, match="shift_policy"):
-        sp.quantize_for_spinnaker(network, shift_policy="nope")
+        sp.quantize_network(network, shift_policy="nope")
     with pytest.raises(ValidationError, match="voltage_scale_mv"):
-        sp.quantize_for_spinnaker(network, voltage_scale_mv=-1.0)
+        sp.quantize_network(network, voltage_scale_mv=-1.0)
     with pytest.raises(ValidationError, match="neurons_per_core"):
-        sp.quantize_for_spinnaker(network, neurons_per_core=1000)
+        sp.quantize_network(network, neurons_per_core=1000)
 
 
 def big_post(n_pre: int, delay: int, *, n_post: int = 256) -> Network:
@@ -193,36 +194,36 @@ def big_post(n_pre: int, delay: int, *, n_post: int = 256) -> Network:
 
 def test_delays_beyond_the_core_use_a_delay_extension():
     # 256 neurons on a core leave 32 delay slots; IR delay 287 -> sPyNNaker 288 = 9 * 32
-    quantized, report = sp.quantize_for_spinnaker(big_post(256, 287), neurons_per_core=256)
+    quantized, report = sp.quantize_network(big_post(256, 287), neurons_per_core=256)
     assert report.delay_extensions == ["out"]
-    layout = sp.build_layout(quantized)
+    layout = sp.integer_model(quantized)
     assert layout.populations["out"].slots == 32
     assert layout.synapses[0].delay_steps.tolist() == [288]
 
 
 def test_delays_beyond_the_delay_extension_raise_naming_projection_delay_and_limit():
     with pytest.raises(TargetLimitError) as raised:
-        sp.quantize_for_spinnaker(big_post(256, 288), neurons_per_core=256)
+        sp.quantize_network(big_post(256, 288), neurons_per_core=256)
     message = str(raised.value)
     assert "projections[in_out]" in message and "288" in message and "limit of 288 steps" in message
 
 
 def test_multi_stage_extension_from_a_smaller_pre_population_is_rejected():
     # sPyNNaker 1!7.4.1 loses the stage-2 rows when the pre size differs from the post core's size
-    sp.quantize_for_spinnaker(big_post(20, 60), neurons_per_core=256)          # one stage: accepted
+    sp.quantize_network(big_post(20, 60), neurons_per_core=256)          # one stage: accepted
     with pytest.raises(TargetLimitError, match="delay-extension stage"):
-        sp.quantize_for_spinnaker(big_post(20, 70), neurons_per_core=256)
+        sp.quantize_network(big_post(20, 70), neurons_per_core=256)
 
 
 def test_auto_neurons_per_core_avoids_the_extension():
-    quantized, report = sp.quantize_for_spinnaker(big_post(20, 70))
+    quantized, report = sp.quantize_network(big_post(20, 70))
     assert report.neurons_per_core == {"out": 64} and report.delay_extensions == []
-    assert sp.build_layout(quantized).populations["out"].slots == 128
+    assert sp.integer_model(quantized).populations["out"].slots == 128
 
 
 def test_timestep_must_be_whole_microseconds():
     with pytest.raises(TargetLimitError, match="microseconds"):
-        sp.quantize_for_spinnaker(one_layer([[0.1]], [[0]], dt=0.0005))
+        sp.quantize_network(one_layer([[0.1]], [[0]], dt=0.0005))
 
 
 def test_layout_takes_shifts_from_the_weight_formats_and_checks_them():
@@ -232,7 +233,7 @@ def test_layout_takes_shifts_from_the_weight_formats_and_checks_them():
     network = Network("two", 1.0, (source, SpikeSource("in2", 1), post),
                       (Projection("a", "in", "out", np.array([[0.5], [0.25]]), np.zeros((2, 1), np.int64), 0),
                        Projection("b", "in2", "out", np.array([[0.125]]), np.zeros((1, 1), np.int64), 0)))
-    quantized, report = sp.quantize_for_spinnaker(network)
+    quantized, report = sp.quantize_network(network)
     assert sp.ring_buffer_shifts(quantized) == report.shifts
     b = quantized.projection("b")
     coarser = replace(b.weight_format, exponent=b.weight_format.exponent + 1)
@@ -240,10 +241,18 @@ def test_layout_takes_shifts_from_the_weight_formats_and_checks_them():
                                           replace(b, weight_format=coarser,
                                                   weights=coarser.to_float(b.integer_weights))])
     with pytest.raises(ValidationError, match="different ring-buffer shifts"):
-        sp.build_layout(changed)
+        sp.integer_model(changed)
 
 
 def test_reset_that_rounds_onto_the_threshold_is_rejected():
     post = LIF("out", 1, threshold=1.0, reset=1.0 - 1e-7)
     with pytest.raises(TargetLimitError, match="reset and threshold are equal"):
-        sp.quantize_for_spinnaker(one_layer([[0.1]], [[0]], post=post), voltage_scale_mv=1.0)
+        sp.quantize_network(one_layer([[0.1]], [[0]], post=post), voltage_scale_mv=1.0)
+
+
+def test_the_integer_model_is_built_once_per_network():
+    network = sp.quantize_network(random_network(3, integer_delays=True))[0]
+    assert sp.integer_model(network) is sp.integer_model(network)
+    twin = network.with_projections(network.projections)          # an equal but distinct network object
+    assert sp.integer_model(twin) is not sp.integer_model(network)
+    assert sp.integer_model(twin).synapses[0].weight_words.tolist() == sp.integer_model(network).synapses[0].weight_words.tolist()

@@ -7,7 +7,7 @@ import pytest
 from neurodelay import refsim
 from neurodelay.ir import LIF, Network, Projection, SpikeSource
 from neurodelay.quant import spinnaker as sp
-from neurodelay.refsim.spinnaker import multiply_s1615, simulate_layout, wrap_int32
+from neurodelay.refsim.spinnaker import multiply_s1615, simulate_model, wrap_int32
 
 EXP_TC_TAU20_DT1 = 31170        # published on-chip value of exp(-1/20) in s16.15
 ONE = 32768
@@ -29,7 +29,7 @@ def floor_mul(a: int, b: int) -> int:
 
 def test_constant_offset_current_trace():
     post = LIF("out", 1, tau_m_ms=20.0, tau_syn_ms=5.0, threshold=1.0, reset=0.0, rest=0.0, bias=1.5)
-    quantized, _ = sp.quantize_for_spinnaker(network(1, post, [[0.1]], [[0]]), voltage_scale_mv=16.0)
+    quantized, _ = sp.quantize_network(network(1, post, [[0.1]], [[0]]), voltage_scale_mv=16.0)
     steps = 60
     recording = refsim.simulate(quantized, np.zeros((1, steps, 1), bool), mode="spinnaker")
     v_thresh, i_offset = 16 * ONE, 24 * ONE                     # 1.0 and 1.5 units at 16 mV/unit
@@ -49,7 +49,7 @@ def test_constant_offset_current_trace():
 
 def test_refractory_steps_hold_v_at_reset():
     post = LIF("out", 1, tau_m_ms=20.0, tau_syn_ms=5.0, threshold=1.0, reset=0.0, bias=3.0, refractory_steps=2)
-    quantized, _ = sp.quantize_for_spinnaker(network(1, post, [[0.1]], [[0]]), voltage_scale_mv=16.0)
+    quantized, _ = sp.quantize_network(network(1, post, [[0.1]], [[0]]), voltage_scale_mv=16.0)
     steps = 40
     recording = refsim.simulate(quantized, np.zeros((1, steps, 1), bool), mode="spinnaker")
     v, counter, trace, spikes = 0, 0, [], []
@@ -78,8 +78,8 @@ def test_latency_through_delays_on_core_and_through_the_delay_extension():
     for j, d in enumerate(ir_delays):
         weights[0, j], delays[0, j] = 0.01, d
     post = LIF("out", 256, tau_m_ms=20.0, tau_syn_ms=5.0)
-    quantized, report = sp.quantize_for_spinnaker(network(256, post, weights, delays), neurons_per_core=256)
-    layout = sp.build_layout(quantized)
+    quantized, report = sp.quantize_network(network(256, post, weights, delays), neurons_per_core=256)
+    layout = sp.integer_model(quantized)
     assert layout.populations["out"].slots == 32 and report.delay_extensions == ["out"]
     inputs = np.zeros((1, 90, 256), bool)
     inputs[0, 3, 0] = True
@@ -100,19 +100,19 @@ def test_latency_through_delays_on_core_and_through_the_delay_extension():
 
 def test_ring_buffer_slot_saturates_at_16_bits():
     post = LIF("out", 1, tau_m_ms=20.0, tau_syn_ms=5.0, threshold=1000.0)
-    quantized, report = sp.quantize_for_spinnaker(network(3, post, [[1.0], [1.0], [1.0]], [[0], [0], [0]]),
+    quantized, report = sp.quantize_network(network(3, post, [[1.0], [1.0], [1.0]], [[0], [0], [0]]),
                                                   voltage_scale_mv=1.0, shift_policy="largest_weight")
     assert report.shifts == {"out": 0}
     assert quantized.projections[0].integer_weights[:, 0].tolist() == [32768] * 3
-    layout = sp.build_layout(quantized)
+    layout = sp.integer_model(quantized)
     inputs = np.zeros((1, 4, 3), bool)
     inputs[0, 0] = True
-    recording, counters = simulate_layout(layout, {"in": inputs})
+    recording, counters = simulate_model(layout, {"in": inputs})
     init = int(layout.populations["out"].init[0])
     assert recording.populations["out"].states["i_exc"][0, 1, 0] == (65535 * init) >> 32   # not 3 * 32768
     assert counters.ring_buffer_saturations["out"] == 1
     inputs[0, 0, 1:] = False                                     # one synapse alone does not saturate
-    recording, counters = simulate_layout(layout, {"in": inputs})
+    recording, counters = simulate_model(layout, {"in": inputs})
     assert recording.populations["out"].states["i_exc"][0, 1, 0] == (32768 * init) >> 32
     assert counters.ring_buffer_saturations["out"] == 0
 
@@ -140,9 +140,9 @@ def scalar_neuron(steps: int, arrivals: dict[int, int], recurrent_word: int, rec
 
 def test_recurrent_self_connection():
     post = LIF("out", 1, tau_m_ms=20.0, tau_syn_ms=5.0, threshold=1.0, reset=0.0)
-    quantized, report = sp.quantize_for_spinnaker(
+    quantized, report = sp.quantize_network(
         network(1, post, [[30.0]], [[0]], recurrent=([[2.0]], [[2]])), voltage_scale_mv=16.0)
-    layout = sp.build_layout(quantized)
+    layout = sp.integer_model(quantized)
     population = layout.populations["out"]
     inputs = np.zeros((1, 30, 1), bool)
     inputs[0, 0, 0] = True
@@ -166,18 +166,18 @@ def test_membrane_rounding_switch_and_ties():
 
 def test_rounding_modes_differ_on_a_trace():
     post = LIF("out", 3, tau_m_ms=20.0, tau_syn_ms=5.0, bias=np.array([0.3, -0.2, 0.7]))
-    quantized, _ = sp.quantize_for_spinnaker(network(1, post, [[0.1, 0.2, -0.3]], [[0, 1, 2]]))
-    layout = sp.build_layout(quantized)
+    quantized, _ = sp.quantize_network(network(1, post, [[0.1, 0.2, -0.3]], [[0, 1, 2]]))
+    layout = sp.integer_model(quantized)
     inputs = {"in": np.random.default_rng(0).random((2, 50, 1)) < 0.3}
-    floor_run, _ = simulate_layout(layout, inputs)
-    nearest_run, _ = simulate_layout(layout, inputs, membrane_rounding="nearest")
+    floor_run, _ = simulate_model(layout, inputs)
+    nearest_run, _ = simulate_model(layout, inputs, membrane_rounding="nearest")
     assert floor_run.executor == "refsim-spinnaker"
     assert not np.array_equal(floor_run.populations["out"].states["v"], nearest_run.populations["out"].states["v"])
 
 
 def test_batch_items_are_independent():
     post = LIF("out", 2, tau_m_ms=10.0, tau_syn_ms=3.0, bias=0.5)
-    quantized, _ = sp.quantize_for_spinnaker(network(2, post, [[3.0, -1.0], [0.5, 2.0]], [[0, 3], [5, 1]]))
+    quantized, _ = sp.quantize_network(network(2, post, [[3.0, -1.0], [0.5, 2.0]], [[0, 3], [5, 1]]))
     inputs = np.random.default_rng(1).random((3, 40, 2)) < 0.2
     together = refsim.simulate(quantized, inputs, mode="spinnaker")
     for item in range(3):
@@ -201,7 +201,7 @@ def test_integer_mode_follows_the_float_dynamics_closely():
     readout = LeakyIntegrator("out", 4, tau_m_ms=20.0, tau_syn_ms=5.0, bias=0.1)
     net = Network("float_check", 1.0, (SpikeSource("in", 6), readout),
                   (Projection("in_out", "in", "out", rng.normal(0, 0.5, (6, 4)), rng.integers(0, 6, (6, 4)), 5),))
-    quantized, _ = sp.quantize_for_spinnaker(net, voltage_scale_mv=16.0)
+    quantized, _ = sp.quantize_network(net, voltage_scale_mv=16.0)
     inputs = rng.random((2, 120, 6)) < 0.2
     integer = refsim.simulate(quantized, inputs, mode="spinnaker").populations["out"]
     floating = refsim.simulate(quantized, inputs, mode="float").populations["out"]

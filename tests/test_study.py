@@ -18,7 +18,7 @@ from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from neurodelay.quant.calibration import quantize
 from neurodelay.quant.delay_range import coarsen_inputs, coarsen_timestep, relay_chains
 from neurodelay.quant.study import load_study_config
-from neurodelay.quant.targets import quant_target
+from neurodelay.targets import get_target
 from neurodelay.refsim import simulate
 
 DATA = {"task": "yin_yang", "train_size": 60, "validation_size": 10, "test_size": 80, "duration_ms": 40.0,
@@ -133,4 +133,4 @@ def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):
     assert [r["parity"] for r in rows] == ["0 spike mismatches (1 samples)"] * 2   # Lava vs refsim loihi2 mode
     assert float(rows[0]["float_accuracy"]) == accuracy_by_hand(network(), *yin_yang_test_split(), "float")
     chosen = [json.loads(r["target_options"]) for r in rows]
-    assert chosen[0] == chosen[1] and chosen[0]["vth"] in quant_target("loihi2").scale_option[1]
+    assert chosen[0] == chosen[1] and chosen[0]["vth"] in get_target("loihi2").scale_option[1]

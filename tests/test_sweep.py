@@ -14,7 +14,7 @@ import yaml
 
 from neurodelay.cli import main
 from neurodelay.errors import ValidationError
-from neurodelay.sweep.space import SearchSpace, configured, load_space, set_field
+from neurodelay.sweep.space import configured, load_space, set_field
 from neurodelay.train import load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -110,11 +110,10 @@ def test_sigkill_mid_sweep_then_rerun_completes_without_repeating_trials(tmp_pat
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
-        try:
-            if (out / "study.db").exists() and completed(out):
-                break
-        except KeyError:          # the file exists, the study is not created yet
-            continue
+        # open the study only once a trial has written metrics: before that the sweep may still be
+        # creating its tables, and a second process opening the file would race that creation
+        if any(out.rglob("metrics.json")) and completed(out):
+            break
     assert process.poll() is None, f"the sweep ended before it could be killed: {process.stderr.read()}"
     os.killpg(process.pid, signal.SIGKILL)                       # the sweep and its trial processes
     process.wait()

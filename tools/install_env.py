@@ -7,7 +7,7 @@ Steps, each idempotent:
    through Triton's interpreter by the tests);
 3. lava-nc 0.10.0, which declares ``python<3.11``: its dependencies are installed by a normal
    resolving install, then lava-nc itself with ``--no-deps --ignore-requires-python``, then the
-   Python 3.11 dataclass fix is applied by ``neurodelay.backends.lava.py311_patch`` (checked, idempotent);
+   Python 3.11 dataclass fix is applied by ``neurodelay.backends.loihi2.py311_patch`` (checked, idempotent);
 4. neurodelay itself, editable, with the ``test``, ``spinnaker``, ``interop``, ``tonic`` and ``bench``
    extras, torch pinned to the build of step 2 (norse's torchvision would otherwise pull a newer
    torch); ``bench`` is the DCLS baseline that ``benchmarks/gpu_check.sh`` compares against, a
@@ -36,7 +36,7 @@ LAVA_PACKAGE = "lava-nc==0.10.0"
 CPU_TORCH = "torch==2.13.0"
 CPU_TRITON = "triton==3.9.0"
 CUDA_TORCH = "torch>=2.3"
-RECIPE_FILES = ("pyproject.toml", "tools/install_env.py", "backends/lava/py311_patch.py")
+RECIPE_FILES = ("pyproject.toml", "tools/install_env.py", "backends/loihi2/py311_patch.py")
 
 
 def _find_python311() -> str:
@@ -91,6 +91,6 @@ def ensure_environment(root: Path) -> Path:
     torch_version = subprocess.check_output([str(python), "-c", "import importlib.metadata as m; "
                                              "print(m.version('torch'))"], text=True).strip()
     _run(pip + ["-e", ".[test,spinnaker,interop,tonic,bench]", f"torch=={torch_version}"], root)
-    _run([str(python), "-m", "neurodelay.backends.lava.py311_patch", "--apply"], root)
+    _run([str(python), "-m", "neurodelay.backends.loihi2.py311_patch", "--apply"], root)
     stamp.write_text(wanted)
     return python

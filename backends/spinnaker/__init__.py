@@ -27,12 +27,12 @@ from ...errors import ExecutorError
 from ...executor import Executor, Inputs, input_dict
 from ...exporters.spinnaker import model_from_layout
 from ...ir import Network
-from ...quant.spinnaker import S1615_ONE, SpiNNakerLayout, build_layout
+from ...quant.spinnaker import S1615_ONE, SpiNNakerModel, integer_model
 from ...recording import PopulationRecording, Recording
 from .process import DEFAULT_TIMEOUT_S, run_job
 
 
-def board_recording(layout: SpiNNakerLayout, chip: dict[str, np.ndarray], inputs: dict[str, np.ndarray],
+def board_recording(layout: SpiNNakerModel, chip: dict[str, np.ndarray], inputs: dict[str, np.ndarray],
                     steps: int) -> dict[str, PopulationRecording]:
     """Chip recordings of ``steps + 1`` ticks -> the shared layout for ``steps`` IR steps (one batch item).
 
@@ -94,7 +94,7 @@ class SpiNNakerExecutor(Executor):
     def build_many(self, networks: Sequence[Network]) -> list[dict[str, Any]]:
         """Map networks, ``nets_per_build`` side by side per sPyNNaker build, ``workers`` builds at once;
         return what sPyNNaker built for each (see ``pynn_model.read_back``)."""
-        models = [model_from_layout(build_layout(network), steps=1) for network in networks]
+        models = [model_from_layout(integer_model(network), steps=1) for network in networks]
         groups = [models[first:first + self.nets_per_build] for first in range(0, len(models), self.nets_per_build)]
 
         def build_group(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +111,7 @@ class SpiNNakerExecutor(Executor):
                                 "board configured in ~/.spynnaker.cfg")
         checked = input_dict(network, inputs)
         batch, steps = next(iter(checked.values())).shape[:2]
-        layout = build_layout(network)
+        layout = integer_model(network)
         model = model_from_layout(layout, steps=steps + 1)
         per_item = [{name: spikes[item].astype(np.uint8) for name, spikes in checked.items()}
                     for item in range(batch)]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,15 @@ import numpy as np
 
 from ...atomic import write_with
 from ...errors import ValidationError
+from ...export_result import ExportResult
 from ...ir import Network
-from ...quant.spinnaker import SpiNNakerLayout, build_layout, weight_unit_nA
+from ...quant.spinnaker import SpiNNakerModel, integer_model, weight_unit_nA
 from . import pynn_model
 
 SCRIPT_NAME = "run_on_spinnaker.py"
 
 
-def model_from_layout(layout: SpiNNakerLayout, steps: int = 100) -> dict[str, Any]:
+def model_from_layout(layout: SpiNNakerModel, steps: int = 100) -> dict[str, Any]:
     """The plain-dictionary model (see :mod:`.pynn_model`) of a SpiNNaker layout."""
     populations = [{"name": p.name, "size": p.size, "neurons_per_core": p.neurons_per_core,
                     "ring_buffer_shift": p.shift, "delay_slots": p.slots,
@@ -60,20 +60,8 @@ def model_from_layout(layout: SpiNNakerLayout, steps: int = 100) -> dict[str, An
 
 
 def model_from_network(network: Network, steps: int = 100) -> dict[str, Any]:
-    """The model of a network returned by ``quantize_for_spinnaker`` (raises TargetLimitError on delays)."""
-    return model_from_layout(build_layout(network), steps)
-
-
-@dataclass
-class ExportResult:
-    """Paths written by :func:`export` and the export summary."""
-
-    out_dir: Path
-    script: Path
-    model_json: Path
-    model_npz: Path
-    summary: dict[str, Any]
-    report: list[str]
+    """The model of a network returned by ``quantize_network`` (raises TargetLimitError on delays)."""
+    return model_from_layout(integer_model(network), steps)
 
 
 SCRIPT_MAIN = '''
@@ -134,7 +122,7 @@ def standalone_script(network_name: str) -> str:
     return header + body + SCRIPT_MAIN
 
 
-def export_summary(model: dict[str, Any], layout: SpiNNakerLayout, network: Network) -> dict[str, Any]:
+def export_summary(model: dict[str, Any], layout: SpiNNakerModel, network: Network) -> dict[str, Any]:
     zero_weight = sum(int(np.count_nonzero(p.existing() & (p.integer_weights == 0))) for p in network.projections)
     return {"target": "spinnaker", "network": network.name, "dt_ms": network.dt_ms,
             "shifts": {p.name: p.shift for p in layout.populations.values()},
@@ -147,7 +135,8 @@ def export_summary(model: dict[str, Any], layout: SpiNNakerLayout, network: Netw
 
 def export(network: Network, out_dir: str | Path, *, steps: int = 100, clip: bool = False,
            **options: Any) -> ExportResult:
-    """Write the sPyNNaker model of ``network`` (quantized with ``quantize_for_spinnaker``) to ``out_dir``.
+    """Write the sPyNNaker model of ``network`` (quantized with ``quantize_network``) to ``out_dir``;
+    the result's artefact is the export summary (the content of ``export.json``).
 
     steps: default run length of the standalone script (timesteps). Synapses whose integer weight
     is 0 are left out (counted in ``export.json``). clip: accepted for the CLI's ``--clip``; nothing
@@ -157,7 +146,7 @@ def export(network: Network, out_dir: str | Path, *, steps: int = 100, clip: boo
     if options:
         raise ValidationError("export options", f"unknown option(s) {', '.join(sorted(options))}",
                               "steps, clip")
-    layout = build_layout(network)
+    layout = integer_model(network)
     model = model_from_layout(layout, steps)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,4 +164,6 @@ def export(network: Network, out_dir: str | Path, *, steps: int = 100, clip: boo
               f"spinnaker: run it with: cd {out} && python {SCRIPT_NAME} --steps N [--inputs spikes.npz]"]
     if clip:
         report.append("spinnaker: --clip has no effect: nothing needs clipping for SpiNNaker")
-    return ExportResult(out, paths[SCRIPT_NAME], paths["model.json"], paths["model.npz"], summary, report)
+    return ExportResult("spinnaker", out, {"script": paths[SCRIPT_NAME], "model_json": paths["model.json"],
+                                           "model_npz": paths["model.npz"], "summary": paths["export.json"]},
+                        report, summary)

@@ -1,4 +1,4 @@
-"""``neurodelay demo``: train -> quantize -> export to Loihi 2 and SpiNNaker -> parity -> summary."""
+"""``neurodelay demo``: train -> quantize -> export to every registered chip -> parity -> summary."""
 from __future__ import annotations
 
 import argparse

@@ -1,7 +1,7 @@
 """``neurodelay parity``: is the deployed model the model I trained?
 
-    neurodelay parity NET_OR_RUN --target loihi2 [--inputs FILE] [--json PATH] [--plot PNG]
-    neurodelay parity --target loihi2 --random N --seed S --json PATH
+    neurodelay parity NET_OR_RUN --target T [--executor E] [--inputs FILE] [--json PATH] [--plot PNG]
+    neurodelay parity --target T --random N --seed S --json PATH
 
 Runs the target's bit-accurate reference-simulator mode and the target's executor on the same
 inputs and compares spikes and every state step by step. A float network is first quantized for
@@ -18,23 +18,24 @@ import numpy as np
 
 from .. import ir
 from ..errors import ValidationError
-from ..parity import check_networks, executor_for, parity_target, random_cases
+from ..parity import check_networks, random_cases
 from ..parity.plot import plot_divergence
-from ..targets import TARGETS
+from ..targets import all_targets, get_target, target_names
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("parity", help="compare a target's executor with the bit-accurate refsim")
     parser.add_argument("network", nargs="?", help=f"network file ({ir.SUFFIX}) or training run directory")
-    parser.add_argument("--target", required=True, choices=sorted(TARGETS))
+    parser.add_argument("--target", required=True, choices=target_names("parity"))
     parser.add_argument("--inputs", help="npz with one [batch, steps, n] 0/1 array per spike source")
     parser.add_argument("--random", type=int, metavar="N", help="check N seeded random networks instead")
     parser.add_argument("--seed", type=int, default=0, help="first random seed (nets and inputs)")
     parser.add_argument("--steps", type=int, default=100, help="steps of generated inputs")
     parser.add_argument("--rate", type=float, default=0.1, help="spike probability per step of generated inputs")
     parser.add_argument("--batch", type=int, default=1, help="batch of generated inputs")
-    parser.add_argument("--executor", help="another executor of the target instead of its backend "
-                        "(spinnaker: emulated-core, sPyNNaker's compiled neuron code under an ARM emulator)")
+    executors = "; ".join(f"{name}: {', '.join(target.executor_names())}" for name, target in all_targets().items()
+                          if target.can("parity"))
+    parser.add_argument("--executor", help=f"one of the target's executors (default: its first; {executors})")
     parser.add_argument("--workers", type=int, default=2, help="executor processes running at once")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
     parser.add_argument("--json", help="write the report as JSON here")
@@ -72,7 +73,7 @@ def cases_from_file(args: argparse.Namespace):
     path = network_file(args.network)
     network = ir.load(path)
     if not network.is_quantized or any(p.weight_format.target != args.target for p in network.projections):
-        network = parity_target(args.target).prepare_function()(network, None)
+        network = get_target(args.target, "parity").prepare_for_parity(network, None)
         for line in network.provenance.get("quantization", {}).get("changes", []):
             print(f"quantized for {args.target}: {line['field']}: {line['kind']} {line['count']}/{line['total']}")
     inputs = load_inputs(args.inputs) if args.inputs else generated_inputs(network, args)
@@ -89,12 +90,12 @@ def run(args: argparse.Namespace) -> int:
         cases = random_cases(args.target, args.random, args.seed)
     else:
         cases = cases_from_file(args)
-    plug = parity_target(args.target)
-    chosen = (plug.executor_factory(args.executor)(timeout_s=args.timeout) if args.executor
-              else executor_for(args.target, workers=args.workers, timeout_s=args.timeout))
+    spec = get_target(args.target, "parity")
+    chosen = (spec.executor(args.executor, timeout_s=args.timeout) if args.executor
+              else spec.executor(workers=args.workers, timeout_s=args.timeout))
     with chosen as executor:
-        if plug.build_check and not getattr(executor, "records", True):
-            report, recordings = plug.build_check_function()(cases, executor), []
+        if spec.build_check and not getattr(executor, "records", True):
+            report, recordings = spec.resolve("build_check")(cases, executor), []
         else:
             report, recordings = check_networks(args.target, cases, executor)
     for line in report.lines():

@@ -5,16 +5,17 @@ import argparse
 
 from .. import ir
 from ..atomic import write_json
+from ..targets import target_names
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "quantize", help="quantize a float network for a target chip and report every change",
-        description="Quantize a float network for Loihi 2 or SpiNNaker. Prints the per-projection "
+        description="Quantize a float network for a target chip. Prints the per-projection "
         "report (scale, clipped / zeroed / rounded weights, weight errors, rounded / clipped delays, "
         "changed neuron parameters); the quantized network carries it in its provenance.")
     parser.add_argument("network", help=f"float network file ({ir.SUFFIX})")
-    parser.add_argument("--target", required=True, choices=("loihi2", "spinnaker"))
+    parser.add_argument("--target", required=True, choices=target_names("quantize"))
     parser.add_argument("--out", required=True, help=f"quantized network file ({ir.SUFFIX})")
     parser.add_argument("--strict", action="store_true", help="fail, naming the projection, if any value is clipped")
     parser.add_argument("--scale", default="max-abs", help="scale selection: max-abs (default), percentile:P, "
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="weight bits below the target's native width (default: native)")
     parser.add_argument("--split-signs", action="store_true",
                         help="split mixed-sign projections into excitatory and inhibitory ones first "
-                        "(one more bit of weight resolution on Loihi 2)")
+                        "(one more bit of weight resolution where mixed-sign connections lose one)")
     parser.add_argument("--report", default=None, metavar="PATH.json", help="also write the report as JSON")
     parser.set_defaults(handler=run)
 

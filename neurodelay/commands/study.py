@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: the config's 'out')")
     parser.add_argument("--qat", action="store_true", help="add quantization-aware fine-tuning (mode qat) to the sweep")
     parser.add_argument("--parity", action="store_true",
-                        help="also compare the target's executor with the refsim target mode (slow for Lava)")
+                        help="also compare the target's executor with the refsim target mode (slow for some tool chains)")
     parser.set_defaults(handler=run)
 
 

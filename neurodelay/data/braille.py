@@ -18,6 +18,7 @@ is dropped. Splits: stratified per letter, seeded, ``train_fraction`` / ``valida
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import pickle
@@ -35,6 +36,8 @@ from .events import BinningReport, bin_samples, steps_for_duration
 LETTERS = ("Space",) + tuple(chr(code) for code in range(ord("A"), ord("Z") + 1))
 N_TAXELS = 12
 N_CHANNELS = 2 * N_TAXELS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

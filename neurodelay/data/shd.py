@@ -20,6 +20,7 @@ the splits are built in memory, refused beyond ``max_memory_gib``.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from .spike_files import SpikeFile
 LOADER_VERSION = 1
 N_CHANNELS = 700
 CHUNK_SAMPLES = 256
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Forward pass of the engine: the IR dynamics (:mod:`neurodelay.ir.nodes`) in torch, batched.
+"""Forward pass of the engine: the IR dynamics (:mod:`neurodelay.ir.nodes`) in torch, batched; the
+discretisation of docs/engine.md §E2 (Mészáros, Knight & Nowotny 2025, after Wunderlich & Pehle 2021).
 
 Per step n, for every LIF / leaky-integrator population (order irrelevant: every connection has a
 latency of at least one step):

@@ -51,6 +51,19 @@ def _row_spikes(spikes, first_row, rows, n_pre, ROWS: tl.constexpr, BLOCK_PRE: t
 
 
 @triton.jit
+def _outgoing(fired, position, flat, s, first_row, steps, weights, delays, n_post, post, post_valid,
+              BLOCK_PRE: tl.constexpr):
+    """The s-th spike of a program's rows: its row ``b * T + k``, neuron i, the weights ``w_i.`` and
+    the arrival steps ``k + 1 + d_i.`` of its synapses (``[BLOCK_POST]`` each)."""
+    index = _spike_slot(fired, position, flat, s).to(tl.int64)
+    row = first_row + index // BLOCK_PRE
+    i = index % BLOCK_PRE
+    w = tl.load(weights + i * n_post + post, mask=post_valid, other=0.0)
+    arrival = row % steps + 1 + tl.load(delays + i * n_post + post, mask=post_valid, other=0)
+    return row, i, w, arrival
+
+
+@triton.jit
 def deliver_spikes(spikes, weights, delays, arrivals, steps, rows, n_pre, n_post, post_columns, post_offset,
                    ROWS: tl.constexpr, BLOCK_PRE: tl.constexpr, BLOCK_POST: tl.constexpr):
     """spikes ``[B, T, n_pre]`` (any dtype, nonzero = spike); weights ``[n_pre, n_post]`` (0 at
@@ -62,11 +75,8 @@ def deliver_spikes(spikes, weights, delays, arrivals, steps, rows, n_pre, n_post
     post = tl.arange(0, BLOCK_POST)
     post_valid = post < n_post
     for s in range(tl.sum(fired.to(tl.int32), axis=0)):
-        index = _spike_slot(fired, position, flat, s).to(tl.int64)
-        row = first_row + index // BLOCK_PRE
-        i = index % BLOCK_PRE
-        w = tl.load(weights + i * n_post + post, mask=post_valid, other=0.0)
-        arrival = row % steps + 1 + tl.load(delays + i * n_post + post, mask=post_valid, other=0)
+        row, i, w, arrival = _outgoing(fired, position, flat, s, first_row, steps, weights, delays, n_post, post,
+                                       post_valid, BLOCK_PRE)
         tl.atomic_add(arrivals + ((row // steps) * steps + arrival) * post_columns + post_offset + post, w,
                       mask=post_valid & (arrival < steps))
 
@@ -206,11 +216,8 @@ def gather_gradients(spikes, weights, delays, adj_i, shift, weight_grad, delay_g
     post = tl.arange(0, BLOCK_POST)
     post_valid = post < n_post
     for s in range(tl.sum(fired.to(tl.int32), axis=0)):
-        index = _spike_slot(fired, position, flat, s).to(tl.int64)
-        row = first_row + index // BLOCK_PRE
-        i = index % BLOCK_PRE
-        w = tl.load(weights + i * n_post + post, mask=post_valid, other=0.0)
-        arrival = row % steps + 1 + tl.load(delays + i * n_post + post, mask=post_valid, other=0)
+        row, i, w, arrival = _outgoing(fired, position, flat, s, first_row, steps, weights, delays, n_post, post,
+                                       post_valid, BLOCK_PRE)
         inside = post_valid & (arrival <= steps)
         at = ((row // steps) * (steps + 1) + arrival) * post_columns + post_offset + post
         arrived_i = tl.load(adj_i + at, mask=inside, other=0.0)

@@ -38,7 +38,7 @@ V update ``V[n] = rest + alpha (V[n-1] - rest) + (1 - alpha)(i_scale I[n] + bias
 step's average current constant over the step (exponential Euler); the exact solution of the NIR
 ODE differs by O(dt^2) per step: **approximate**. Also approximate: NIR fires on ``v > threshold``,
 the IR on ``V >= threshold``; a spike at step t through delay d reaches I at step ``t + 1 + d`` in
-the IR (and in Lava): the extra step is the discrete simulation's transmission latency, which NIR
+the IR (and on the built-in chips): the extra step is the discrete simulation's transmission latency, which NIR
 (continuous time) leaves to the simulator; the IR's ``refractory_steps`` have no NIR field.
 
 **Round trip.** Everything NIR cannot hold (the network's name and provenance, population and

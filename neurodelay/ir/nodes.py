@@ -18,8 +18,8 @@ Discrete-time dynamics (the one definition every executor implements; step n = 0
 the target's ``I`` at step ``t + 1 + d`` (d >= 0): ``f(d) = d + 1``. Spike-source rows are the
 steps at which the source fires. A delay that is not a whole number (while training) is used as
 ``floor(d + 0.5)`` steps by every executor (round half up, the engine's rounding). Exporters map
-the convention to their target (Lava: identical; sPyNNaker: its delay ``d + 1`` steps, since it
-delivers at ``t + d`` with ``d >= 1``).
+the convention to their target's (docs/loihi2.md §L3 and docs/spinnaker.md §S4 describe the two
+built-in chips': identical, and ``d + 1`` for a tool chain that delivers at ``t + d``, ``d >= 1``).
 """
 from __future__ import annotations
 
@@ -96,10 +96,10 @@ class WeightFormat:
 
     ``float_weight = integer_weight * scale * 2.0 ** exponent``
 
-    target: the chip format the integers are in (``"loihi2"``, ``"spinnaker"``, ...).
-    mantissa_bits: bits of the signed integer weight (sign included), e.g. 8 for Loihi 2.
-    exponent: shared power-of-two exponent of the projection (Loihi's ``weight_exp``,
-        SpiNNaker's ring-buffer shift expressed as an exponent).
+    target: the registered target whose integer format the integers are in (:mod:`neurodelay.targets`).
+    mantissa_bits: bits of the signed integer weight (sign included).
+    exponent: shared power-of-two exponent of the projection (a chip's weight exponent, or a
+        ring-buffer shift expressed as an exponent).
     scale: float value of one integer unit at exponent 0 (network units per LSB).
     """
 

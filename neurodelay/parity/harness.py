@@ -18,10 +18,9 @@ from ..atomic import write_json
 from ..executor import Executor, Inputs, input_dict
 from ..ir import Network
 from ..recording import Recording
-from ..targets import get_target, load_backend
+from ..targets import get_target
 from .compare import Divergence, compare
-from .random_nets import random_case
-from .targets import parity_target
+from ..ir.random_nets import random_case
 
 
 @dataclass
@@ -99,22 +98,22 @@ def result_of(network: Network, seed: int | None, reference: Recording, candidat
                      compare(reference, candidate, ("spikes",) + tuple(states)), spikes)
 
 
-def executor_for(target: str, **options: Any) -> Executor:
-    return load_backend(target).executor(**options)
+def executor_for(target: str, name: str | None = None, **options: Any) -> Executor:
+    """The target's executor ``name`` (default: its first) built with ``options``."""
+    return get_target(target, "parity").executor(name, **options)
 
 
 def check_networks(target: str, cases: Sequence[tuple[Network, Inputs, int | None]], executor: Executor
                    ) -> tuple[ParityReport, list[tuple[Recording, Recording]]]:
     """Parity of each (quantized network, inputs, seed) case; the recordings come back for plotting."""
     started = time.monotonic()
-    mode = get_target(target).refsim_mode
-    states = parity_target(target).states
+    states = get_target(target, "parity").parity_states
     checked = [(network, input_dict(network, inputs), seed) for network, inputs, seed in cases]
-    references = [refsim.simulate(network, inputs, mode=mode) for network, inputs, _ in checked]
+    references = [refsim.simulate(network, inputs, mode=target) for network, inputs, _ in checked]
     run_many = getattr(executor, "run_many", None)
     jobs = [(network, inputs) for network, inputs, _ in checked]
     candidates = run_many(jobs) if run_many else [executor.run(*job) for job in jobs]
-    report = ParityReport(target, references[0].executor if references else f"refsim-{mode}", executor.name)
+    report = ParityReport(target, references[0].executor if references else f"refsim-{target}", executor.name)
     for (network, _, seed), reference, candidate in zip(checked, references, candidates):
         report.results.append(result_of(network, seed, reference, candidate, states))
     report.seconds = time.monotonic() - started
@@ -123,10 +122,9 @@ def check_networks(target: str, cases: Sequence[tuple[Network, Inputs, int | Non
 
 def random_cases(target: str, count: int, seed: int) -> list[tuple[Network, dict[str, np.ndarray], int]]:
     """``count`` random networks quantized for ``target`` (seeds ``seed .. seed + count - 1``)."""
-    plug = parity_target(target)
-    prepare = plug.prepare_function()
+    spec = get_target(target, "parity")
     cases = []
     for net_seed in range(seed, seed + count):
-        network, inputs = random_case(net_seed, max_delay_steps=plug.max_delay_steps)
-        cases.append((prepare(network, np.random.default_rng([net_seed, 1])), inputs, net_seed))
+        network, inputs = random_case(net_seed, max_delay_steps=spec.parity_max_delay_steps)
+        cases.append((spec.prepare_for_parity(network, np.random.default_rng([net_seed, 1])), inputs, net_seed))
     return cases

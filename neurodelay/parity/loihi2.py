@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Network
-from ..quant.loihi2 import quantize_for_loihi2
+from ..quant.loihi2 import quantize_network
 
 VTH_CHOICES = (16, 256, 2048, 8192, 65536, 131071)
 
@@ -14,5 +14,5 @@ VTH_CHOICES = (16, 256, 2048, 8192, 65536, 131071)
 def prepare(network: Network, rng: np.random.Generator | None) -> Network:
     """``network`` quantized for loihi2; ``rng`` None uses the quantizer's defaults."""
     options = {} if rng is None else {"vth": int(rng.choice(VTH_CHOICES))}
-    quantized, _ = quantize_for_loihi2(network, **options)
+    quantized, _ = quantize_network(network, **options)
     return quantized

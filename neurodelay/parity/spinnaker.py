@@ -26,7 +26,7 @@ import numpy as np
 from ..atomic import write_json
 from ..errors import TargetLimitError
 from ..ir import Network
-from ..quant.spinnaker import build_layout, quantize_for_spinnaker
+from ..quant.spinnaker import integer_model, quantize_network
 
 SYNAPSE_TYPES = {"excitatory": 0, "inhibitory": 1}
 
@@ -58,7 +58,7 @@ def compare_build(network: Network, read_back: dict[str, Any]) -> tuple[list[dic
     def differ(item: str, expected: Any, built: Any) -> None:
         mismatches.append({"network": network.name, "item": item, "expected": expected, "built": built})
 
-    layout = build_layout(network)
+    layout = integer_model(network)
     for population in network.neurons():
         incoming = network.incoming(population.name)
         if incoming:
@@ -112,10 +112,10 @@ def prepare(network: Network, rng: np.random.Generator | None) -> Network:
     scales += [scale for scale in FALLBACK_SCALES_MV if scale < scales[0]]
     for scale in scales[:-1]:
         try:
-            return quantize_for_spinnaker(network, voltage_scale_mv=scale, **options)[0]
+            return quantize_network(network, voltage_scale_mv=scale, **options)[0]
         except TargetLimitError:
             continue
-    return quantize_for_spinnaker(network, voltage_scale_mv=scales[-1], **options)[0]
+    return quantize_network(network, voltage_scale_mv=scales[-1], **options)[0]
 
 
 @dataclass

@@ -6,8 +6,8 @@ scale is selected here by clipping the float weights *before* the target's quant
 
 * ``max-abs``: no clipping (the target's own choice);
 * ``percentile:P``: clip each projection's |weights| at their P-th percentile (0 < P <= 100);
-* ``calibrated``: first the target's one free scale (Loihi 2's threshold mantissa ``vth``, which
-  sets every weight's LSB in network units; SpiNNaker's ``voltage_scale_mv``) among one octave of
+* ``calibrated``: first the target's one free scale (the quantizer option its spec names as
+  ``scale_option``, which sets every weight's LSB in network units) among one octave of
   candidates, so that the largest weights fill the mantissa instead of wasting up to a bit; then
   per projection the clip value among ``max|w| / 2**k`` (k = 0..4, each a step of the targets'
   power-of-two exponents). Both minimise the summed relative, activity-weighted squared weight
@@ -20,7 +20,7 @@ Clipped weights are counted in the report (it compares with the unclipped networ
 
 Weight bits below the target's native width (:func:`reduce_weight_bits`) keep the target's format
 and restrict each projection to integers ``L * 2**s * grid`` with ``|L| <= 2**(bits - 1) - 1``
-(Lava's ``num_weight_bits`` does the same by dropping low bits): the smallest ``s`` that holds
+(a chip with fewer weight bits does the same by dropping low bits): the smallest ``s`` that holds
 the projection's largest integer, round half up, kept within the chip's integer range (a value
 that would round past it is clipped, and counted as such by the report).
 """
@@ -36,7 +36,7 @@ from ..errors import ValidationError
 from ..executor import input_dict
 from ..ir import Network
 from .report import QuantizationSummary, summarize
-from .targets import QuantTarget, quant_target
+from ..targets import Target, get_target
 
 CALIBRATION_HALVINGS = 5
 
@@ -104,7 +104,7 @@ def _activity_error(original: Network, quantized: Network, name: str, pre_spikes
     return float(pre_spikes @ (error ** 2).sum(axis=1)) / signal if signal > 0 else 0.0
 
 
-def quantized_with(network: Network, target: QuantTarget, clips: dict[str, float], bits: int,
+def quantized_with(network: Network, target: Target, clips: dict[str, float], bits: int,
                    options: dict[str, Any]) -> tuple[Network, Any]:
     """The quantization pipeline: clip, the target's quantizer, the bit width; (network, target report)."""
     clipped = clipped_network(network, clips)
@@ -112,13 +112,13 @@ def quantized_with(network: Network, target: QuantTarget, clips: dict[str, float
     return reduce_weight_bits(quantized, target, bits, clipped), target_report
 
 
-def calibrate(network: Network, target: QuantTarget, selection: ScaleSelection,
+def calibrate(network: Network, target: Target, selection: ScaleSelection,
               calibration: dict[str, np.ndarray] | None, bits: int,
               options: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
     """Clip magnitude per projection and the target's options for ``selection`` (module docstring).
 
-    ``calibrated`` first picks the target's free scale (``target.scale_option``: Loihi 2's ``vth``,
-    SpiNNaker's ``voltage_scale_mv``; only when ``options`` does not fix it) among one octave of
+    ``calibrated`` first picks the target's free scale (``target.scale_option``, only when
+    ``options`` does not fix it) among one octave of
     candidates, then the clips, each minimising the relative activity-weighted squared weight error.
     """
     if selection.kind == "max-abs":
@@ -160,7 +160,7 @@ def calibrate(network: Network, target: QuantTarget, selection: ScaleSelection,
     return clips, options
 
 
-def reduce_weight_bits(quantized: Network, target: QuantTarget, bits: int, source: Network | None = None) -> Network:
+def reduce_weight_bits(quantized: Network, target: Target, bits: int, source: Network | None = None) -> Network:
     """``quantized`` with every projection's integers restricted to ``bits`` (see the module docstring).
 
     source: the float network ``quantized`` was made from; its weights are rounded onto the coarser
@@ -200,9 +200,9 @@ def split_signs(network: Network) -> Network:
     """Each projection with weights of both signs replaced by ``<name>_exc`` (the positive weights)
     and ``<name>_inh`` (the negative ones), masked to their synapses; an exact rewrite of the network.
 
-    On Loihi 2 a mixed-sign connection holds even integers only, a one-signed one every integer of
-    its 8-bit magnitude and its own exponent: splitting gains one bit of weight resolution for one
-    more synapse process per split projection.
+    On a chip whose mixed-sign connections hold even integers only (docs/loihi2.md §L2), a
+    one-signed one holds every integer of its magnitude and has its own exponent: splitting gains one
+    bit of weight resolution for one more synapse process per split projection.
     """
     projections = []
     for projection in network.projections:
@@ -231,13 +231,13 @@ def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "ma
     strict: raise TargetLimitError naming the projection when anything is clipped;
     signs_split: first split mixed-sign projections (:func:`split_signs`; the report then compares
     with the split float network, which is the same network);
-    options: passed to the target's quantizer (``vth`` for Loihi 2, ``voltage_scale_mv``, ... for SpiNNaker);
+    options: passed to the target's quantizer (its own keyword options);
         ``calibrated`` chooses the free scale among them unless it is given.
 
     The quantized network carries the report in ``provenance['quantization_report']`` (and the
     target's own report in ``provenance['quantization']``).
     """
-    entry = quant_target(target)
+    entry = get_target(target, "quantize")
     if signs_split:
         network = split_signs(network)
     selection = scale if isinstance(scale, ScaleSelection) else ScaleSelection.parse(scale)

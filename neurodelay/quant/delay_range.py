@@ -29,7 +29,7 @@ from ..errors import ValidationError
 from ..ir import LIF, Network, Projection
 
 RELAY_DECAY_PER_STEP = 1.0 / 4096
-"""alpha = beta of a relay neuron: exactly representable on Loihi 2 (du = 4094, dv = 4095)."""
+"""alpha = beta of a relay neuron: a 12-bit decay fraction, exactly representable on the built-in chips."""
 RELAY_DRIVE = 2.0
 """A relay's membrane step for one input spike, in thresholds."""
 

@@ -7,7 +7,7 @@ will be deployed with), and each projection's weight is replaced, through a torc
 by ``w + (q(w) - w).detach()``: the quantized value forward, the identity backward (straight-through
 estimator). Delays are the engine's integer delays (``floor(d + 1/2)``) within the target's delay
 bound, which becomes every projection's clamp. Neuron parameters are those the target holds (e.g.
-Loihi 2's snapped time constants) from the first step on.
+time constants snapped to the chip's decay grid) from the first step on.
 
 With ``target=None`` the same loop fine-tunes in float; with a delay bound it is option (a) of
 :mod:`neurodelay.quant.delay_range` (train with the chip's bound as the delay clamp).
@@ -27,7 +27,7 @@ from ..errors import ValidationError
 from ..ir import Network
 from .calibration import quantize
 from .delay_range import clamp_delays
-from .targets import quant_target
+from ..targets import get_target
 
 
 @dataclass
@@ -74,7 +74,7 @@ def starting_network(network: Network, config: FineTuneConfig) -> Network:
     """The float network fine-tuning starts from: the target's neuron parameters and delay bound."""
     bound = config.delay_bound
     if config.target is not None:
-        target = quant_target(config.target)
+        target = get_target(config.target, "quantize")
         quantized, _ = quantize(network, config.target, weight_bits=config.weight_bits, scale=config.scale,
                                 signs_split=config.signs_split, **config.target_options)
         populations = tuple(quantized.population(p.name) for p in network.populations)

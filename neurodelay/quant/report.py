@@ -1,8 +1,7 @@
 """The target-neutral quantization report: per projection and per population, what quantization
 changed, measured by comparing the float network with the quantized one.
 
-The targets' own reports (:class:`neurodelay.quant.loihi2.QuantReport`,
-:class:`neurodelay.quant.spinnaker.QuantizationReport`) count their lossy steps in their own shapes;
+The targets' own reports (their quantizers' second return value) count their lossy steps in their own terms;
 this report is computed independently from the two networks, so it has the same shape for every
 target and cross-checks theirs. Weight errors are in the network's current unit per spike, delay
 errors in timesteps.
@@ -18,9 +17,22 @@ import numpy as np
 from ..errors import TargetLimitError
 from ..ir import LIF, Network, Projection, as_vector
 from ..ir.nodes import NEURON_PARAMETERS
-from .targets import QuantTarget, as_json
+from ..targets import Target
 
 _RELATIVE_TOLERANCE = 1e-9
+
+
+def as_json(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into plain Python (for reports and YAML)."""
+    if isinstance(value, dict):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 @dataclass
@@ -29,7 +41,7 @@ class ProjectionReport:
 
     scale, exponent: the projection's ``WeightFormat`` (float = integer * scale * 2**exponent);
     weight_unit: ``scale * 2**exponent``, network units per integer LSB; weight_grid: integer step
-    between representable weights (2 on Loihi 2's mixed-sign connections; larger after a bit-width
+    between representable weights (2 where a chip holds even integers only; larger after a bit-width
     reduction). Counts are over existing synapses: clipped (error above half a grid step: the value
     was outside the range), zeroed (a non-zero weight became 0), rounded (any other change).
     max_abs_weight_error / rms_weight_error: over existing synapses, network units.
@@ -136,7 +148,7 @@ def _format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[
     return [line(header), line(tuple("-" * w for w in widths))] + [line(row) for row in rows]
 
 
-def projection_report(target: QuantTarget, original: Projection, quantized: Projection) -> ProjectionReport:
+def projection_report(target: Target, original: Projection, quantized: Projection) -> ProjectionReport:
     """Compare one float projection with its quantized version (see :class:`ProjectionReport`)."""
     existing = original.existing()
     weight_format = quantized.weight_format
@@ -180,16 +192,15 @@ def parameter_changes(original: Network, quantized: Network) -> list[ParameterCh
     return changes
 
 
-def summarize(target: QuantTarget, original: Network, quantized: Network, target_report: Any,
+def summarize(target: Target, original: Network, quantized: Network, target_report: Any,
               options: dict[str, Any] | None = None) -> QuantizationSummary:
     """The :class:`QuantizationSummary` of ``original`` -> ``quantized`` on ``target``.
 
-    target_report: the target quantizer's report object (its ``to_dict()`` / ``as_dict()`` is kept).
+    target_report: the target quantizer's report (its ``to_dict()`` is kept).
     """
-    as_dict = getattr(target_report, "to_dict", None) or getattr(target_report, "as_dict", None)
     return QuantizationSummary(
         target.name, original.name,
         [projection_report(target, original.projection(q.name), q) for q in quantized.projections
          if q.name in {p.name for p in original.projections}],
         parameter_changes(original, quantized), dict(options or {}),
-        as_json(as_dict()) if as_dict is not None else {}, target.format_table())
+        as_json(target_report.to_dict()), target.format_table())

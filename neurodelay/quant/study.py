@@ -8,16 +8,16 @@ Config (YAML; paths relative to the config file)::
     loss: sum_ce                      # readout the class scores use (default: the training config's)
     data: {split: test, limit: 1000, train_limit: 1000}   # task and its parameters: the training
                                       # config's (network provenance) unless given here
-    targets: [loihi2, spinnaker]
+    targets: [T1, T2]                 # registered target names (default: every one with a quantizer and a refsim mode)
     weight_bits: [3, 4, 6, 8, 17]     # widths above a target's native one are skipped
     delay_resolutions: [1, 2]         # timestep multiples (option (b) of delay_range)
     modes: [ptq, qat]
-    signs_split: [false, true]        # also split mixed-sign projections (one more bit on Loihi 2)
+    signs_split: [false, true]        # also split mixed-sign projections (one more bit on some chips)
     scale: calibrated                 # max-abs, percentile:P or calibrated (on calibration_samples
     calibration_samples: 200          #   of the training split; QAT keeps the calibrated target scale)
     qat: {epochs: 1, batch_size: 32, weight_lr: 0.001}
-    parity: {enabled: false, samples: 4,   # target executor vs refsim target mode (slow for Lava);
-             executors: {spinnaker: neurodelay.backends.spinnaker.emulated}}   # default: the target's backend
+    parity: {enabled: false, samples: 4,   # target executor vs refsim target mode (slow for some tool chains);
+             executors: {T2: E}}        # executor name per target; default: the target's first
     delay_range: {bound: 5}          # optional: cost of the delay-range options at this bound;
                                       # clamp fine-tuning: epochs 3, weight_lr 0.001, delay_lr 0.05
     out: study                        # results.csv, results.md, accuracy_vs_bits.png, study.json
@@ -29,7 +29,6 @@ sample (float vs quantized, relative change per layer), clipped / rounded weight
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import itertools
 import json
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 import yaml
 
+from .. import console
 from ..atomic import write_bytes
 from ..data import Dataset
 from ..data.tasks import TASKS, load_task
@@ -50,7 +50,8 @@ from ..refsim import simulate
 from .calibration import ScaleSelection, quantize
 from .delay_range import clamp_delays, coarse_delay_steps, coarsen_inputs, coarsen_timestep, relay_chains
 from .qat import FineTuneConfig, fine_tune
-from .targets import QUANT_TARGETS, as_json, quant_target
+from ..targets import get_target, target_names
+from .report import as_json
 
 MODES = ("ptq", "qat")
 
@@ -101,7 +102,7 @@ class StudyConfig:
     data: dict[str, Any]
     out: Path
     loss: str | None = None
-    targets: list[str] = field(default_factory=lambda: ["loihi2", "spinnaker"])
+    targets: list[str] = field(default_factory=lambda: target_names("study"))
     weight_bits: list[int] = field(default_factory=lambda: [8])
     delay_resolutions: list[int] = field(default_factory=lambda: [1])
     modes: list[str] = field(default_factory=lambda: ["ptq"])
@@ -139,9 +140,10 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
             raise ValidationError(key, f"{values!r}", f"a non-empty list of integers >= {low}", file=path)
         return values
 
-    targets = document.get("targets", ["loihi2", "spinnaker"])
-    if not isinstance(targets, list) or not targets or any(t not in QUANT_TARGETS for t in targets):
-        raise ValidationError("targets", f"{targets!r}", f"a non-empty list of {', '.join(QUANT_TARGETS)}", file=path)
+    known_targets = target_names("study")
+    targets = document.get("targets", known_targets)
+    if not isinstance(targets, list) or not targets or any(t not in known_targets for t in targets):
+        raise ValidationError("targets", f"{targets!r}", f"a non-empty list of {', '.join(known_targets)}", file=path)
     modes = document.get("modes", ["ptq"])
     if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes):
         raise ValidationError("modes", f"{modes!r}", "a non-empty list of ptq, qat", file=path)
@@ -209,7 +211,7 @@ def _at_resolution(dataset: Dataset, factor: int) -> Dataset:
 
 
 # ----- the study -------------------------------------------------------------------------------
-def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
+def run_study(config: StudyConfig, *, progress=console.info) -> dict[str, Any]:
     """Run every combination; write results.csv, results.md, accuracy_vs_bits.png and study.json."""
     network = load(config.network)
     loss = config.loss or (network.provenance.get("training", {}).get("config", {}).get("loss", {}).get("name")
@@ -225,7 +227,7 @@ def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
         coarse_eval = float_eval if factor == 1 else evaluate(coarse, coarse_test, loss=loss)
         calibration = {network.sources()[0].name: coarse_train.inputs[:config.calibration_samples]}
         for target_name in config.targets:
-            target = quant_target(target_name)
+            target = get_target(target_name, "study")
             for bits, split, mode in itertools.product(config.weight_bits, config.signs_split, config.modes):
                 if bits > target.native_weight_bits:
                     continue
@@ -244,7 +246,7 @@ def run_study(config: StudyConfig, *, progress=print) -> dict[str, Any]:
                     rows.append(_failed_row(target_name, factor, coarse.dt_ms, bits, split, mode, float_eval,
                                             coarse_eval, error))
                     continue
-                result = evaluate(quantized, coarse_test, mode=target.refsim_mode, loss=loss)
+                result = evaluate(quantized, coarse_test, mode=target_name, loss=loss)
                 row = {"target": target_name, "delay_resolution": factor, "dt_ms": coarse.dt_ms,
                        "weight_bits": bits, "signs_split": split, "mode": mode, "scale": config.scale,
                        "target_options": json.dumps(as_json(summary.options["target_options"])),
@@ -284,16 +286,13 @@ def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, 
     if not settings.get("enabled", False):
         return "not run"
     from ..parity.compare import compare
-    from ..targets import get_target, load_backend
     samples = int(settings.get("samples", 4))
     inputs = {quantized.sources()[0].name: test.inputs[:samples]}
-    module = settings.get("executors", {}).get(target)
     try:
-        reference = simulate(quantized, inputs, mode=get_target(target).refsim_mode)
-        backend = importlib.import_module(module) if module else load_backend(target)
-        with backend.executor() as executor:
+        reference = simulate(quantized, inputs, mode=target)
+        with get_target(target).executor(settings.get("executors", {}).get(target)) as executor:
             candidate = executor.run(quantized, inputs)
-    except (NeurodelayError, ImportError, AttributeError) as error:
+    except NeurodelayError as error:
         return f"error: {error}"
     divergences = compare(reference, candidate, ("spikes",))
     missing = [f"{d.population}.{d.quantity}" for d in divergences if d.count < 0]
@@ -303,7 +302,7 @@ def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, 
 
 
 def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: StudyConfig, loss: str,
-                       progress=print) -> list[dict[str, Any]]:
+                       progress=console.info) -> list[dict[str, Any]]:
     """Accuracy (float refsim), neurons and cores of the delay-range options at ``delay_range.bound``:
     (a) clamp without and with fine-tuning, (b) the smallest timestep multiple that fits, (c) relays."""
     bound = int(config.delay_range["bound"])
@@ -311,7 +310,7 @@ def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: 
     # delays at 0.1) made a few dozen Adam steps, whose effect stayed inside the evaluation noise
     # (README, "Measured figures").
     fine_tune_epochs = int(config.delay_range.get("epochs", 3))
-    target = quant_target(config.delay_range.get("target", config.targets[0]))
+    target = get_target(config.delay_range.get("target", config.targets[0]), "study")
     longest = max(int(np.floor(np.asarray(p.delays_steps)[p.existing()] + 0.5).max(initial=0))
                   for p in network.projections)
     neurons = lambda net: sum(p.size for p in net.neurons())  # noqa: E731

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Network
-from ..quant.loihi2 import FORMAT, Loihi2Model, Loihi2Neurons, Loihi2Synapses, effective_bias, effective_weights, encode
+from ..quant.loihi2 import FORMAT, Loihi2Model, Loihi2Neurons, Loihi2Synapses, effective_bias, effective_weights, integer_model
 from ..recording import PopulationRecording, Recording
 
 EXECUTOR_NAME = "refsim-loihi2"
@@ -140,8 +140,8 @@ def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: 
     return Recording(executor, 1.0, steps, record)
 
 
-def simulate_loihi2(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
+def simulate_network(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
     """The refsim mode entry point: encode the loihi2-quantized ``network`` and simulate it."""
-    recording = simulate_model(encode(network), inputs)
+    recording = simulate_model(integer_model(network), inputs)
     recording.dt_ms = network.dt_ms
     return recording

@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import ValidationError
 from ..ir import Network
 from ..quant.spinnaker import (EXCITATORY, INHIBITORY, S1615_FRACTION_BITS, S1615_ONE,
-                               WEIGHT_WORD_MAX, SpiNNakerLayout, build_layout, split_delay)
+                               WEIGHT_WORD_MAX, SpiNNakerModel, integer_model, split_delay)
 from ..recording import PopulationRecording, Recording
 
 MEMBRANE_ROUNDINGS = ("floor", "nearest")
@@ -81,7 +81,7 @@ class SpiNNakerRunCounters:
     ring_buffer_saturations: dict[str, int] = field(default_factory=dict)
 
 
-def _empty_state(layout: SpiNNakerLayout, name: str, batch: int) -> PopulationState:
+def _empty_state(layout: SpiNNakerModel, name: str, batch: int) -> PopulationState:
     population = layout.populations[name]
     n = population.size
     return PopulationState(v=np.tile(population.bits["v"], (batch, 1)),
@@ -90,7 +90,7 @@ def _empty_state(layout: SpiNNakerLayout, name: str, batch: int) -> PopulationSt
                            ring=np.zeros((batch, 2, population.slots, n), np.int64))
 
 
-def simulate_layout(layout: SpiNNakerLayout, inputs: dict[str, np.ndarray], *,
+def simulate_model(layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *,
                     membrane_rounding: str = "floor") -> tuple[Recording, SpiNNakerRunCounters]:
     """Run the integer model of ``layout`` on ``{source: bool [batch, steps, n]}`` inputs."""
     if membrane_rounding not in MEMBRANE_ROUNDINGS:
@@ -170,8 +170,8 @@ def simulate_layout(layout: SpiNNakerLayout, inputs: dict[str, np.ndarray], *,
                      else "refsim-spinnaker", layout.dt_ms, steps, record), counters
 
 
-def simulate_spinnaker(network: Network, inputs: dict[str, np.ndarray], *,
+def simulate_network(network: Network, inputs: dict[str, np.ndarray], *,
                        membrane_rounding: str = "floor") -> Recording:
-    """Reference-simulator mode ``spinnaker``: a network from ``quantize_for_spinnaker`` on checked inputs."""
-    recording, _ = simulate_layout(build_layout(network), inputs, membrane_rounding=membrane_rounding)
+    """Reference-simulator mode ``spinnaker``: a network from ``quantize_network`` on checked inputs."""
+    recording, _ = simulate_model(integer_model(network), inputs, membrane_rounding=membrane_rounding)
     return recording

@@ -1,7 +1,7 @@
 """From a quantized IR network to the emulated core's description, and recordings back to IR units.
 
 Two sources for the integers, both starting from the SpiNNaker encoding of
-:mod:`neurodelay.quant.spinnaker` (:func:`~neurodelay.quant.spinnaker.build_layout`):
+:mod:`neurodelay.quant.spinnaker` (:func:`~neurodelay.quant.spinnaker.integer_model`):
 
 * ``"virtual-board"`` (default of the executor): what **sPyNNaker built** for the exported model
   on a virtual board (``neurodelay.backends.spinnaker``'s ``build``): its ring-buffer shifts and,
@@ -25,13 +25,13 @@ from .description import (CorePopulation, EmulatedNetwork, IfCurrExpParameters, 
                           SynapticMatrix)
 
 if TYPE_CHECKING:
-    from ....quant.spinnaker import SpiNNakerLayout
+    from ....quant.spinnaker import SpiNNakerModel
 
 S1615_ONE = 1 << 15
 
 
-def description_from_layout(layout: "SpiNNakerLayout") -> EmulatedNetwork:
-    """The :class:`EmulatedNetwork` of a ``SpiNNakerLayout`` (one synapse per pre/post pair and receptor)."""
+def description_from_layout(layout: "SpiNNakerModel") -> EmulatedNetwork:
+    """The :class:`EmulatedNetwork` of a ``SpiNNakerModel`` (one synapse per pre/post pair and receptor)."""
     populations = []
     for name, population in layout.populations.items():
         bits = population.bits
@@ -65,7 +65,7 @@ def description_from_layout(layout: "SpiNNakerLayout") -> EmulatedNetwork:
                            tuple(populations), tuple(matrices))
 
 
-def description_from_build(layout: "SpiNNakerLayout", built: dict) -> EmulatedNetwork:
+def description_from_build(layout: "SpiNNakerModel", built: dict) -> EmulatedNetwork:
     """The :class:`EmulatedNetwork` of what sPyNNaker built (``build()``'s read-back) for ``layout``.
 
     ``built``: ``{"shifts": {population: [exc, inh]}, "projections": {label: {"synapse_type",
@@ -98,7 +98,7 @@ def description_from_build(layout: "SpiNNakerLayout", built: dict) -> EmulatedNe
                            metadata={"integers_from": "sPyNNaker virtual-board build"})
 
 
-def recording_in_ir_units(recording: Recording, layout: "SpiNNakerLayout") -> Recording:
+def recording_in_ir_units(recording: Recording, layout: "SpiNNakerModel") -> Recording:
     """States named as the refsim SpiNNaker mode names them (``v``, ``i_exc``, ``i_inh``, ``i_syn`` =
     exc - inh, s16.15 bits) with scales to IR units: v by 2^-15 / k, currents by 2^-15 / (k * init)."""
     populations = {}
@@ -120,8 +120,8 @@ def recording_in_ir_units(recording: Recording, layout: "SpiNNakerLayout") -> Re
 def run_networks(executor, jobs: list, *, integers_from: str, timeout_s: float, nets_per_build: int) -> list:
     """Run ``[(quantized network, checked inputs)]``; integers from ``"virtual-board"`` or ``"layout"``.
     Returns ``[(Recording in IR units, Provenance)]``."""
-    from ....quant.spinnaker import build_layout
-    layouts = [build_layout(network) for network, _ in jobs]
+    from ....quant.spinnaker import integer_model
+    layouts = [integer_model(network) for network, _ in jobs]
     if integers_from == "layout":
         descriptions = [description_from_layout(layout) for layout in layouts]
     else:

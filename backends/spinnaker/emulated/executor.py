@@ -167,7 +167,7 @@ class EmulatedCoreExecutor(Executor):
         return cores
 
     def run(self, network, inputs) -> Recording:
-        """Run a network quantized by ``quantize_for_spinnaker`` (IR inputs); states in IR units."""
+        """Run a network quantized by ``quantize_network`` (IR inputs); states in IR units."""
         return self.run_many([(network, inputs)])[0]
 
     def run_many(self, jobs) -> list[Recording]:

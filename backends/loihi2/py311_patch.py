@@ -8,7 +8,7 @@ lava-nc 0.10.0 declares ``python<3.11``. Its only 3.11 incompatibility that we k
 
 The rewrite is a pure function of the file's text (:func:`patched_source`), checked before it is
 written: it must change exactly the expected fields, and applying it twice changes nothing.
-``python -m neurodelay.backends.lava.py311_patch --apply`` is run by the project's set-up.
+``python -m neurodelay.backends.loihi2.py311_patch --apply`` is run by the project's set-up.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from lava.proc.lif.process import LIF
 from lava.proc.monitor.process import Monitor
 from lava.utils.weightutils import SignMode
 
-from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Synapses
+from ...quant.loihi2 import Loihi2Model, Loihi2Synapses
 
 SIGN_MODES = {"mixed": SignMode.MIXED, "excitatory": SignMode.EXCITATORY, "inhibitory": SignMode.INHIBITORY}
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from neurodelay.errors import TargetLimitError
-from neurodelay.quant.loihi2 import FORMAT, SIGN_MODES, Loihi2Model, Loihi2Synapses, effective_weights
+from ...errors import TargetLimitError
+from ...quant.loihi2 import FORMAT, SIGN_MODES, Loihi2Model, Loihi2Synapses, effective_weights
 
 
 def _within(value: int | np.ndarray, bounds: tuple[int, int], where: str, name: str) -> None:

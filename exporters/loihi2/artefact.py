@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from neurodelay.atomic import write_with
-from neurodelay.errors import ValidationError
-from neurodelay.quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses
+from ...atomic import write_with
+from ...errors import ValidationError
+from ...quant.loihi2 import Loihi2Model, Loihi2Neurons, Loihi2Synapses
 
 FORMAT_NAME = "neurodelay-lava-export"
 FORMAT_VERSION = 1

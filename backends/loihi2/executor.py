@@ -3,7 +3,7 @@ Loihi 2 system) in a child process under a time limit, and returns the shared Re
 
 Lava hangs instead of raising when a process model fails, and leaves worker processes behind when a
 run is not stopped. So: everything is validated by the exporter before Lava starts; Lava runs in
-its own process group (``python -m neurodelay.backends.lava.worker``), which is killed as a whole
+its own process group (``python -m neurodelay.backends.loihi2.worker``), which is killed as a whole
 when the time limit passes, and a hang or crash becomes an :class:`ExecutorError`.
 """
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Sequence
 
 import numpy as np
 
-from neurodelay.errors import ExecutorError
-from neurodelay.executor import Executor, Inputs, input_dict
-from neurodelay.exporters.lava import ExportedModel, lower_network, save
-from neurodelay.exporters.lava.limits import check_model
-from neurodelay.ir import Network
-from neurodelay.recording import PopulationRecording, Recording
+from ...errors import ExecutorError
+from ...executor import Executor, Inputs, input_dict
+from ...exporters.loihi2 import ExportedModel, lower_network, save
+from ...exporters.loihi2.limits import check_model
+from ...ir import Network
+from ...recording import PopulationRecording, Recording
 
 
 class LavaExecutor(Executor):
@@ -112,7 +112,7 @@ class LavaExecutor(Executor):
         return Recording(self.name, exported.dt_ms, steps, populations)
 
     def _run_child(self, scratch: Path, names: str, steps_total: int) -> None:
-        command = [sys.executable, "-m", "neurodelay.backends.lava.worker", str(scratch / "jobs.json")]
+        command = [sys.executable, "-m", "neurodelay.backends.loihi2.worker", str(scratch / "jobs.json")]
         command += ["--hardware"] if self.hardware else []
         limit = self.timeout_s + self.timeout_per_step_s * steps_total
         started = time.monotonic()

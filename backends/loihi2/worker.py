@@ -1,6 +1,6 @@
 """Child-process entry point of the Lava backend: run exported models in Lava, write the recordings.
 
-    python -m neurodelay.backends.lava.worker JOBS.json [--hardware]
+    python -m neurodelay.backends.loihi2.worker JOBS.json [--hardware]
 
 JOBS.json is a list of ``{"model": MODEL_DIR, "inputs": INPUTS.npz, "out": OUT.npz}`` run in order
 (one child for several jobs saves the interpreter and Lava import per job). INPUTS.npz holds ``{source}`` arrays ``[batch, steps, n]``; OUT.npz receives ``{population}/spikes``
@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from neurodelay.atomic import write_with
+from ...atomic import write_with
 
 
 def run_config(hardware: bool):
@@ -34,7 +34,7 @@ def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: boo
     """One Lava run of ``model``: ``{population/quantity: [steps, n]}``."""
     from lava.magma.core.run_conditions import RunSteps
 
-    from neurodelay.exporters.lava.lower import build
+    from ...exporters.loihi2.lower import build
     graph = build(model, source_data, steps)
     try:
         graph.entry.run(condition=RunSteps(num_steps=steps), run_cfg=run_config(hardware))
@@ -50,7 +50,7 @@ def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: boo
 
 
 def run_job(model_dir: str, inputs_path: str, out_path: str, hardware: bool) -> None:
-    from neurodelay.exporters.lava.artefact import load
+    from ...exporters.loihi2.artefact import load
     model = load(model_dir).model
     with np.load(inputs_path, allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}
