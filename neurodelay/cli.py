@@ -65,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"neurodelay {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except MemoryError as error:  # sizes no check foresaw: still one line, and the cause
+        if args.debug:
+            traceback.print_exc()
+        detail = f" ({' '.join(str(error).split())[:200]})" if str(error) else ""
+        print(f"neurodelay {args.command}: error: out of memory{detail}; the sizes or durations asked for "
+              "need more memory than this machine has", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"neurodelay {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_with
+from .bounded_npz import read_npz
 from .errors import ValidationError
 
 
@@ -62,18 +63,18 @@ class Recording:
 
     @classmethod
     def load(cls, path: str | Path) -> "Recording":
+        data = read_npz(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                populations: dict[str, PopulationRecording] = {}
-                for key in data.files:
-                    if key.endswith("/spikes"):
-                        populations[key[: -len("/spikes")]] = PopulationRecording(data[key].astype(bool))
-                for key in data.files:
-                    parts = key.split("/")
-                    if len(parts) == 3 and parts[1] == "state":
-                        populations[parts[0]].states[parts[2]] = data[key]
-                        populations[parts[0]].state_scales[parts[2]] = float(data[f"{parts[0]}/scale/{parts[2]}"])
-                return cls(str(data["executor"]), float(data["dt_ms"]), int(data["steps"]), populations)
-        except (OSError, ValueError, KeyError) as error:
+            populations: dict[str, PopulationRecording] = {}
+            for key in data:
+                if key.endswith("/spikes"):
+                    populations[key[: -len("/spikes")]] = PopulationRecording(data[key].astype(bool))
+            for key in data:
+                parts = key.split("/")
+                if len(parts) == 3 and parts[1] == "state":
+                    populations[parts[0]].states[parts[2]] = data[key]
+                    populations[parts[0]].state_scales[parts[2]] = float(data[f"{parts[0]}/scale/{parts[2]}"])
+            return cls(str(data["executor"]), float(data["dt_ms"]), int(data["steps"]), populations)
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise ValidationError("(file)", f"not a neurodelay recording ({error})", "a .npz written by Recording.save",
                                   file=path) from None

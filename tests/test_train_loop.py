@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from neurodelay import ir
@@ -16,6 +15,7 @@ from neurodelay.data import load_task
 from neurodelay.errors import ValidationError
 from neurodelay.refsim import simulate
 from neurodelay.train import RunOptions, config_from_dict, train
+from neurodelay.train.checkpoint import load_checkpoint
 from neurodelay.train.config import LrScheduleSpec, OptimiserSpec
 from neurodelay.train.schedule import learning_rates
 
@@ -116,7 +116,7 @@ def test_resume_keeps_the_best_epoch_and_the_stop_exactly(tmp_path):
     for (name, array), (_, again) in zip(ir.load(tmp_path / "whole" / "network.ndnet").iter_arrays(),
                                          ir.load(tmp_path / "parts" / "network.ndnet").iter_arrays()):
         assert np.array_equal(array, again), name
-    saved = torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=False)
+    saved = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")
     assert saved["best"]["epoch"] == [r["epoch"] for r in whole if r["best_so_far"]][-1]
 
 

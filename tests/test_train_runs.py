@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from neurodelay import ir
 from neurodelay.cli import main
+from neurodelay.train.checkpoint import load_checkpoint
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -68,7 +68,7 @@ def test_yin_yang_short_run_learns_and_writes_the_run_folder(tmp_path):
         assert 0.0 <= record["test_accuracy"] <= 1.0 and record["seconds"] > 0
     assert records[-1]["test_accuracy"] > 0.75               # chance is 1/3; measured: 0.8575
     assert records[-1]["train_loss"] < records[0]["train_loss"]
-    checkpoint = torch.load(run / "checkpoint.pt", weights_only=False)
+    checkpoint = load_checkpoint(run / "checkpoint.pt")
     assert checkpoint["completed_epochs"] == 3 and checkpoint["limit"] == 400
     assert {"python", "numpy", "torch"} <= set(checkpoint["random_states"])
     assert checkpoint["weight_optimiser"]["state"] and checkpoint["delay_optimiser"]["state"]
@@ -105,7 +105,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (interrupted / "network.ndnet").exists()
-    saved = torch.load(checkpoint, weights_only=False)
+    saved = load_checkpoint(checkpoint)
     assert 1 <= saved["completed_epochs"] < 3
 
     resumed = subprocess.run(command + ["--out", str(interrupted), "--resume"], env=environment,

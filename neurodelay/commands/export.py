@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .. import ir
+from ..errors import TargetLimitError, ValidationError
+from ..outputs import check_output_file, check_output_folder, staged_folder
 from ..targets import all_targets, get_target, target_names
 
 
@@ -20,16 +22,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             group = parser.add_argument_group(f"{name} options (--target {name})")
             for flag, settings in target.export_options:
                 group.add_argument(flag, **{**settings, "dest": f"{name}:{settings['dest']}"})
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing output file, or write into a non-empty folder")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    target = get_target(args.target, "export")
+    writes_a_file = target.quantizer is None            # a file format (NIR); a chip's artefact is a folder
+    if writes_a_file:
+        check_output_file(args.out, force=args.force)
+    else:
+        check_output_folder(args.out, force=args.force)
     network = ir.load(args.network)
     options = {"clip": True} if args.clip else {}
-    target = get_target(args.target, "export")
     options.update({settings["dest"]: getattr(args, f"{target.name}:{settings['dest']}")
                     for _, settings in target.export_options})
-    exported = target.export(network, args.out, **options)
+    try:
+        if writes_a_file:
+            exported = target.export(network, args.out, **options)
+        else:
+            with staged_folder(args.out) as folder:      # a failed export leaves no half-written folder
+                exported = target.export(network, folder, **options)
+    except ValidationError as error:
+        raise error.in_file(args.network) from None
+    except TargetLimitError as error:
+        raise TargetLimitError(f"{args.network}: {error}") from None
     for line in exported.report:
         print(line)
     print(f"{args.network}: exported for {args.target} to {args.out}")

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..atomic import write_json
+from ..outputs import check_output_file
 
 MEDIAN_TARGET, MAX_TARGET = 0.01, 0.05
 
@@ -22,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--random", type=int, required=True, metavar="N", help="number of random networks")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first network (then seed+1, ...)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the full record here")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     parser.set_defaults(handler=run)
 
 
@@ -32,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ValidationError
     if args.random < 1:
         raise ValidationError("--random", f"{args.random}", "an integer >= 1")
+    if args.json is not None:
+        check_output_file(args.json, option="--json", force=args.force)
     torch.set_num_threads(1)      # the check's tensors are tiny: one thread avoids thread overhead
     record = gradcheck(args.random, args.seed)
     record["targets"] = {"median_rel_err": MEDIAN_TARGET, "max_rel_err": MAX_TARGET}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import ir
+from ..outputs import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,12 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="how the graph's CubaLIF nodes take a spike when its metadata does not say: "
                         "impulse (default; neurodelay's export), per-step (snnTorch; Norse's from_nir: forward "
                         "Euler, a spike an input of 1 for one step) or jump (Norse's LIFCell); see docs/nir.md")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..interchange.nir import read
 
+    check_output_file(args.out, force=args.force)
     network, report = read(args.file, dt_ms=args.dt_ms, convention=args.input_convention)
     for line in report:
         print(f"note: {line}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
+from ..bounded_npz import read_npz
 from ..errors import ValidationError
 from ..parity import check_networks, random_cases
 from ..parity.plot import plot_divergence
@@ -53,12 +54,7 @@ def network_file(path: str) -> Path:
 
 
 def load_inputs(path: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError) as error:
-        raise ValidationError("--inputs", f"cannot read ({error})", "an .npz of [batch, steps, n] 0/1 arrays",
-                              file=path) from None
+    return read_npz(path, field="--inputs")
 
 
 def generated_inputs(network: ir.Network, args: argparse.Namespace) -> dict[str, np.ndarray]:

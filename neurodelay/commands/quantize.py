@@ -5,6 +5,8 @@ import argparse
 
 from .. import ir
 from ..atomic import write_json
+from ..errors import TargetLimitError
+from ..outputs import check_output_file
 from ..targets import target_names
 
 
@@ -28,18 +30,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="split mixed-sign projections into excitatory and inhibitory ones first "
                         "(one more bit of weight resolution where mixed-sign connections lose one)")
     parser.add_argument("--report", default=None, metavar="PATH.json", help="also write the report as JSON")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..quant.calibration import ScaleSelection, load_calibration, quantize
 
+    check_output_file(args.out, force=args.force)
+    if args.report:
+        check_output_file(args.report, option="--report", force=args.force)
     network = ir.load(args.network)
     selection = ScaleSelection.parse(args.scale)
     calibration = load_calibration(args.calibration, network) if args.calibration else None
-    quantized, summary = quantize(network, args.target, scale=selection, calibration=calibration,
-                                  weight_bits=args.weight_bits, strict=args.strict,
-                                  signs_split=args.split_signs)
+    try:
+        quantized, summary = quantize(network, args.target, scale=selection, calibration=calibration,
+                                      weight_bits=args.weight_bits, strict=args.strict,
+                                      signs_split=args.split_signs)
+    except TargetLimitError as error:
+        raise TargetLimitError(f"{args.network}: {error}") from None
     print(summary.table())
     if args.report:
         write_json(args.report, summary.to_dict())

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import ValidationError
+from ..outputs import check_creatable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,13 +36,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ValidationError("--limit", f"got {args.limit}", ">= 1 sample per split")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValidationError("--out", f"{out} is a file", "a run folder path")
+    check_creatable(out, "--out")
     config = load_config(args.config)
     if args.device is not None:
         config = dataclasses.replace(config, device=args.device)
     if args.repeats is not None:
         return run_repeated(args, config)
-    records = train(config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit,
-                                       progress=not args.no_progress))
+    try:
+        records = train(config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit,
+                                           progress=not args.no_progress))
+    except MemoryError as error:
+        raise ValidationError("data / network", f"the sizes and durations it asks for do not fit in memory "
+                              f"({' '.join(str(error).split())[:160]})", "smaller sizes or durations",
+                              file=args.config) from None
     if records and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 reports
         last = records[-1]
         line = f"{args.out}: trained {last['epoch']} epochs, test accuracy {100 * last['test_accuracy']:.2f}%"

@@ -77,6 +77,9 @@ def read_braille_pickle(path: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]]
             table = pickle.load(stream)
     except FileNotFoundError:
         raise ValidationError("data.file", f"{path} not found", "the published Braille pickle", file=path) from None
+    except OSError as error:                          # a directory, no permission, ...
+        raise ValidationError("data.file", f"{path} cannot be read ({error.strerror})",
+                              "the published Braille pickle (a file)", file=path) from None
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as error:
         raise ValidationError("(file)", f"not a readable pickle ({type(error).__name__}: {error})",
                               "a pickled pandas DataFrame", file=path) from None

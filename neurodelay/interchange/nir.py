@@ -61,7 +61,9 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_path
+from ..bounded_yaml import load_yaml
 from ..errors import ValidationError
+from ..limits import check_memory, format_bytes
 from ..ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from ..ir.nodes import NEURON_PARAMETERS
 from ..ir.validate import NAME_PATTERN
@@ -287,6 +289,10 @@ def read(path: str | Path, *, dt_ms: float | None = None,
     if not path.is_file():
         raise ValidationError("(file)", "not found", "a NIR file (HDF5)", file=path)
     try:
+        prescan(path)
+    except ValidationError as error:
+        raise error.in_file(path) from None
+    try:
         graph = nir.read(path)
     except Exception as error:  # the nir reader raises bare exceptions of many kinds on bad files
         raise ValidationError("(file)", f"nir.read failed: {type(error).__name__}: {error}",
@@ -317,7 +323,8 @@ def from_nir(graph: Any, *, dt_ms: float | None = None, convention: str | None =
     dt_ms = _timestep(metadata, dt_ms)
     convention = _convention(metadata, convention, report)
     graph = _with_valid_names(graph, report)
-    info = yaml.safe_load(metadata["neurodelay_network_yaml"]) if "neurodelay_network_yaml" in metadata else None
+    info = (load_yaml(metadata["neurodelay_network_yaml"], field="metadata.neurodelay_network_yaml")
+            if "neurodelay_network_yaml" in metadata else None)
     populations: dict[str, Any] = {}
     gains: dict[str, np.ndarray] = {}
     for name, node in graph.nodes.items():
@@ -398,11 +405,63 @@ def _with_valid_names(graph: Any, report: list[str]) -> Any:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}), type_check=False)
 
 
+REQUIRED_FIELDS = {"CubaLIF": ("tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+                   "CubaLI": ("tau_mem", "tau_syn", "r", "v_leak", "w_in"), "Linear": ("weight",),
+                   "Affine": ("weight", "bias"), "Delay": ("delay",), "Input": ("shape",), "Output": ("shape",)}
+"""Numeric datasets each NIR node type must hold (nir.read fills some with defaults when absent)."""
+
+
+def prescan(path: Path) -> None:
+    """Check the HDF5 structure before ``nir.read`` loads it: every node of a known type holds its
+    required fields, as numbers, and all arrays together fit the memory limit (their declared
+    sizes, read from the headers only)."""
+    import h5py
+
+    declared = 0
+    try:
+        with h5py.File(path, "r") as handle:
+            if not isinstance(handle.get("node"), h5py.Group):
+                raise ValidationError("node", "missing or not a group", "a NIR graph (group 'node')")
+            nodes = []
+            handle["node"].visit(lambda name: nodes.append(name) if name.endswith("type") else None)
+            for type_name in nodes:
+                group = handle["node"][type_name].parent
+                kind = handle["node"][type_name][()]
+                kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else str(kind)
+                field = group.name.replace("/node/nodes/", "nodes.").replace("/", ".").lstrip(".")
+                for key in REQUIRED_FIELDS.get(kind, ()):
+                    value = group.get(key)
+                    if not isinstance(value, h5py.Dataset):
+                        raise ValidationError(f"{field}.{key}", f"missing from a {kind} node",
+                                              f"present: {', '.join(REQUIRED_FIELDS[kind])}")
+                    if value.dtype.kind not in "iuf":
+                        raise ValidationError(f"{field}.{key}", f"holds {value.dtype} data", "numbers")
+            sizes = []
+            handle.visititems(lambda name, item: sizes.append(item.size * item.dtype.itemsize)
+                              if isinstance(item, h5py.Dataset) else None)
+            declared = sum(sizes)
+    except ValidationError:
+        raise
+    except Exception as error:  # h5py raises OSError, KeyError, ValueError, ... on damaged files
+        raise ValidationError("(file)", f"not a readable HDF5 NIR file ({type(error).__name__}: "
+                              f"{' '.join(str(error).split())[:160]})", "a NIR graph file written by nir.write") from None
+    check_memory("(file)", 3 * declared, f"the graph's arrays ({format_bytes(declared)}, read and converted)")
+
+
+def _positive_number(value: Any, field: str, unit: str) -> float:
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 < float(value) < float("inf"):
+        raise ValidationError(field, f"{value!r}", f"a finite number > 0 ({unit})")
+    return float(value)
+
+
 def _timestep(metadata: dict[str, Any], dt_ms: float | None) -> float:
     if "neurodelay_dt_ms" in metadata:
-        stated = float(metadata["neurodelay_dt_ms"])
+        stated = _positive_number(metadata["neurodelay_dt_ms"], "metadata.neurodelay_dt_ms", "ms")
     elif "dt" in metadata:
-        stated = float(metadata["dt"]) * MS_PER_S
+        stated = _positive_number(metadata["dt"], "metadata.dt", "s") * MS_PER_S
     else:
         stated = None
     if stated is not None and dt_ms is not None and stated != dt_ms:
@@ -444,7 +503,10 @@ def _population(name: str, node: Any, info: dict | None, dt_ms: float, conventio
             values[key] = float(array[0])
     if isinstance(node, nir.CubaLI):
         return LeakyIntegrator(name, size, metadata=extra, **values)
-    refractory = int(node_metadata.get("neurodelay_refractory_steps", 0))
+    refractory = node_metadata.get("neurodelay_refractory_steps", 0)
+    if isinstance(refractory, bool) or not isinstance(refractory, (int, np.integer)) or refractory < 0:
+        raise ValidationError(f"nodes.{name}.metadata.neurodelay_refractory_steps", f"{refractory!r}",
+                              "an integer >= 0 (timesteps)")
     return LIF(name, size, refractory_steps=refractory, metadata=extra, **values)
 
 

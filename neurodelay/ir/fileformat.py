@@ -8,7 +8,7 @@ Layout of the archive:
 ``unzip -p net.ndnet network.yaml`` shows the network. In the YAML, an array-valued field is a
 reference ``{array: <key>, dtype: <dtype>, shape: [...]}``; ``<key>`` is e.g.
 ``projections/in_hid/weights``. Writes are atomic (temporary file in the same folder, then rename).
-Reads accept only ``yaml.safe_load`` data, known fields, the declared schema versions, and arrays
+Reads accept only plain YAML data (bounded: no aliases, limited nesting and integer size), known fields, the declared schema versions, and arrays
 whose header (dtype, shape) matches the declaration before any array data is read.
 """
 from __future__ import annotations
@@ -22,7 +22,9 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_path
+from ..bounded_yaml import load_yaml
 from ..errors import NeurodelayError, ValidationError
+from ..limits import check_memory, format_bytes
 from .network import Network
 from .nodes import POPULATION_TYPES, Projection, WeightFormat
 from .validate import MAX_POPULATION_SIZE
@@ -34,6 +36,8 @@ YAML_MEMBER = "network.yaml"
 MAX_YAML_BYTES = 64 * 2**20
 ALLOWED_DTYPES = {"float64", "float32", "int64", "int32", "int16", "int8", "uint8", "bool"}
 _MAX_ARRAY_ELEMENTS = 4 * 10**9
+LOAD_MEMORY_FACTOR = 3
+"""Peak memory of loading and validating a network, in multiples of its declared array bytes."""
 
 
 # ----------------------------------------------------------------------------------- writing
@@ -136,10 +140,17 @@ class _Reader:
             raise ValidationError("(file)", "does not exist or is not a file", f"a {SUFFIX} network file")
         try:
             self.archive = zipfile.ZipFile(path)
-            self.members = {info.filename: info for info in self.archive.infolist()}
+            infos = self.archive.infolist()
         except Exception as error:  # zipfile raises many types on damaged containers; all mean "corrupt"
             raise ValidationError("(file)", f"not a readable {SUFFIX} archive ({_one_line(error)})",
                                   f"a zip archive holding {YAML_MEMBER} and arrays/*.npy") from None
+        self.members = {info.filename: info for info in infos}
+        if len(self.members) != len(infos):
+            seen: set[str] = set()
+            twice = next(info.filename for info in infos if info.filename in seen or seen.add(info.filename))
+            raise ValidationError("(file)", f"archive member {twice!r} appears more than once (which copy "
+                                  "is read would be an accident)", "every member once")
+        self.declared_bytes = 0
 
     def _read_member(self, name: str, limit: int, field: str) -> bytes:
         info = self.members.get(name)
@@ -159,11 +170,7 @@ class _Reader:
 
     def network(self) -> Network:
         text = self._read_member(YAML_MEMBER, MAX_YAML_BYTES, YAML_MEMBER)
-        try:
-            document = yaml.safe_load(text.decode("utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
-            raise ValidationError(YAML_MEMBER, f"not valid YAML ({_one_line(error)})",
-                                  "YAML written by neurodelay.ir.save (safe subset, no tags)") from None
+        document = load_yaml(text, field=YAML_MEMBER, max_bytes=MAX_YAML_BYTES)
         root = _mapping(document, "(document)", {"format", "schema_version", "units", "network"},
                         required={"format", "schema_version", "network"})
         if root["format"] != FORMAT_NAME:
@@ -247,6 +254,9 @@ class _Reader:
         count = int(np.prod(shape, dtype=np.int64))
         if count > _MAX_ARRAY_ELEMENTS:
             raise ValidationError(f"{field}.shape", f"{count} elements", f"at most {_MAX_ARRAY_ELEMENTS}")
+        self.declared_bytes += count * np.dtype(dtype).itemsize
+        check_memory(field, LOAD_MEMORY_FACTOR * self.declared_bytes,
+                     f"the arrays declared so far ({format_bytes(self.declared_bytes)}, loaded and validated)")
         limit = count * np.dtype(dtype).itemsize + 4096
         data = self._read_member(f"arrays/{key}.npy", limit, field)
         stream = io.BytesIO(data)

@@ -1,6 +1,7 @@
 """The :class:`Network`: one object that flows through training, quantization, export and parity."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Sequence
 
@@ -102,14 +103,17 @@ class Network:
                            recurrent=projection.is_recurrent)
         return graph
 
-    def recurrent_loops(self) -> list[list[str]]:
-        """Every elementary cycle of populations (self-loops included), each as a list of names."""
-        simple = nx.DiGraph(self.graph())
-        return sorted((sorted(cycle) for cycle in nx.simple_cycles(simple)), key=lambda c: (len(c), c))
+    def recurrent_loops(self, limit: int | None = None) -> list[list[str]]:
+        """Elementary cycles of populations (self-loops included), each as a sorted list of names,
+        shortest first; at most ``limit`` of them (the first found) when ``limit`` is given. Dense
+        graphs have exponentially many cycles (a complete graph of 13 populations about 10^9), so
+        anything shown to a user passes a limit."""
+        cycles = nx.simple_cycles(nx.DiGraph(self.graph()))
+        return sorted((sorted(cycle) for cycle in itertools.islice(cycles, limit)), key=lambda c: (len(c), c))
 
     @property
     def is_recurrent(self) -> bool:
-        return bool(self.recurrent_loops())
+        return not nx.is_directed_acyclic_graph(nx.DiGraph(self.graph()))
 
     def iter_arrays(self) -> Iterator[tuple[str, np.ndarray]]:
         """Every array of the network with its storage key (used by the file format and reports)."""

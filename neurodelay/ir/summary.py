@@ -6,6 +6,9 @@ import numpy as np
 from .network import Network, memory_bytes
 from .validate import NEURON_PARAMETERS
 
+MAX_LISTED_LOOPS = 20
+"""Recurrent loops listed by the summary at most (dense graphs have exponentially many)."""
+
 
 def delay_histogram(delays_steps: np.ndarray, existing: np.ndarray, bins: int = 8) -> list[tuple[str, int]]:
     """Counts of existing synapses per delay range: ``[(label, count), ...]`` (label in steps)."""
@@ -53,7 +56,10 @@ def summary_text(network: Network) -> str:
                      f", max_delay_steps={projection.max_delay_steps}{quant}")
         histogram = delay_histogram(projection.delays_steps, existing)
         lines.append("      delays (steps): " + ", ".join(f"{label}: {count}" for label, count in histogram))
-    loops = network.recurrent_loops()
+    loops = network.recurrent_loops(limit=MAX_LISTED_LOOPS + 1)
     lines.append(f"synapses: {total}; memory: {memory_bytes(network) / 2**20:.3f} MiB of arrays")
-    lines.append("recurrent loops: " + ("; ".join(" -> ".join(loop) for loop in loops) if loops else "none"))
+    listed = "; ".join(" -> ".join(loop) for loop in loops[:MAX_LISTED_LOOPS]) if loops else "none"
+    if len(loops) > MAX_LISTED_LOOPS:
+        listed = f"more than {MAX_LISTED_LOOPS}, the first {MAX_LISTED_LOOPS} found: {listed}"
+    lines.append("recurrent loops: " + listed)
     return "\n".join(lines)

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounded_npz import read_npz
 from ..errors import ValidationError
 from ..executor import input_dict
 from ..ir import Network
@@ -71,12 +72,7 @@ class ScaleSelection:
 def load_calibration(path: str | Path, network: Network) -> dict[str, np.ndarray]:
     """Calibration inputs from an ``.npz``: one bool ``[batch, steps, n]`` array per spike source
     (keyed by source name, or ``inputs`` for a network with one source)."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise ValidationError("calibration", f"cannot read {path}: {error}",
-                              ".npz with one bool [batch, steps, n] array per spike source", file=path) from None
+    arrays = read_npz(path, field="--calibration")
     sources = network.sources()
     if set(arrays) == {"inputs"} and len(sources) == 1:
         arrays = {sources[0].name: arrays["inputs"]}

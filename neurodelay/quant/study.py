@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from .. import console
 from ..atomic import write_bytes
+from ..bounded_yaml import read_yaml_file
 from ..data import Dataset
 from ..data.tasks import TASKS, load_task
 from ..errors import NeurodelayError, ValidationError
@@ -117,10 +117,7 @@ class StudyConfig:
 def load_study_config(path: str | Path, *, out: str | Path | None = None) -> StudyConfig:
     """Read and check a study config; errors name the file and the field."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ValidationError("config", f"cannot read: {error}", "a YAML mapping", file=path) from None
+    document = read_yaml_file(path)
     if not isinstance(document, dict):
         raise ValidationError("config", "not a mapping", "a YAML mapping", file=path)
     known = {"name", "network", "loss", "data", "targets", "weight_bits", "delay_resolutions", "modes", "qat",

@@ -11,8 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..bounded_yaml import read_yaml_file
 from ..errors import NeurodelayError, ValidationError
 from ..train.config import load_config
 from .report import write_report
@@ -34,7 +33,7 @@ def run_sweep(config_path: str | Path, space_path: str | Path, out: str | Path, 
     base = load_config(config_path)
     space = load_space(space_path)
     check_space_against(base, space)
-    space_document = yaml.safe_load(Path(space_path).read_text(encoding="utf-8"))
+    space_document = read_yaml_file(space_path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     study = open_study(out, base, space, space_document)

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from ..bounded_yaml import read_yaml_file
 from ..errors import ValidationError
 from ..train.config import ExperimentConfig, config_from_dict
 from ..train.schema import build
@@ -128,13 +127,9 @@ class SearchSpace:
 def load_space(path: str | Path) -> SearchSpace:
     """Read and validate ``SPACE.yaml`` (errors name the file and the field)."""
     path = Path(path)
+    document = read_yaml_file(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
         return build(SearchSpace, document, "")
-    except OSError as error:
-        raise ValidationError("(file)", f"cannot read: {error.strerror}", "a readable YAML file", file=path) from None
-    except yaml.YAMLError as error:
-        raise ValidationError("(file)", f"not valid YAML: {error}", "a YAML mapping", file=path) from None
     except ValidationError as error:
         raise error.in_file(path) from None
 

@@ -1,6 +1,6 @@
 """The experiment config: one YAML file that fixes a training run (data, network, optimiser, loss).
 
-Read with ``yaml.safe_load`` only; every section is a frozen dataclass below whose fields are
+Read with the bounded YAML loader (plain data, no aliases); every section is a frozen dataclass below whose fields are
 the allowed keys (unknown keys are errors) and whose ``check`` method states the allowed ranges.
 Top-level layout::
 
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 
+from ..bounded_yaml import read_yaml_file
 from ..data import TASKS
 from ..errors import ValidationError
 from .schema import build, plain
@@ -245,6 +245,15 @@ class LossSpec:
     name: Literal["exp_weighted_ce", "sum_ce", "max_ce"]
     options: dict[str, Any] = field(default_factory=dict)
 
+    OPTIONS = ("temperature",)
+
+    def check(self, path: str) -> None:
+        for key, value in self.options.items():
+            if key not in self.OPTIONS:
+                raise ValidationError(f"{path}.options.{key}", "unknown option", ", ".join(self.OPTIONS))
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise ValidationError(f"{path}.options.{key}", f"got {value!r}", "a finite number > 0")
+
 
 @dataclass(frozen=True)
 class RegularizerSpec:
@@ -378,14 +387,7 @@ def config_from_dict(document: Any) -> ExperimentConfig:
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate the YAML experiment config at ``path`` (errors name the file and field)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ValidationError("(file)", f"cannot read: {error.strerror}", "a readable YAML file", file=path) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValidationError("(file)", f"not valid YAML: {error}", "a YAML mapping", file=path) from None
+    document = read_yaml_file(path)
     try:
         return config_from_dict(document)
     except ValidationError as error:

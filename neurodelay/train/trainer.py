@@ -88,6 +88,8 @@ class Trainer:
         self.device = device
         self.dtype = getattr(torch, config.dtype)
         self._prepare_run_dir()
+        # a missing, damaged or refused checkpoint fails before data and model are built
+        saved = load_checkpoint(self.run_dir / CHECKPOINT_NAME) if options.resume else None
 
         random.seed(config.seed)
         np.random.seed(config.seed)
@@ -129,8 +131,8 @@ class Trainer:
         self.best = self._best_epoch_tracker()
         self.records: list[dict[str, Any]] = []
         self.start_epoch = 0
-        if options.resume:
-            self._restore(load_checkpoint(self.run_dir / CHECKPOINT_NAME))
+        if saved is not None:
+            self._restore(saved)
 
     # ----- set-up -------------------------------------------------------------------------
     def _prepare_run_dir(self) -> None:
@@ -191,19 +193,26 @@ class Trainer:
         saved, current = dict(state["config"]), self.config.to_dict()
         for free in ("epochs", "device"):        # a run may go on for longer, and on another device
             saved.pop(free, None), current.pop(free, None)
-        if saved != current or state["limit"] != self.options.limit:
+        if saved != current or state.get("limit") != self.options.limit:
             raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
                                   "config or --limit (only 'epochs' and 'device' may change when resuming)")
-        self.model.load_state_dict(state["model"])
-        for optimiser, key in ((self.weight_optimiser, "weight_optimiser"), (self.delay_optimiser, "delay_optimiser")):
-            if optimiser is not None:
-                optimiser.load_state_dict(state[key])
-        self.sampler.load_state_dict(state["sampler"])
-        restore_random_states(state["random_states"])
+        try:
+            self.model.load_state_dict(state["model"])
+            for optimiser, key in ((self.weight_optimiser, "weight_optimiser"),
+                                   (self.delay_optimiser, "delay_optimiser")):
+                if optimiser is not None:
+                    optimiser.load_state_dict(state[key])
+            self.sampler.load_state_dict(state["sampler"])
+            restore_random_states(state["random_states"])
+            if self.best is not None:
+                self.best.load_state_dict(state["best"], self.device)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
+            # an intact file (checksum verified) whose contents do not fit this run: crafted or foreign
+            raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: its contents do not fit this run's "
+                                  f"model, optimisers or generators ({type(error).__name__}: "
+                                  f"{' '.join(str(error).split())[:160]})") from None
         self.records = list(state["records"])
         self.start_epoch = int(state["completed_epochs"])
-        if self.best is not None:
-            self.best.load_state_dict(state["best"], self.device)
 
     # ----- one batch ----------------------------------------------------------------------
     def _to_device(self, array: np.ndarray) -> torch.Tensor:

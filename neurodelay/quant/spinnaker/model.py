@@ -90,6 +90,9 @@ def timestep_bits(dt_ms: float) -> int:
     if abs(dt_ms * 1000.0 - round(dt_ms * 1000.0)) > 1e-9:
         raise TargetLimitError(f"dt_ms: {dt_ms} ms is not a whole number of microseconds "
                                "(allowed: multiples of 0.001 ms)")
+    if round(dt_ms * 1000.0) < 1:
+        raise TargetLimitError(f"dt_ms: {dt_ms:g} ms is below sPyNNaker's 1 us clock "
+                               "(allowed: multiples of 0.001 ms, at least 0.001 ms)")
     return int(encode_s1615(dt_ms, "dt_ms"))
 
 

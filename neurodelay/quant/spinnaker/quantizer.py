@@ -13,7 +13,7 @@ from .fixed_point import decode_s1615
 from .formats import (DEFAULT_NEURONS_PER_CORE, MAX_SHIFT, S1615_FRACTION_BITS, S1615_ONE, SPYNNAKER_VERSION, TARGET,
                       WEIGHT_MANTISSA_BITS, weight_unit_nA, word_limit)
 from ..chip_report import ChipReport, QuantizedNetwork
-from .model import integer_model
+from .model import integer_model, timestep_bits
 
 @dataclass
 class QuantizationReport(ChipReport):
@@ -86,6 +86,7 @@ def quantize_network(network: Network, *, voltage_scale_mv: float = 16.0,
     if not network.projections:
         raise ValidationError("projections", "the network has no projections", "at least one projection")
     report = QuantizationReport(voltage_scale_mv=scale, shift_policy=shift_policy)
+    timestep_bits(network.dt_ms)                                # a dt the chip's clock cannot run: refuse first
 
     delays: dict[str, np.ndarray] = {}
     for projection in network.projections:
@@ -105,11 +106,15 @@ def quantize_network(network: Network, *, voltage_scale_mv: float = 16.0,
         inhibitory = np.zeros(population.size)
         largest = 0.0
         for projection in incoming:
-            nA = np.where(projection.existing(), projection.weights, 0.0) * scale
+            with np.errstate(over="ignore"):                    # overflow is refused just below
+                nA = np.where(projection.existing(), projection.weights, 0.0) * scale
             excitatory += np.clip(nA, 0, None).sum(axis=0)
             inhibitory += np.clip(-nA, 0, None).sum(axis=0)
             largest = max(largest, float(np.abs(nA).max(initial=0.0)))
         needed = max(excitatory.max(), inhibitory.max()) if shift_policy == "worst_case" else largest
+        if not math.isfinite(needed):
+            raise TargetLimitError(f"populations[{population.name}]: incoming weights times voltage_scale_mv "
+                                   f"({scale:g}) overflow float64; allowed: |weight| * voltage_scale_mv < 1.8e308")
         shift = _shift_for(needed * S1615_ONE)
         if shift > MAX_SHIFT:
             raise TargetLimitError(f"populations[{population.name}]: incoming weights of up to {needed:g} nA "
