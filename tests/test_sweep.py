@@ -138,3 +138,26 @@ def test_sigkill_mid_sweep_then_rerun_completes_without_repeating_trials(tmp_pat
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert sum(row["state"] == "COMPLETE" for row in rows) == 4
     assert "4 of 4 trials complete" in rerun.stdout
+
+
+def test_interrupted_trials_are_requeued_once_with_their_values():
+    from neurodelay.sweep.runner import requeue_orphans
+
+    finished_process = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished_process.wait()
+    study = optuna.create_study()
+    distribution = optuna.distributions.FloatDistribution(0.0, 1.0)
+    killed = study.ask({"x": distribution})                       # its process is gone
+    killed.set_user_attr("owner", {"host": os.uname().nodename, "pid": finished_process.pid})
+    alive = study.ask({"x": distribution})                        # its process (this one) runs
+    alive.set_user_attr("owner", {"host": os.uname().nodename, "pid": os.getpid()})
+    stopped = study.ask({"x": distribution})
+    study.tell(stopped, state=optuna.trial.TrialState.FAIL)     # Ctrl-C
+    rejected = study.ask({"x": distribution})
+    rejected.set_user_attr("error", "config rejected")
+    study.tell(rejected, state=optuna.trial.TrialState.FAIL)
+    assert sorted(requeue_orphans(study)) == [killed.number, stopped.number]
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert sorted(t.params["x"] for t in waiting) == sorted([killed.params["x"], stopped.params["x"]])
+    assert study.trials[alive.number].state == optuna.trial.TrialState.RUNNING
+    assert requeue_orphans(study) == []                            # never twice

@@ -21,7 +21,7 @@ def example(name: str) -> dict:
     return yaml.safe_load((EXAMPLES / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["sequence_detection.yaml", "yin_yang.yaml"])
+@pytest.mark.parametrize("name", ["sequence_detection.yaml", "yin_yang.yaml", "yin_yang_fine.yaml"])
 def test_examples_are_valid_and_round_trip(name):
     config = load_config(EXAMPLES / name)
     again = config_from_dict(copy.deepcopy(config.to_dict()))

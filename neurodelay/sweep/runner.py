@@ -7,9 +7,10 @@ a normal run folder) and returns the space's metric. Resuming after a kill:
 
 * finished trials (COMPLETE, or FAIL with an ``error``: a config the trainer rejected) are never
   run again;
-* a trial left RUNNING by a process of this machine that no longer exists is marked FAIL and
-  re-queued with the same parameters by Optuna's ``RetryHeartbeatStaleTrialCallback``; the retry
-  continues in the same run folder from its last epoch checkpoint;
+* a trial left RUNNING by a process of this machine that no longer exists, or stopped by Ctrl-C
+  (FAIL without an error), is re-queued with the same parameters by Optuna's
+  ``RetryHeartbeatStaleTrialCallback``; the retry continues in the same run folder from its last
+  epoch checkpoint;
 * a trial of another machine that stops sending heartbeats (every 60 s, stale after 180 s) is
   re-queued the same way by Optuna itself.
 
@@ -100,18 +101,24 @@ def _process_exists(pid: int) -> bool:
 
 
 def requeue_orphans(study) -> list[int]:
-    """Fail and re-queue the RUNNING trials whose process on this machine has died; returns
-    their numbers."""
+    """Re-queue, with the same parameters, the trials that were interrupted: RUNNING ones whose
+    process on this machine has died (marked FAIL first) and FAIL ones without a recorded error
+    (stopped by Ctrl-C) that have no retry yet. Returns their numbers."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
     _quiet_experimental_warnings()
-    retry, host, requeued = RetryHeartbeatStaleTrialCallback(), socket.gethostname(), []
+    host = socket.gethostname()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get("owner")
         if owner and owner["host"] == host and not _process_exists(owner["pid"]):
             study.tell(trial.number, state=TrialState.FAIL)
-            retry(study, study.trials[trial.number])
+    trials = study.get_trials(deepcopy=False)
+    retried = {number for trial in trials for number in trial.system_attrs.get("retry_history", [])}
+    retry, requeued = RetryHeartbeatStaleTrialCallback(), []
+    for trial in trials:
+        if trial.state == TrialState.FAIL and "error" not in trial.user_attrs and trial.number not in retried:
+            retry(study, trial)
             requeued.append(trial.number)
     return requeued
 
