@@ -9,7 +9,6 @@ network's voltage unit.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from . import ir  # noqa: E402
 from .atomic import atomic_path  # noqa: E402
+from .bounded_json import read_json_file  # noqa: E402
 from .errors import ValidationError  # noqa: E402
 from .recording import Recording  # noqa: E402
 
@@ -194,7 +194,13 @@ def plot_run(run_dir: str | Path, out_dir: str | Path, *, sample: int = 0, sampl
     written = []
     metrics_file = run_dir / "metrics.json"
     if metrics_file.is_file():
-        written.append(save_figure(metrics_figure(json.loads(metrics_file.read_text())), out_dir / f"curves{suffix}"))
+        records = read_json_file(metrics_file)
+        if not isinstance(records, list) or not all(
+                isinstance(r, dict) and all(isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)
+                                            for key in ("epoch", "train_loss")) for r in records):
+            raise ValidationError("(records)", "not a list of epoch records with numeric epoch and train_loss",
+                                  "a metrics.json written by neurodelay train", file=metrics_file)
+        written.append(save_figure(metrics_figure(records), out_dir / f"curves{suffix}"))
     if any(p.max_delay_steps > 0 for p in trained.projections):
         written.append(save_figure(delay_histogram_figure(trained, initial_network(trained)),
                                    out_dir / f"delays{suffix}"))

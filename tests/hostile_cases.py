@@ -407,6 +407,23 @@ def npz_cases(root: Path) -> list[dict]:
     return cases
 
 
+def run_folder_cases(root: Path) -> list[dict]:
+    """``plot`` on run folders whose metrics.json is damaged, bombed or of the wrong shape."""
+    cases = []
+    for label, data, expect in (("deep", b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+                                ("not_utf8", b'[{"epoch": 1, "x": "caf\xe9"}]', "UTF-8"),
+                                ("not_json", b"{epoch: 1", "not valid JSON"),
+                                ("mapping", b'{"epoch": 1}', "epoch records"),
+                                ("string_loss", b'[{"epoch": 1, "train_loss": "low"}]', "epoch records")):
+        run = root / f"run_metrics_{label}"
+        run.mkdir()
+        write_bytes(run / "network.ndnet", NETWORK.read_bytes())
+        write_bytes(run / "metrics.json", data)
+        cases.append(case(f"plot_metrics_{label}", ["plot", str(run), "--out", str(root / f"plots_{label}")],
+                          ["metrics.json", expect]))
+    return cases
+
+
 def space_cases(root: Path) -> list[dict]:
     """Search spaces for ``sweep`` and study configs for ``study``: YAML bombs and wrong shapes."""
     cases = []
@@ -426,4 +443,4 @@ def space_cases(root: Path) -> list[dict]:
 def all_cases(root: Path) -> list[dict]:
     root.mkdir(parents=True, exist_ok=True)
     return (network_cases(root) + config_cases(root) + nir_cases(root) + quantize_cases(root) + info_cases(root)
-            + checkpoint_cases(root) + npz_cases(root) + space_cases(root))
+            + checkpoint_cases(root) + npz_cases(root) + space_cases(root) + run_folder_cases(root))
