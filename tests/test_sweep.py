@@ -140,7 +140,7 @@ def test_sigkill_mid_sweep_then_rerun_completes_without_repeating_trials(tmp_pat
     assert "4 of 4 trials complete" in rerun.stdout
 
 
-def test_interrupted_trials_are_requeued_once_with_their_values():
+def test_interrupted_trials_are_requeued_once_with_their_values(tmp_path):
     from neurodelay.sweep.runner import requeue_orphans
 
     finished_process = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -151,13 +151,14 @@ def test_interrupted_trials_are_requeued_once_with_their_values():
     killed.set_user_attr("owner", {"host": os.uname().nodename, "pid": finished_process.pid})
     alive = study.ask({"x": distribution})                        # its process (this one) runs
     alive.set_user_attr("owner", {"host": os.uname().nodename, "pid": os.getpid()})
+    unowned = study.ask({"x": distribution})                      # killed before it recorded its owner
     stopped = study.ask({"x": distribution})
     study.tell(stopped, state=optuna.trial.TrialState.FAIL)     # Ctrl-C
     rejected = study.ask({"x": distribution})
     rejected.set_user_attr("error", "config rejected")
     study.tell(rejected, state=optuna.trial.TrialState.FAIL)
-    assert sorted(requeue_orphans(study)) == [killed.number, stopped.number]
+    assert sorted(requeue_orphans(study, tmp_path)) == [killed.number, unowned.number, stopped.number]
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
-    assert sorted(t.params["x"] for t in waiting) == sorted([killed.params["x"], stopped.params["x"]])
+    assert sorted(t.params["x"] for t in waiting) == sorted(t.params["x"] for t in (killed, unowned, stopped))
     assert study.trials[alive.number].state == optuna.trial.TrialState.RUNNING
-    assert requeue_orphans(study) == []                            # never twice
+    assert requeue_orphans(study, tmp_path) == []                  # never twice

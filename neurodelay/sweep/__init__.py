@@ -37,7 +37,7 @@ def run_sweep(config_path: str | Path, space_path: str | Path, out: str | Path, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     study = open_study(out, base, space, space_document)
-    requeued = requeue_orphans(study)
+    requeued = requeue_orphans(study, out)
     threads = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
     arguments = (str(out), base.to_dict(), space_document)
     if jobs == 1:

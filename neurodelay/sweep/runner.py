@@ -100,19 +100,30 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def requeue_orphans(study) -> list[int]:
+def requeue_orphans(study, out: Path) -> list[int]:
     """Re-queue, with the same parameters, the trials that were interrupted: RUNNING ones whose
-    process on this machine has died (marked FAIL first) and FAIL ones without a recorded error
-    (stopped by Ctrl-C) that have no retry yet. Returns their numbers."""
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    process on this machine has died, or that have no owner yet (marked FAIL first), and FAIL ones
+    without a recorded error (stopped by Ctrl-C) that have no retry yet. Returns their numbers.
+
+    Runs under the draw lock of ``out``: a worker creates a trial and records its owner while it
+    holds that lock, so a RUNNING trial without an owner seen here was left by a killed process."""
     from optuna.trial import TrialState
 
     _quiet_experimental_warnings()
     host = socket.gethostname()
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = trial.user_attrs.get("owner")
-        if owner and owner["host"] == host and not _process_exists(owner["pid"]):
-            study.tell(trial.number, state=TrialState.FAIL)
+    with draw_lock(out):
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner = trial.user_attrs.get("owner")
+            if owner is None or (owner["host"] == host and not _process_exists(owner["pid"])):
+                study.tell(trial.number, state=TrialState.FAIL)
+        return _retry_failed(study)
+
+
+def _retry_failed(study) -> list[int]:
+    """Re-queue every FAIL trial without a recorded error that has no retry yet; their numbers."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    from optuna.trial import TrialState
+
     trials = study.get_trials(deepcopy=False)
     retried = {number for trial in trials for number in trial.system_attrs.get("retry_history", [])}
     retry, requeued = RetryHeartbeatStaleTrialCallback(), []
