@@ -3,12 +3,13 @@
 
     python3 dev.py demo     # create .venv (if needed), install everything, run the end-to-end demo
     python3 dev.py test     # create .venv (if needed), install everything, run the whole test suite
-    python3 dev.py lint     # create .venv (if needed), install everything, run ruff check on the repository
+    python3 dev.py lint     # create .venv (if needed), install everything, run ruff check and ruff format --check
 
 Only Python 3.11 and pip are assumed. The environment lives in ``.venv`` next to this file and is
 rebuilt only when the install recipe (pyproject.toml, tools/install_env.py) changes: a stamp file
 records the recipe's hash, so running either command twice installs nothing the second time.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,12 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "demo":
         cmd = [str(venv_python), "-m", "neurodelay", "demo", *extra]
-    elif command == "lint":
-        cmd = [str(venv_python), "-m", "ruff", "check", ".", *extra]
+    elif command == "lint":  # the linter, then the formatter's check (no file is changed)
+        lint = [str(venv_python), "-m", "ruff", "check", ".", *extra]
+        print("+", " ".join(lint), flush=True)
+        if subprocess.call(lint, cwd=ROOT, env=env) != 0:
+            return 1
+        cmd = [str(venv_python), "-m", "ruff", "format", "--check", "."]
     else:
         cmd = [str(venv_python), "-m", "pytest", *extra]
     print("+", " ".join(cmd), flush=True)

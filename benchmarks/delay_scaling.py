@@ -29,6 +29,7 @@ the fused one; on CPU the torch engine.
 
 Writes ``benchmarks/results/delay_scaling_<device>.json`` and a PNG plot next to it (atomically).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,14 +99,17 @@ class DclsNet(nn.Module):
     def __init__(self, inputs: int, hidden: int, classes: int, max_delay: int) -> None:
         super().__init__()
         from DCLS.construct.modules import Dcls1d
+
         self.kernel = max_delay + 1
         sizes = (inputs, hidden, hidden, classes)
-        self.convs = nn.ModuleList(Dcls1d(a, b, kernel_count=1, groups=1, dilated_kernel_size=self.kernel,
-                                          bias=False, version="gauss") for a, b in zip(sizes[:-1], sizes[1:]))
+        self.convs = nn.ModuleList(
+            Dcls1d(a, b, kernel_count=1, groups=1, dilated_kernel_size=self.kernel, bias=False, version="gauss")
+            for a, b in zip(sizes[:-1], sizes[1:])
+        )
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(2))
         self.dropout = nn.Dropout(0.4)
 
-    def _delayed(self, conv, x):               # x [T, B, C] -> [T, B, C_out], causal
+    def _delayed(self, conv, x):  # x [T, B, C] -> [T, B, C_out], causal
         y = conv(F.pad(x.permute(1, 2, 0), (self.kernel - 1, 0)))
         return y.permute(2, 0, 1)
 
@@ -115,7 +119,7 @@ class DclsNet(nn.Module):
             steps, batch, n = y.shape
             y = norm(y.reshape(steps * batch, n)).reshape(steps, batch, n)
             x = self.dropout(lif_sequence(y))
-        return self._delayed(self.convs[2], x)   # readout current [T, B, classes]
+        return self._delayed(self.convs[2], x)  # readout current [T, B, classes]
 
 
 class DelayBufferBPTT(nn.Module):
@@ -126,17 +130,20 @@ class DelayBufferBPTT(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         sizes = (inputs, hidden, hidden, classes)
         self.slots = max_delay + 1
-        self.weights = nn.ParameterList(nn.Parameter(torch.randn(a, b, generator=generator) / math.sqrt(a))
-                                        for a, b in zip(sizes[:-1], sizes[1:]))
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.randn(a, b, generator=generator) / math.sqrt(a)) for a, b in zip(sizes[:-1], sizes[1:])
+        )
         self.register_buffer("onehots", torch.zeros(0))
-        self.delay_onehots = [F.one_hot(torch.randint(0, self.slots, (a, b), generator=generator), self.slots)
-                              .permute(2, 0, 1).float() for a, b in zip(sizes[:-1], sizes[1:])]
+        self.delay_onehots = [
+            F.one_hot(torch.randint(0, self.slots, (a, b), generator=generator), self.slots).permute(2, 0, 1).float()
+            for a, b in zip(sizes[:-1], sizes[1:])
+        ]
 
-    def forward(self, x):                       # x [T, B, C]
+    def forward(self, x):  # x [T, B, C]
         steps, batch, _ = x.shape
         out = x
         for layer, (weight, onehot) in enumerate(zip(self.weights, self.delay_onehots)):
-            stacked = (weight[None] * onehot).reshape(-1, weight.shape[1])      # [(D+1) * n_pre, n_post]
+            stacked = (weight[None] * onehot).reshape(-1, weight.shape[1])  # [(D+1) * n_pre, n_post]
             history = torch.zeros(batch, self.slots, weight.shape[0])
             v = torch.zeros(batch, weight.shape[1])
             i_syn = torch.zeros(batch, weight.shape[1])
@@ -150,7 +157,7 @@ class DelayBufferBPTT(nn.Module):
                     results.append(s)
                 else:
                     results.append(v)
-                history = torch.cat([out[t][:, None], history[:, :-1]], 1)      # newest first
+                history = torch.cat([out[t][:, None], history[:, :-1]], 1)  # newest first
             out = torch.stack(results)
         return out
 
@@ -158,17 +165,29 @@ class DelayBufferBPTT(nn.Module):
 def engine_model(inputs: int, hidden: int, classes: int, max_delay: int, device: str, seed: int = 0):
     from neurodelay.engine import DelayNetwork
     from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+
     rng = np.random.default_rng(seed)
 
     def projection(name, pre, post, n_pre, n_post, mean, std, max_d):
-        return Projection(name, pre, post, rng.normal(mean, std, (n_pre, n_post)),
-                          rng.uniform(0, max_d, (n_pre, n_post)), max_d)
+        return Projection(
+            name, pre, post, rng.normal(mean, std, (n_pre, n_post)), rng.uniform(0, max_d, (n_pre, n_post)), max_d
+        )
 
-    network = Network("delay_scaling", 1.0, (
-        SpikeSource("input", inputs), LIF("hidden1", hidden), LIF("hidden2", hidden), LeakyIntegrator("output", classes)),
-        (projection("input_hidden1", "input", "hidden1", inputs, hidden, 0.03, 0.05, max_delay),
-         projection("hidden1_hidden2", "hidden1", "hidden2", hidden, hidden, 0.04, 0.06, max_delay),
-         projection("hidden2_output", "hidden2", "output", hidden, classes, 0.0, 0.03, 0)))
+    network = Network(
+        "delay_scaling",
+        1.0,
+        (
+            SpikeSource("input", inputs),
+            LIF("hidden1", hidden),
+            LIF("hidden2", hidden),
+            LeakyIntegrator("output", classes),
+        ),
+        (
+            projection("input_hidden1", "input", "hidden1", inputs, hidden, 0.03, 0.05, max_delay),
+            projection("hidden1_hidden2", "hidden1", "hidden2", hidden, hidden, 0.04, 0.06, max_delay),
+            projection("hidden2_output", "hidden2", "output", hidden, classes, 0.0, 0.03, 0),
+        ),
+    )
     return DelayNetwork(network, device=device)
 
 
@@ -201,6 +220,7 @@ def deliveries_per_pass(model, spikes: torch.Tensor) -> int:
     counted with a per-neuron cumulative delay histogram (small, so the peak memory stays the model's)."""
     from neurodelay.engine.forward import simulate
     from neurodelay.engine.layout import integer_delays, source_tensors
+
     compiled = model.compiled
     tape = simulate(compiled, source_tensors(compiled, spikes), dict(model.weights), dict(model.delays))
     steps, total = spikes.shape[1], 0
@@ -212,7 +232,7 @@ def deliveries_per_pass(model, spikes: torch.Tensor) -> int:
         histogram.scatter_add_(1, delays, torch.ones_like(delays))
         at_most = torch.cat([torch.zeros_like(histogram[:, :1]), torch.cumsum(histogram, 1)], 1)  # [n_pre, bins + 1]
         for step in range(log.steps):
-            largest = min(steps - 2 - step, bins - 1)            # largest delay that still arrives
+            largest = min(steps - 2 - step, bins - 1)  # largest delay that still arrives
             if largest >= 0 and log.count(step):
                 total += int(at_most[log.at(step)[1], largest + 1].sum())
     return total
@@ -226,7 +246,7 @@ def sync(device: str) -> None:
 
 def peak_memory_mib(device: str) -> float:
     if device == "cuda":
-        return torch.cuda.max_memory_allocated() / 2 ** 20
+        return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -236,27 +256,33 @@ def worker(args: argparse.Namespace) -> dict:
     config = CONFIGS[args.config]
     device, D = args.device, args.max_delay
     rng = np.random.default_rng(1)
-    spikes = torch.as_tensor(rng.random((config["batch"], config["steps"], config["inputs"])) < config["input_rate"],
-                             dtype=torch.float32, device=device)
+    spikes = torch.as_tensor(
+        rng.random((config["batch"], config["steps"], config["inputs"])) < config["input_rate"],
+        dtype=torch.float32,
+        device=device,
+    )
     labels = torch.as_tensor(rng.integers(0, config["classes"], config["batch"]), device=device)
     sizes = (config["inputs"], config["hidden"], config["classes"])
     extra: dict = {}
     if args.model == "engine":
         from neurodelay.engine.losses import make_loss, spike_count_regularizer
+
         model = engine_model(*sizes, D, device)
         extra["calibrated_activity"] = calibrate_activity(model, spikes, args.activity)
         extra["kernels"] = "triton" if model.uses_device_path() else "torch"
         # counted by replaying the torch engine step by step: minutes at the paper size on a GPU
         extra["deliveries_per_pass"] = deliveries_per_pass(model, spikes) if device == "cpu" else None
         fused = {"fused": True} if device == "cuda" else {}
-        optimiser = torch.optim.Adam([{"params": model.weights.parameters(), "lr": 1e-3},
-                                      {"params": model.delays.parameters(), "lr": 0.1}], **fused)
+        optimiser = torch.optim.Adam(
+            [{"params": model.weights.parameters(), "lr": 1e-3}, {"params": model.delays.parameters(), "lr": 0.1}],
+            **fused,
+        )
         loss_fn = make_loss("exp_weighted_ce")
         last_counts = {}
 
         def forward():
             out = model(spikes)
-            last_counts.update(out.spike_counts)     # read after the timed steps, not inside them
+            last_counts.update(out.spike_counts)  # read after the timed steps, not inside them
             return loss_fn(out.readout["output"], labels) + spike_count_regularizer(out.spike_counts, 14.0, 5e-11)
 
         def after_step():
@@ -273,6 +299,7 @@ def worker(args: argparse.Namespace) -> dict:
             if args.model == "dcls":
                 for conv in model.convs:
                     conv.clamp_parameters()
+
     forward_times, backward_times = [], []
     for repeat in range(args.warmup + args.repeats):
         optimiser.zero_grad()
@@ -292,29 +319,59 @@ def worker(args: argparse.Namespace) -> dict:
     if args.model == "engine":
         extra["activity"] = {k: float(v.detach().sum() / (v.numel() * config["steps"])) for k, v in last_counts.items()}
     forward_s, backward_s = statistics.median(forward_times), statistics.median(backward_times)
-    return {"model": args.model, "max_delay": D, "status": "ok", "threads": args.threads,
-            "repeats": args.repeats, "warmup": args.warmup, "step_s": forward_s + backward_s,
-            "forward_s": forward_s, "backward_opt_s": backward_s,
-            "step_s_all": [f + b for f, b in zip(forward_times, backward_times)],
-            "step_s_min": min(f + b for f, b in zip(forward_times, backward_times)),
-            "peak_memory_mib": peak_memory_mib(device), **extra}
+    return {
+        "model": args.model,
+        "max_delay": D,
+        "status": "ok",
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "step_s": forward_s + backward_s,
+        "forward_s": forward_s,
+        "backward_opt_s": backward_s,
+        "step_s_all": [f + b for f, b in zip(forward_times, backward_times)],
+        "step_s_min": min(f + b for f, b in zip(forward_times, backward_times)),
+        "peak_memory_mib": peak_memory_mib(device),
+        **extra,
+    }
 
 
 # ----------------------------------------------------------------------------------- driver ---
 def run_point(args: argparse.Namespace, model: str, max_delay: int) -> dict:
     repeats, warmup = (args.bptt_repeats, args.bptt_warmup) if model == "bptt" else (args.repeats, args.warmup)
-    command = [sys.executable, __file__, "--worker", "--model", model, "--max-delay", str(max_delay),
-               "--device", args.device, "--config", args.config, "--repeats", str(repeats),
-               "--warmup", str(warmup), "--activity", str(args.activity),
-               "--threads", str(args.engine_threads if model == "engine" else args.threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--model",
+        model,
+        "--max-delay",
+        str(max_delay),
+        "--device",
+        args.device,
+        "--config",
+        args.config,
+        "--repeats",
+        str(repeats),
+        "--warmup",
+        str(warmup),
+        "--activity",
+        str(args.activity),
+        "--threads",
+        str(args.engine_threads if model == "engine" else args.threads),
+    ]
     start = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
         return {"model": model, "max_delay": max_delay, "status": "timed_out", "timeout_s": args.timeout}
     if done.returncode != 0:
-        return {"model": model, "max_delay": max_delay, "status": "failed",
-                "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+        return {
+            "model": model,
+            "max_delay": max_delay,
+            "status": "failed",
+            "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}",
+        }
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["wall_s"] = time.perf_counter() - start
     return result
@@ -342,14 +399,18 @@ def summary_rows(points: list[dict], delays: list[int]) -> list[dict]:
 def plot(result: dict, path: Path) -> None:
     import matplotlib
     import matplotlib.ticker
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for model in MODELS:
         points = [p for p in result["points"] if p["model"] == model and p["status"] == "ok"]
         if points:
             time_axis.plot([p["max_delay"] for p in points], [p["step_s"] for p in points], "o-", label=model)
-            memory_axis.plot([p["max_delay"] for p in points], [p["peak_memory_mib"] for p in points], "o-", label=model)
+            memory_axis.plot(
+                [p["max_delay"] for p in points], [p["peak_memory_mib"] for p in points], "o-", label=model
+            )
         for p in result["points"]:
             if p["model"] == model and p["status"] == "timed_out":
                 time_axis.annotate("timeout", (p["max_delay"], result["timeout_s"]), fontsize=7)
@@ -368,15 +429,30 @@ def plot(result: dict, path: Path) -> None:
         figure.savefig(temporary, dpi=120)
 
 
-def write_result(args: argparse.Namespace, out: Path, points: list[dict], delays: list[int],
-                 load_at_start: tuple[float, float, float]) -> dict:
+def write_result(
+    args: argparse.Namespace,
+    out: Path,
+    points: list[dict],
+    delays: list[int],
+    load_at_start: tuple[float, float, float],
+) -> dict:
     """Write the JSON record and the plot of the points measured so far (atomically)."""
-    result = {"device": args.device, "config_name": args.config, "config": CONFIGS[args.config],
-              "threads": {"engine": args.engine_threads, "dcls": args.threads, "bptt": args.threads},
-              "target_engine_activity": args.activity, "timeout_s": args.timeout,
-              "torch": torch.__version__, "platform": platform.platform(), "processor": platform.processor(),
-              "cpu_count": os.cpu_count(), "load_average_at_start": load_at_start,
-              "load_average_now": os.getloadavg(), "points": points, "summary": summary_rows(points, delays)}
+    result = {
+        "device": args.device,
+        "config_name": args.config,
+        "config": CONFIGS[args.config],
+        "threads": {"engine": args.engine_threads, "dcls": args.threads, "bptt": args.threads},
+        "target_engine_activity": args.activity,
+        "timeout_s": args.timeout,
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_at_start,
+        "load_average_now": os.getloadavg(),
+        "points": points,
+        "summary": summary_rows(points, delays),
+    }
     engine = {p["max_delay"]: p for p in points if p["model"] == "engine" and p["status"] == "ok"}
     for last in (400, 512):
         if 25 in engine and last in engine:
@@ -384,9 +460,12 @@ def write_result(args: argparse.Namespace, out: Path, points: list[dict], delays
             result[f"engine_growth_25_to_{last}_min"] = engine[last]["step_s_min"] / engine[25]["step_s_min"]
     dcls = {p["max_delay"]: p for p in points if p["model"] == "dcls" and p["status"] == "ok"}
     result["dcls_over_engine"] = {
-        D: {"step_time": dcls[D]["step_s"] / engine[D]["step_s"],
-            "peak_memory": dcls[D]["peak_memory_mib"] / engine[D]["peak_memory_mib"]}
-        for D in sorted(set(engine) & set(dcls))}
+        D: {
+            "step_time": dcls[D]["step_s"] / engine[D]["step_s"],
+            "peak_memory": dcls[D]["peak_memory_mib"] / engine[D]["peak_memory_mib"],
+        }
+        for D in sorted(set(engine) & set(dcls))
+    }
     write_json(out, result)
     plot(result, out.with_suffix(".png"))
     return result
@@ -401,8 +480,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for dcls and bptt")
-    parser.add_argument("--engine-threads", type=int, default=1,
-                        help="torch CPU threads for the engine (its per-step tensors are too small to gain from more)")
+    parser.add_argument(
+        "--engine-threads",
+        type=int,
+        default=1,
+        help="torch CPU threads for the engine (its per-step tensors are too small to gain from more)",
+    )
     parser.add_argument("--bptt-delays", default="25", help="max delays for the (slow) BPTT baseline")
     parser.add_argument("--bptt-repeats", type=int, default=1, help="timed steps of the (slow) BPTT baseline")
     parser.add_argument("--bptt-warmup", type=int, default=0)
@@ -422,21 +505,27 @@ def main() -> int:
     models = args.models.split(",")
     out = args.out or RESULTS / f"delay_scaling_{args.device}.json"
     points, timed_out_at = [], {}
-    for D in delays:                 # D-major, so that the models at one D run close in time
+    for D in delays:  # D-major, so that the models at one D run close in time
         for model in models:
             if model == "bptt" and D not in [int(d) for d in args.bptt_delays.split(",")]:
                 points.append({"model": model, "max_delay": D, "status": "skipped", "reason": "not in --bptt-delays"})
                 continue
             if model in timed_out_at:
-                points.append({"model": model, "max_delay": D, "status": "skipped",
-                               "reason": f"timed out at max delay {timed_out_at[model]}"})
+                points.append(
+                    {
+                        "model": model,
+                        "max_delay": D,
+                        "status": "skipped",
+                        "reason": f"timed out at max delay {timed_out_at[model]}",
+                    }
+                )
                 continue
             point = run_point(args, model, D)
             print(json.dumps({k: v for k, v in point.items() if k != "step_s_all"}), flush=True)
             points.append(point)
             if point["status"] == "timed_out":
                 timed_out_at[model] = D
-            write_result(args, out, points, delays, load_at_start)     # after every point
+            write_result(args, out, points, delays, load_at_start)  # after every point
     result = write_result(args, out, points, delays, load_at_start)
     print(json.dumps(result["summary"], indent=1))
     return 0

@@ -7,6 +7,7 @@ Writes benchmarks/results/emulated_core.json (atomically).
 
     .venv/bin/python benchmarks/emulated_core.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,12 @@ def benchmark_network(seed: int = 0) -> tuple[Network, dict[str, np.ndarray]]:
     rng = np.random.default_rng(seed)
     weights = rng.normal(0.0, 0.4, (N_SOURCES, N_NEURONS))
     delays = rng.integers(0, 16, (N_SOURCES, N_NEURONS))
-    network = Network("bench_256", 1.0, (SpikeSource("input", N_SOURCES),
-                                         LIF("cells", N_NEURONS, tau_m_ms=20.0, tau_syn_ms=5.0, refractory_steps=2)),
-                      (Projection("input_cells", "input", "cells", weights, delays, 15),))
+    network = Network(
+        "bench_256",
+        1.0,
+        (SpikeSource("input", N_SOURCES), LIF("cells", N_NEURONS, tau_m_ms=20.0, tau_syn_ms=5.0, refractory_steps=2)),
+        (Projection("input_cells", "input", "cells", weights, delays, 15),),
+    )
     quantized, _ = quantize_network(network)
     return quantized, {"input": rng.random((1, N_STEPS, N_SOURCES)) < 0.05}
 
@@ -56,17 +60,21 @@ def main() -> None:
         start = time.perf_counter()
         expected, _ = simulate_model(layout, inputs)
         reference.append(time.perf_counter() - start)
-    identical = all(np.array_equal(expected.populations["cells"].states[q], recording.populations["cells"].states[q])
-                    for q in ("v", "i_exc", "i_inh")) and \
-        np.array_equal(expected.populations["cells"].spikes, recording.populations["cells"].spikes)
+    identical = all(
+        np.array_equal(expected.populations["cells"].states[q], recording.populations["cells"].states[q])
+        for q in ("v", "i_exc", "i_inh")
+    ) and np.array_equal(expected.populations["cells"].spikes, recording.populations["cells"].spikes)
     result = {
         "benchmark": "emulated IF_curr_exp core, 256 neurons x 1000 steps (one core)",
-        "neurons": N_NEURONS, "steps": N_STEPS, "sources": N_SOURCES,
+        "neurons": N_NEURONS,
+        "steps": N_STEPS,
+        "sources": N_SOURCES,
         "spikes": int(recording.populations["cells"].spikes.sum()),
         "emulated_core_seconds": {"best": min(emulated), "all": emulated},
         "refsim_spinnaker_seconds": {"best": min(reference), "all": reference},
         "emulated_over_refsim": min(emulated) / min(reference),
-        "target_seconds": 10.0, "within_target": min(emulated) < 10.0,
+        "target_seconds": 10.0,
+        "within_target": min(emulated) < 10.0,
         "identical_to_refsim": bool(identical),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }

@@ -17,6 +17,7 @@
 device kernels then run through Triton's interpreter. Results are JSON files written atomically.
 Exit status 1 when a check fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,15 @@ TOLERANCE_FLOAT64 = 1e-9
 
 
 def environment(args: argparse.Namespace) -> bool:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "cuda_available": torch.cuda.is_available()}
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "cuda_available": torch.cuda.is_available(),
+    }
     try:
         import triton
+
         info["triton"] = triton.__version__
     except ImportError as error:
         info["triton"] = f"not importable: {error}"
@@ -55,8 +61,11 @@ def environment(args: argparse.Namespace) -> bool:
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
         if shutil.which("nvidia-smi"):
-            info["nvidia_smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
-                                                 "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+            info["nvidia_smi"] = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
     write_json(args.out, info)
     print(json.dumps(info))
     return True
@@ -71,35 +80,45 @@ def _scale_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
 
 def _run_model(network, inputs: np.ndarray, kernels: str, device: str, dtype: torch.dtype):
     from neurodelay.engine import DelayNetwork
+
     model = DelayNetwork(network, kernels=kernels, device=device, dtype=dtype)
     output = model(torch.as_tensor(inputs, device=device))
     trace = output.readout["readout"]
     labels = torch.arange(trace.shape[0], device=device) % trace.shape[2]
     loss = torch.nn.functional.cross_entropy(trace.mean(1), labels) + 0.05 * sum(
-        ((c - 2.0) ** 2).mean() for c in output.spike_counts.values())
+        ((c - 2.0) ** 2).mean() for c in output.spike_counts.values()
+    )
     loss.backward()
     grads = {f"{name}.weights": p.grad for name, p in model.weights.items()}
     grads.update({f"{name}.delays": p.grad for name, p in model.delays.items()})
-    return ({k: v.detach().double().cpu() for k, v in output.spike_counts.items()}, trace.detach().double().cpu(),
-            {k: v.double().cpu() for k, v in grads.items()})
+    return (
+        {k: v.detach().double().cpu() for k, v in output.spike_counts.items()},
+        trace.detach().double().cpu(),
+        {k: v.double().cpu() for k, v in grads.items()},
+    )
 
 
 def equality(args: argparse.Namespace) -> bool:
     from device_nets import device_test_network
+
     sizes, batch, steps = ((4, 5, 4, 3), 2, 30) if args.tiny else ((40, 64, 48, 10), 8, 300)
     delays = (0, 9, 40, 200, 512)
     records, passed = [], True
     for index in range(args.nets):
         topology, max_delay = TOPOLOGIES[index % 3], delays[index % len(delays)]
-        network = device_test_network(1000 + index, topology, sparse=index % 2 == 1, max_delay_steps=max_delay,
-                                      sizes=sizes)
+        network = device_test_network(
+            1000 + index, topology, sparse=index % 2 == 1, max_delay_steps=max_delay, sizes=sizes
+        )
         inputs = np.random.default_rng(index).random((batch, steps, sizes[0])) < 0.05
         started = time.perf_counter()
         ref_counts, ref_trace, ref_grads = _run_model(network, inputs, "torch", "cpu", torch.float64)
         counts, trace, grads = _run_model(network, inputs, "triton", args.device, torch.float64)
         counts32, trace32, grads32 = _run_model(network, inputs, "triton", args.device, torch.float32)
         record = {
-            "net": index, "topology": topology, "sparse": index % 2 == 1, "max_delay": max_delay,
+            "net": index,
+            "topology": topology,
+            "sparse": index % 2 == 1,
+            "max_delay": max_delay,
             "spikes": {k: int(v.sum()) for k, v in ref_counts.items()},
             "float64_spike_count_mismatches": int(sum(int((counts[k] != ref_counts[k]).sum()) for k in ref_counts)),
             "float64_trace_error": _scale_error(trace, ref_trace),
@@ -107,21 +126,36 @@ def equality(args: argparse.Namespace) -> bool:
             "float32_spike_count_mismatches": int(sum(int((counts32[k] != ref_counts[k]).sum()) for k in ref_counts)),
             "float32_trace_error": _scale_error(trace32, ref_trace),
             "float32_gradient_error": max(_scale_error(grads32[k], ref_grads[k]) for k in ref_grads),
-            "seconds": time.perf_counter() - started}
-        record["passed"] = (record["float64_spike_count_mismatches"] == 0
-                            and record["float64_trace_error"] <= TOLERANCE_FLOAT64
-                            and record["float64_gradient_error"] <= TOLERANCE_FLOAT64)
+            "seconds": time.perf_counter() - started,
+        }
+        record["passed"] = (
+            record["float64_spike_count_mismatches"] == 0
+            and record["float64_trace_error"] <= TOLERANCE_FLOAT64
+            and record["float64_gradient_error"] <= TOLERANCE_FLOAT64
+        )
         passed &= record["passed"]
         records.append(record)
         print(json.dumps(record), flush=True)
-    write_json(args.out, {"device": args.device, "tiny": args.tiny, "batch": batch, "steps": steps, "sizes": sizes,
-                          "tolerance_float64": TOLERANCE_FLOAT64, "passed": passed, "nets": records})
+    write_json(
+        args.out,
+        {
+            "device": args.device,
+            "tiny": args.tiny,
+            "batch": batch,
+            "steps": steps,
+            "sizes": sizes,
+            "tolerance_float64": TOLERANCE_FLOAT64,
+            "passed": passed,
+            "nets": records,
+        },
+    )
     return passed
 
 
 def _train(config, run_dir: Path, limit: int | None, resume: bool):
     from neurodelay.train import RunOptions
     from neurodelay.train.trainer import Trainer
+
     trainer = Trainer(config, RunOptions(run_dir, resume=resume, limit=limit, progress=False))
     try:
         return trainer, trainer.run()
@@ -148,6 +182,7 @@ def _step_syncs(trainer, device: str) -> int | None:
 
 def epoch(args: argparse.Namespace) -> bool:
     from neurodelay.train import load_config
+
     config = dataclasses.replace(load_config(args.config), epochs=1, device=args.device)
     limit = 64 if args.tiny else None
     with tempfile.TemporaryDirectory() as folder:
@@ -158,12 +193,18 @@ def epoch(args: argparse.Namespace) -> bool:
         syncs = _step_syncs(trainer, args.device)
         resumed_config = dataclasses.replace(config, epochs=2, device="cpu")
         _, resumed = _train(resumed_config, run_dir, limit, resume=True)
-    result = {"device": args.device, "config": args.config, "tiny": args.tiny, "limit": limit,
-              "epoch_seconds": records[0]["seconds"], "first_epoch_wall_s_with_setup": first_epoch_wall,
-              "test_accuracy_epoch1": records[0]["test_accuracy"],
-              "host_syncs_in_3_training_steps": syncs,
-              "resumed_on_cpu_epoch2_test_accuracy": resumed[-1]["test_accuracy"],
-              "resumed_epochs": [r["epoch"] for r in resumed]}
+    result = {
+        "device": args.device,
+        "config": args.config,
+        "tiny": args.tiny,
+        "limit": limit,
+        "epoch_seconds": records[0]["seconds"],
+        "first_epoch_wall_s_with_setup": first_epoch_wall,
+        "test_accuracy_epoch1": records[0]["test_accuracy"],
+        "host_syncs_in_3_training_steps": syncs,
+        "resumed_on_cpu_epoch2_test_accuracy": resumed[-1]["test_accuracy"],
+        "resumed_epochs": [r["epoch"] for r in resumed],
+    }
     result["passed"] = result["resumed_epochs"] == [1, 2]
     write_json(args.out, result)
     print(json.dumps(result))

@@ -16,6 +16,7 @@ of a parity-campaign net). For each, measured side by side in one run, on the sa
 The refsim's result is checked against Lava's end-to-end recording (a benchmark of a wrong simulator
 would mean nothing).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ def layered_network(seed: int = 0) -> Network:
     rng = np.random.default_rng(seed)
     populations = [SpikeSource("input", 100)] + [LIF(f"l{i}", 100, tau_m_ms=20.0, tau_syn_ms=5.0) for i in (1, 2, 3)]
     pairs = [("input", "l1"), ("l1", "l2"), ("l2", "l2"), ("l2", "l3")]
-    projections = [Projection(f"{pre}_{post}", pre, post, rng.normal(0.05, 0.3, (100, 100)),
-                              rng.integers(0, 11, (100, 100)), 10) for pre, post in pairs]
+    projections = [
+        Projection(f"{pre}_{post}", pre, post, rng.normal(0.05, 0.3, (100, 100)), rng.integers(0, 11, (100, 100)), 10)
+        for pre, post in pairs
+    ]
     return quantize_network(Network("layers_3x100", 1.0, tuple(populations), tuple(projections)))[0]
 
 
@@ -48,12 +51,25 @@ def campaign_sized_network(seed: int = 0) -> Network:
     """The size of a parity-campaign net: 100 inputs -> LIF 16 (self-recurrent) -> LIF 8 -> readout 4,
     delays 0..62."""
     rng = np.random.default_rng(seed)
-    populations = [SpikeSource("input", 100), LIF("l1", 16, tau_m_ms=10.0, tau_syn_ms=4.0),
-                   LIF("l2", 8, tau_m_ms=15.0, tau_syn_ms=3.0), LeakyIntegrator("readout", 4, tau_m_ms=20.0, tau_syn_ms=5.0)]
+    populations = [
+        SpikeSource("input", 100),
+        LIF("l1", 16, tau_m_ms=10.0, tau_syn_ms=4.0),
+        LIF("l2", 8, tau_m_ms=15.0, tau_syn_ms=3.0),
+        LeakyIntegrator("readout", 4, tau_m_ms=20.0, tau_syn_ms=5.0),
+    ]
     sizes = {p.name: p.size for p in populations}
     pairs = [("input", "l1"), ("l1", "l1"), ("l1", "l2"), ("l2", "readout")]
-    projections = [Projection(f"{pre}_{post}", pre, post, rng.normal(0.1, 0.5, (sizes[pre], sizes[post])),
-                              rng.integers(0, 63, (sizes[pre], sizes[post])), 62) for pre, post in pairs]
+    projections = [
+        Projection(
+            f"{pre}_{post}",
+            pre,
+            post,
+            rng.normal(0.1, 0.5, (sizes[pre], sizes[post])),
+            rng.integers(0, 63, (sizes[pre], sizes[post])),
+            62,
+        )
+        for pre, post in pairs
+    ]
     return quantize_network(Network("campaign_sized", 1.0, tuple(populations), tuple(projections)))[0]
 
 
@@ -68,10 +84,17 @@ def lava_run_seconds(model, inputs: np.ndarray, steps: int) -> float:
 
     from neurodelay.exporters.loihi2.lower import connection
     from lava.proc.lif.process import LIF as LavaLIF
+
     ports = {"input": RingBuffer(data=inputs[0, :steps].T.astype(float))}
     for neurons in model.neurons:
-        ports[neurons.name] = LavaLIF(shape=(neurons.size,), du=neurons.du, dv=neurons.dv, vth=neurons.vth,
-                                      bias_mant=neurons.bias_mant.astype(int), bias_exp=neurons.bias_exp.astype(int))
+        ports[neurons.name] = LavaLIF(
+            shape=(neurons.size,),
+            du=neurons.du,
+            dv=neurons.dv,
+            vth=neurons.vth,
+            bias_mant=neurons.bias_mant.astype(int),
+            bias_exp=neurons.bias_exp.astype(int),
+        )
     for synapses in model.synapses:
         process = connection(synapses)
         ports[synapses.pre].s_out.connect(process.s_in)
@@ -104,6 +127,7 @@ def measure(network: Network, steps: int, batch: int, lava_steps: int, rng: np.r
     lava_marginal = lava_steps / (long - short)
 
     from neurodelay.backends.loihi2 import executor
+
     single = {"input": inputs[:1]}
     started = time.perf_counter()
     with executor() as lava:
@@ -111,13 +135,19 @@ def measure(network: Network, steps: int, batch: int, lava_steps: int, rng: np.r
     lava_end_to_end_s = time.perf_counter() - started
 
     reference = simulate_model(model, single)
-    identical = all(np.array_equal(reference.populations[n.name].spikes, lava_recording.populations[n.name].spikes)
-                    and all(np.array_equal(reference.populations[n.name].states[s], lava_recording.populations[n.name].states[s])
-                            for s in ("u", "v")) for n in model.neurons)
+    identical = all(
+        np.array_equal(reference.populations[n.name].spikes, lava_recording.populations[n.name].spikes)
+        and all(
+            np.array_equal(reference.populations[n.name].states[s], lava_recording.populations[n.name].states[s])
+            for s in ("u", "v")
+        )
+        for n in model.neurons
+    )
     refsim_single = steps / refsim_seconds(model, single["input"])
     refsim_batch = steps * batch / refsim_seconds(model, inputs)
     return {
-        "neurons": sum(n.size for n in model.neurons), "synapses": int(sum(np.count_nonzero(s.weights) for s in model.synapses)),
+        "neurons": sum(n.size for n in model.neurons),
+        "synapses": int(sum(np.count_nonzero(s.weights) for s in model.synapses)),
         "refsim_matches_lava": identical,
         "spikes_per_step": float(sum(reference.populations[n.name].spikes.sum() for n in model.neurons) / steps),
         "lava_marginal_steps_per_s": lava_marginal,
@@ -144,10 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     results = {name: measure(build(), args.steps, args.batch, args.lava_steps, rng) for name, build in NETWORKS.items()}
     result = {
-        "benchmark": "refsim_vs_lava", "steps": args.steps, "batch": args.batch, "lava_steps": args.lava_steps,
+        "benchmark": "refsim_vs_lava",
+        "steps": args.steps,
+        "batch": args.batch,
+        "lava_steps": args.lava_steps,
         "networks": results,
-        "machine": {"cpus": os.cpu_count(), "load_average_1m": [load_before, os.getloadavg()[0]],
-                    "python": sys.version.split()[0], "platform": platform.platform(), "numpy": np.__version__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_1m": [load_before, os.getloadavg()[0]],
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "numpy": np.__version__,
+        },
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json(Path(args.out), result)

@@ -7,6 +7,7 @@ Writes benchmarks/results/spinnaker_build.json (atomically).
 
     .venv/bin/python benchmarks/spinnaker_build.py [--nets 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,22 +31,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nets", type=int, default=20)
     args = parser.parse_args()
-    networks = [prepare(random_case(seed, max_delay_steps=200)[0], np.random.default_rng([seed, 1]))
-                for seed in range(args.nets)]
+    networks = [
+        prepare(random_case(seed, max_delay_steps=200)[0], np.random.default_rng([seed, 1]))
+        for seed in range(args.nets)
+    ]
     rows = []
     for per_build in (1, 5, args.nets):
         started = time.perf_counter()
         built = executor(board=False, nets_per_build=per_build, workers=1).build_many(networks)
         seconds = time.perf_counter() - started
         mismatches = sum(bool(compare_build(n, b)[0]) for n, b in zip(networks, built))
-        rows.append({"nets_per_build": per_build, "seconds": round(seconds, 2),
-                     "seconds_per_net": round(seconds / len(networks), 3), "mismatching_nets": mismatches})
+        rows.append(
+            {
+                "nets_per_build": per_build,
+                "seconds": round(seconds, 2),
+                "seconds_per_net": round(seconds / len(networks), 3),
+                "mismatching_nets": mismatches,
+            }
+        )
         print(rows[-1])
     base = rows[0]["seconds_per_net"]
-    result = {"benchmark": "spinnaker_virtual_build", "nets": args.nets, "rows": rows,
-              "speedup_vs_one_per_build": {str(r["nets_per_build"]): round(base / r["seconds_per_net"], 2)
-                                           for r in rows},
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    result = {
+        "benchmark": "spinnaker_virtual_build",
+        "nets": args.nets,
+        "rows": rows,
+        "speedup_vs_one_per_build": {str(r["nets_per_build"]): round(base / r["seconds_per_net"], 2) for r in rows},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
     write_json(RESULT, result)
     print(json.dumps(result["speedup_vs_one_per_build"]))
 

@@ -13,6 +13,7 @@ that the three classes are equally likely, as the published generator draws them
 
 Writes ``benchmarks/results/yin_yang_encoding_limit.json`` (atomically).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,12 @@ from neurodelay.atomic import write_json
 from neurodelay.data.yin_yang import YinYangParameters, yin_yang_class, yin_yang_points
 
 RESULTS = Path(__file__).resolve().parent / "results" / "yin_yang_encoding_limit.json"
-GRIDS = {"30 ms at 1 ms": 30, "30 ms at 0.5 ms (examples/yin_yang.yaml)": 60,
-         "30 ms at 0.25 ms": 120, "30 ms at 0.125 ms": 240}
+GRIDS = {
+    "30 ms at 1 ms": 30,
+    "30 ms at 0.5 ms (examples/yin_yang.yaml)": 60,
+    "30 ms at 0.25 ms": 120,
+    "30 ms at 0.125 ms": 240,
+}
 
 
 def cell_class_weights(points: np.ndarray, labels: np.ndarray, levels: int) -> np.ndarray:
@@ -61,11 +66,14 @@ def main() -> None:
             "levels_per_coordinate": levels + 1,
             "population": float(table.max(axis=1).sum()),
             # the same best answers scored on the published test split (1000 samples)
-            "published_test_split": float((answer[cell_of(test_points, levels)] == test_labels).mean())}
+            "published_test_split": float((answer[cell_of(test_points, levels)] == test_labels).mean()),
+        }
     write_json(RESULTS, results, indent=1)
     for name, entry in results["bayes_accuracy"].items():
-        print(f"{name:45s} {entry['levels_per_coordinate']:4d} levels  Bayes accuracy {100 * entry['population']:.2f} % "
-              f"(published test split: {100 * entry['published_test_split']:.2f} %)")
+        print(
+            f"{name:45s} {entry['levels_per_coordinate']:4d} levels  Bayes accuracy {100 * entry['population']:.2f} % "
+            f"(published test split: {100 * entry['published_test_split']:.2f} %)"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Configure with ``NEURODELAY_LOIHI2=1`` (plus whatever Intel's lava-loihi needs o
 its partition variables); the tests then run ``Loihi2HwCfg`` through the Lava backend's
 ``hardware=True`` option.
 """
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """Parity on a Loihi 2 chip: the same random nets and latency cases as the simulator campaign."""
+
 import pytest
 
 from neurodelay.parity import check_networks, executor_for, random_cases

@@ -6,6 +6,7 @@ sPyNNaker backend (the batch as parallel copies of the model) and is compared sp
 state for state with the reference simulator's ``spinnaker`` mode by the target-neutral harness,
 and its build is compared synapse by synapse as in CI.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,14 +19,17 @@ from neurodelay.parity.spinnaker import check_builds
 
 pytestmark = [
     pytest.mark.hardware,
-    pytest.mark.skipif(os.environ.get("NEURODELAY_SPINNAKER_BOARD") != "1",
-                       reason="no SpiNNaker board: set NEURODELAY_SPINNAKER_BOARD=1 with a board in ~/.spynnaker.cfg"),
+    pytest.mark.skipif(
+        os.environ.get("NEURODELAY_SPINNAKER_BOARD") != "1",
+        reason="no SpiNNaker board: set NEURODELAY_SPINNAKER_BOARD=1 with a board in ~/.spynnaker.cfg",
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def board_executor():
     from neurodelay.backends.spinnaker import executor
+
     with executor(board=True, timeout_s=1800) as spinnaker:
         assert spinnaker.records
         yield spinnaker
@@ -47,12 +51,17 @@ def test_delay_extension_latency_on_the_board(board_executor):
     from neurodelay import refsim
     from neurodelay.ir import LIF, Network, Projection, SpikeSource
     from neurodelay.quant.spinnaker import quantize_network
+
     weights = np.zeros((256, 256))
     delays = np.zeros((256, 256), np.int64)
     for j, d in enumerate([1, 2, 31, 40, 70]):
         weights[0, j], delays[0, j] = 0.01, d
-    network = Network("extension", 1.0, (SpikeSource("in", 256), LIF("out", 256)),
-                      (Projection("in_out", "in", "out", weights, delays, 70),))
+    network = Network(
+        "extension",
+        1.0,
+        (SpikeSource("in", 256), LIF("out", 256)),
+        (Projection("in_out", "in", "out", weights, delays, 70),),
+    )
     quantized, _ = quantize_network(network, neurons_per_core=256)
     inputs = np.zeros((1, 90, 256), bool)
     inputs[0, 3, 0] = True

@@ -5,6 +5,7 @@ temporary file behind; the result gets the permissions a plain ``open`` would gi
 umask), not the 0600 of ``mkstemp``. Every file neurodelay writes (networks, checkpoints, exports,
 reports, plots) goes through :func:`atomic_path`.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ decompresses whatever size the headers declare. :func:`read_npz` opens the archi
 duplicate members and object arrays, adds up the sizes the ``.npy`` headers declare and checks
 them against the memory limit (:mod:`neurodelay.limits`) before any array data is read.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -29,17 +30,20 @@ def read_npz(path: str | Path, *, field: str = "(file)") -> dict[str, np.ndarray
             names = [info.filename for info in infos]
             if len(set(names)) != len(names):
                 twice = next(name for i, name in enumerate(names) if name in names[:i])
-                raise ValidationError(field, f"member {twice!r} appears more than once", "every member once",
-                                      file=path)
+                raise ValidationError(field, f"member {twice!r} appears more than once", "every member once", file=path)
             declared = 0
             for info in infos:
                 with archive.open(info) as stream:
                     version = np.lib.format.read_magic(stream)
-                    shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                       else np.lib.format.read_array_header_2_0)(stream)
+                    shape, _, dtype = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )(stream)
                 if dtype.hasobject:
-                    raise ValidationError(f"{field}[{info.filename}]", "holds pickled Python objects", allowed,
-                                          file=path)
+                    raise ValidationError(
+                        f"{field}[{info.filename}]", "holds pickled Python objects", allowed, file=path
+                    )
                 declared += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
             check_memory(field, 2 * declared, f"the arrays declared ({format_bytes(declared)})", file=path)
         with np.load(path, allow_pickle=False) as data:
@@ -47,5 +51,6 @@ def read_npz(path: str | Path, *, field: str = "(file)") -> dict[str, np.ndarray
     except ValidationError:
         raise
     except Exception as error:  # zipfile, zlib and numpy raise many types on damaged archives
-        raise ValidationError(field, f"cannot be read ({type(error).__name__}: "
-                              f"{' '.join(str(error).split())[:160]})", allowed, file=path) from None
+        raise ValidationError(
+            field, f"cannot be read ({type(error).__name__}: {' '.join(str(error).split())[:160]})", allowed, file=path
+        ) from None

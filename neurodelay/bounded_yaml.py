@@ -13,6 +13,7 @@ expand into billions of nodes (an "alias bomb"), deep nesting ends in RecursionE
 - integers of at most :data:`MAX_INTEGER_DIGITS` digits;
 - texts of at most ``max_bytes`` bytes, UTF-8.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,8 +58,9 @@ class BoundedLoader(yaml.SafeLoader):
         if nested:
             self.depth += 1
             if self.depth > MAX_DEPTH:
-                raise _Refused(f"nested more than {MAX_DEPTH} levels deep at line {line}",
-                               f"at most {MAX_DEPTH} levels", line)
+                raise _Refused(
+                    f"nested more than {MAX_DEPTH} levels deep at line {line}", f"at most {MAX_DEPTH} levels", line
+                )
         try:
             return Composer.compose_node(self, parent, index)
         finally:
@@ -68,8 +70,11 @@ class BoundedLoader(yaml.SafeLoader):
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         digits = sum(character.isalnum() for character in node.value)
         if digits > MAX_INTEGER_DIGITS:
-            raise _Refused(f"an integer of {digits} digits at line {node.start_mark.line + 1}",
-                           f"at most {MAX_INTEGER_DIGITS} digits", node.start_mark.line + 1)
+            raise _Refused(
+                f"an integer of {digits} digits at line {node.start_mark.line + 1}",
+                f"at most {MAX_INTEGER_DIGITS} digits",
+                node.start_mark.line + 1,
+            )
         return super().construct_yaml_int(node)
 
 
@@ -82,7 +87,7 @@ def check_expansion(root: yaml.Node) -> None:
     sizes: dict[int, int] = {}
     depths: dict[int, int] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:                                        # post-order: a node after all its children
+    while stack:  # post-order: a node after all its children
         node, children_done = stack.pop()
         if id(node) in sizes:
             continue
@@ -92,15 +97,22 @@ def check_expansion(root: yaml.Node) -> None:
             stack.extend((child, False) for child in below if id(child) not in sizes)
             continue
         sizes[id(node)] = 1 + sum(sizes[id(child)] for child in below)
-        depths[id(node)] = int(isinstance(node, yaml.CollectionNode)) + max((depths[id(child)] for child in below),
-                                                                            default=0)
+        depths[id(node)] = int(isinstance(node, yaml.CollectionNode)) + max(
+            (depths[id(child)] for child in below), default=0
+        )
         line = node.start_mark.line + 1
         if sizes[id(node)] > MAX_EXPANDED_NODES:
-            raise _Refused(f"with its aliases expanded, the value at line {line} holds more than "
-                           f"{MAX_EXPANDED_NODES} values", f"at most {MAX_EXPANDED_NODES} (write fewer aliases)", line)
+            raise _Refused(
+                f"with its aliases expanded, the value at line {line} holds more than {MAX_EXPANDED_NODES} values",
+                f"at most {MAX_EXPANDED_NODES} (write fewer aliases)",
+                line,
+            )
         if depths[id(node)] > MAX_DEPTH:
-            raise _Refused(f"with its aliases expanded, the value at line {line} is nested more than {MAX_DEPTH} "
-                           "levels deep", f"at most {MAX_DEPTH} levels", line)
+            raise _Refused(
+                f"with its aliases expanded, the value at line {line} is nested more than {MAX_DEPTH} levels deep",
+                f"at most {MAX_DEPTH} levels",
+                line,
+            )
 
 
 def children(node: yaml.Node) -> list[yaml.Node]:
@@ -111,8 +123,9 @@ def children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def load_yaml(text: str | bytes, *, file: str | Path | None = None, field: str = "(file)",
-              max_bytes: int = MAX_YAML_BYTES) -> Any:
+def load_yaml(
+    text: str | bytes, *, file: str | Path | None = None, field: str = "(file)", max_bytes: int = MAX_YAML_BYTES
+) -> Any:
     """Parse ``text`` (UTF-8 bytes or str) as plain YAML data within the bounds above.
 
     Errors are :class:`ValidationError` on ``field`` of ``file``.
@@ -124,8 +137,12 @@ def load_yaml(text: str | bytes, *, file: str | Path | None = None, field: str =
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise ValidationError(field, f"not UTF-8 text (byte {error.start} is 0x{text[error.start]:02x})",
-                                  "a UTF-8 YAML file", file=file) from None
+            raise ValidationError(
+                field,
+                f"not UTF-8 text (byte {error.start} is 0x{text[error.start]:02x})",
+                "a UTF-8 YAML file",
+                file=file,
+            ) from None
     loader = BoundedLoader(text)
     try:
         node = loader.get_single_node()
@@ -139,8 +156,7 @@ def load_yaml(text: str | bytes, *, file: str | Path | None = None, field: str =
         summary = " ".join(str(error).split())[:200]
         raise ValidationError(field, f"not valid YAML ({summary})", "plain YAML data", file=file) from None
     except (RecursionError, ValueError, OverflowError) as error:
-        raise ValidationError(field, f"not valid YAML ({type(error).__name__})", "plain YAML data",
-                              file=file) from None
+        raise ValidationError(field, f"not valid YAML ({type(error).__name__})", "plain YAML data", file=file) from None
     finally:
         loader.dispose()
 
@@ -154,6 +170,7 @@ def read_yaml_file(path: str | Path, *, max_bytes: int = MAX_YAML_BYTES) -> Any:
         with open(path, "rb") as stream:
             data = stream.read(max_bytes + 1)
     except OSError as error:
-        raise ValidationError("(file)", f"cannot be read ({error.strerror})", "a readable YAML file",
-                              file=path) from None
+        raise ValidationError(
+            "(file)", f"cannot be read ({error.strerror})", "a readable YAML file", file=path
+        ) from None
     return load_yaml(data, file=path, max_bytes=max_bytes)

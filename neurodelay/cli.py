@@ -5,6 +5,7 @@ A subcommand module defines ``register(subparsers)``, which adds its parser and 
 ``--debug`` shows the traceback instead. ``--quiet`` / ``--verbose`` (before or after the
 subcommand) set :mod:`neurodelay.console`'s verbosity.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,12 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     from .targets import all_targets
+
     chips = ", ".join(target.description for target in all_targets().values() if target.can("deploy"))
-    parser = argparse.ArgumentParser(prog="neurodelay", description="Train spiking networks with "
-                                     f"learnable delays and deploy them to neuromorphic chips ({chips}).")
+    parser = argparse.ArgumentParser(
+        prog="neurodelay",
+        description=f"Train spiking networks with learnable delays and deploy them to neuromorphic chips ({chips}).",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     add_verbosity_options(parser, default=console.NORMAL)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -48,10 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_verbosity_options(parser: argparse.ArgumentParser, *, default: object) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quiet", "-q", dest="verbosity", action="store_const", const=console.QUIET,
-                       default=default, help="print errors and the final result only")
-    group.add_argument("--verbose", "-v", dest="verbosity", action="store_const", const=console.VERBOSE,
-                       default=default, help="print more detail (learning rates, spike rates, batch losses)")
+    group.add_argument(
+        "--quiet",
+        "-q",
+        dest="verbosity",
+        action="store_const",
+        const=console.QUIET,
+        default=default,
+        help="print errors and the final result only",
+    )
+    group.add_argument(
+        "--verbose",
+        "-v",
+        dest="verbosity",
+        action="store_const",
+        const=console.VERBOSE,
+        default=default,
+        help="print more detail (learning rates, spike rates, batch losses)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         detail = f" ({' '.join(str(error).split())[:200]})" if str(error) else ""
-        print(f"neurodelay {args.command}: error: out of memory{detail}; the sizes or durations asked for "
-              "need more memory than this machine has", file=sys.stderr)
+        print(
+            f"neurodelay {args.command}: error: out of memory{detail}; the sizes or durations asked for "
+            "need more memory than this machine has",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"neurodelay {args.command}: interrupted", file=sys.stderr)
@@ -78,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # an unexpected failure is a bug: say so in one line unless --debug
         if args.debug:
             raise
-        print(f"neurodelay {args.command}: internal error: {type(error).__name__}: {error} "
-              "(run with --debug for the traceback and please report it)", file=sys.stderr)
+        print(
+            f"neurodelay {args.command}: internal error: {type(error).__name__}: {error} "
+            "(run with --debug for the traceback and please report it)",
+            file=sys.stderr,
+        )
         return 2
 
 

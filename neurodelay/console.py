@@ -16,6 +16,7 @@ Progress bars redraw a line with carriage returns; written to a file or a pipe e
 becomes text, so :func:`progress_bars` is true only when stdout and the bar's stream (stderr) are
 terminals and the level is not quiet. Without bars, the trainer reports by lines (one per epoch).
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,7 +57,7 @@ def _install_handlers() -> None:
     out.setFormatter(logging.Formatter("%(message)s"))
     err.setFormatter(_StderrFormatter())
     logger.handlers = [out, err]
-    logger.propagate = False      # one copy of each line, whatever the root logger is configured to do
+    logger.propagate = False  # one copy of each line, whatever the root logger is configured to do
     logger.setLevel(_LEVELS[_verbosity])
 
 

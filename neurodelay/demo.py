@@ -15,6 +15,7 @@ Steps (each result is a file under ``out_dir``; a second run reuses what is ther
    spikes and the target's states at every step.
 4. a **summary** table (printed and ``summary.json``) and a bar plot ``summary.png``.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,8 +99,10 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     float_recording = refsim.simulate(network, test.inputs, mode="float")
     float_accuracy = accuracy(float_recording, readout, test.labels, scores)
     float_spikes = hidden_spikes(float_recording, network)
-    log(f"[2/4] float accuracy on {len(test)} test samples: {100 * float_accuracy:.2f}% "
-        f"(engine during training: {100 * trained['test_accuracy']:.2f}%)")
+    log(
+        f"[2/4] float accuracy on {len(test)} test samples: {100 * float_accuracy:.2f}% "
+        f"(engine during training: {100 * trained['test_accuracy']:.2f}%)"
+    )
 
     results = []
     sample = test.inputs[: options.parity_samples]
@@ -113,20 +116,37 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
         spikes = hidden_spikes(recording, quantized)
         export_dir = out / "export" / target
         get_target(target).export(quantized, export_dir)
-        result = TargetResult(target, accuracy(recording, readout, test.labels, scores),
-                              (spikes - float_spikes) / max(float_spikes, 1),
-                              quantized.provenance.get("quantization", {}), str(export_dir))
+        result = TargetResult(
+            target,
+            accuracy(recording, readout, test.labels, scores),
+            (spikes - float_spikes) / max(float_spikes, 1),
+            quantized.provenance.get("quantization", {}),
+            str(export_dir),
+        )
         result.parity = parity_checks(target, quantized, sample, log)
         results.append(result)
 
     summary = {
-        "network": network.name, "test_samples": len(test), "float_accuracy": float_accuracy,
+        "network": network.name,
+        "test_samples": len(test),
+        "float_accuracy": float_accuracy,
         "engine_test_accuracy": trained["test_accuracy"],
-        "targets": {r.target: {"accuracy": r.accuracy, "accuracy_drop_points": 100 * (float_accuracy - r.accuracy),
-                               "hidden_spike_change": r.spike_change, "parity": r.parity,
-                               "mismatches": r.mismatches, "export": r.export_dir} for r in results},
-        "files": {"trained": str(run_dir / NETWORK_NAME), "metrics": str(run_dir / "metrics.json"),
-                  **{f"quantized_{r.target}": str(out / f"{r.target}.ndnet") for r in results}},
+        "targets": {
+            r.target: {
+                "accuracy": r.accuracy,
+                "accuracy_drop_points": 100 * (float_accuracy - r.accuracy),
+                "hidden_spike_change": r.spike_change,
+                "parity": r.parity,
+                "mismatches": r.mismatches,
+                "export": r.export_dir,
+            }
+            for r in results
+        },
+        "files": {
+            "trained": str(run_dir / NETWORK_NAME),
+            "metrics": str(run_dir / "metrics.json"),
+            **{f"quantized_{r.target}": str(out / f"{r.target}.ndnet") for r in results},
+        },
         "seconds": round(time.monotonic() - started, 1),
     }
     write_json(out / "summary.json", summary, default=str)
@@ -147,15 +167,28 @@ def parity_checks(target: str, quantized: ir.Network, inputs: np.ndarray, log: C
             if not getattr(executor, "records", True):
                 if spec.build_check:
                     build = spec.resolve("build_check")(cases, executor)
-                    checks.append({"check": f"{build.reference} vs {build.executor} build", "executor": build.executor,
-                                   "mismatches": build.mismatches, "compared": dict(build.checked)})
+                    checks.append(
+                        {
+                            "check": f"{build.reference} vs {build.executor} build",
+                            "executor": build.executor,
+                            "mismatches": build.mismatches,
+                            "compared": dict(build.checked),
+                        }
+                    )
                 continue
             report, _ = check_networks(target, cases, executor)
         result = report.results[0]
-        checks.append({"check": f"{report.reference} vs {report.executor}", "executor": report.executor,
-                       "mismatches": int(not result.matched), "steps": result.steps, "samples": len(inputs),
-                       "spikes": result.spikes,
-                       "first_divergence": None if result.matched else str(result.divergences[0])})
+        checks.append(
+            {
+                "check": f"{report.reference} vs {report.executor}",
+                "executor": report.executor,
+                "mismatches": int(not result.matched),
+                "steps": result.steps,
+                "samples": len(inputs),
+                "spikes": result.spikes,
+                "first_divergence": None if result.matched else str(result.divergences[0]),
+            }
+        )
         break
     for check in checks:
         log(f"      parity: {check['check']}: {'MATCH' if check['mismatches'] == 0 else 'MISMATCH'}")
@@ -163,21 +196,29 @@ def parity_checks(target: str, quantized: ir.Network, inputs: np.ndarray, log: C
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
-    lines = [f"{'':<12}{'accuracy':>10}{'drop (pp)':>11}{'spikes':>9}{'parity':>10}  export",
-             f"{'float':<12}{100 * summary['float_accuracy']:>9.2f}%{'':>11}{'':>9}{'':>10}  {summary['files']['trained']}"]
+    lines = [
+        f"{'':<12}{'accuracy':>10}{'drop (pp)':>11}{'spikes':>9}{'parity':>10}  export",
+        f"{'float':<12}{100 * summary['float_accuracy']:>9.2f}%{'':>11}{'':>9}{'':>10}  {summary['files']['trained']}",
+    ]
     for name, result in summary["targets"].items():
         parity = "0 diff" if result["mismatches"] == 0 else f"{result['mismatches']} DIFF"
-        lines.append(f"{name:<12}{100 * result['accuracy']:>9.2f}%{result['accuracy_drop_points']:>11.2f}"
-                     f"{100 * result['hidden_spike_change']:>+8.1f}%{parity:>10}  {result['export']}")
-    lines.append(f"{summary['test_samples']} test samples; parity on the first samples through each target's "
-                 f"simulator; {summary['seconds']} s in all; details in summary.json")
+        lines.append(
+            f"{name:<12}{100 * result['accuracy']:>9.2f}%{result['accuracy_drop_points']:>11.2f}"
+            f"{100 * result['hidden_spike_change']:>+8.1f}%{parity:>10}  {result['export']}"
+        )
+    lines.append(
+        f"{summary['test_samples']} test samples; parity on the first samples through each target's "
+        f"simulator; {summary['seconds']} s in all; details in summary.json"
+    )
     return lines
 
 
 def plot_summary(summary: dict[str, Any], path: Path) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     names = ["float"] + list(summary["targets"])
     values = [100 * summary["float_accuracy"]] + [100 * r["accuracy"] for r in summary["targets"].values()]
     figure, axes = plt.subplots(figsize=(5, 3.2))

@@ -3,6 +3,7 @@
 A :class:`ValidationError` names the file (when there is one), the field as a path such as
 ``projections[2].delays_steps`` and the allowed range, so that the message alone says what to fix.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,7 @@ class ValidationError(NeurodelayError):
         file: the file the value came from, if any.
     """
 
-    def __init__(self, field: str, problem: str, allowed: str | None = None,
-                 *, file: str | Path | None = None) -> None:
+    def __init__(self, field: str, problem: str, allowed: str | None = None, *, file: str | Path | None = None) -> None:
         self.field = field
         self.problem = problem
         self.allowed = allowed

@@ -3,6 +3,7 @@
 Executors are objects with explicit lifetimes (use them as context managers); none keeps global
 simulator state between runs.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Union
@@ -44,25 +45,31 @@ def input_dict(network: Network, inputs: Inputs) -> dict[str, np.ndarray]:
     sources = network.sources()
     if isinstance(inputs, np.ndarray):
         if len(sources) != 1:
-            raise ValidationError("inputs", f"one array given but the network has {len(sources)} spike "
-                                  "sources", "a mapping {source name: array}")
+            raise ValidationError(
+                "inputs",
+                f"one array given but the network has {len(sources)} spike sources",
+                "a mapping {source name: array}",
+            )
         inputs = {sources[0].name: inputs}
     expected = {s.name: s.size for s in sources}
     if set(inputs) != set(expected):
-        raise ValidationError("inputs", f"sources {sorted(inputs)} do not match the network's",
-                              f"exactly {sorted(expected)}")
+        raise ValidationError(
+            "inputs", f"sources {sorted(inputs)} do not match the network's", f"exactly {sorted(expected)}"
+        )
     result: dict[str, np.ndarray] = {}
     shape: tuple[int, int] | None = None
     for name, array in inputs.items():
         array = np.asarray(array)
         if array.ndim != 3 or array.shape[2] != expected[name]:
-            raise ValidationError(f"inputs[{name}]", f"shape {list(array.shape)}",
-                                  f"[batch, steps, {expected[name]}]")
+            raise ValidationError(f"inputs[{name}]", f"shape {list(array.shape)}", f"[batch, steps, {expected[name]}]")
         if array.dtype != bool and not np.all((array == 0) | (array == 1)):
             raise ValidationError(f"inputs[{name}]", "values other than 0 and 1", "spikes as 0/1 or bool")
         if shape is not None and array.shape[:2] != shape:
-            raise ValidationError(f"inputs[{name}]", f"batch/steps {array.shape[:2]} differ from {shape}",
-                                  "the same [batch, steps] for every source")
+            raise ValidationError(
+                f"inputs[{name}]",
+                f"batch/steps {array.shape[:2]} differ from {shape}",
+                "the same [batch, steps] for every source",
+            )
         shape = array.shape[:2]
         result[name] = array.astype(bool)
     return result

@@ -1,4 +1,5 @@
 """What every target's exporter returns: ``export(network, out_dir, **options) -> ExportResult``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -7,6 +7,7 @@ than the machine has. Readers estimate the bytes a request needs from the declar
 The limit is ``NEURODELAY_MEMORY_LIMIT_GB`` (gigabytes, 10^9 bytes) when set, else
 :data:`DEFAULT_MEMORY_FRACTION` of the machine's physical memory.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def memory_limit_bytes() -> int:
     except ValueError:
         value = float("nan")
     if not 0.0 < value < 1e9:
-        raise NeurodelayError(f"environment variable {MEMORY_LIMIT_VARIABLE}={text!r}: "
-                              "expected a positive number of gigabytes")
+        raise NeurodelayError(
+            f"environment variable {MEMORY_LIMIT_VARIABLE}={text!r}: expected a positive number of gigabytes"
+        )
     return int(value * 1e9)
 
 
@@ -49,6 +51,9 @@ def check_memory(field: str, estimate_bytes: float, what: str, *, file: str | Pa
     """
     limit = memory_limit_bytes()
     if estimate_bytes > limit:
-        raise ValidationError(field, f"{what} would need about {format_bytes(estimate_bytes)}",
-                              f"at most {format_bytes(limit)}; set {MEMORY_LIMIT_VARIABLE} to raise the limit",
-                              file=file)
+        raise ValidationError(
+            field,
+            f"{what} would need about {format_bytes(estimate_bytes)}",
+            f"at most {format_bytes(limit)}; set {MEMORY_LIMIT_VARIABLE} to raise the limit",
+            file=file,
+        )

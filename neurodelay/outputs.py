@@ -8,6 +8,7 @@ way of a folder to create, or a folder that cannot be written is always refused.
 several files is built beside its destination and renamed into place (:func:`staged_folder`), so
 a failure leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,9 @@ def check_output_folder(path: str | Path, *, option: str = "--out", force: bool 
     if path.exists() and not path.is_dir():
         raise ValidationError(option, f"{path} is a file", "a folder path")
     if path.is_dir() and not force and any(path.iterdir()):
-        raise ValidationError(option, f"{path} is a folder that is not empty",
-                              "a new or empty folder, or --force to write into it")
+        raise ValidationError(
+            option, f"{path} is a folder that is not empty", "a new or empty folder, or --force to write into it"
+        )
     check_creatable(path, option)
     return path
 

@@ -7,6 +7,7 @@ curves. Each ``*_figure`` function returns a ``matplotlib.figure.Figure`` for Py
 Units: time axes in ms (step index times ``dt_ms``), delays in timesteps, voltages in the
 network's voltage unit.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -60,8 +61,13 @@ def raster_figure(recording: Recording, *, sample: int = 0, populations: Sequenc
     return figure
 
 
-def membrane_figure(recording: Recording, neurons: dict[str, Sequence[int]], *, sample: int = 0,
-                    thresholds: dict[str, Any] | None = None) -> Figure:
+def membrane_figure(
+    recording: Recording,
+    neurons: dict[str, Sequence[int]],
+    *,
+    sample: int = 0,
+    thresholds: dict[str, Any] | None = None,
+) -> Figure:
     """V against time (ms) of the chosen ``{population: [neuron, ...]}``, spikes marked; a dashed
     line at the threshold where ``thresholds`` gives one."""
     _check_sample(recording, sample)
@@ -70,14 +76,17 @@ def membrane_figure(recording: Recording, neurons: dict[str, Sequence[int]], *, 
     for row, (name, chosen) in enumerate(neurons.items()):
         population = recording.populations.get(name)
         if population is None or "v" not in population.states:
-            raise ValidationError("--neurons", f"population {name!r} has no recorded membrane voltage",
-                                  ", ".join(n for n, p in recording.populations.items() if "v" in p.states))
+            raise ValidationError(
+                "--neurons",
+                f"population {name!r} has no recorded membrane voltage",
+                ", ".join(n for n, p in recording.populations.items() if "v" in p.states),
+            )
         voltage = population.state_as_float("v")[sample]
         axis = axes[row][0]
         for position, neuron in enumerate(chosen):
             if not 0 <= neuron < voltage.shape[1]:
                 raise ValidationError("--neurons", f"{name}:{neuron}", f"neurons 0..{voltage.shape[1] - 1} of {name}")
-            line, = axis.plot(time_ms, voltage[:, neuron], lw=1, label=f"{name}[{neuron}]")
+            (line,) = axis.plot(time_ms, voltage[:, neuron], lw=1, label=f"{name}[{neuron}]")
             spike_steps = np.nonzero(population.spikes[sample, :, neuron])[0]
             axis.plot(spike_steps * recording.dt_ms, voltage[spike_steps, neuron], "v", color=line.get_color(), ms=4)
         threshold = (thresholds or {}).get(name)
@@ -86,8 +95,11 @@ def membrane_figure(recording: Recording, neurons: dict[str, Sequence[int]], *, 
         axis.set_ylabel("V")
         axis.legend(fontsize=7, loc="upper right")
     axes[-1][0].set_xlabel("time (ms)")
-    figure.suptitle(f"membrane voltage after each step ({recording.executor}, sample {sample}; "
-                    "triangles: spikes, V shown after reset)", fontsize=9)
+    figure.suptitle(
+        f"membrane voltage after each step ({recording.executor}, sample {sample}; "
+        "triangles: spikes, V shown after reset)",
+        fontsize=9,
+    )
     figure.tight_layout()
     return figure
 
@@ -97,8 +109,9 @@ def delay_histogram_figure(after: ir.Network, before: ir.Network | None = None) 
     training, and before it when ``before`` is given."""
     projections = [p for p in after.projections if p.max_delay_steps > 0]
     if not projections:
-        raise ValidationError("network", "no projection has delays (max_delay_steps = 0 everywhere)",
-                              "a network with delays")
+        raise ValidationError(
+            "network", "no projection has delays (max_delay_steps = 0 everywhere)", "a network with delays"
+        )
     figure, axes = plt.subplots(1, len(projections), figsize=(4.2 * len(projections), 3.2), squeeze=False)
     for column, projection in enumerate(projections):
         axis = axes[0][column]
@@ -147,8 +160,7 @@ def initial_network(trained: ir.Network) -> ir.Network | None:
     config = config_from_dict(document)
     readout = trained.population(config.network.readout.name)
     network_seed, _ = np.random.SeedSequence(config.seed).spawn(2)  # as neurodelay.train.trainer.Trainer
-    return build_network(config.network, n_inputs=trained.sources()[0].size, n_classes=readout.size,
-                         seed=network_seed)
+    return build_network(config.network, n_inputs=trained.sources()[0].size, n_classes=readout.size, seed=network_seed)
 
 
 def default_neurons(recording: Recording, count: int = 3) -> dict[str, list[int]]:
@@ -161,23 +173,41 @@ def default_neurons(recording: Recording, count: int = 3) -> dict[str, list[int]
     return chosen
 
 
-def plot_recording(recording: Recording, out_dir: str | Path, *, sample: int = 0,
-                   neurons: dict[str, list[int]] | None = None, thresholds: dict[str, Any] | None = None,
-                   populations: Sequence[str] | None = None, suffix: str = ".png") -> list[Path]:
+def plot_recording(
+    recording: Recording,
+    out_dir: str | Path,
+    *,
+    sample: int = 0,
+    neurons: dict[str, list[int]] | None = None,
+    thresholds: dict[str, Any] | None = None,
+    populations: Sequence[str] | None = None,
+    suffix: str = ".png",
+) -> list[Path]:
     """``raster`` (of ``populations``, default all) and ``membrane`` figures of one recording into
     ``out_dir``."""
     out_dir = Path(out_dir)
-    written = [save_figure(raster_figure(recording, sample=sample, populations=populations),
-                           out_dir / f"raster{suffix}")]
+    written = [
+        save_figure(raster_figure(recording, sample=sample, populations=populations), out_dir / f"raster{suffix}")
+    ]
     chosen = neurons or default_neurons(recording)
     if chosen:
-        written.append(save_figure(membrane_figure(recording, chosen, sample=sample, thresholds=thresholds),
-                                   out_dir / f"membrane{suffix}"))
+        written.append(
+            save_figure(
+                membrane_figure(recording, chosen, sample=sample, thresholds=thresholds), out_dir / f"membrane{suffix}"
+            )
+        )
     return written
 
 
-def plot_run(run_dir: str | Path, out_dir: str | Path, *, sample: int = 0, samples: int = 4,
-             neurons: dict[str, list[int]] | None = None, suffix: str = ".png") -> list[Path]:
+def plot_run(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    sample: int = 0,
+    samples: int = 4,
+    neurons: dict[str, list[int]] | None = None,
+    suffix: str = ".png",
+) -> list[Path]:
     """Every figure of a training run folder: ``curves`` (metrics.json), ``delays`` (before / after,
     the initial network rebuilt from the run's config), and ``raster`` / ``membrane`` of the trained
     network in refsim's float mode on the first ``samples`` test samples of the run's task."""
@@ -188,22 +218,33 @@ def plot_run(run_dir: str | Path, out_dir: str | Path, *, sample: int = 0, sampl
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     network_file = run_dir / "network.ndnet"
     if not network_file.is_file():
-        raise ValidationError("(run folder)", f"{network_file.name} not found", "a finished training run folder",
-                              file=run_dir)
+        raise ValidationError(
+            "(run folder)", f"{network_file.name} not found", "a finished training run folder", file=run_dir
+        )
     trained = ir.load(network_file)
     written = []
     metrics_file = run_dir / "metrics.json"
     if metrics_file.is_file():
         records = read_json_file(metrics_file)
         if not isinstance(records, list) or not all(
-                isinstance(r, dict) and all(isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)
-                                            for key in ("epoch", "train_loss")) for r in records):
-            raise ValidationError("(records)", "not a list of epoch records with numeric epoch and train_loss",
-                                  "a metrics.json written by neurodelay train", file=metrics_file)
+            isinstance(r, dict)
+            and all(
+                isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)
+                for key in ("epoch", "train_loss")
+            )
+            for r in records
+        ):
+            raise ValidationError(
+                "(records)",
+                "not a list of epoch records with numeric epoch and train_loss",
+                "a metrics.json written by neurodelay train",
+                file=metrics_file,
+            )
         written.append(save_figure(metrics_figure(records), out_dir / f"curves{suffix}"))
     if any(p.max_delay_steps > 0 for p in trained.projections):
-        written.append(save_figure(delay_histogram_figure(trained, initial_network(trained)),
-                                   out_dir / f"delays{suffix}"))
+        written.append(
+            save_figure(delay_histogram_figure(trained, initial_network(trained)), out_dir / f"delays{suffix}")
+        )
     document = trained.provenance.get("training", {}).get("config")
     if document is not None and document["data"]["task"] != "samples":
         config = config_from_dict(document)
@@ -211,8 +252,15 @@ def plot_run(run_dir: str | Path, out_dir: str | Path, *, sample: int = 0, sampl
         recording = simulate(trained, test.inputs[: max(samples, sample + 1)], mode="float")
         thresholds = {p.name: p.threshold for p in trained.neurons() if p.kind == "lif"}
         spiking = [p.name for p in trained.sources()] + list(thresholds)  # readouts never spike
-        written += plot_recording(recording, out_dir, sample=sample, neurons=neurons, thresholds=thresholds,
-                                  populations=spiking, suffix=suffix)
+        written += plot_recording(
+            recording,
+            out_dir,
+            sample=sample,
+            neurons=neurons,
+            thresholds=thresholds,
+            populations=spiking,
+            suffix=suffix,
+        )
     return written
 
 

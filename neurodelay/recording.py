@@ -7,6 +7,7 @@ float executors, e.g. 1/64 of a threshold unit for a chip that scales its thresh
 of the IR's dynamics (see :mod:`neurodelay.ir.nodes`); executors with a different step numbering
 shift their data into this one before returning it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,7 +54,10 @@ class Recording:
         """Write to a ``.npz`` atomically (no pickle); :meth:`load` reads it back."""
         path = Path(path)
         arrays: dict[str, np.ndarray] = {
-            "executor": np.array(self.executor), "dt_ms": np.array(self.dt_ms), "steps": np.array(self.steps)}
+            "executor": np.array(self.executor),
+            "dt_ms": np.array(self.dt_ms),
+            "steps": np.array(self.steps),
+        }
         for name, population in self.populations.items():
             arrays[f"{name}/spikes"] = population.spikes
             for state, values in population.states.items():
@@ -76,5 +80,6 @@ class Recording:
                     populations[parts[0]].state_scales[parts[2]] = float(data[f"{parts[0]}/scale/{parts[2]}"])
             return cls(str(data["executor"]), float(data["dt_ms"]), int(data["steps"]), populations)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ValidationError("(file)", f"not a neurodelay recording ({error})", "a .npz written by Recording.save",
-                                  file=path) from None
+            raise ValidationError(
+                "(file)", f"not a neurodelay recording ({error})", "a .npz written by Recording.save", file=path
+            ) from None

@@ -4,6 +4,7 @@ command line to run and the words its one-line error must contain (the file and 
 Each generator writes its files under ``root`` and returns cases
 ``{"name", "argv", "expect": [fragments], "code": 1, "limit_s"}``.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,6 +20,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NETWORK = EXAMPLES / "feedforward.ndnet"
 CONFIG = EXAMPLES / "sequence_detection.yaml"
 LIMIT_S = 20
+
 
 # --------------------------------------------------------------------------- YAML payloads
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
@@ -46,8 +48,9 @@ def network_document() -> dict:
         return yaml.safe_load(archive.read("network.yaml"))
 
 
-def write_network(path: Path, yaml_text: str | bytes, *, arrays: dict[str, bytes] | None = None,
-                  extra: list[tuple[str, bytes]] = ()) -> Path:
+def write_network(
+    path: Path, yaml_text: str | bytes, *, arrays: dict[str, bytes] | None = None, extra: list[tuple[str, bytes]] = ()
+) -> Path:
     """A network archive with ``yaml_text`` as network.yaml, the example's arrays (or ``arrays``),
     and ``extra`` members appended as given (duplicates included)."""
     with zipfile.ZipFile(NETWORK) as source:
@@ -89,6 +92,7 @@ def huge_declared_network(path: Path, size: int) -> Path:
 
 def network_cases(root: Path) -> list[dict]:
     """Broken, bombed and oversized network files, for info, validate, quantize and export."""
+
     def provenance(raw: str) -> Callable[[dict], None]:
         return lambda document: document["network"].__setitem__("provenance", "__RAW__")
 
@@ -97,25 +101,42 @@ def network_cases(root: Path) -> list[dict]:
     def add(name: str, path: Path, *expect: str) -> None:
         files[name] = (path, list(expect))
 
-    for label, raw, expect in (("alias_bomb", alias_bomb(), "alias"), ("quadratic_alias", quadratic_alias(), "alias"),
-                               ("deep_nesting", deep(), "nested")):
+    for label, raw, expect in (
+        ("alias_bomb", alias_bomb(), "alias"),
+        ("quadratic_alias", quadratic_alias(), "alias"),
+        ("deep_nesting", deep(), "nested"),
+    ):
         text = with_placeholder(network_document(), provenance(raw)).replace("__RAW__", raw)
         add(f"network_{label}", write_network(root / f"{label}.ndnet", text), "network.yaml", expect)
     document = network_document()
     document["network"]["populations"][1]["size"] = "__RAW__"
     text = yaml.safe_dump(document, sort_keys=False).replace("__RAW__", HUGE_INTEGER)
     add("network_huge_integer", write_network(root / "huge_integer.ndnet", text), "network.yaml", "digits")
-    add("network_not_utf8", write_network(root / "latin1.ndnet", yaml.safe_dump(network_document()).encode() +
-                                          b"\n# caf\xe9\n"), "network.yaml", "UTF-8")
-    add("network_duplicate_yaml", write_network(root / "dup_yaml.ndnet", yaml.safe_dump(network_document()),
-                                                extra=[("network.yaml", b"format: other\n")]),
-        "network.yaml", "more than once")
-    add("network_duplicate_array", write_network(
-        root / "dup_array.ndnet", yaml.safe_dump(network_document()),
-        extra=[("arrays/projections/input_hidden/weights.npy", npy(np.ones((20, 32))))]),
-        "weights.npy", "more than once")
-    add("network_12000_neurons", huge_declared_network(root / "huge.ndnet", 12000), "would need about",
-        "at most")
+    add(
+        "network_not_utf8",
+        write_network(root / "latin1.ndnet", yaml.safe_dump(network_document()).encode() + b"\n# caf\xe9\n"),
+        "network.yaml",
+        "UTF-8",
+    )
+    add(
+        "network_duplicate_yaml",
+        write_network(
+            root / "dup_yaml.ndnet", yaml.safe_dump(network_document()), extra=[("network.yaml", b"format: other\n")]
+        ),
+        "network.yaml",
+        "more than once",
+    )
+    add(
+        "network_duplicate_array",
+        write_network(
+            root / "dup_array.ndnet",
+            yaml.safe_dump(network_document()),
+            extra=[("arrays/projections/input_hidden/weights.npy", npy(np.ones((20, 32))))],
+        ),
+        "weights.npy",
+        "more than once",
+    )
+    add("network_12000_neurons", huge_declared_network(root / "huge.ndnet", 12000), "would need about", "at most")
     add("network_not_zip", write_bytes(root / "garbage.ndnet", os.urandom(3000)), "garbage.ndnet", "archive")
     add("network_empty", write_bytes(root / "empty.ndnet", b""), "empty.ndnet", "archive")
     add("network_truncated", write_bytes(root / "truncated.ndnet", NETWORK.read_bytes()[:700]), "truncated.ndnet")
@@ -138,10 +159,20 @@ def network_cases(root: Path) -> list[dict]:
         cases.append(case(f"validate_{name}", ["validate", str(path)], [path.name, *expect]))
     for name in ("network_alias_bomb", "network_12000_neurons", "network_duplicate_yaml", "network_not_zip"):
         path, expect = files[name]
-        cases.append(case(f"quantize_{name}", ["quantize", str(path), "--target", "loihi2", "--out",
-                                                str(root / f"q_{name}.ndnet")], [path.name, *expect]))
-        cases.append(case(f"export_{name}", ["export", str(path), "--target", "nir", "--out",
-                                              str(root / f"e_{name}.nir")], [path.name, *expect]))
+        cases.append(
+            case(
+                f"quantize_{name}",
+                ["quantize", str(path), "--target", "loihi2", "--out", str(root / f"q_{name}.ndnet")],
+                [path.name, *expect],
+            )
+        )
+        cases.append(
+            case(
+                f"export_{name}",
+                ["export", str(path), "--target", "nir", "--out", str(root / f"e_{name}.nir")],
+                [path.name, *expect],
+            )
+        )
     return cases
 
 
@@ -170,40 +201,68 @@ def config_cases(root: Path) -> list[dict]:
         "not_utf8": (config_text().encode() + b"\n# caf\xe9\n", ["UTF-8"]),
         "top_level_list": ("- 1\n- 2\n", ["top level"]),
         "empty": ("", ["top level"]),
-        "temperature_list": (config_text().replace("name: max_ce", "name: max_ce\n  options: {temperature: [1, 2]}"),
-                             ["loss.options.temperature"]),
-        "temperature_string": (config_text().replace("name: max_ce",
-                                                     "name: max_ce\n  options: {temperature: warm}"),
-                               ["loss.options.temperature"]),
-        "unknown_loss_option": (config_text().replace("name: max_ce", "name: max_ce\n  options: {colour: 3}"),
-                                ["loss.options"]),
+        "temperature_list": (
+            config_text().replace("name: max_ce", "name: max_ce\n  options: {temperature: [1, 2]}"),
+            ["loss.options.temperature"],
+        ),
+        "temperature_string": (
+            config_text().replace("name: max_ce", "name: max_ce\n  options: {temperature: warm}"),
+            ["loss.options.temperature"],
+        ),
+        "unknown_loss_option": (
+            config_text().replace("name: max_ce", "name: max_ce\n  options: {colour: 3}"),
+            ["loss.options"],
+        ),
         "negative_epochs": (config_text().replace("epochs: 10", "epochs: -3"), ["epochs"]),
-        "duration_of_years": (config_text().replace("duration_ms: 25.0", "duration_ms: 1.0e+14"),
-                              ["data / network", "do not fit in memory"]),
-        "billion_repeats": (config_text().replace("repeats: 2", "repeats: 100000000000"),
-                            ["data / network", "do not fit in memory"]),
+        "duration_of_years": (
+            config_text().replace("duration_ms: 25.0", "duration_ms: 1.0e+14"),
+            ["data / network", "do not fit in memory"],
+        ),
+        "billion_repeats": (
+            config_text().replace("repeats: 2", "repeats: 100000000000"),
+            ["data / network", "do not fit in memory"],
+        ),
     }
     cases = []
     for name, (text, expect) in texts.items():
         path = root / f"config_{name}.yaml"
         path.write_bytes(text if isinstance(text, bytes) else text.encode())
-        cases.append(case(f"train_{name}", ["train", str(path), "--out", str(out / name), "--no-progress"],
-                          [path.name, *expect]))
+        cases.append(
+            case(f"train_{name}", ["train", str(path), "--out", str(out / name), "--no-progress"], [path.name, *expect])
+        )
     braille = (EXAMPLES / "braille.yaml").read_text().replace("allow_pickle: false", "allow_pickle: true")
     (root / "braille_folder").mkdir()
-    path = write_bytes(root / "config_braille_folder.yaml", "\n".join(
-        f"  file: {root / 'braille_folder'}" if line.strip().startswith("file:") else line
-        for line in braille.splitlines()).encode())
-    cases.append(case("train_braille_file_is_a_directory", ["train", str(path), "--out", str(out / "braille")],
-                      ["braille_folder", "data.file"]))
+    path = write_bytes(
+        root / "config_braille_folder.yaml",
+        "\n".join(
+            f"  file: {root / 'braille_folder'}" if line.strip().startswith("file:") else line
+            for line in braille.splitlines()
+        ).encode(),
+    )
+    cases.append(
+        case(
+            "train_braille_file_is_a_directory",
+            ["train", str(path), "--out", str(out / "braille")],
+            ["braille_folder", "data.file"],
+        )
+    )
     (root / "config_folder.yaml").mkdir()
-    cases.append(case("train_config_directory", ["train", str(root / "config_folder.yaml"), "--out",
-                                                 str(out / "folder")], ["config_folder.yaml", "directory"]))
+    cases.append(
+        case(
+            "train_config_directory",
+            ["train", str(root / "config_folder.yaml"), "--out", str(out / "folder")],
+            ["config_folder.yaml", "directory"],
+        )
+    )
     blocker = write_bytes(root / "a_file", b"x")
-    cases.append(case("train_out_is_a_file", ["train", str(CONFIG), "--out", str(blocker), "--no-progress"],
-                      ["a_file"]))
-    cases.append(case("train_out_below_a_file", ["train", str(CONFIG), "--out", str(blocker / "run"),
-                                                 "--no-progress"], ["a_file"]))
+    cases.append(
+        case("train_out_is_a_file", ["train", str(CONFIG), "--out", str(blocker), "--no-progress"], ["a_file"])
+    )
+    cases.append(
+        case(
+            "train_out_below_a_file", ["train", str(CONFIG), "--out", str(blocker / "run"), "--no-progress"], ["a_file"]
+        )
+    )
     return cases
 
 
@@ -222,51 +281,109 @@ def float_network(path: Path, *, dt_ms: float | None = None, weight: float | Non
 def quantize_cases(root: Path) -> list[dict]:
     """Values no chip format can hold, and output paths that are wrong before any work starts."""
     cases = []
-    for label, options in (("huge_dt", {"dt_ms": 1e300}), ("subnormal_dt", {"dt_ms": 5e-324}),
-                           ("tiny_dt", {"dt_ms": 1e-300}), ("huge_weights", {"weight": 1e300}),
-                           ("max_float_weights", {"weight": 1.7976931348623157e308})):
+    for label, options in (
+        ("huge_dt", {"dt_ms": 1e300}),
+        ("subnormal_dt", {"dt_ms": 5e-324}),
+        ("tiny_dt", {"dt_ms": 1e-300}),
+        ("huge_weights", {"weight": 1e300}),
+        ("max_float_weights", {"weight": 1.7976931348623157e308}),
+    ):
         path = float_network(root / f"{label}.ndnet", **options)
         field = "dt_ms" if "dt" in label else "weights"
         # (Loihi 2's quantizer maps such values into its formats and reports every change)
-        cases.append(case(f"quantize_spinnaker_{label}", ["quantize", str(path), "--target", "spinnaker", "--out",
-                                                          str(root / f"q_spinnaker_{label}.ndnet")],
-                          [path.name, field]))
+        cases.append(
+            case(
+                f"quantize_spinnaker_{label}",
+                ["quantize", str(path), "--target", "spinnaker", "--out", str(root / f"q_spinnaker_{label}.ndnet")],
+                [path.name, field],
+            )
+        )
     existing = write_bytes(root / "existing.ndnet", b"keep me")
     folder = root / "a_folder"
     folder.mkdir()
     blocker = write_bytes(root / "blocker", b"x")
-    wrong_outputs = [("exists", lambda name: existing, ["existing.ndnet", "--force"]),
-                     ("is_directory", lambda name: folder, ["a_folder", "directory"]),
-                     ("below_a_file", lambda name: blocker / name, ["blocker", "not a folder"])]
-    if os.geteuid() != 0:                                     # root may write into any folder
+    wrong_outputs = [
+        ("exists", lambda name: existing, ["existing.ndnet", "--force"]),
+        ("is_directory", lambda name: folder, ["a_folder", "directory"]),
+        ("below_a_file", lambda name: blocker / name, ["blocker", "not a folder"]),
+    ]
+    if os.geteuid() != 0:  # root may write into any folder
         read_only = root / "read_only"
         read_only.mkdir()
         read_only.chmod(0o500)
         wrong_outputs.append(("read_only_folder", lambda name: read_only / name, ["read_only", "not writable"]))
     for label, out, expect in wrong_outputs:
-        cases.append(case(f"quantize_out_{label}", ["quantize", str(NETWORK), "--target", "loihi2", "--out",
-                                                     str(out("q.ndnet"))], ["--out", *expect]))
-        cases.append(case(f"import_out_{label}", ["import", str(root / "valid.nir"), "--out", str(out("i.ndnet"))],
-                          ["--out", *expect]))
-    cases.append(case("quantize_report_is_directory", ["quantize", str(NETWORK), "--target", "loihi2", "--out",
-                                                       str(root / "fresh.ndnet"), "--report", str(folder)],
-                      ["--report", "a_folder"]))
-    cases.append(case("export_nir_exists", ["export", str(NETWORK), "--target", "nir", "--out", str(existing)],
-                      ["--out", "existing.ndnet", "--force"]))
+        cases.append(
+            case(
+                f"quantize_out_{label}",
+                ["quantize", str(NETWORK), "--target", "loihi2", "--out", str(out("q.ndnet"))],
+                ["--out", *expect],
+            )
+        )
+        cases.append(
+            case(
+                f"import_out_{label}",
+                ["import", str(root / "valid.nir"), "--out", str(out("i.ndnet"))],
+                ["--out", *expect],
+            )
+        )
+    cases.append(
+        case(
+            "quantize_report_is_directory",
+            [
+                "quantize",
+                str(NETWORK),
+                "--target",
+                "loihi2",
+                "--out",
+                str(root / "fresh.ndnet"),
+                "--report",
+                str(folder),
+            ],
+            ["--report", "a_folder"],
+        )
+    )
+    cases.append(
+        case(
+            "export_nir_exists",
+            ["export", str(NETWORK), "--target", "nir", "--out", str(existing)],
+            ["--out", "existing.ndnet", "--force"],
+        )
+    )
     other = root / "other_artefact"
     other.mkdir()
     write_bytes(other / "manifest.json", b"{}")
-    cases.append(case("export_loihi2_non_empty_folder", ["export", str(NETWORK), "--target", "loihi2", "--out",
-                                                         str(other)], ["--out", "other_artefact", "not empty"]))
-    cases.append(case("export_loihi2_out_is_file", ["export", str(NETWORK), "--target", "loihi2", "--out",
-                                                    str(existing)], ["--out", "existing.ndnet", "is a file"]))
+    cases.append(
+        case(
+            "export_loihi2_non_empty_folder",
+            ["export", str(NETWORK), "--target", "loihi2", "--out", str(other)],
+            ["--out", "other_artefact", "not empty"],
+        )
+    )
+    cases.append(
+        case(
+            "export_loihi2_out_is_file",
+            ["export", str(NETWORK), "--target", "loihi2", "--out", str(existing)],
+            ["--out", "existing.ndnet", "is a file"],
+        )
+    )
     for target in ("loihi2", "spinnaker"):
         unquantized_out = root / f"export_{target}_unquantized"
-        cases.append(dict(case(f"export_{target}_unquantized", ["export", str(NETWORK), "--target", target, "--out",
-                                                               str(unquantized_out)], [NETWORK.name]),
-                          absent=[str(unquantized_out)]))
-    cases.append(case("gradcheck_json_is_directory", ["gradcheck", "--random", "1", "--json", str(folder)],
-                      ["--json", "a_folder"]))
+        cases.append(
+            dict(
+                case(
+                    f"export_{target}_unquantized",
+                    ["export", str(NETWORK), "--target", target, "--out", str(unquantized_out)],
+                    [NETWORK.name],
+                ),
+                absent=[str(unquantized_out)],
+            )
+        )
+    cases.append(
+        case(
+            "gradcheck_json_is_directory", ["gradcheck", "--random", "1", "--json", str(folder)], ["--json", "a_folder"]
+        )
+    )
     return cases
 
 
@@ -292,6 +409,7 @@ def nir_cases(root: Path) -> list[dict]:
         def change(graph) -> None:
             del graph[key]
             graph[key] = value
+
         return change
 
     def delete(key: str) -> Callable:
@@ -300,16 +418,25 @@ def nir_cases(root: Path) -> list[dict]:
     hidden = "node/nodes/hidden"
     files = {
         "string_dt": (edited("string_dt", replace("node/metadata/neurodelay_dt_ms", "fast")), ["dt"]),
-        "string_nir_dt": (edited("string_nir_dt", lambda g: (delete("node/metadata/neurodelay_dt_ms")(g),
-                                                              replace("node/metadata/dt", "fast")(g))), ["dt"]),
-        "string_refractory": (edited("string_refractory", replace(f"{hidden}/metadata/neurodelay_refractory_steps",
-                                                                  "long")), ["refractory"]),
+        "string_nir_dt": (
+            edited(
+                "string_nir_dt",
+                lambda g: (delete("node/metadata/neurodelay_dt_ms")(g), replace("node/metadata/dt", "fast")(g)),
+            ),
+            ["dt"],
+        ),
+        "string_refractory": (
+            edited("string_refractory", replace(f"{hidden}/metadata/neurodelay_refractory_steps", "long")),
+            ["refractory"],
+        ),
         "missing_w_in": (edited("missing_w_in", delete(f"{hidden}/w_in")), ["w_in"]),
         "missing_tau_mem": (edited("missing_tau_mem", delete(f"{hidden}/tau_mem")), ["tau_mem"]),
         "missing_weight": (edited("missing_weight", delete("node/nodes/input_hidden.d3/weight")), ["weight"]),
         "string_tau": (edited("string_tau", replace(f"{hidden}/tau_syn", "slow")), ["tau_syn"]),
-        "network_yaml_bomb": (edited("network_yaml_bomb", replace("node/metadata/neurodelay_network_yaml",
-                                                                  f"bomb: {alias_bomb()}")), ["alias"]),
+        "network_yaml_bomb": (
+            edited("network_yaml_bomb", replace("node/metadata/neurodelay_network_yaml", f"bomb: {alias_bomb()}")),
+            ["alias"],
+        ),
         "not_hdf5": (write_bytes(root / "garbage.nir", os.urandom(2000)), []),
         "empty": (write_bytes(root / "empty.nir", b""), []),
         "truncated": (write_bytes(root / "truncated.nir", valid.read_bytes()[:4000]), []),
@@ -321,8 +448,13 @@ def nir_cases(root: Path) -> list[dict]:
     files["directory"] = (root / "folder.nir", [])
     cases = []
     for label, (path, expect) in files.items():
-        cases.append(case(f"import_{label}", ["import", str(path), "--out", str(root / f"imported_{label}.ndnet")],
-                          [path.name, *expect]))
+        cases.append(
+            case(
+                f"import_{label}",
+                ["import", str(path), "--out", str(root / f"imported_{label}.ndnet")],
+                [path.name, *expect],
+            )
+        )
     return cases
 
 
@@ -341,14 +473,21 @@ def info_cases(root: Path) -> list[dict]:
 def checkpoint_cases(root: Path) -> list[dict]:
     """``train --resume`` on damaged and malicious checkpoints."""
     cases = []
-    for label, data, expect in (("garbage", os.urandom(4000), "not a neurodelay checkpoint"),
-                                ("empty", b"", "not a neurodelay checkpoint"),
-                                ("old_pickle", b"PK\x03\x04" + os.urandom(100), "could run code")):
+    for label, data, expect in (
+        ("garbage", os.urandom(4000), "not a neurodelay checkpoint"),
+        ("empty", b"", "not a neurodelay checkpoint"),
+        ("old_pickle", b"PK\x03\x04" + os.urandom(100), "could run code"),
+    ):
         run = root / f"run_{label}"
         run.mkdir()
         write_bytes(run / "checkpoint.pt", data)
-        cases.append(case(f"train_resume_{label}", ["train", str(CONFIG), "--out", str(run), "--resume",
-                                                    "--no-progress"], ["checkpoint.pt", expect]))
+        cases.append(
+            case(
+                f"train_resume_{label}",
+                ["train", str(CONFIG), "--out", str(run), "--resume", "--no-progress"],
+                ["checkpoint.pt", expect],
+            )
+        )
     return cases
 
 
@@ -365,8 +504,9 @@ def npz_bytes(arrays: dict[str, np.ndarray], *, duplicate: str | None = None) ->
 def huge_declared_npz(name: str) -> bytes:
     """An .npz whose one member declares a [10^5, 10^5, 20] float64 array (160 GB) in its header."""
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
-                                                  "shape": (100000, 100000, 20)})
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (100000, 100000, 20)}
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{name}.npy", header.getvalue() + b"\0" * 4096)
@@ -382,7 +522,7 @@ def npz_cases(root: Path) -> list[dict]:
         "huge_declared": (huge_declared_npz("input"), ["would need about", "at most"]),
         "garbage": (os.urandom(3000), ["cannot be read"]),
         "empty": (b"", ["cannot be read"]),
-        "truncated": (npz_bytes(inputs)[:len(npz_bytes(inputs)) // 2], ["cannot be read"]),
+        "truncated": (npz_bytes(inputs)[: len(npz_bytes(inputs)) // 2], ["cannot be read"]),
     }
     object_archive = io.BytesIO()
     np.savez(object_archive, input=np.array([{"a": 1}], dtype=object))
@@ -390,57 +530,110 @@ def npz_cases(root: Path) -> list[dict]:
     cases = []
     for label, (data, expect) in files.items():
         path = write_bytes(root / f"inputs_{label}.npz", data)
-        cases.append(case(f"parity_inputs_{label}", ["parity", str(NETWORK), "--target", "loihi2", "--inputs",
-                                                     str(path)], [path.name, "--inputs", *expect]))
-        cases.append(case(f"quantize_calibration_{label}", ["quantize", str(NETWORK), "--target", "loihi2",
-                                                             "--out", str(root / f"cal_{label}.ndnet"),
-                                                             "--scale", "calibrated", "--calibration", str(path)],
-                          [path.name, "--calibration", *expect]))
-        cases.append(case(f"plot_recording_{label}", ["plot", str(path), "--out", str(root / f"plot_{label}")],
-                          [path.name, *expect]))
+        cases.append(
+            case(
+                f"parity_inputs_{label}",
+                ["parity", str(NETWORK), "--target", "loihi2", "--inputs", str(path)],
+                [path.name, "--inputs", *expect],
+            )
+        )
+        cases.append(
+            case(
+                f"quantize_calibration_{label}",
+                [
+                    "quantize",
+                    str(NETWORK),
+                    "--target",
+                    "loihi2",
+                    "--out",
+                    str(root / f"cal_{label}.ndnet"),
+                    "--scale",
+                    "calibrated",
+                    "--calibration",
+                    str(path),
+                ],
+                [path.name, "--calibration", *expect],
+            )
+        )
+        cases.append(
+            case(
+                f"plot_recording_{label}",
+                ["plot", str(path), "--out", str(root / f"plot_{label}")],
+                [path.name, *expect],
+            )
+        )
         config = yaml.safe_load(config_text())
         config["data"] = {"task": "arrays", "train": str(path), "test": str(path)}
         config_path = root / f"config_arrays_{label}.yaml"
         config_path.write_text(yaml.safe_dump(config))
-        cases.append(case(f"train_arrays_{label}", ["train", str(config_path), "--out", str(root / f"arrays_{label}"),
-                                                    "--no-progress"], [path.name, *expect]))
+        cases.append(
+            case(
+                f"train_arrays_{label}",
+                ["train", str(config_path), "--out", str(root / f"arrays_{label}"), "--no-progress"],
+                [path.name, *expect],
+            )
+        )
     return cases
 
 
 def run_folder_cases(root: Path) -> list[dict]:
     """``plot`` on run folders whose metrics.json is damaged, bombed or of the wrong shape."""
     cases = []
-    for label, data, expect in (("deep", b"[" * 100000 + b"]" * 100000, "nested too deeply"),
-                                ("not_utf8", b'[{"epoch": 1, "x": "caf\xe9"}]', "UTF-8"),
-                                ("not_json", b"{epoch: 1", "not valid JSON"),
-                                ("mapping", b'{"epoch": 1}', "epoch records"),
-                                ("string_loss", b'[{"epoch": 1, "train_loss": "low"}]', "epoch records")):
+    for label, data, expect in (
+        ("deep", b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+        ("not_utf8", b'[{"epoch": 1, "x": "caf\xe9"}]', "UTF-8"),
+        ("not_json", b"{epoch: 1", "not valid JSON"),
+        ("mapping", b'{"epoch": 1}', "epoch records"),
+        ("string_loss", b'[{"epoch": 1, "train_loss": "low"}]', "epoch records"),
+    ):
         run = root / f"run_metrics_{label}"
         run.mkdir()
         write_bytes(run / "network.ndnet", NETWORK.read_bytes())
         write_bytes(run / "metrics.json", data)
-        cases.append(case(f"plot_metrics_{label}", ["plot", str(run), "--out", str(root / f"plots_{label}")],
-                          ["metrics.json", expect]))
+        cases.append(
+            case(
+                f"plot_metrics_{label}",
+                ["plot", str(run), "--out", str(root / f"plots_{label}")],
+                ["metrics.json", expect],
+            )
+        )
     return cases
 
 
 def space_cases(root: Path) -> list[dict]:
     """Search spaces for ``sweep`` and study configs for ``study``: YAML bombs and wrong shapes."""
     cases = []
-    for label, text, expect in (("alias_bomb", f"bomb: {alias_bomb()}\n", "alias"),
-                                ("deep_nesting", f"bomb: {deep()}\n", "nested"),
-                                ("huge_integer", f"trials: {HUGE_INTEGER}\n", "digits"),
-                                ("not_utf8", b"trials: 3 # caf\xe9\n", "UTF-8")):
+    for label, text, expect in (
+        ("alias_bomb", f"bomb: {alias_bomb()}\n", "alias"),
+        ("deep_nesting", f"bomb: {deep()}\n", "nested"),
+        ("huge_integer", f"trials: {HUGE_INTEGER}\n", "digits"),
+        ("not_utf8", b"trials: 3 # caf\xe9\n", "UTF-8"),
+    ):
         space = write_bytes(root / f"space_{label}.yaml", text if isinstance(text, bytes) else text.encode())
-        cases.append(case(f"sweep_{label}", ["sweep", str(CONFIG), str(space), "--out", str(root / f"sweep_{label}")],
-                          [space.name, expect]))
+        cases.append(
+            case(
+                f"sweep_{label}",
+                ["sweep", str(CONFIG), str(space), "--out", str(root / f"sweep_{label}")],
+                [space.name, expect],
+            )
+        )
         study = write_bytes(root / f"study_{label}.yaml", text if isinstance(text, bytes) else text.encode())
-        cases.append(case(f"study_{label}", ["study", str(study), "--out", str(root / f"study_{label}")],
-                          [study.name, expect]))
+        cases.append(
+            case(f"study_{label}", ["study", str(study), "--out", str(root / f"study_{label}")], [study.name, expect])
+        )
     return cases
 
 
 def all_cases(root: Path) -> list[dict]:
     root.mkdir(parents=True, exist_ok=True)
-    return (network_cases(root) + config_cases(root) + nir_cases(root) + quantize_cases(root) + info_cases(root)
-            + checkpoint_cases(root) + npz_cases(root) + space_cases(root) + run_folder_cases(root))
+    return (
+        network_cases(root)
+        + config_cases(root)
+        + nir_cases(root)
+        + quantize_cases(root)
+        + info_cases(root)
+        + checkpoint_cases(root)
+        + npz_cases(root)
+        + space_cases(root)
+        + run_folder_cases(root)
+    )

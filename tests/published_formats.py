@@ -1,5 +1,6 @@
 """Writers of small files in the data sets' published layouts, written from the format notes
 (docs/anchors.md §A6) with h5py / pickle directly, independent of the loaders."""
+
 from __future__ import annotations
 
 import gzip
@@ -11,9 +12,18 @@ import h5py
 import numpy as np
 
 
-def write_speech_file(path: Path, times_s: list, units: list, labels, speakers=None, *,
-                      gzipped: bool = False, times_dtype=np.float16, units_dtype=np.uint16,
-                      labels_dtype=np.uint16) -> Path:
+def write_speech_file(
+    path: Path,
+    times_s: list,
+    units: list,
+    labels,
+    speakers=None,
+    *,
+    gzipped: bool = False,
+    times_dtype=np.float16,
+    units_dtype=np.uint16,
+    labels_dtype=np.uint16,
+) -> Path:
     """An SHD/SSC-layout HDF5 file: spikes/times (vlen float16 s), spikes/units (vlen uint16),
     labels (uint16), extra/speaker; gzipped into ``path`` when ``gzipped``."""
     plain = path.with_suffix("") if gzipped else path
@@ -36,8 +46,16 @@ def write_speech_file(path: Path, times_s: list, units: list, labels, speakers=N
     return path
 
 
-def random_speech_split(rng: np.random.Generator, n_samples: int, n_classes: int, *, n_channels: int = 700,
-                        max_events: int = 60, duration_s: float = 1.2, n_speakers: int = 4):
+def random_speech_split(
+    rng: np.random.Generator,
+    n_samples: int,
+    n_classes: int,
+    *,
+    n_channels: int = 700,
+    max_events: int = 60,
+    duration_s: float = 1.2,
+    n_speakers: int = 4,
+):
     """Random samples: (times_s, units, labels, speakers), times partly past 1 s."""
     times_s, units = [], []
     for _ in range(n_samples):

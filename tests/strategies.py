@@ -1,4 +1,5 @@
 """Hypothesis strategies for IR networks (shared by the property tests)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,12 +27,20 @@ def networks(draw) -> ir.Network:
 
     populations = (
         ir.SpikeSource("input", sizes[0], metadata={"encoding": "ttfs"} if draw(st.booleans()) else {}),
-        ir.LIF("hidden", sizes[1], tau_m_ms=parameter(1, 50, sizes[1]), tau_syn_ms=parameter(0.5, 20, sizes[1]),
-               threshold=parameter(0.5, 2, sizes[1]), reset=parameter(-0.5, 0.4, sizes[1]),
-               rest=parameter(-0.2, 0.2, sizes[1]), bias=parameter(-0.1, 0.1, sizes[1]),
-               refractory_steps=int(rng.integers(0, 5))),
-        ir.LeakyIntegrator("readout", sizes[2], tau_m_ms=parameter(1, 50, sizes[2]),
-                           tau_syn_ms=parameter(0.5, 20, sizes[2])),
+        ir.LIF(
+            "hidden",
+            sizes[1],
+            tau_m_ms=parameter(1, 50, sizes[1]),
+            tau_syn_ms=parameter(0.5, 20, sizes[1]),
+            threshold=parameter(0.5, 2, sizes[1]),
+            reset=parameter(-0.5, 0.4, sizes[1]),
+            rest=parameter(-0.2, 0.2, sizes[1]),
+            bias=parameter(-0.1, 0.1, sizes[1]),
+            refractory_steps=int(rng.integers(0, 5)),
+        ),
+        ir.LeakyIntegrator(
+            "readout", sizes[2], tau_m_ms=parameter(1, 50, sizes[2]), tau_syn_ms=parameter(0.5, 20, sizes[2])
+        ),
     )
     pairs = [("input", "hidden"), ("hidden", "readout")] + ([("hidden", "hidden")] if recurrent else [])
     index = {p.name: p.size for p in populations}
@@ -52,7 +61,10 @@ def networks(draw) -> ir.Network:
             extra = {"integer_weights": integers, "weight_format": fmt}
         else:
             weights = np.where(exists, rng.normal(0, 1, shape), 0.0)
-        projections.append(ir.Projection(f"{pre}_{post}", pre, post, weights, delays, max_delay, mask=mask,
-                                         metadata={"learned": True}, **extra))
+        projections.append(
+            ir.Projection(
+                f"{pre}_{post}", pre, post, weights, delays, max_delay, mask=mask, metadata={"learned": True}, **extra
+            )
+        )
     provenance = {"seed": seed, "software": {"neurodelay": "test"}, "values": [1, 2.5, None, "x"]}
     return ir.Network(f"net_{seed}", dt_ms, populations, tuple(projections), provenance=provenance)

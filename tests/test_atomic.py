@@ -1,4 +1,5 @@
 """Atomic writes: all or nothing, no temporary files left, the usual file mode."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The paper's augmentations on binned rasters: shifts, same-class blending, seeded batches."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,8 +61,12 @@ def test_batches_are_reproducible_and_blends_are_same_class():
     assert a_labels[:2].tolist() == [0, 2]
     # an original sample is its raster moved by one (step, channel) offset within the bounds
     row = a_inputs[0]
-    matches = [(s, c) for s in range(-2, 3) for c in range(-3, 3)
-               if np.array_equal(shift_raster(dataset.inputs[0], s, c)[0], row)]
+    matches = [
+        (s, c)
+        for s in range(-2, 3)
+        for c in range(-3, 3)
+        if np.array_equal(shift_raster(dataset.inputs[0], s, c)[0], row)
+    ]
     assert matches
 
 
@@ -84,4 +89,5 @@ def test_spec_checks_and_inactive_spec_gives_no_augmenter():
 
     class Parameters:
         augmentation = AugmentationSpec()
+
     assert augmenter_for(Parameters(), make_dataset(), 0) is None

@@ -1,6 +1,7 @@
 """Checkpoints: plain data only (a crafted pickle is refused, never run), damage detected with a
 one-line error that names the file and the state of the previous checkpoint, and a SIGKILL at any
 point of a save resumes bit-identically."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,15 @@ import yaml
 
 from neurodelay import ir
 from neurodelay.cli import main
-from neurodelay.train.checkpoint import (MAGIC, PREVIOUS_NAME, CheckpointDamaged, load_checkpoint, plain,
-                                         random_states, save_checkpoint)
+from neurodelay.train.checkpoint import (
+    MAGIC,
+    PREVIOUS_NAME,
+    CheckpointDamaged,
+    load_checkpoint,
+    plain,
+    random_states,
+    save_checkpoint,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -29,10 +37,18 @@ def example_state(epoch: int) -> dict:
     optimiser = torch.optim.Adam(model.parameters())
     model(torch.ones(4)).sum().backward()
     optimiser.step()
-    return {"config": {"name": "x", "epochs": 5}, "limit": None, "world_size": 1, "completed_epochs": epoch,
-            "model": model.state_dict(), "weight_optimiser": optimiser.state_dict(), "delay_optimiser": None,
-            "sampler": {"bit_generator": np.random.default_rng(epoch).bit_generator.state},
-            "random_states": random_states(), "records": [{"epoch": epoch, "loss": np.float64(0.25)}]}
+    return {
+        "config": {"name": "x", "epochs": 5},
+        "limit": None,
+        "world_size": 1,
+        "completed_epochs": epoch,
+        "model": model.state_dict(),
+        "weight_optimiser": optimiser.state_dict(),
+        "delay_optimiser": None,
+        "sampler": {"bit_generator": np.random.default_rng(epoch).bit_generator.state},
+        "random_states": random_states(),
+        "records": [{"epoch": epoch, "loss": np.float64(0.25)}],
+    }
 
 
 class Payload:
@@ -47,8 +63,12 @@ class Payload:
 
 def container(payload: bytes, **header) -> bytes:
     """A checkpoint file around ``payload`` with a correct checksum (anyone can compute one)."""
-    fields = {"format_version": 2, "sha256": hashlib.sha256(payload).hexdigest(), "payload_bytes": len(payload),
-              "completed_epochs": 1}
+    fields = {
+        "format_version": 2,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_bytes": len(payload),
+        "completed_epochs": 1,
+    }
     fields.update(header)
     return MAGIC + json.dumps(fields).encode() + b"\n" + payload
 
@@ -102,11 +122,17 @@ def test_train_resume_on_a_malicious_checkpoint_exits_1_without_running_it(tmp_p
 def damaged_versions(data: bytes) -> dict[str, bytes]:
     """Truncations, bit flips (header and payload, low and high bits), padding, garbage and empties."""
     header_end = data.index(b"\n", len(MAGIC)) + 1
-    versions = {"empty": b"", "magic_only": MAGIC, "garbage": os.urandom(500),
-                "truncated_header": data[:header_end - 5], "header_only": data[:header_end],
-                "padded": data + b"\0", "no_newline_header": MAGIC + b"x" * 5000}
+    versions = {
+        "empty": b"",
+        "magic_only": MAGIC,
+        "garbage": os.urandom(500),
+        "truncated_header": data[: header_end - 5],
+        "header_only": data[:header_end],
+        "padded": data + b"\0",
+        "no_newline_header": MAGIC + b"x" * 5000,
+    }
     for fraction in (0.1, 0.5, 0.9, 0.999):
-        versions[f"truncated_{fraction}"] = data[:int(len(data) * fraction)]
+        versions[f"truncated_{fraction}"] = data[: int(len(data) * fraction)]
     rng = np.random.default_rng(14)
     for index, position in enumerate(rng.integers(header_end, len(data), 12)):
         for bit in (0, 7):
@@ -141,8 +167,9 @@ def test_damage_with_no_intact_previous_says_so(tmp_path):
     with pytest.raises(CheckpointDamaged, match="truncated.*no previous checkpoint is kept"):
         load_checkpoint(path)
     (tmp_path / PREVIOUS_NAME).write_bytes(b"junk")
-    with pytest.raises(CheckpointDamaged, match=f"previous checkpoint {tmp_path / PREVIOUS_NAME} is not a "
-                                                "neurodelay checkpoint"):
+    with pytest.raises(
+        CheckpointDamaged, match=f"previous checkpoint {tmp_path / PREVIOUS_NAME} is not a neurodelay checkpoint"
+    ):
         load_checkpoint(path)
 
 
@@ -218,8 +245,9 @@ def test_sigkill_inside_a_save_leaves_a_complete_checkpoint(tmp_path, point):
     """Killed at ``point`` of the second save, checkpoint.pt is still complete and verified: the
     first state before the rename, the second after it, each bit for bit."""
     path = tmp_path / "checkpoint.pt"
-    killed = subprocess.run([sys.executable, "-c", KILLER, point, str(path)], capture_output=True, text=True,
-                            timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, point, str(path)], capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -9, killed.stderr
     epoch = 2 if point == "after_rename" else 1
     state = load_checkpoint(path)
@@ -241,8 +269,12 @@ def short_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def uninterrupted(short_config, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("whole") / "run"
-    done = subprocess.run([sys.executable, "-m", "neurodelay", "train", str(short_config), "--out", str(out),
-                           "--no-progress"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "neurodelay", "train", str(short_config), "--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -254,17 +286,36 @@ def test_training_killed_inside_a_save_resumes_bit_identically(tmp_path, short_c
     checkpoint lands; ``--resume`` then finishes with the same network and metrics as the
     uninterrupted run."""
     out = tmp_path / "run"
-    killed = subprocess.run([sys.executable, "-c", KILLER, point, "train", str(short_config), "--out", str(out),
-                             "--no-progress"], capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, point, "train", str(short_config), "--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -9, killed.stderr
     assert load_checkpoint(out / "checkpoint.pt")["completed_epochs"] == (2 if point == "after_rename" else 1)
-    resumed = subprocess.run([sys.executable, "-m", "neurodelay", "train", str(short_config), "--out", str(out),
-                              "--resume", "--no-progress"], capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neurodelay",
+            "train",
+            str(short_config),
+            "--out",
+            str(out),
+            "--resume",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     whole, again = (dict(ir.load(run / "network.ndnet").iter_arrays()) for run in (uninterrupted, out))
     assert whole.keys() == again.keys()
     for key in whole:
         assert whole[key].dtype == again[key].dtype and np.array_equal(whole[key], again[key]), key
     strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
-    assert strip(json.loads((out / "metrics.json").read_text())) == \
-        strip(json.loads((uninterrupted / "metrics.json").read_text()))
+    assert strip(json.loads((out / "metrics.json").read_text())) == strip(
+        json.loads((uninterrupted / "metrics.json").read_text())
+    )

@@ -1,4 +1,5 @@
 """The neurodelay command as a user runs it (a subprocess of the installed console script)."""
+
 from __future__ import annotations
 
 import subprocess

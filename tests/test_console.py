@@ -1,4 +1,5 @@
 """Readable logs: one line per epoch without a terminal, --quiet and --verbose."""
+
 from __future__ import annotations
 
 import pytest

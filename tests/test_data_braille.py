@@ -1,4 +1,5 @@
 """Braille loader on generated pickles in the published layout (pandas DataFrame: letter, events)."""
+
 from __future__ import annotations
 
 import builtins
@@ -32,13 +33,13 @@ def test_channels_times_labels_and_split(tmp_path):
     path = write_set(tmp_path / "braille.pkl")
     splits = load_braille(BrailleParameters(file=str(path), allow_pickle=True), 1.0)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (21, 3, 6)
-    assert splits.train.inputs.shape[1:] == (21, 24)            # latest event 20.4 ms -> 21 steps
+    assert splits.train.inputs.shape[1:] == (21, 24)  # latest event 20.4 ms -> 21 steps
     assert splits.train.n_classes == 27 and set(splits.train.labels.tolist()) == {0, 1, 2}
     for dataset in (splits.train, splits.validation, splits.test):
         assert np.bincount(dataset.labels, minlength=3)[:3].min() >= 1
         for inputs, label in zip(dataset.inputs, dataset.labels):
             points = set(map(tuple, np.argwhere(inputs).tolist()))
-            assert (10, label) in points and (20, 23) in points   # taxel 11 OFF -> channel 11 + 12
+            assert (10, label) in points and (20, 23) in points  # taxel 11 OFF -> channel 11 + 12
             assert len(points) in (2, 3)
 
 
@@ -87,6 +88,7 @@ def test_without_pandas_the_task_says_how_to_install_it(tmp_path, monkeypatch):
         if name == "pandas" or name.startswith("pandas."):
             raise ImportError("no pandas")
         return real_import(name, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "__import__", no_pandas)
     with pytest.raises(NeurodelayError, match="pip install pandas"):
         load_braille(BrailleParameters(file=str(path), allow_pickle=True), 1.0)

@@ -1,5 +1,6 @@
 """Your own data: .npz rasters and event lists (task arrays), tonic datasets (task tonic), and
 Python samples (neurodelay.train.train_on); every bad input names its field."""
+
 from __future__ import annotations
 
 import json
@@ -32,15 +33,41 @@ def two_class_raster(seed: int, n_samples: int, n_channels: int = 4) -> tuple[np
 
 
 def config(data: dict, epochs: int = 4) -> dict:
-    return {"name": "own", "seed": 0, "epochs": epochs, "batch_size": 8, "eval_batch_size": 64, "data": data,
-            "network": {"dt_ms": DT_MS, "hidden": [{"name": "hidden", "size": 8, "tau_m_ms": 10.0, "tau_syn_ms": 5.0,
-                                                     "input": {"weights": {"kind": "normal", "mean": 1.0, "std": 0.5},
-                                                               "delays": {"kind": "uniform", "low": 0.0, "high": 3.0},
-                                                               "max_delay_steps": 5}}],
-                        "readout": {"tau_m_ms": 10.0, "tau_syn_ms": 5.0,
-                                    "input": {"weights": {"kind": "normal", "mean": 0.0, "std": 1.0},
-                                              "max_delay_steps": 0, "learn_delays": False}}},
-            "optimiser": {"weight_lr": 0.02, "delay_lr": 0.1}, "loss": {"name": "sum_ce"}}
+    return {
+        "name": "own",
+        "seed": 0,
+        "epochs": epochs,
+        "batch_size": 8,
+        "eval_batch_size": 64,
+        "data": data,
+        "network": {
+            "dt_ms": DT_MS,
+            "hidden": [
+                {
+                    "name": "hidden",
+                    "size": 8,
+                    "tau_m_ms": 10.0,
+                    "tau_syn_ms": 5.0,
+                    "input": {
+                        "weights": {"kind": "normal", "mean": 1.0, "std": 0.5},
+                        "delays": {"kind": "uniform", "low": 0.0, "high": 3.0},
+                        "max_delay_steps": 5,
+                    },
+                }
+            ],
+            "readout": {
+                "tau_m_ms": 10.0,
+                "tau_syn_ms": 5.0,
+                "input": {
+                    "weights": {"kind": "normal", "mean": 0.0, "std": 1.0},
+                    "max_delay_steps": 0,
+                    "learn_delays": False,
+                },
+            },
+        },
+        "optimiser": {"weight_lr": 0.02, "delay_lr": 0.1},
+        "loss": {"name": "sum_ce"},
+    }
 
 
 def train_cli(tmp_path: Path, data: dict, capsys) -> list[dict]:
@@ -54,8 +81,9 @@ def test_npz_rasters_train_through_the_cli(tmp_path, capsys):
     for split, seed, size in (("train", 0, 64), ("test", 1, 32)):
         spikes, labels = two_class_raster(seed, size)
         np.savez(tmp_path / f"{split}.npz", spikes=spikes.astype(np.uint8), labels=labels, dt_ms=DT_MS)
-    records = train_cli(tmp_path, {"task": "arrays", "train": str(tmp_path / "train.npz"),
-                                   "test": str(tmp_path / "test.npz")}, capsys)
+    records = train_cli(
+        tmp_path, {"task": "arrays", "train": str(tmp_path / "train.npz"), "test": str(tmp_path / "test.npz")}, capsys
+    )
     assert len(records) == 4 and records[-1]["test_accuracy"] >= 0.9
     network = ir.load(tmp_path / "run" / "network.ndnet")
     assert network.population("input").size == 4
@@ -78,13 +106,22 @@ def test_npz_events_are_binned_with_merges_counted(tmp_path, capsys):
         rows = event_rows(spikes, rng)
         merged[split] = len(rows) - int(spikes.sum())
         np.savez(tmp_path / f"{split}.npz", events=rows, labels=labels)
-    splits = load_arrays(ArrayParameters(str(tmp_path / "train.npz"), str(tmp_path / "test.npz"),
-                                         max_duration_ms=STEPS * DT_MS), DT_MS)
+    splits = load_arrays(
+        ArrayParameters(str(tmp_path / "train.npz"), str(tmp_path / "test.npz"), max_duration_ms=STEPS * DT_MS), DT_MS
+    )
     assert splits.train.inputs.shape == (64, STEPS, 4)
     assert splits.train.metadata["binning_report"]["merged"] == merged["train"]
     assert np.array_equal(splits.train.inputs, two_class_raster(2, 64)[0])
-    records = train_cli(tmp_path, {"task": "arrays", "train": str(tmp_path / "train.npz"),
-                                   "test": str(tmp_path / "test.npz"), "max_duration_ms": STEPS * DT_MS}, capsys)
+    records = train_cli(
+        tmp_path,
+        {
+            "task": "arrays",
+            "train": str(tmp_path / "train.npz"),
+            "test": str(tmp_path / "test.npz"),
+            "max_duration_ms": STEPS * DT_MS,
+        },
+        capsys,
+    )
     assert records[-1]["test_accuracy"] >= 0.9
     provenance = ir.load(tmp_path / "run" / "network.ndnet").provenance["training"]["data"]
     assert provenance["test"]["binning_report"]["merged"] == merged["test"]
@@ -114,8 +151,16 @@ class TinyEvents:
 
 
 def test_tonic_style_dataset_class_trains_through_the_cli(tmp_path, capsys):
-    records = train_cli(tmp_path, {"task": "tonic", "dataset": "test_data_own:TinyEvents", "root": str(tmp_path),
-                                   "max_duration_ms": STEPS * DT_MS}, capsys)
+    records = train_cli(
+        tmp_path,
+        {
+            "task": "tonic",
+            "dataset": "test_data_own:TinyEvents",
+            "root": str(tmp_path),
+            "max_duration_ms": STEPS * DT_MS,
+        },
+        capsys,
+    )
     assert records[-1]["test_accuracy"] >= 0.9
     data = ir.load(tmp_path / "run" / "network.ndnet").provenance["training"]["data"]
     assert data["train"]["binning_report"]["spikes"] == int(two_class_raster(6, 48)[0].sum())
@@ -133,8 +178,9 @@ def test_real_tonic_shd_class_on_generated_files(tmp_path, capsys):
         write_speech_file(folder / f"shd_{split}.h5", times, units, labels, speakers=np.zeros(size))
         (folder / f"shd_{split}.h5.zip").write_bytes(b"")  # tonic checks that its download is present
     assert len(tonic.datasets.SHD(save_to=str(tmp_path), train=True)) == 40
-    records = train_cli(tmp_path, {"task": "tonic", "dataset": "SHD", "root": str(tmp_path),
-                                   "max_duration_ms": 25.0}, capsys)
+    records = train_cli(
+        tmp_path, {"task": "tonic", "dataset": "SHD", "root": str(tmp_path), "max_duration_ms": 25.0}, capsys
+    )
     assert len(records) == 4
     network = ir.load(tmp_path / "run" / "network.ndnet")
     assert network.population("input").size == 700
@@ -151,7 +197,7 @@ def test_python_samples_train_from_a_torch_dataset(tmp_path):
             return torch.from_numpy(spikes[index].astype(np.float32)), torch.tensor(labels[index])
 
     test_spikes, test_labels = two_class_raster(10, 24)
-    test = [(test_spikes[k, :STEPS - 2 * (k % 2)], int(test_labels[k])) for k in range(24)]  # ragged: padded
+    test = [(test_spikes[k, : STEPS - 2 * (k % 2)], int(test_labels[k])) for k in range(24)]  # ragged: padded
     document = config({"task": "samples"})
     del document["data"]
     records = train_on(Samples(), test, document, tmp_path / "run")
@@ -160,28 +206,32 @@ def test_python_samples_train_from_a_torch_dataset(tmp_path):
     assert data["test"]["padded_samples"] == 12
 
 
-@pytest.mark.parametrize("arrays, field, fragment", [
-    ({"spikes": np.zeros((4, 5)), "labels": np.zeros(4, int)}, "spikes", "[samples, steps, channels]"),
-    ({"spikes": np.full((4, 5, 2), 2), "labels": np.zeros(4, int)}, "spikes", "0 or 1"),
-    ({"spikes": np.zeros((4, 5, 2), "U1"), "labels": np.zeros(4, int)}, "spikes", "bool"),
-    ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(3, int)}, "labels", "[4]"),
-    ({"spikes": np.zeros((4, 5, 2)), "labels": np.full(4, 0.5)}, "labels", "integer"),
-    ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, 1, 2, 9])}, "labels", "[0, 2]"),
-    ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, -1, 0, 0])}, "labels", ">= 0"),
-    ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": 0.5}, "dt_ms", "dt_ms = 1.0"),
-    ({"spikes": np.zeros((4, 5, 2))}, "(arrays)", "labels and exactly one"),
-    ({"events": np.zeros((4, 2)), "labels": np.zeros(4, int)}, "events", "[n_events, 3]"),
-    ({"events": np.array([[0, -1.0, 0]]), "labels": np.zeros(1, int)}, "events.time", ">= 0"),
-    ({"events": np.array([[3, 1.0, 0]]), "labels": np.zeros(1, int)}, "events.sample", "[0, 0]"),
-    ({"events": np.array([[0, 1.0, 5]]), "labels": np.zeros(1, int)}, "events.channel", "[0, 1]"),
-    ({"events": np.array([[0, 1.0, 0.5]]), "labels": np.zeros(1, int)}, "events.channel", "integer"),
-])
+@pytest.mark.parametrize(
+    "arrays, field, fragment",
+    [
+        ({"spikes": np.zeros((4, 5)), "labels": np.zeros(4, int)}, "spikes", "[samples, steps, channels]"),
+        ({"spikes": np.full((4, 5, 2), 2), "labels": np.zeros(4, int)}, "spikes", "0 or 1"),
+        ({"spikes": np.zeros((4, 5, 2), "U1"), "labels": np.zeros(4, int)}, "spikes", "bool"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(3, int)}, "labels", "[4]"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.full(4, 0.5)}, "labels", "integer"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, 1, 2, 9])}, "labels", "[0, 2]"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, -1, 0, 0])}, "labels", ">= 0"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": 0.5}, "dt_ms", "dt_ms = 1.0"),
+        ({"spikes": np.zeros((4, 5, 2))}, "(arrays)", "labels and exactly one"),
+        ({"events": np.zeros((4, 2)), "labels": np.zeros(4, int)}, "events", "[n_events, 3]"),
+        ({"events": np.array([[0, -1.0, 0]]), "labels": np.zeros(1, int)}, "events.time", ">= 0"),
+        ({"events": np.array([[3, 1.0, 0]]), "labels": np.zeros(1, int)}, "events.sample", "[0, 0]"),
+        ({"events": np.array([[0, 1.0, 5]]), "labels": np.zeros(1, int)}, "events.channel", "[0, 1]"),
+        ({"events": np.array([[0, 1.0, 0.5]]), "labels": np.zeros(1, int)}, "events.channel", "integer"),
+    ],
+)
 def test_bad_arrays_name_file_and_field(tmp_path, arrays, field, fragment):
     np.savez(tmp_path / "bad.npz", **arrays)
     np.savez(tmp_path / "good.npz", spikes=np.zeros((2, 5, 2), bool), labels=np.array([0, 1]))
     with pytest.raises(ValidationError) as raised:
-        load_arrays(ArrayParameters(str(tmp_path / "good.npz"), str(tmp_path / "bad.npz"), n_channels=2,
-                                    n_classes=3), DT_MS)
+        load_arrays(
+            ArrayParameters(str(tmp_path / "good.npz"), str(tmp_path / "bad.npz"), n_channels=2, n_classes=3), DT_MS
+        )
     assert raised.value.field == field and fragment in str(raised.value)
     assert raised.value.file.endswith("bad.npz")
 

@@ -1,4 +1,5 @@
 """Sequence-detection patterns, the dataset shape checks and the seeded batch sampler."""
+
 import numpy as np
 import pytest
 
@@ -12,8 +13,8 @@ def test_patterns_are_a_then_b_and_b_then_a():
     splits = load_sequence(SequenceParameters(onset_ms=2.0, interval_ms=10.0, duration_ms=25.0, repeats=3), 1.0)
     test = splits.test
     assert test.inputs.shape == (2, 25, 2) and test.labels.tolist() == [0, 1]
-    assert np.argwhere(test.inputs[0]).tolist() == [[2, 0], [12, 1]]   # class 0: input 0 first
-    assert np.argwhere(test.inputs[1]).tolist() == [[2, 1], [12, 0]]   # class 1: input 1 first
+    assert np.argwhere(test.inputs[0]).tolist() == [[2, 0], [12, 1]]  # class 0: input 0 first
+    assert np.argwhere(test.inputs[1]).tolist() == [[2, 1], [12, 0]]  # class 1: input 1 first
     assert len(splits.train) == 6 and splits.train.labels.tolist() == [0, 1] * 3
     assert splits.validation is None
 

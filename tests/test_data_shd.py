@@ -1,4 +1,5 @@
 """SHD / SSC loaders on generated files in the published HDF5 layout (plain and gzipped)."""
+
 from __future__ import annotations
 
 import gzip
@@ -17,9 +18,9 @@ from published_formats import random_speech_split, write_speech_file
 def hand_samples():
     """Three samples with hand-checked binning at dt = 2 ms, max duration 10 ms (5 steps)."""
     times_s = [
-        [0.0, 0.0019, 0.002, 0.0055, 0.0099, 0.0100, 0.5],   # steps 0, 0, 1, 2, 4; 10 ms and 500 ms dropped
-        [0.003, 0.003, 0.003],                               # three events in one bin -> one spike
-        [],                                                  # empty sample
+        [0.0, 0.0019, 0.002, 0.0055, 0.0099, 0.0100, 0.5],  # steps 0, 0, 1, 2, 4; 10 ms and 500 ms dropped
+        [0.003, 0.003, 0.003],  # three events in one bin -> one spike
+        [],  # empty sample
     ]
     units = [[5, 5, 5, 699, 0, 3, 3], [7, 7, 8], []]
     return times_s, units, [3, 19, 0], [1, 2, 1]
@@ -29,10 +30,18 @@ def hand_samples():
 def test_binning_counts_labels_and_report(tmp_path, gzipped):
     times_s, units, labels, speakers = hand_samples()
     suffix = ".h5.gz" if gzipped else ".h5"
-    write_speech_file(tmp_path / f"shd_train{suffix}", times_s, units, labels, speakers, gzipped=gzipped,
-                      times_dtype=np.float64)
-    write_speech_file(tmp_path / f"shd_test{suffix}", times_s[:1], units[:1], labels[:1], speakers[:1],
-                      gzipped=gzipped, times_dtype=np.float64)
+    write_speech_file(
+        tmp_path / f"shd_train{suffix}", times_s, units, labels, speakers, gzipped=gzipped, times_dtype=np.float64
+    )
+    write_speech_file(
+        tmp_path / f"shd_test{suffix}",
+        times_s[:1],
+        units[:1],
+        labels[:1],
+        speakers[:1],
+        gzipped=gzipped,
+        times_dtype=np.float64,
+    )
     if gzipped:
         with open(tmp_path / "shd_train.h5.gz", "rb") as stream:
             assert stream.read(2) == b"\x1f\x8b"
@@ -51,7 +60,7 @@ def test_binning_counts_labels_and_report(tmp_path, gzipped):
 
 
 def test_float16_seconds_are_binned_by_their_stored_value(tmp_path):
-    stored = np.float16(0.0345)            # 0.034515380859375 s -> 34.5 ms -> step 34 at 1 ms
+    stored = np.float16(0.0345)  # 0.034515380859375 s -> 34.5 ms -> step 34 at 1 ms
     write_speech_file(tmp_path / "shd_train.h5", [[stored]], [[1]], [2])
     write_speech_file(tmp_path / "shd_test.h5", [[stored]], [[1]], [2])
     splits = load_shd(SHDParameters(root=str(tmp_path), cache=False), 1.0)
@@ -73,8 +82,9 @@ def write_random_set(root, prefix, rng, n_classes, sizes, gzipped_splits=()):
 def test_speaker_holdout_never_touches_test_and_cache_is_reused(tmp_path):
     rng = np.random.default_rng(7)
     written = write_random_set(tmp_path / "shd", "shd", rng, 20, {"train": 40, "test": 9}, ("train",))
-    parameters = SHDParameters(root=str(tmp_path / "shd"), validation="speakers", validation_speakers=[1, 3],
-                               cache_dir=str(tmp_path / "cache"))
+    parameters = SHDParameters(
+        root=str(tmp_path / "shd"), validation="speakers", validation_speakers=[1, 3], cache_dir=str(tmp_path / "cache")
+    )
     splits = load_shd(parameters, 1.0)
     speakers = np.asarray(written["train"][3])
     held = np.isin(speakers, [1, 3])
@@ -82,7 +92,7 @@ def test_speaker_holdout_never_touches_test_and_cache_is_reused(tmp_path):
     assert splits.train.labels.tolist() == np.asarray(written["train"][2])[~held].tolist()
     assert splits.validation.labels.tolist() == np.asarray(written["train"][2])[held].tolist()
     assert len(splits.test) == 9
-    assert isinstance(splits.train.inputs, np.memmap)   # streamed from the cache on disk
+    assert isinstance(splits.train.inputs, np.memmap)  # streamed from the cache on disk
     # sample by sample against an independent binning of the written events
     for row, source in enumerate(np.flatnonzero(held)):
         times_ms = written["train"][0][source].astype(np.float64) * 1000.0
@@ -101,8 +111,9 @@ def test_speaker_holdout_never_touches_test_and_cache_is_reused(tmp_path):
 def test_random_holdout_is_seeded_and_disjoint(tmp_path):
     rng = np.random.default_rng(3)
     write_random_set(tmp_path, "shd", rng, 20, {"train": 30, "test": 5})
-    parameters = SHDParameters(root=str(tmp_path), validation="random", validation_fraction=0.2,
-                               validation_seed=5, cache=False)
+    parameters = SHDParameters(
+        root=str(tmp_path), validation="random", validation_fraction=0.2, validation_seed=5, cache=False
+    )
     first, second = load_shd(parameters, 5.0), load_shd(parameters, 5.0)
     assert len(first.validation) == 6 and len(first.train) == 24
     assert np.array_equal(first.validation.inputs, second.validation.inputs)
@@ -128,8 +139,8 @@ def malformed(tmp_path, edit):
         edit(handle)
     with pytest.raises(ValidationError) as raised:
         load_shd(SHDParameters(root=str(tmp_path), cache=False), 1.0)
-    assert raised.value.file == str(path)          # every message names the file ...
-    assert str(path) in str(raised.value) and raised.value.field in str(raised.value)   # ... and the field
+    assert raised.value.file == str(path)  # every message names the file ...
+    assert str(path) in str(raised.value) and raised.value.field in str(raised.value)  # ... and the field
     return raised.value
 
 
@@ -144,11 +155,13 @@ def test_wrong_dtypes_are_named(tmp_path):
         times = handle.create_dataset("spikes/times", (3,), dtype=h5py.vlen_dtype(np.int32))
         for index in range(3):
             times[index] = np.zeros(1, np.int32)
+
     assert malformed(tmp_path, integer_times).field == "spikes/times"
 
     def float_labels(handle):
         del handle["labels"]
         handle.create_dataset("labels", data=np.array([0.0, 1.0, 2.0]))
+
     (tmp_path / "b").mkdir()
     error = malformed(tmp_path / "b", float_labels)
     assert error.field == "labels" and "float64" in error.problem
@@ -156,6 +169,7 @@ def test_wrong_dtypes_are_named(tmp_path):
     def dense_times(handle):
         del handle["spikes/times"]
         handle.create_dataset("spikes/times", data=np.zeros((3, 2), np.float16))
+
     (tmp_path / "c").mkdir()
     error = malformed(tmp_path / "c", dense_times)
     assert error.field == "spikes/times" and "vlen" in error.problem
@@ -164,6 +178,7 @@ def test_wrong_dtypes_are_named(tmp_path):
 def test_ragged_lengths_that_disagree_are_named(tmp_path):
     def short_units(handle):
         handle["spikes/units"][1] = np.array([7], np.uint16)
+
     error = malformed(tmp_path, short_units)
     assert error.field == "spikes/units[1]" and "1 channel indices for 3 spike times" in error.problem
 
@@ -172,6 +187,7 @@ def test_sample_counts_that_disagree_are_named(tmp_path):
     def extra_label(handle):
         del handle["labels"]
         handle.create_dataset("labels", data=np.array([0, 1, 2, 3], np.uint16))
+
     error = malformed(tmp_path, extra_label)
     assert error.field == "labels" and "labels 4" in error.problem
 
@@ -179,10 +195,12 @@ def test_sample_counts_that_disagree_are_named(tmp_path):
 def test_out_of_range_channel_and_label_are_named(tmp_path):
     def big_channel(handle):
         handle["spikes/units"][1] = np.array([7, 700, 1], np.uint16)
+
     assert malformed(tmp_path, big_channel).field == "spikes/units[1]"
 
     def big_label(handle):
         handle["labels"][0] = 20
+
     (tmp_path / "b").mkdir()
     error = malformed(tmp_path / "b", big_label)
     assert error.field == "labels" and "[0, 19]" in error.allowed
@@ -207,7 +225,7 @@ def test_missing_files_speakers_and_memory_limit(tmp_path, monkeypatch):
     with pytest.raises(ValidationError, match="shd_train.h5"):
         load_shd(SHDParameters(root=str(tmp_path), cache=False), 1.0)
     times_s, units, labels, _ = hand_samples()
-    write_speech_file(tmp_path / "shd_train.h5", times_s, units, labels)       # no extra/speaker
+    write_speech_file(tmp_path / "shd_train.h5", times_s, units, labels)  # no extra/speaker
     write_speech_file(tmp_path / "shd_test.h5", times_s, units, labels)
     with pytest.raises(ValidationError) as raised:
         load_shd(SHDParameters(root=str(tmp_path), validation="speakers", validation_speakers=[1], cache=False), 1.0)
@@ -225,7 +243,7 @@ def test_cache_publishes_atomically_and_discards_failed_builds(tmp_path):
     inputs = writer.open_inputs("train.inputs", (2, 3, 4))
     inputs[1, 2, 3] = True
     writer.save("train.labels", np.array([0, 1]))
-    assert cache.load("abc") is None                     # nothing visible before publishing
+    assert cache.load("abc") is None  # nothing visible before publishing
     writer.publish({"note": "x"})
     arrays, manifest = cache.load("abc")
     assert arrays["train.inputs"][1, 2, 3] and arrays["train.inputs"].sum() == 1

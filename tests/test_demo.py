@@ -1,4 +1,5 @@
 """A reduced end-to-end demo: train, quantize for both targets, export both, parity, summary."""
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,25 @@ def test_reduced_demo_end_to_end(tmp_path):
     out = tmp_path / "out"
     log = tmp_path / "demo.log"
     with open(log, "w") as stream:  # as a user would: `neurodelay demo ... > demo.log 2>&1`
-        finished = subprocess.run([sys.executable, "-m", "neurodelay", "demo", "--out", str(out), "--config",
-                                   str(config_path), "--limit", "120", "--parity-samples", "2"],
-                                  stdout=stream, stderr=subprocess.STDOUT, timeout=900)
+        finished = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "neurodelay",
+                "demo",
+                "--out",
+                str(out),
+                "--config",
+                str(config_path),
+                "--limit",
+                "120",
+                "--parity-samples",
+                "2",
+            ],
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+        )
     text = log.read_text()
     assert finished.returncode == 0, text[-3000:]
     lines = text.splitlines()
@@ -43,7 +60,8 @@ def test_reduced_demo_end_to_end(tmp_path):
     assert summary["float_accuracy"] > 1 / 3 - 0.1
     assert any(line.startswith("loihi2") for line in lines)
     # a second run reuses the trained network (checkpoint resume) and reproduces the summary
-    again = run_demo(DemoOptions(tmp_path / "out", config_path, limit=120, parity_samples=2,
-                                 progress=False, log=lambda line: None))
+    again = run_demo(
+        DemoOptions(tmp_path / "out", config_path, limit=120, parity_samples=2, progress=False, log=lambda line: None)
+    )
     assert again["float_accuracy"] == summary["float_accuracy"]
     assert again["targets"]["loihi2"]["accuracy"] == summary["targets"]["loihi2"]["accuracy"]

@@ -7,6 +7,7 @@ the shifts, weight words and delays sPyNNaker itself built for the exported mode
 The campaign here adds what the harness's target-neutral random networks leave out because not
 every chip has it: refractoriness, per-neuron time constants and saturating ring-buffer slots.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,10 +31,16 @@ def random_case(seed: int) -> tuple[Network, dict[str, np.ndarray]]:
     recurrent, dense or sparse, delays up to 1, 4, 12 or 30 steps, weights small or large (large: many
     spikes, refractoriness), shift policy ``worst_case`` or ``largest_weight`` (slots may saturate)."""
     rng = np.random.default_rng(seed)
-    network = random_network(seed, recurrent=bool(seed % 2), sparse=bool((seed // 2) % 2),
-                             integer_delays=True, max_delay_steps=int(rng.choice([1, 4, 12, 30])),
-                             weight_scale=float(rng.choice([0.3, 1.0, 3.0])),
-                             n_hidden=int(rng.integers(3, 12)), per_neuron_parameters=bool(rng.integers(2)))
+    network = random_network(
+        seed,
+        recurrent=bool(seed % 2),
+        sparse=bool((seed // 2) % 2),
+        integer_delays=True,
+        max_delay_steps=int(rng.choice([1, 4, 12, 30])),
+        weight_scale=float(rng.choice([0.3, 1.0, 3.0])),
+        n_hidden=int(rng.integers(3, 12)),
+        per_neuron_parameters=bool(rng.integers(2)),
+    )
     policy = "largest_weight" if seed % 3 == 0 else "worst_case"
     quantized, _ = quantize_network(network, shift_policy=policy)
     steps = int(rng.integers(40, 120))
@@ -62,7 +69,9 @@ def run_campaign(count: int, seed: int, integers_from: str = "virtual-board") ->
         _, counters = simulate_model(integer_model(network), inputs)
         for name, count_ in counters.ring_buffer_saturations.items():
             if (count_ > 0) != (emulated.get(name, 0) > 0):
-                campaign.saturation_disagreements.append(f"{network.name}.{name}: refsim {count_}, core {emulated.get(name)}")
+                campaign.saturation_disagreements.append(
+                    f"{network.name}.{name}: refsim {count_}, core {emulated.get(name)}"
+                )
     return campaign
 
 
@@ -76,7 +85,7 @@ def test_hundred_random_networks_match_spike_for_spike_and_state_for_state(campa
     assert summary["nets"] == N_NETWORKS and summary["executor"] == "emulated-core"
     assert summary["mismatches"] == 0, "\n".join(campaign.report.lines())
     assert campaign.saturation_disagreements == []
-    assert summary["compared"]["spikes"] > 5_000   # neuron spikes (sources not counted): not silent networks
+    assert summary["compared"]["spikes"] > 5_000  # neuron spikes (sources not counted): not silent networks
 
 
 def test_the_cases_cover_recurrence_delays_refractoriness_and_saturation(campaign):
@@ -88,8 +97,8 @@ def test_the_cases_cover_recurrence_delays_refractoriness_and_saturation(campaig
         layout = integer_model(network)
         longest = max(int(s.delay_steps.max()) for s in layout.synapses if s.delay_steps.size)
         longest_over_slots.append(longest / min(p.slots for p in layout.populations.values()))
-    assert min(longest_over_slots) <= 1.0 and max(longest_over_slots) > 1.0   # up to D, and beyond (extension)
-    assert any(np.isclose(x, 1.0) for x in longest_over_slots)                  # delay == D (field 0 on chip)
+    assert min(longest_over_slots) <= 1.0 and max(longest_over_slots) > 1.0  # up to D, and beyond (extension)
+    assert any(np.isclose(x, 1.0) for x in longest_over_slots)  # delay == D (field 0 on chip)
     assert sum(1 for counts in campaign.saturations if any(counts.values())) >= 10
 
 
@@ -111,6 +120,7 @@ def test_the_executor_plugs_into_the_parity_harness_comparison():
     """Through the registered refsim mode and the harness's comparison, with every current state."""
     from neurodelay import refsim
     from neurodelay.executor import input_dict
+
     cases = [random_case(seed) for seed in range(100, 110)]
     with EmulatedCoreExecutor() as executor:
         candidates = executor.run_many(cases)
@@ -132,6 +142,7 @@ def test_layout_and_virtual_board_integers_agree_on_the_same_network():
 
 def test_unknown_integer_source_is_named():
     from neurodelay.errors import ValidationError
+
     with pytest.raises(ValidationError, match="integers_from"):
         EmulatedCoreExecutor(integers_from="board")
 
@@ -139,9 +150,23 @@ def test_unknown_integer_source_is_named():
 def test_neurodelay_parity_cli_runs_the_emulated_core(tmp_path):
     import json
     from neurodelay.cli import main
+
     report = tmp_path / "parity.json"
-    status = main(["parity", "--target", "spinnaker", "--executor", "emulated-core", "--random", "6", "--seed", "3",
-                   "--json", str(report)])
+    status = main(
+        [
+            "parity",
+            "--target",
+            "spinnaker",
+            "--executor",
+            "emulated-core",
+            "--random",
+            "6",
+            "--seed",
+            "3",
+            "--json",
+            str(report),
+        ]
+    )
     written = json.loads(report.read_text())
     assert status == 0 and written["executor"] == "emulated-core" and written["nets"] == 6
     assert written["mismatches"] == 0 and written["compared"]["spikes"] > 0

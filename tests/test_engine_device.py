@@ -5,6 +5,7 @@ Both implementations compute the same sums in a different order (per-synapse ato
 buffers), so in float64 spikes must be identical and values equal to ~1e-12 of their scale; in
 float32 the traces agree to ~1e-5 of their scale (a few ulps of float32, accumulated over the trial).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,11 @@ from neurodelay.engine.layout import compile_network
 from neurodelay.errors import ValidationError
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-CASES = [(topology, sparse, max_delay) for topology in TOPOLOGIES
-         for sparse, max_delay in ((False, 0), (True, 9), (False, 40), (True, 512))]
+CASES = [
+    (topology, sparse, max_delay)
+    for topology in TOPOLOGIES
+    for sparse, max_delay in ((False, 0), (True, 9), (False, 40), (True, 512))
+]
 
 
 def run(network, inputs, kernels: str, dtype=torch.float64, count_weight: float = 0.05):
@@ -31,10 +35,15 @@ def run(network, inputs, kernels: str, dtype=torch.float64, count_weight: float 
     counts = output.spike_counts
     labels = torch.arange(trace.shape[0], device=DEVICE) % trace.shape[2]
     loss = torch.nn.functional.cross_entropy(trace.mean(1), labels) + count_weight * sum(
-        ((c - 2.0) ** 2).mean() for c in counts.values())
+        ((c - 2.0) ** 2).mean() for c in counts.values()
+    )
     loss.backward()
-    return (trace.detach().cpu(), {k: v.detach().cpu() for k, v in counts.items()},
-            {k: p.grad.cpu() for k, p in model.weights.items()}, {k: p.grad.cpu() for k, p in model.delays.items()})
+    return (
+        trace.detach().cpu(),
+        {k: v.detach().cpu() for k, v in counts.items()},
+        {k: p.grad.cpu() for k, p in model.weights.items()},
+        {k: p.grad.cpu() for k, p in model.delays.items()},
+    )
 
 
 def inputs_for(network, seed: int, batch: int = 2, steps: int = 40) -> np.ndarray:
@@ -89,6 +98,7 @@ def test_two_projections_between_one_pair_inside_a_loop_are_refused_clearly():
     network = device_test_network(0, "self_recurrent", sparse=False, max_delay_steps=3)
     twin = next(p for p in network.projections if p.name == "a_a")
     import dataclasses
+
     network = dataclasses.replace(network, projections=network.projections + (dataclasses.replace(twin, name="a_a2"),))
     with pytest.raises(ValidationError, match="same pair"):
         device_plan(compile_network(network))
@@ -136,6 +146,7 @@ def test_every_kernel_compiles_to_a_hopper_cubin():
     import subprocess
     import sys
     from pathlib import Path
+
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_DEFAULT_FP_FUSION"] = "1"
     script = Path(__file__).with_name("compile_device_kernels.py")

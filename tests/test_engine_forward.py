@@ -1,4 +1,5 @@
 """The engine's forward pass against the reference simulator's float mode, and the module surface."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,8 +20,9 @@ torch.set_num_threads(2)
 
 
 def without_refractoriness(network: Network) -> Network:
-    populations = tuple(dataclasses.replace(p, refractory_steps=0) if isinstance(p, LIF) else p
-                        for p in network.populations)
+    populations = tuple(
+        dataclasses.replace(p, refractory_steps=0) if isinstance(p, LIF) else p for p in network.populations
+    )
     return dataclasses.replace(network, populations=populations)
 
 
@@ -31,9 +33,17 @@ def engine_recording(network: Network, inputs: np.ndarray, bucket_steps: int = 3
     return engine_simulate(compiled, source_tensors(compiled, inputs), weights, delays, record_states=True)
 
 
-CASES = [dict(recurrent=r, sparse=s, dt_ms=dt, max_delay_steps=d, per_neuron_parameters=pp)
-         for r, s, dt, d, pp in [(False, False, 1.0, 8, False), (True, False, 1.0, 8, True), (False, True, 0.5, 20, True),
-                                 (True, True, 0.1, 40, True), (True, False, 0.25, 0, False), (False, False, 2.0, 3, True)]]
+CASES = [
+    dict(recurrent=r, sparse=s, dt_ms=dt, max_delay_steps=d, per_neuron_parameters=pp)
+    for r, s, dt, d, pp in [
+        (False, False, 1.0, 8, False),
+        (True, False, 1.0, 8, True),
+        (False, True, 0.5, 20, True),
+        (True, True, 0.1, 40, True),
+        (True, False, 0.25, 0, False),
+        (False, False, 2.0, 3, True),
+    ]
+]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -48,8 +58,9 @@ def test_forward_equals_refsim_float_spike_for_spike(case, seed):
     np.testing.assert_array_equal(tape.states["hidden"]["spikes"].numpy(), hidden.spikes)
     np.testing.assert_allclose(tape.states["hidden"]["v"].numpy(), hidden.states["v"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(tape.states["hidden"]["i_syn"].numpy(), hidden.states["i_syn"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(tape.readout["readout"].numpy(), reference.populations["readout"].states["v"],
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        tape.readout["readout"].numpy(), reference.populations["readout"].states["v"], rtol=0, atol=1e-12
+    )
     np.testing.assert_array_equal(tape.spike_counts["hidden"].numpy(), hidden.spikes.sum(1))
 
 
@@ -68,14 +79,19 @@ def test_two_sources_rest_bias_and_delay_at_the_bound():
     reference = refsim_simulate(network, inputs, mode="float")
     tape = engine_recording(network, inputs)
     np.testing.assert_array_equal(tape.states["hidden"]["spikes"].numpy(), reference.populations["hidden"].spikes)
-    np.testing.assert_allclose(tape.readout["readout"].numpy(), reference.populations["readout"].states["v"],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        tape.readout["readout"].numpy(), reference.populations["readout"].states["v"], atol=1e-12
+    )
 
 
 def test_latency_is_one_plus_delay():
     """One input spike at step 2 through delay 3 reaches I at step 6 (= 2 + 1 + 3), not before."""
-    network = Network("latency", 1.0, (SpikeSource("input", 1), LeakyIntegrator("readout", 1)),
-                      (Projection("input_readout", "input", "readout", np.ones((1, 1)), np.full((1, 1), 3.0), 5),))
+    network = Network(
+        "latency",
+        1.0,
+        (SpikeSource("input", 1), LeakyIntegrator("readout", 1)),
+        (Projection("input_readout", "input", "readout", np.ones((1, 1)), np.full((1, 1), 3.0), 5),),
+    )
     inputs = np.zeros((1, 10, 1), bool)
     inputs[0, 2, 0] = True
     tape = engine_recording(network, inputs)
@@ -84,9 +100,12 @@ def test_latency_is_one_plus_delay():
 
 
 def test_delay_rounding_is_half_up_and_clamped():
-    network = Network("rounding", 1.0, (SpikeSource("input", 1), LeakyIntegrator("readout", 4)),
-                      (Projection("input_readout", "input", "readout", np.ones((1, 4)),
-                                  np.array([[0.49, 0.5, 1.5, 3.0]]), 3),))
+    network = Network(
+        "rounding",
+        1.0,
+        (SpikeSource("input", 1), LeakyIntegrator("readout", 4)),
+        (Projection("input_readout", "input", "readout", np.ones((1, 4)), np.array([[0.49, 0.5, 1.5, 3.0]]), 3),),
+    )
     module = DelayNetwork(network, dtype=torch.float64)
     with torch.no_grad():
         module.delays["input_readout"].copy_(torch.tensor([[0.49, 0.5, 2.5, 7.0]]))
@@ -94,7 +113,7 @@ def test_delay_rounding_is_half_up_and_clamped():
     inputs[0, 0, 0] = 1
     trace = module(inputs).readout["readout"][0].detach().numpy()
     first_nonzero = [int(np.argmax(trace[:, j] != 0)) for j in range(4)]
-    assert first_nonzero == [1, 2, 4, 4]              # delays 0, 1, 3, clamp(7) = 3
+    assert first_nonzero == [1, 2, 4, 4]  # delays 0, 1, 3, clamp(7) = 3
 
 
 def test_module_interface_and_round_trip():
@@ -114,21 +133,33 @@ def test_module_interface_and_round_trip():
     assert np.all(projection.delays_steps[mask] == 6) and np.all(projection.delays_steps[~mask] == 0)
     assert np.all(trained.projection("hidden_readout").delays_steps == 0)
     assert trained.provenance == network.provenance
-    np.testing.assert_allclose(trained.projection("hidden_hidden").weights,
-                               network.projection("hidden_hidden").weights, rtol=1e-6)
+    np.testing.assert_allclose(
+        trained.projection("hidden_hidden").weights, network.projection("hidden_hidden").weights, rtol=1e-6
+    )
 
 
 def test_refractory_lif_is_rejected_with_the_field():
     network = random_network(0)
-    network = dataclasses.replace(network, populations=(
-        network.populations[0], dataclasses.replace(network.populations[1], refractory_steps=2), network.populations[2]))
+    network = dataclasses.replace(
+        network,
+        populations=(
+            network.populations[0],
+            dataclasses.replace(network.populations[1], refractory_steps=2),
+            network.populations[2],
+        ),
+    )
     with pytest.raises(ValidationError, match=r"populations\[1\]\.refractory_steps"):
         DelayNetwork(network)
 
 
-@pytest.mark.parametrize("inputs, field", [(np.zeros((2, 10, 4)), r"inputs\[input\]"),
-                                           (np.full((2, 10, 5), 0.5), r"inputs\[input\]"),
-                                           ({"other": np.zeros((2, 10, 5))}, "inputs")])
+@pytest.mark.parametrize(
+    "inputs, field",
+    [
+        (np.zeros((2, 10, 4)), r"inputs\[input\]"),
+        (np.full((2, 10, 5), 0.5), r"inputs\[input\]"),
+        ({"other": np.zeros((2, 10, 5))}, "inputs"),
+    ],
+)
 def test_bad_inputs_name_the_field(inputs, field):
     module = DelayNetwork(without_refractoriness(random_network(1)))
     with pytest.raises(ValidationError, match=field):

@@ -1,4 +1,5 @@
 """``neurodelay gradcheck``: EventProp gradients against finite differences of the exact-time simulator."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def test_random_20_meets_the_median_and_max_targets(random_20, kind):
     code, record = random_20
     comparisons = made(record, kind)
     errors = np.array([c["rel_err"] for c in comparisons])
-    assert len(errors) == record[kind]["checked"] >= 45          # 20 networks, 2-3 projections each
+    assert len(errors) == record[kind]["checked"] >= 45  # 20 networks, 2-3 projections each
     assert record[kind]["median_rel_err"] == pytest.approx(float(np.median(errors)))
     assert record[kind]["max_rel_err"] == pytest.approx(float(np.max(errors)))
     assert record[kind]["median_rel_err"] < 0.01
@@ -88,11 +89,23 @@ def test_a_spike_appearing_inside_the_step_is_detected_and_reported(small_case, 
     monkeypatch.setattr(check, "WEIGHT_STEP", 2.0)
     changed = np.zeros(4, bool)
     for offset in (2.0, -2.0, 4.0, -4.0):
-        changed |= np.any(exact_counts_after(network, inputs, labels, "input_hidden", "weights", (0, 0), offset)
-                          != base.counts, axis=1)
+        changed |= np.any(
+            exact_counts_after(network, inputs, labels, "input_hidden", "weights", (0, 0), offset) != base.counts,
+            axis=1,
+        )
     assert changed.all()
-    comparison = check.check_parameter(0, network, inputs, labels, network.projection("input_hidden"), "weights",
-                                       (0, 0), np.zeros(4), base, np.ones(4, bool))
+    comparison = check.check_parameter(
+        0,
+        network,
+        inputs,
+        labels,
+        network.projection("input_hidden"),
+        "weights",
+        (0, 0),
+        np.zeros(4),
+        base,
+        np.ones(4, bool),
+    )
     assert comparison.excluded_trials == {"spike_appears_or_vanishes": [0, 1, 2, 3]}
     assert comparison.rel_err is None and comparison.trials_kept == 0
 
@@ -102,8 +115,18 @@ def test_trials_where_engine_and_exact_spike_trains_differ_are_reported(small_ca
     their own reason; the others are compared."""
     network, inputs, labels, base = small_case
     same_spike_train = np.array([True, False, True, True])
-    comparison = check.check_parameter(0, network, inputs, labels, network.projection("hidden_readout"), "weights",
-                                       (0, 0), np.ones(4), base, same_spike_train)
+    comparison = check.check_parameter(
+        0,
+        network,
+        inputs,
+        labels,
+        network.projection("hidden_readout"),
+        "weights",
+        (0, 0),
+        np.ones(4),
+        base,
+        same_spike_train,
+    )
     assert comparison.excluded_trials == {"engine_and_exact_spike_counts_differ": [1]}
     assert comparison.trials_kept == 3 and comparison.rel_err is not None
 
@@ -114,7 +137,16 @@ def test_readout_weight_gradient_matches_the_linear_exact_loss(small_case):
     network, inputs, labels, base = small_case
     engine = check.engine_trials(network, inputs, labels)
     assert np.array_equal(engine.counts, base.counts)
-    comparison = check.check_parameter(0, network, inputs, labels, network.projection("hidden_readout"), "weights",
-                                       (1, 0), engine.gradients["hidden_readout"]["weights"][:, 1, 0], base,
-                                       np.ones(4, bool))
+    comparison = check.check_parameter(
+        0,
+        network,
+        inputs,
+        labels,
+        network.projection("hidden_readout"),
+        "weights",
+        (1, 0),
+        engine.gradients["hidden_readout"]["weights"][:, 1, 0],
+        base,
+        np.ones(4, bool),
+    )
     assert comparison.trials_kept == 4 and comparison.rel_err < 0.01

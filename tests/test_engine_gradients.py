@@ -5,6 +5,7 @@ difference of the refsim converges to the engine's value). Hidden-layer cases: a
 fine dt, where moving a hidden spike by one step is a small time shift (the wide random check is
 ``neurodelay gradcheck``, tested in test_engine_gradcheck.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,14 +51,21 @@ def with_value(network: Network, projection: str, field: str, index, value) -> N
 
 
 def no_refractory(network: Network) -> Network:
-    return dataclasses.replace(network, populations=tuple(
-        dataclasses.replace(p, refractory_steps=0) if isinstance(p, LIF) else p for p in network.populations))
+    return dataclasses.replace(
+        network,
+        populations=tuple(
+            dataclasses.replace(p, refractory_steps=0) if isinstance(p, LIF) else p for p in network.populations
+        ),
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_readout_gradients_equal_finite_differences(seed):
-    network = no_refractory(random_network(seed, recurrent=seed == 1, sparse=seed == 2, max_delay_steps=10,
-                                           integer_delays=True, weight_scale=1.5))
+    network = no_refractory(
+        random_network(
+            seed, recurrent=seed == 1, sparse=seed == 2, max_delay_steps=10, integer_delays=True, weight_scale=1.5
+        )
+    )
     rng = np.random.default_rng(seed)
     inputs = rng.random((4, 60, 5)) < 0.3
     labels = rng.integers(0, 3, 4)
@@ -67,8 +75,12 @@ def test_readout_gradients_equal_finite_differences(seed):
     checked = 0
     for i, j in np.argwhere(projection.existing() & spiking[:, None]):
         eps = 1e-5
-        up = refsim_run(with_value(network, "hidden_readout", "weights", (i, j), projection.weights[i, j] + eps), inputs, labels)[0]
-        down = refsim_run(with_value(network, "hidden_readout", "weights", (i, j), projection.weights[i, j] - eps), inputs, labels)[0]
+        up = refsim_run(
+            with_value(network, "hidden_readout", "weights", (i, j), projection.weights[i, j] + eps), inputs, labels
+        )[0]
+        down = refsim_run(
+            with_value(network, "hidden_readout", "weights", (i, j), projection.weights[i, j] - eps), inputs, labels
+        )[0]
         fd = (up - down) / (2 * eps)
         assert gradients["hidden_readout"]["weights"][i, j] == pytest.approx(fd, rel=1e-5, abs=1e-9)
         d = int(projection.delays_steps[i, j])
@@ -102,8 +114,12 @@ def test_readout_delay_gradient_is_the_exact_central_difference(seed):
     for i, j in np.argwhere((projection.delays_steps >= 1) & (projection.delays_steps < 10)):
         values = []
         for offset in (1, -1):
-            changed = with_value(network, "hidden_readout", "delays_steps", (i, j), projection.delays_steps[i, j] + offset)
-            values.append(float((refsim_simulate(changed, inputs).populations["readout"].states["v"] * coefficients).sum()))
+            changed = with_value(
+                network, "hidden_readout", "delays_steps", (i, j), projection.delays_steps[i, j] + offset
+            )
+            values.append(
+                float((refsim_simulate(changed, inputs).populations["readout"].states["v"] * coefficients).sum())
+            )
         fd = (values[0] - values[1]) / 2
         assert module.delays["hidden_readout"].grad[i, j].item() == pytest.approx(fd, rel=1e-9, abs=1e-12)
         checked += fd != 0
@@ -119,15 +135,41 @@ def small_network(dt: float, w_in: float = 2.5, d_in_ms: float = 1.0, w_rec: flo
 
     max_delay = int(3 * steps_per_ms)
     projections = (
-        Projection("input_hidden", "input", "hidden", np.array([[w_in, 0.0], [1.5, 2.0]]),
-                   steps([[d_in_ms, 1.0], [0.5, 0.2]]), max_delay),
-        Projection("hidden_hidden", "hidden", "hidden", np.array([[0.0, w_rec], [0.4, 0.0]]),
-                   steps([[0.1, d_rec_ms], [0.7, 0.1]]), max_delay),
-        Projection("hidden_readout", "hidden", "readout", np.array([[1.0, -1.0], [-0.5, 0.8]]),
-                   steps([[0.3, 1.2], [0.4, 0.1]]), max_delay),
+        Projection(
+            "input_hidden",
+            "input",
+            "hidden",
+            np.array([[w_in, 0.0], [1.5, 2.0]]),
+            steps([[d_in_ms, 1.0], [0.5, 0.2]]),
+            max_delay,
+        ),
+        Projection(
+            "hidden_hidden",
+            "hidden",
+            "hidden",
+            np.array([[0.0, w_rec], [0.4, 0.0]]),
+            steps([[0.1, d_rec_ms], [0.7, 0.1]]),
+            max_delay,
+        ),
+        Projection(
+            "hidden_readout",
+            "hidden",
+            "readout",
+            np.array([[1.0, -1.0], [-0.5, 0.8]]),
+            steps([[0.3, 1.2], [0.4, 0.1]]),
+            max_delay,
+        ),
     )
-    return Network("small", dt, (SpikeSource("input", 2), LIF("hidden", 2, tau_m_ms=5.0, tau_syn_ms=2.0),
-                                 LeakyIntegrator("readout", 2, tau_m_ms=5.0, tau_syn_ms=2.0)), projections)
+    return Network(
+        "small",
+        dt,
+        (
+            SpikeSource("input", 2),
+            LIF("hidden", 2, tau_m_ms=5.0, tau_syn_ms=2.0),
+            LeakyIntegrator("readout", 2, tau_m_ms=5.0, tau_syn_ms=2.0),
+        ),
+        projections,
+    )
 
 
 def small_inputs(dt: float) -> np.ndarray:
@@ -154,11 +196,24 @@ def test_hidden_weight_and_delay_gradients_at_fine_dt():
     assert base_spikes.min() >= 2 and base_spikes.sum() >= 6
     cases = [  # (parameter, engine value, network at -h, network at +h, 2h)
         (gradients["input_hidden"]["weights"][0, 0], small_network(dt, w_in=2.48), small_network(dt, w_in=2.52), 0.04),
-        (gradients["hidden_hidden"]["weights"][0, 1], small_network(dt, w_rec=0.55), small_network(dt, w_rec=0.65), 0.1),
-        (gradients["input_hidden"]["delays"][0, 0] / dt, small_network(dt, d_in_ms=0.95),
-         small_network(dt, d_in_ms=1.05), 0.1),
-        (gradients["hidden_hidden"]["delays"][0, 1] / dt, small_network(dt, d_rec_ms=0.45),
-         small_network(dt, d_rec_ms=0.55), 0.1),
+        (
+            gradients["hidden_hidden"]["weights"][0, 1],
+            small_network(dt, w_rec=0.55),
+            small_network(dt, w_rec=0.65),
+            0.1,
+        ),
+        (
+            gradients["input_hidden"]["delays"][0, 0] / dt,
+            small_network(dt, d_in_ms=0.95),
+            small_network(dt, d_in_ms=1.05),
+            0.1,
+        ),
+        (
+            gradients["hidden_hidden"]["delays"][0, 1] / dt,
+            small_network(dt, d_rec_ms=0.45),
+            small_network(dt, d_rec_ms=0.55),
+            0.1,
+        ),
     ]
     for engine, down_net, up_net, width in cases:
         up, up_spikes = refsim_run(up_net, inputs, labels)
@@ -192,23 +247,28 @@ def test_per_trial_gradients_sum_to_the_batch_gradient_and_float32_matches_float
     labels = np.array([0, 2, 1])
     _, batch_gradients = loss_and_gradients(network, inputs, labels)
     compiled = compile_network(network, dtype=torch.float64)
-    tape = engine_simulate(compiled, source_tensors(compiled, inputs),
-                           {p.name: torch.as_tensor(p.weights) for p in network.projections},
-                           {p.name: torch.as_tensor(p.delays_steps) for p in network.projections})
+    tape = engine_simulate(
+        compiled,
+        source_tensors(compiled, inputs),
+        {p.name: torch.as_tensor(p.weights) for p in network.projections},
+        {p.name: torch.as_tensor(p.delays_steps) for p in network.projections},
+    )
     trace = tape.readout["readout"].requires_grad_(True)
     from neurodelay.engine.losses import make_loss
+
     (grad,) = torch.autograd.grad(make_loss("exp_weighted_ce")(trace, torch.as_tensor(labels)), trace)
     counts = {"hidden": torch.zeros(3, 6, dtype=torch.float64)}
     weights, delays = adjoint(compiled, tape, {"readout": grad}, counts, per_trial=True)
     for name in batch_gradients:
         np.testing.assert_allclose(weights[name].sum(0).numpy(), batch_gradients[name]["weights"], atol=1e-12)
         np.testing.assert_allclose(delays[name].sum(0).numpy(), batch_gradients[name]["delays"], atol=1e-12)
-    single = DelayNetwork(network)                     # float32
+    single = DelayNetwork(network)  # float32
     loss = make_loss("exp_weighted_ce")(single(inputs.astype(np.float32)).readout["readout"], torch.as_tensor(labels))
     loss.backward()
     scale = max(np.abs(batch_gradients["input_hidden"]["weights"]).max(), 1e-12)
-    np.testing.assert_allclose(single.weights["input_hidden"].grad.numpy(), batch_gradients["input_hidden"]["weights"],
-                               atol=1e-4 * scale)
+    np.testing.assert_allclose(
+        single.weights["input_hidden"].grad.numpy(), batch_gradients["input_hidden"]["weights"], atol=1e-4 * scale
+    )
 
 
 def test_spike_count_regulariser_step_moves_counts_towards_the_target():
@@ -234,17 +294,28 @@ def test_delay_buckets_change_nothing_but_the_memory_layout(seed):
     """Delays up to 40 steps split into buckets of 1, 3 and 7 steps (many buckets, residuals at
     every bucket edge) give the same spikes, traces and per-trial gradients as one bucket of 41
     steps, in float64 to rounding (only the order of additions differs)."""
-    network = no_refractory(random_network(21 + seed, recurrent=seed % 2 == 0, sparse=seed >= 2, max_delay_steps=40,
-                                           integer_delays=True, weight_scale=1.5, dt_ms=0.5))
+    network = no_refractory(
+        random_network(
+            21 + seed,
+            recurrent=seed % 2 == 0,
+            sparse=seed >= 2,
+            max_delay_steps=40,
+            integer_delays=True,
+            weight_scale=1.5,
+            dt_ms=0.5,
+        )
+    )
     rng = np.random.default_rng(seed)
     inputs = rng.random((3, 120, network.sources()[0].size)) < 0.4
 
     def run(bucket_steps):
         compiled = compile_network(network, dtype=torch.float64, bucket_steps=bucket_steps)
-        tape = engine_simulate(compiled, source_tensors(compiled, inputs),
-                               {p.name: torch.as_tensor(p.weights) for p in network.projections},
-                               {p.name: torch.as_tensor(np.asarray(p.delays_steps, np.float64))
-                                for p in network.projections})
+        tape = engine_simulate(
+            compiled,
+            source_tensors(compiled, inputs),
+            {p.name: torch.as_tensor(p.weights) for p in network.projections},
+            {p.name: torch.as_tensor(np.asarray(p.delays_steps, np.float64)) for p in network.projections},
+        )
         sources = np.random.default_rng(seed)
         readout_grads = {"readout": torch.as_tensor(sources.normal(size=tape.readout["readout"].shape))}
         count_grads = {"hidden": torch.as_tensor(sources.normal(size=tape.spike_counts["hidden"].shape))}

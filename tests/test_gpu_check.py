@@ -1,5 +1,6 @@
 """The prepared device check runs end to end on the CPU (``--tiny``), so that it cannot rot before a
 session with a GPU runs it for real."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_gpu_check_tiny_runs_every_part_and_writes_its_results():
-    done = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--tiny"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh", "--tiny"], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     results = ROOT / "benchmarks" / "results" / "tiny"
     equality = json.loads((results / "gpu_check_equality.json").read_text())

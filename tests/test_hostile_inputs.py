@@ -7,6 +7,7 @@ resident memory comes from ``wait4``. The memory limit for declared sizes is set
 (``NEURODELAY_MEMORY_LIMIT_GB``), so that a refused estimate is far below the 1.5 GB bound. A few
 cases also run as real ``python -m neurodelay`` processes.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,15 +62,20 @@ def generated(tmp_path_factory) -> tuple[Path, list[dict]]:
 def results(generated) -> list[dict]:
     root, cases = generated
     (root / "cases.json").write_text(json.dumps(cases))
-    subprocess.run([sys.executable, str(HERE / "hostile_runner.py"), str(root / "cases.json"),
-                    str(root / "results.json")], env=ENVIRONMENT, check=True, timeout=1800)
+    subprocess.run(
+        [sys.executable, str(HERE / "hostile_runner.py"), str(root / "cases.json"), str(root / "results.json")],
+        env=ENVIRONMENT,
+        check=True,
+        timeout=1800,
+    )
     return json.loads((root / "results.json").read_text())
 
 
 def test_every_hostile_case_ends_in_one_line_within_the_bounds(results):
     failures = {r["name"]: (problems_of(r), r["stderr"].strip()[-300:]) for r in results if problems_of(r)}
-    assert not failures, "\n".join(f"{name}: {'; '.join(problems)} | {stderr}"
-                                   for name, (problems, stderr) in failures.items())
+    assert not failures, "\n".join(
+        f"{name}: {'; '.join(problems)} | {stderr}" for name, (problems, stderr) in failures.items()
+    )
 
 
 def test_the_suite_covers_every_command_that_reads_a_file(results):
@@ -78,11 +84,14 @@ def test_the_suite_covers_every_command_that_reads_a_file(results):
     assert len(results) >= 80
 
 
-@pytest.mark.parametrize("argv, expect", [
-    (["info", "{files}/alias_bomb.ndnet"], ["alias_bomb.ndnet", "alias"]),
-    (["train", "{files}/config_deep_nesting.yaml", "--out", "{files}/runs/cli"], ["nested"]),
-    (["import", "{files}/missing_w_in.nir", "--out", "{files}/cli.ndnet"], ["missing_w_in.nir", "w_in"]),
-])
+@pytest.mark.parametrize(
+    "argv, expect",
+    [
+        (["info", "{files}/alias_bomb.ndnet"], ["alias_bomb.ndnet", "alias"]),
+        (["train", "{files}/config_deep_nesting.yaml", "--out", "{files}/runs/cli"], ["nested"]),
+        (["import", "{files}/missing_w_in.nir", "--out", "{files}/cli.ndnet"], ["missing_w_in.nir", "w_in"]),
+    ],
+)
 def test_real_cli_processes_end_cleanly(generated, argv, expect):
     """The same rule for whole ``python -m neurodelay`` processes: exit 1, one line, in time."""
     files = generated[0] / "files"
@@ -92,23 +101,30 @@ def test_real_cli_processes_end_cleanly(generated, argv, expect):
     assert done.returncode == 1
     message = done.stderr.rstrip("\n")
     assert "\n" not in message and all(fragment in message for fragment in expect), message
-    assert time.monotonic() - started < 60            # whole process, imports included
+    assert time.monotonic() - started < 60  # whole process, imports included
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("bomb: " + hostile_cases.alias_bomb(), "aliases expanded"), ("[" * 60 + "]" * 60, "nested"),
-    ("a: &x [[[[[[[[[[1]]]]]]]]]]\nb: " + "[" * 45 + "*x" + "]" * 45, "aliases expanded.*nested"),
-    ("a: " + "1" * 41, "digits"),
-    (b"a: \xff", "UTF-8"), ("a: [", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("bomb: " + hostile_cases.alias_bomb(), "aliases expanded"),
+        ("[" * 60 + "]" * 60, "nested"),
+        ("a: &x [[[[[[[[[[1]]]]]]]]]]\nb: " + "[" * 45 + "*x" + "]" * 45, "aliases expanded.*nested"),
+        ("a: " + "1" * 41, "digits"),
+        (b"a: \xff", "UTF-8"),
+        ("a: [", "not valid YAML"),
+    ],
+)
 def test_bounded_yaml_refuses(text, problem):
     with pytest.raises(ValidationError, match=problem):
         load_yaml(text, file="f.yaml")
 
 
 def test_bounded_yaml_reads_plain_documents_and_the_aliases_safe_dump_writes():
-    assert load_yaml("a: &x [1, 0x10, 1_000]\nb: {c: -3, d: 2.5e+3}\n") == {"a": [1, 16, 1000],
-                                                                           "b": {"c": -3, "d": 2500.0}}
+    assert load_yaml("a: &x [1, 0x10, 1_000]\nb: {c: -3, d: 2.5e+3}\n") == {
+        "a": [1, 16, 1000],
+        "b": {"c": -3, "d": 2500.0},
+    }
     shared = {"kind": "normal", "mean": 0.0}
     document = {"input": {"weights": shared}, "recurrent": {"weights": shared}}
     assert "*id001" in yaml.safe_dump(document)

@@ -1,4 +1,5 @@
 """Mutated network files always end in the project's own clear error: never a traceback, never code execution."""
+
 from __future__ import annotations
 
 import io
@@ -21,8 +22,22 @@ EVIL_TAGS = [
     "!!binary aGVsbG8=",
     "&a [*a]",
 ]
-WRONG_VALUES = ["text", [], {}, None, True, -1, 0, 10**15, 1.5, float("nan"), float("inf"), -float("inf"),
-                [1, 2, 3], {"array": "../../etc/passwd", "dtype": "float64", "shape": [1]}]
+WRONG_VALUES = [
+    "text",
+    [],
+    {},
+    None,
+    True,
+    -1,
+    0,
+    10**15,
+    1.5,
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    [1, 2, 3],
+    {"array": "../../etc/passwd", "dtype": "float64", "shape": [1]},
+]
 
 
 def read_archive(path: Path) -> dict[str, bytes]:
@@ -65,18 +80,18 @@ def mutate(members: dict[str, bytes], rng: np.random.Generator) -> dict[str, byt
     document = yaml.safe_load(members["network.yaml"])
     paths = [p for p in leaf_paths(document) if p]
     kind = rng.integers(0, 9)
-    if kind == 0:      # wrong type or value at a random place
+    if kind == 0:  # wrong type or value at a random place
         path = paths[rng.integers(len(paths))]
         set_path(document, path, WRONG_VALUES[rng.integers(len(WRONG_VALUES))])
-    elif kind == 1:    # unknown field
+    elif kind == 1:  # unknown field
         mappings = [p for p in [()] + paths if isinstance(_get(document, p), dict)]
         target = _get(document, mappings[rng.integers(len(mappings))])
         target[f"unexpected_{rng.integers(100)}"] = 1
-    elif kind == 2:    # delete a field
+    elif kind == 2:  # delete a field
         deletable = [p for p in paths if isinstance(_get(document, p[:-1]), dict)]
         path = deletable[rng.integers(len(deletable))]
         del _get(document, path[:-1])[path[-1]]
-    elif kind == 3:    # huge size or schema version
+    elif kind == 3:  # huge size or schema version
         choice = rng.integers(3)
         if choice == 0:
             document["network"]["populations"][0]["size"] = int(10 ** rng.integers(7, 19))
@@ -84,25 +99,34 @@ def mutate(members: dict[str, bytes], rng: np.random.Generator) -> dict[str, byt
             document["schema_version"] = int(rng.integers(2, 100))
         else:
             document["network"]["projections"][0]["max_delay_steps"] = int(10 ** rng.integers(6, 19))
-    elif kind == 4:    # bad YAML text or an object-constructing tag
+    elif kind == 4:  # bad YAML text or an object-constructing tag
         text = members["network.yaml"].decode()
         if rng.random() < 0.5:
             cut = rng.integers(len(text))
-            members["network.yaml"] = (text[:cut] + rng.choice(["\t:", "{[", "\x00", ": : :", "- !"]) + text[cut:]).encode()
+            members["network.yaml"] = (
+                text[:cut] + rng.choice(["\t:", "{[", "\x00", ": : :", "- !"]) + text[cut:]
+            ).encode()
         else:
-            members["network.yaml"] = text.replace("name:", f"name: {EVIL_TAGS[rng.integers(len(EVIL_TAGS))]} #", 1).encode()
+            members["network.yaml"] = text.replace(
+                "name:", f"name: {EVIL_TAGS[rng.integers(len(EVIL_TAGS))]} #", 1
+            ).encode()
         return members
-    elif kind == 5:    # array member replaced: wrong shape, dtype, NaN, object (pickle)
+    elif kind == 5:  # array member replaced: wrong shape, dtype, NaN, object (pickle)
         arrays = [name for name in members if name.endswith(".npy")]
         name = arrays[rng.integers(len(arrays))]
         original = np.load(io.BytesIO(members[name]))
-        replacement = [np.full(original.shape, np.nan), np.zeros(original.shape + (2,)),
-                       np.zeros(original.shape, np.complex128), np.array([object()] * original.size, dtype=object),
-                       original.astype(np.float32), np.full(original.shape, 1e300 * 10),
-                       -np.abs(original.astype(float)) - 1][rng.integers(7)]
+        replacement = [
+            np.full(original.shape, np.nan),
+            np.zeros(original.shape + (2,)),
+            np.zeros(original.shape, np.complex128),
+            np.array([object()] * original.size, dtype=object),
+            original.astype(np.float32),
+            np.full(original.shape, 1e300 * 10),
+            -np.abs(original.astype(float)) - 1,
+        ][rng.integers(7)]
         members[name] = npy(replacement)
         return members
-    elif kind == 6:    # array member removed or truncated
+    elif kind == 6:  # array member removed or truncated
         arrays = [name for name in members if name.endswith(".npy")]
         name = arrays[rng.integers(len(arrays))]
         if rng.random() < 0.5:
@@ -110,12 +134,16 @@ def mutate(members: dict[str, bytes], rng: np.random.Generator) -> dict[str, byt
         else:
             members[name] = members[name][: rng.integers(len(members[name]))]
         return members
-    elif kind == 7:    # dangling reference
+    elif kind == 7:  # dangling reference
         document["network"]["projections"][-1]["post"] = "ghost"
-    else:              # negative or NaN scalar parameters
+    else:  # negative or NaN scalar parameters
         population = document["network"]["populations"][1]
-        population[rng.choice(["tau_m_ms", "tau_syn_ms", "threshold", "refractory_steps"])] = \
-            [-1.0, 0.0, float("nan"), -3][rng.integers(4)]
+        population[rng.choice(["tau_m_ms", "tau_syn_ms", "threshold", "refractory_steps"])] = [
+            -1.0,
+            0.0,
+            float("nan"),
+            -3,
+        ][rng.integers(4)]
     members["network.yaml"] = yaml.safe_dump(document, sort_keys=False).encode()
     return members
 

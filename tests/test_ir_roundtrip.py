@@ -1,4 +1,5 @@
 """Save/load round trips are bit-identical for every kind of network (property tests)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,17 @@ def assert_same_network(a: ir.Network, b: ir.Network) -> None:
         for field in pa.__dataclass_fields__:
             assert_same_value(getattr(pa, field), getattr(pb, field), f"{pa.name}.{field}")
     for qa, qb in zip(a.projections, b.projections):
-        for field in ("name", "pre", "post", "max_delay_steps", "weights", "delays_steps", "mask",
-                      "integer_weights", "metadata"):
+        for field in (
+            "name",
+            "pre",
+            "post",
+            "max_delay_steps",
+            "weights",
+            "delays_steps",
+            "mask",
+            "integer_weights",
+            "metadata",
+        ):
             va, vb = getattr(qa, field), getattr(qb, field)
             if va is None or vb is None:
                 assert va is None and vb is None, f"{qa.name}.{field}"
@@ -54,6 +64,7 @@ def test_save_load_is_bit_identical(network, tmp_path_factory):
 def test_examples_load_and_are_what_the_builder_makes(tmp_path):
     import importlib.util
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[1] / "examples"
     spec = importlib.util.spec_from_file_location("build_examples", root / "build_examples.py")
     module = importlib.util.module_from_spec(spec)

@@ -1,4 +1,5 @@
 """Building invalid networks in Python raises ValidationError naming the field and the allowed range."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,42 +11,97 @@ from neurodelay.errors import ValidationError
 
 def build(**changes):
     populations = changes.pop("populations", (ir.SpikeSource("in", 2), ir.LIF("h", 3), ir.LeakyIntegrator("o", 1)))
-    projection = dict(name="p", pre="in", post="h", weights=np.ones((2, 3)), delays_steps=np.zeros((2, 3)),
-                      max_delay_steps=4)
+    projection = dict(
+        name="p", pre="in", post="h", weights=np.ones((2, 3)), delays_steps=np.zeros((2, 3)), max_delay_steps=4
+    )
     projection.update(changes.pop("projection", {}))
-    return ir.Network(changes.pop("name", "net"), changes.pop("dt_ms", 1.0), populations,
-                      (ir.Projection(**projection),), **changes)
+    return ir.Network(
+        changes.pop("name", "net"), changes.pop("dt_ms", 1.0), populations, (ir.Projection(**projection),), **changes
+    )
 
 
-@pytest.mark.parametrize("changes, field, allowed", [
-    (dict(dt_ms=0.0), "dt_ms", "> 0"),
-    (dict(dt_ms=float("nan")), "dt_ms", "> 0"),
-    (dict(name="bad name"), "name", "letter"),
-    (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, tau_m_ms=-1.0))), "populations[1].tau_m_ms", "> 0"),
-    (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, tau_syn_ms=np.array([1.0, 0.0, 2.0])))),
-     "populations[1].tau_syn_ms", "> 0"),
-    (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, threshold=np.ones(4)))), "populations[1].threshold", "[3]"),
-    (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, reset=2.0))), "populations[1].reset", "reset < threshold"),
-    (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, refractory_steps=-1))), "populations[1].refractory_steps", "[0,"),
-    (dict(populations=(ir.SpikeSource("in", 0), ir.LIF("h", 3))), "populations[0].size", "[1,"),
-    (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("in", 3))), "populations[1].name", "unique"),
-    (dict(projection=dict(post="ghost")), "projections[0].post", "one of: in, h, o"),
-    (dict(projection=dict(pre="o", weights=np.ones((1, 3)), delays_steps=np.zeros((1, 3)))), "projections[0].pre", "LIF"),
-    (dict(projection=dict(post="in", weights=np.ones((2, 2)), delays_steps=np.zeros((2, 2)))), "projections[0].post", "LIF"),
-    (dict(projection=dict(weights=np.ones((3, 2)))), "projections[0].weights", "n_pre=2"),
-    (dict(projection=dict(weights=np.full((2, 3), np.inf))), "projections[0].weights", "finite"),
-    (dict(projection=dict(delays_steps=np.full((2, 3), 5.0))), "projections[0].delays_steps", "max_delay_steps=4"),
-    (dict(projection=dict(delays_steps=np.full((2, 3), -0.5))), "projections[0].delays_steps", "[0,"),
-    (dict(projection=dict(mask=np.zeros((2, 3), bool))), "projections[0].weights", "mask is False"),
-    (dict(projection=dict(integer_weights=np.ones((2, 3), np.int64))), "projections[0].weight_format", "both"),
-    (dict(projection=dict(integer_weights=np.full((2, 3), 300), weight_format=ir.WeightFormat("loihi2", 8, 0, 1.0),
-                          weights=np.full((2, 3), 300.0))), "projections[0].integer_weights", "[-128, 127]"),
-    (dict(projection=dict(integer_weights=np.full((2, 3), 3), weight_format=ir.WeightFormat("loihi2", 8, 1, 0.5),
-                          weights=np.full((2, 3), 1.0))), "projections[0].weights", "2**exponent"),
-    (dict(projection=dict(integer_weights=np.full((2, 3), 2), weight_format=ir.WeightFormat("loihi2", 8, 0, 0.5),
-                          weights=np.ones((2, 3)), delays_steps=np.full((2, 3), 1.5))),
-     "projections[0].delays_steps", "whole timesteps"),
-])
+@pytest.mark.parametrize(
+    "changes, field, allowed",
+    [
+        (dict(dt_ms=0.0), "dt_ms", "> 0"),
+        (dict(dt_ms=float("nan")), "dt_ms", "> 0"),
+        (dict(name="bad name"), "name", "letter"),
+        (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, tau_m_ms=-1.0))), "populations[1].tau_m_ms", "> 0"),
+        (
+            dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, tau_syn_ms=np.array([1.0, 0.0, 2.0])))),
+            "populations[1].tau_syn_ms",
+            "> 0",
+        ),
+        (
+            dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, threshold=np.ones(4)))),
+            "populations[1].threshold",
+            "[3]",
+        ),
+        (
+            dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, reset=2.0))),
+            "populations[1].reset",
+            "reset < threshold",
+        ),
+        (
+            dict(populations=(ir.SpikeSource("in", 2), ir.LIF("h", 3, refractory_steps=-1))),
+            "populations[1].refractory_steps",
+            "[0,",
+        ),
+        (dict(populations=(ir.SpikeSource("in", 0), ir.LIF("h", 3))), "populations[0].size", "[1,"),
+        (dict(populations=(ir.SpikeSource("in", 2), ir.LIF("in", 3))), "populations[1].name", "unique"),
+        (dict(projection=dict(post="ghost")), "projections[0].post", "one of: in, h, o"),
+        (
+            dict(projection=dict(pre="o", weights=np.ones((1, 3)), delays_steps=np.zeros((1, 3)))),
+            "projections[0].pre",
+            "LIF",
+        ),
+        (
+            dict(projection=dict(post="in", weights=np.ones((2, 2)), delays_steps=np.zeros((2, 2)))),
+            "projections[0].post",
+            "LIF",
+        ),
+        (dict(projection=dict(weights=np.ones((3, 2)))), "projections[0].weights", "n_pre=2"),
+        (dict(projection=dict(weights=np.full((2, 3), np.inf))), "projections[0].weights", "finite"),
+        (dict(projection=dict(delays_steps=np.full((2, 3), 5.0))), "projections[0].delays_steps", "max_delay_steps=4"),
+        (dict(projection=dict(delays_steps=np.full((2, 3), -0.5))), "projections[0].delays_steps", "[0,"),
+        (dict(projection=dict(mask=np.zeros((2, 3), bool))), "projections[0].weights", "mask is False"),
+        (dict(projection=dict(integer_weights=np.ones((2, 3), np.int64))), "projections[0].weight_format", "both"),
+        (
+            dict(
+                projection=dict(
+                    integer_weights=np.full((2, 3), 300),
+                    weight_format=ir.WeightFormat("loihi2", 8, 0, 1.0),
+                    weights=np.full((2, 3), 300.0),
+                )
+            ),
+            "projections[0].integer_weights",
+            "[-128, 127]",
+        ),
+        (
+            dict(
+                projection=dict(
+                    integer_weights=np.full((2, 3), 3),
+                    weight_format=ir.WeightFormat("loihi2", 8, 1, 0.5),
+                    weights=np.full((2, 3), 1.0),
+                )
+            ),
+            "projections[0].weights",
+            "2**exponent",
+        ),
+        (
+            dict(
+                projection=dict(
+                    integer_weights=np.full((2, 3), 2),
+                    weight_format=ir.WeightFormat("loihi2", 8, 0, 0.5),
+                    weights=np.ones((2, 3)),
+                    delays_steps=np.full((2, 3), 1.5),
+                )
+            ),
+            "projections[0].delays_steps",
+            "whole timesteps",
+        ),
+    ],
+)
 def test_invalid_networks_name_field_and_allowed_range(changes, field, allowed):
     with pytest.raises(ValidationError) as info:
         build(**changes)

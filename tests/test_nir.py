@@ -1,4 +1,5 @@
 """NIR export / import: exact IR round trips, files that nir.read loads, foreign graphs, refusals."""
+
 from __future__ import annotations
 
 import nir
@@ -18,21 +19,36 @@ from test_ir_roundtrip import assert_same_network
 
 def unquantized(network: ir.Network) -> ir.Network:
     """The same network without integer weights / formats (what NIR can hold)."""
-    projections = [ir.Projection(p.name, p.pre, p.post, p.weights, p.delays_steps, p.max_delay_steps, mask=p.mask,
-                                 metadata=p.metadata) for p in network.projections]
+    projections = [
+        ir.Projection(
+            p.name, p.pre, p.post, p.weights, p.delays_steps, p.max_delay_steps, mask=p.mask, metadata=p.metadata
+        )
+        for p in network.projections
+    ]
     return network.with_projections(projections)
 
 
 def as_executed(network: ir.Network) -> ir.Network:
     """The network with every delay as executors run it, floor(d + 0.5) steps (float dtype kept)."""
-    projections = [ir.Projection(p.name, p.pre, p.post, p.weights,
-                                 p.delays_steps if p.delays_steps.dtype.kind in "iu"
-                                 else np.floor(p.delays_steps + 0.5), p.max_delay_steps, mask=p.mask,
-                                 metadata=p.metadata) for p in network.projections]
+    projections = [
+        ir.Projection(
+            p.name,
+            p.pre,
+            p.post,
+            p.weights,
+            p.delays_steps if p.delays_steps.dtype.kind in "iu" else np.floor(p.delays_steps + 0.5),
+            p.max_delay_steps,
+            mask=p.mask,
+            metadata=p.metadata,
+        )
+        for p in network.projections
+    ]
     return network.with_projections(projections)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(network=networks())
 def test_round_trip_through_a_nir_file_is_exact(network, tmp_path):
     path = tmp_path / "net.nir"
@@ -41,18 +57,21 @@ def test_round_trip_through_a_nir_file_is_exact(network, tmp_path):
     assert_same_network(unquantized(as_executed(network)), back)
     assert notes == []
     quantized = [p.name for p in network.projections if p.is_quantized]
-    assert all(any(f"projection {name}:" in line and "integer weights" in line for line in exported.report)
-               for name in quantized)
+    assert all(
+        any(f"projection {name}:" in line and "integer weights" in line for line in exported.report)
+        for name in quantized
+    )
     for projection in network.projections:
         fractional = (projection.delays_steps != np.floor(projection.delays_steps)) & projection.existing()
-        assert fractional.any() == any(f"projection {projection.name}: {int(fractional.sum())} of " in line
-                                       for line in exported.report)
+        assert fractional.any() == any(
+            f"projection {projection.name}: {int(fractional.sum())} of " in line for line in exported.report
+        )
 
 
 def test_exported_graph_is_what_nir_says_it_is(tmp_path):
     network = random_network(5, recurrent=True, sparse=True, integer_delays=True, dt_ms=0.5, max_delay_steps=6)
     bridge.export(network, tmp_path / "net.nir")
-    graph = nir.read(tmp_path / "net.nir")            # the nir package's own reader
+    graph = nir.read(tmp_path / "net.nir")  # the nir package's own reader
     assert graph.metadata["dt"] == pytest.approx(0.0005) and graph.metadata["time_unit"] == "s"
     hidden = network.population("hidden")
     node = graph.nodes["hidden"]
@@ -65,8 +84,11 @@ def test_exported_graph_is_what_nir_says_it_is(tmp_path):
         exists = projection.existing()
         delays = projection.delays_steps
         branch_delays = sorted(np.unique(delays[exists]).tolist())
-        linears = sorted(name for name, n in graph.nodes.items() if isinstance(n, nir.Linear)
-                         and name.startswith(projection.name + ".d"))
+        linears = sorted(
+            name
+            for name, n in graph.nodes.items()
+            if isinstance(n, nir.Linear) and name.startswith(projection.name + ".d")
+        )
         assert sorted(int(name.rsplit(".d", 1)[1]) for name in linears) == branch_delays
         total = np.zeros_like(projection.weights)
         for name in linears:
@@ -92,8 +114,14 @@ def foreign_graph(with_dt=True):
         "pre_delay": nir.Delay(delay=np.array([0.0, 0.002, 0.004])),
         "w": nir.Affine(weight=np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), bias=np.zeros(2)),
         "post_delay": nir.Delay(delay=np.array([0.001, 0.003])),
-        "cell": nir.CubaLIF(tau_syn=tau_syn, tau_mem=np.array([0.02, 0.01]), r=np.array([2.0, 2.0]),
-                            v_leak=np.array([0.1, 0.1]), v_threshold=np.array([1.0, 1.5]), w_in=np.ones(2)),
+        "cell": nir.CubaLIF(
+            tau_syn=tau_syn,
+            tau_mem=np.array([0.02, 0.01]),
+            r=np.array([2.0, 2.0]),
+            v_leak=np.array([0.1, 0.1]),
+            v_threshold=np.array([1.0, 1.5]),
+            w_in=np.ones(2),
+        ),
         "out": nir.Output(output_type={"output": np.array([2])}),
     }
     edges = [("src", "pre_delay"), ("pre_delay", "w"), ("w", "post_delay"), ("post_delay", "cell"), ("cell", "out")]
@@ -104,7 +132,7 @@ def test_foreign_graph_imports_with_delays_and_input_gain():
     network, notes = bridge.from_nir(foreign_graph())
     projection = network.projection("src_cell")
     assert network.dt_ms == 1.0 and projection.pre == "src" and projection.post == "cell"
-    assert projection.delays_steps.tolist() == [[1, 3], [3, 5], [5, 7]]          # pre delay + post delay
+    assert projection.delays_steps.tolist() == [[1, 3], [3, 5], [5, 7]]  # pre delay + post delay
     gain = 2.0 * 1.0 / 0.004
     assert np.allclose(projection.weights, np.array([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]) * gain)
     cell = network.population("cell")
@@ -213,10 +241,20 @@ def test_exported_graph_simulated_from_nir_fields_matches_the_reference_simulato
 
     from neurodelay.refsim import simulate
 
-    network = random_network(seed, recurrent=True, sparse=seed == 1, integer_delays=True, max_delay_steps=6,
-                             n_inputs=6, n_hidden=10, weight_scale=1.5)
-    network = replace(network, populations=tuple(replace(p, refractory_steps=0) if isinstance(p, ir.LIF) else p
-                                                 for p in network.populations))
+    network = random_network(
+        seed,
+        recurrent=True,
+        sparse=seed == 1,
+        integer_delays=True,
+        max_delay_steps=6,
+        n_inputs=6,
+        n_hidden=10,
+        weight_scale=1.5,
+    )
+    network = replace(
+        network,
+        populations=tuple(replace(p, refractory_steps=0) if isinstance(p, ir.LIF) else p for p in network.populations),
+    )
     bridge.export(network, tmp_path / "net.nir")
     graph = nir.read(tmp_path / "net.nir")
     steps = 60
@@ -243,8 +281,19 @@ def test_per_step_export_reads_back_to_the_same_dynamics(tmp_path):
 
 def test_uniform_delays_fold_into_metadata_without_delay_nodes(tmp_path):
     network = random_network(7, integer_delays=True, max_delay_steps=4)
-    uniform = [ir.Projection(p.name, p.pre, p.post, p.weights, np.full_like(p.delays_steps, 3), p.max_delay_steps,
-                             mask=p.mask, metadata=p.metadata) for p in network.projections]
+    uniform = [
+        ir.Projection(
+            p.name,
+            p.pre,
+            p.post,
+            p.weights,
+            np.full_like(p.delays_steps, 3),
+            p.max_delay_steps,
+            mask=p.mask,
+            metadata=p.metadata,
+        )
+        for p in network.projections
+    ]
     network = network.with_projections(uniform)
     exported = bridge.export(network, tmp_path / "a.nir", fold_uniform_delays=True)
     graph = nir.read(tmp_path / "a.nir")
@@ -264,8 +313,21 @@ def test_graph_without_dt_takes_dt_ms():
 def test_cli_exports_a_float_network_listing_the_rounded_delays(tmp_path, capsys):
     network = random_network(8, integer_delays=False, max_delay_steps=6)  # delays as training leaves them
     ir.save(network, tmp_path / "float.ndnet")
-    assert main(["export", str(tmp_path / "float.ndnet"), "--target", "nir", "--out", str(tmp_path / "f.nir"),
-                 "--input-convention", "per-step"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "float.ndnet"),
+                "--target",
+                "nir",
+                "--out",
+                str(tmp_path / "f.nir"),
+                "--input-convention",
+                "per-step",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     for projection in network.projections:
         fractional = (projection.delays_steps != np.floor(projection.delays_steps)) & projection.existing()

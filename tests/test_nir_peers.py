@@ -9,6 +9,7 @@ spike's weight to the current at once, without the per-step factor dt/tau_syn (t
 convention on import), with the same zero latency.
 Spike trains are compared exactly; membrane voltages are not (the peers run float32).
 """
+
 from __future__ import annotations
 
 import nir
@@ -34,13 +35,15 @@ def chain_network(dt_ms: float, seed: int) -> ir.Network:
     """input(8) -> hidden LIF(6) -> out LIF(3), zero delays, one threshold per population (both
     peers take a single threshold), rest = bias = reset = 0 (neither peer has them)."""
     rng = np.random.default_rng(seed)
-    populations = (ir.SpikeSource("input", 8),
-                   ir.LIF("hidden", 6, tau_m_ms=20 * dt_ms, tau_syn_ms=np.linspace(5, 10, 6) * dt_ms),
-                   ir.LIF("out", 3, tau_m_ms=15 * dt_ms, tau_syn_ms=7 * dt_ms))
-    projections = (ir.Projection("input_hidden", "input", "hidden", rng.normal(0.6, 0.5, (8, 6)),
-                                 np.zeros((8, 6), np.int64), 0),
-                   ir.Projection("hidden_out", "hidden", "out", rng.normal(0.8, 0.5, (6, 3)),
-                                 np.zeros((6, 3), np.int64), 0))
+    populations = (
+        ir.SpikeSource("input", 8),
+        ir.LIF("hidden", 6, tau_m_ms=20 * dt_ms, tau_syn_ms=np.linspace(5, 10, 6) * dt_ms),
+        ir.LIF("out", 3, tau_m_ms=15 * dt_ms, tau_syn_ms=7 * dt_ms),
+    )
+    projections = (
+        ir.Projection("input_hidden", "input", "hidden", rng.normal(0.6, 0.5, (8, 6)), np.zeros((8, 6), np.int64), 0),
+        ir.Projection("hidden_out", "hidden", "out", rng.normal(0.8, 0.5, (6, 3)), np.zeros((6, 3), np.int64), 0),
+    )
     return ir.Network("chain", dt_ms, populations, projections)
 
 
@@ -48,13 +51,17 @@ def inputs(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((3, STEPS, 8)) < 0.2
 
 
-def run_stepwise(model: torch.nn.Module, layers: dict[str, torch.nn.Module], spikes: np.ndarray,
-                 *, stateful_call: bool) -> dict[str, np.ndarray]:
+def run_stepwise(
+    model: torch.nn.Module, layers: dict[str, torch.nn.Module], spikes: np.ndarray, *, stateful_call: bool
+) -> dict[str, np.ndarray]:
     """Feed ``spikes`` ([batch, steps, n]) one step at a time; bool [batch, steps, n] per layer."""
     recorded: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     for name, module in layers.items():
-        module.register_forward_hook(lambda _m, _i, out, name=name: recorded[name].append(
-            (out[0] if isinstance(out, tuple) else out).detach().numpy().copy()))
+        module.register_forward_hook(
+            lambda _m, _i, out, name=name: recorded[name].append(
+                (out[0] if isinstance(out, tuple) else out).detach().numpy().copy()
+            )
+        )
     state = None
     with torch.no_grad():
         for step in range(spikes.shape[1]):
@@ -116,13 +123,21 @@ def snntorch_chain(seed: int) -> torch.nn.Sequential:
     torch.manual_seed(seed)
 
     def synaptic(size: int, alpha: torch.Tensor, beta: torch.Tensor):
-        return snntorch.Synaptic(alpha=alpha, beta=beta, threshold=torch.ones(size), init_hidden=True,
-                                 reset_mechanism="zero", reset_delay=False)
+        return snntorch.Synaptic(
+            alpha=alpha,
+            beta=beta,
+            threshold=torch.ones(size),
+            init_hidden=True,
+            reset_mechanism="zero",
+            reset_delay=False,
+        )
 
-    model = torch.nn.Sequential(torch.nn.Linear(8, 6, bias=False), synaptic(6, torch.full((6,), 0.8),
-                                                                            torch.linspace(0.85, 0.95, 6)),
-                                torch.nn.Linear(6, 3, bias=False), synaptic(3, torch.full((3,), 0.7),
-                                                                            torch.full((3,), 0.9)))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 6, bias=False),
+        synaptic(6, torch.full((6,), 0.8), torch.linspace(0.85, 0.95, 6)),
+        torch.nn.Linear(6, 3, bias=False),
+        synaptic(3, torch.full((3,), 0.7), torch.full((3,), 0.9)),
+    )
     with torch.no_grad():
         model[0].weight.mul_(4.0)
         model[2].weight.mul_(3.0)
@@ -132,8 +147,21 @@ def snntorch_chain(seed: int) -> torch.nn.Sequential:
 def test_snntorch_graph_imports_and_refsim_matches_snntorch(tmp_path, capsys):
     model = snntorch_chain(3)
     nir.write(tmp_path / "snn.nir", export_to_nir(model, torch.zeros(1, 8), ignore_dims=[0]))
-    assert main(["import", str(tmp_path / "snn.nir"), "--out", str(tmp_path / "snn.ndnet"), "--dt-ms",
-                 str(SNNTORCH_DT_MS), "--input-convention", "per-step"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(tmp_path / "snn.nir"),
+                "--out",
+                str(tmp_path / "snn.ndnet"),
+                "--dt-ms",
+                str(SNNTORCH_DT_MS),
+                "--input-convention",
+                "per-step",
+            ]
+        )
+        == 0
+    )
     assert "'0' -> 'n0'" in capsys.readouterr().out  # torch exporters name nodes "0", "1", ...
     network = ir.load(tmp_path / "snn.ndnet")
     assert [p.name for p in network.populations] == ["input", "n1", "n3"]
@@ -149,12 +177,23 @@ def test_norse_lifcell_graph_imports_and_refsim_matches_norse(tmp_path):
     torch.manual_seed(4)
 
     def cell(size: int, tau_syn_inv: float, tau_mem_inv: float):  # per-neuron values: NIR needs equal shapes
-        return norse.LIFCell(norse.LIFParameters(
-            tau_syn_inv=torch.full((size,), tau_syn_inv), tau_mem_inv=torch.full((size,), tau_mem_inv),
-            v_leak=torch.zeros(size), v_th=torch.ones(size), v_reset=torch.zeros(size)), dt=dt_s)
+        return norse.LIFCell(
+            norse.LIFParameters(
+                tau_syn_inv=torch.full((size,), tau_syn_inv),
+                tau_mem_inv=torch.full((size,), tau_mem_inv),
+                v_leak=torch.zeros(size),
+                v_th=torch.ones(size),
+                v_reset=torch.zeros(size),
+            ),
+            dt=dt_s,
+        )
 
-    model = norse.SequentialState(torch.nn.Linear(8, 6, bias=False), cell(6, 200.0, 100.0),
-                                  torch.nn.Linear(6, 3, bias=False), cell(3, 250.0, 80.0))
+    model = norse.SequentialState(
+        torch.nn.Linear(8, 6, bias=False),
+        cell(6, 200.0, 100.0),
+        torch.nn.Linear(6, 3, bias=False),
+        cell(3, 250.0, 80.0),
+    )
     with torch.no_grad():
         model[0].weight.mul_(6.0)
         model[2].weight.mul_(4.0)

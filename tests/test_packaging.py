@@ -1,4 +1,5 @@
 """Installation facts: namespaced target folders, no generic top-level names, the lava 3.11 patch."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,9 +28,12 @@ def test_no_generic_top_level_names_installed():
 
 def test_core_never_imports_target_packages():
     pattern = re.compile(r"^\s*(import|from)\s+(lava|spynnaker|pyNN)\b")
-    offenders = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-                 for path in (ROOT / "neurodelay").rglob("*.py")
-                 for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.match(line)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in (ROOT / "neurodelay").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.match(line)
+    ]
     assert offenders == []
 
 
@@ -69,5 +73,7 @@ def test_installed_lava_is_patched_and_imports():
     target = py311_patch.installed_target()
     text = target.read_text()
     assert py311_patch.patched_source(text) == text
-    result = subprocess.run([sys.executable, "-c", "import lava.magma.compiler.var_model"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import lava.magma.compiler.var_model"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

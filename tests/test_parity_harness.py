@@ -1,6 +1,7 @@
 """The parity harness itself: it finds divergences (the mutation check: a broken rounding and a
 broken latency in the refsim's Loihi 2 mode make Lava parity fail), reports where they start, and
 the CLI exits non-zero, writes the JSON report and a plot. Also the CLI on a network file."""
+
 import json
 
 import numpy as np
@@ -31,13 +32,16 @@ def test_compare_reports_the_first_divergence():
     other_spikes[1, 2, 1] = True
     found = compare(recording(spikes, v), recording(other_spikes, other_v), ("spikes", "v"))
     assert [(d.quantity, d.step, d.batch, d.neuron, d.reference, d.candidate, d.count) for d in found] == [
-        ("spikes", 2, 1, 1, 0.0, 1.0, 1), ("v", 4, 1, 2, 0.0, 7.0, 2)]
+        ("spikes", 2, 1, 1, 0.0, 1.0, 1),
+        ("v", 4, 1, 2, 0.0, 7.0, 2),
+    ]
     assert compare(recording(spikes, v), recording(spikes.copy(), v.copy()), ("spikes", "v")) == []
 
 
 @pytest.fixture(scope="module")
 def lava_runs():
     from neurodelay.parity import executor_for
+
     cases = random_cases("loihi2", len(SEEDS), SEEDS[0])
     with executor_for("loihi2", workers=2) as lava:
         recordings = lava.run_many([(network, inputs) for network, inputs, _ in cases])
@@ -45,8 +49,10 @@ def lava_runs():
 
 
 def mismatching(cases, recordings):
-    results = [result_of(network, seed, simulate(network, inputs, mode="loihi2"), lava, ("u", "v"))
-               for (network, inputs, seed), lava in zip(cases, recordings)]
+    results = [
+        result_of(network, seed, simulate(network, inputs, mode="loihi2"), lava, ("u", "v"))
+        for (network, inputs, seed), lava in zip(cases, recordings)
+    ]
     return [r for r in results if not r.matched]
 
 
@@ -55,8 +61,9 @@ def test_unmutated_refsim_matches(lava_runs):
 
 
 def test_mutation_floor_instead_of_truncation_is_caught(lava_runs, monkeypatch):
-    monkeypatch.setattr(refsim_loihi2, "truncated_decay",
-                        lambda state, factor: (state * factor) >> 12)  # floor: -639.8 -> -640
+    monkeypatch.setattr(
+        refsim_loihi2, "truncated_decay", lambda state, factor: (state * factor) >> 12
+    )  # floor: -639.8 -> -640
     failed = mismatching(*lava_runs)
     assert failed and failed[0].divergences[0].quantity in ("u", "v")
 
@@ -87,16 +94,33 @@ def test_cli_on_a_network_file_with_inputs(tmp_path, capsys):
     network, inputs, _ = random_cases("loihi2", 1, 11)[0]
     path = ir.save(network, tmp_path / "net.ndnet")
     np.savez(tmp_path / "inputs.npz", **{name: spikes.astype(np.uint8) for name, spikes in inputs.items()})
-    assert main(["parity", str(path), "--target", "loihi2", "--inputs", str(tmp_path / "inputs.npz"),
-                 "--json", str(tmp_path / "r.json")]) == 0
+    assert (
+        main(
+            [
+                "parity",
+                str(path),
+                "--target",
+                "loihi2",
+                "--inputs",
+                str(tmp_path / "inputs.npz"),
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["nets"] == 1 and report["mismatches"] == 0
     assert not (tmp_path / "r.png").exists()
 
 
 def test_cli_quantizes_a_float_network_and_says_so(tmp_path, capsys):
-    network = ir.Network("f", 1.0, (ir.SpikeSource("in", 2), ir.LIF("n", 3, tau_m_ms=10.0, tau_syn_ms=3.0)),
-                         (ir.Projection("p", "in", "n", np.full((2, 3), 0.7), np.array([[0, 1, 2], [3, 4, 5]]), 5),))
+    network = ir.Network(
+        "f",
+        1.0,
+        (ir.SpikeSource("in", 2), ir.LIF("n", 3, tau_m_ms=10.0, tau_syn_ms=3.0)),
+        (ir.Projection("p", "in", "n", np.full((2, 3), 0.7), np.array([[0, 1, 2], [3, 4, 5]]), 5),),
+    )
     path = ir.save(network, tmp_path / "f.ndnet")
     assert main(["parity", str(path), "--target", "loihi2", "--steps", "30", "--rate", "0.3"]) == 0
     out = capsys.readouterr().out

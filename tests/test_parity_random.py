@@ -1,6 +1,7 @@
 """CI parity campaign: 200 seeded random networks through the parity harness, refsim-loihi2 against
 Lava's bit-accurate simulation, with zero mismatches in spikes, u and v. The campaign must also
 cover what it claims to (delays 0, 1, 62, recurrence, sparsity, every sign mode, overflow)."""
+
 import numpy as np
 import pytest
 
@@ -41,8 +42,8 @@ def test_the_campaign_covers_the_cases_it_claims(campaign):
         readouts += any(n.readout for n in model.neurons)
         for neurons in model.neurons:
             v, u = lava.populations[neurons.name].states["v"], lava.populations[neurons.name].states["u"]
-            negative_saturation += bool(np.any(v == -(2 ** 23 - 1)))
-            large_current += bool(np.any(np.abs(u) > 2 ** 22))
+            negative_saturation += bool(np.any(v == -(2**23 - 1)))
+            large_current += bool(np.any(np.abs(u) > 2**22))
     assert {0, 1, 2, 62} <= delays
     assert modes == {"mixed", "excitatory", "inhibitory"}
     assert recurrent >= 50 and sparse >= 50 and readouts >= 50

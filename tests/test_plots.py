@@ -1,4 +1,5 @@
 """neurodelay plot and neurodelay.plots: rasters, delay histograms, membrane traces, curves."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,20 +65,37 @@ def test_raster_has_one_point_per_spike():
 def test_plot_a_recording_with_chosen_neurons(tmp_path, capsys):
     _, recording = recording_of_example()
     recording.save(tmp_path / "rec.npz")
-    assert main(["plot", str(tmp_path / "rec.npz"), "--neurons", "hidden:0,3", "readout:1", "--format", "svg",
-                 "--sample", "1"]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                str(tmp_path / "rec.npz"),
+                "--neurons",
+                "hidden:0,3",
+                "readout:1",
+                "--format",
+                "svg",
+                "--sample",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.split() == [str(tmp_path / "raster.svg"), str(tmp_path / "membrane.svg")]
     figure = plots.membrane_figure(recording, {"hidden": [0, 3], "readout": [1]}, sample=1)
     traces = figure.axes[0].get_lines()[0].get_ydata()
     assert np.array_equal(traces, recording.populations["hidden"].state_as_float("v")[1, :, 0])
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--neurons", "hidden:99"], "--neurons: hidden:99"),
-    (["--neurons", "input:0"], "no recorded membrane voltage"),
-    (["--neurons", "hidden:x"], "integer indices"),
-    (["--sample", "7"], "--sample: got 7"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--neurons", "hidden:99"], "--neurons: hidden:99"),
+        (["--neurons", "input:0"], "no recorded membrane voltage"),
+        (["--neurons", "hidden:x"], "integer indices"),
+        (["--sample", "7"], "--sample: got 7"),
+    ],
+)
 def test_bad_plot_requests_are_one_line_errors(tmp_path, capsys, arguments, message):
     _, recording = recording_of_example()
     recording.save(tmp_path / "rec.npz")
@@ -87,6 +105,7 @@ def test_bad_plot_requests_are_one_line_errors(tmp_path, capsys, arguments, mess
 
 def test_metrics_figure_plots_every_epoch(trained_run):
     import json
+
     records = json.loads((trained_run / "metrics.json").read_text())
     figure = plots.metrics_figure(records)
     assert list(figure.axes[0].get_lines()[0].get_ydata()) == [r["train_loss"] for r in records]

@@ -1,6 +1,7 @@
 """`neurodelay quantize` end to end on both targets: report contents cross-checked against the
 targets' own counts, --strict, provenance, scale selection, bit widths, and spike-for-spike
 reproduction of a float network whose values every target represents exactly."""
+
 from __future__ import annotations
 
 import json
@@ -22,12 +23,26 @@ TARGETS = ("loihi2", "spinnaker")
 
 def small_network(seed: int = 0, max_delay: int = 20) -> Network:
     rng = np.random.default_rng(seed)
-    return Network("small", 1.0, (SpikeSource("input", 6), LIF("hidden", 10, tau_m_ms=20.0, tau_syn_ms=5.0),
-                                  LeakyIntegrator("readout", 3, tau_m_ms=20.0, tau_syn_ms=5.0)),
-                   (Projection("input_hidden", "input", "hidden", rng.normal(1.0, 0.8, (6, 10)),
-                               rng.uniform(0, max_delay, (6, 10)), max_delay),
-                    Projection("hidden_readout", "hidden", "readout", rng.normal(0.0, 0.5, (10, 3)),
-                               np.zeros((10, 3)), 0)))
+    return Network(
+        "small",
+        1.0,
+        (
+            SpikeSource("input", 6),
+            LIF("hidden", 10, tau_m_ms=20.0, tau_syn_ms=5.0),
+            LeakyIntegrator("readout", 3, tau_m_ms=20.0, tau_syn_ms=5.0),
+        ),
+        (
+            Projection(
+                "input_hidden",
+                "input",
+                "hidden",
+                rng.normal(1.0, 0.8, (6, 10)),
+                rng.uniform(0, max_delay, (6, 10)),
+                max_delay,
+            ),
+            Projection("hidden_readout", "hidden", "readout", rng.normal(0.0, 0.5, (10, 3)), np.zeros((10, 3)), 0),
+        ),
+    )
 
 
 def inputs_for(network: Network, seed: int, batch: int = 4, steps: int = 80) -> dict[str, np.ndarray]:
@@ -48,15 +63,15 @@ def test_quantize_command_writes_network_report_and_provenance(tmp_path, capsys,
     assert quantized.is_quantized and all(p.weight_format.target == target for p in quantized.projections)
     assert quantized.provenance["quantization_report"] == report
     rows = {row["name"]: row for row in report["projections"]}
-    assert report["target_format"]["delay_range" if target == "loihi2" else "delays"]   # the format table used
+    assert report["target_format"]["delay_range" if target == "loihi2" else "delays"]  # the format table used
     for projection in network.projections:
         row, q = rows[projection.name], quantized.projection(projection.name)
         error = q.weights - projection.weights
         assert row["synapses"] == projection.weights.size
         assert row["max_abs_weight_error"] == pytest.approx(np.abs(error).max())
-        assert row["rms_weight_error"] == pytest.approx(np.sqrt((error ** 2).mean()))
+        assert row["rms_weight_error"] == pytest.approx(np.sqrt((error**2).mean()))
         assert row["scale"] == q.weight_format.scale and row["exponent"] == q.weight_format.exponent
-        assert row["weights_clipped"] == 0          # max-abs scales never clip
+        assert row["weights_clipped"] == 0  # max-abs scales never clip
     # non-integer delays are counted as rounded, none clipped (all within 20 steps)
     delays = network.projection("input_hidden").delays_steps
     assert rows["input_hidden"]["delays_rounded"] == int(np.count_nonzero(delays != np.round(delays)))
@@ -79,8 +94,19 @@ def test_strict_names_the_clipping_projection(tmp_path, capsys, target):
     network = small_network()
     source = tmp_path / "net.ndnet"
     ir.save(network, source)
-    code = main(["quantize", str(source), "--target", target, "--out", str(tmp_path / "q.ndnet"),
-                 "--scale", "percentile:90", "--strict"])
+    code = main(
+        [
+            "quantize",
+            str(source),
+            "--target",
+            target,
+            "--out",
+            str(tmp_path / "q.ndnet"),
+            "--scale",
+            "percentile:90",
+            "--strict",
+        ]
+    )
     assert code != 0
     error = capsys.readouterr().err
     assert "input_hidden" in error and "clipped" in error
@@ -96,8 +122,9 @@ def test_strict_names_the_clipping_projection(tmp_path, capsys, target):
 
 def test_loihi2_delays_beyond_the_chip_are_clipped_and_strict_refuses():
     network = small_network(max_delay=100)
-    network = network.with_projections([replace(network.projections[0],
-                                                 delays_steps=np.full((6, 10), 70.0)), network.projections[1]])
+    network = network.with_projections(
+        [replace(network.projections[0], delays_steps=np.full((6, 10), 70.0)), network.projections[1]]
+    )
     _, summary = quantize(network, "loihi2")
     assert summary.projections[0].delays_clipped == 60 and summary.projections[0].max_abs_delay_error_steps == 8
     with pytest.raises(TargetLimitError, match="input_hidden.*delay"):
@@ -121,7 +148,7 @@ def test_calibrated_needs_data_and_beats_max_abs_on_its_objective(tmp_path):
     assert max_abs.options["clips"] == {}
     spikes = simulate(network, calibration).populations
 
-    def objective(quantized: Network) -> float:   # relative activity-weighted squared error, computed here
+    def objective(quantized: Network) -> float:  # relative activity-weighted squared error, computed here
         total = 0.0
         for projection in network.projections:
             counts = spikes[projection.pre].spikes.sum(axis=(0, 1)).astype(float)
@@ -129,21 +156,52 @@ def test_calibrated_needs_data_and_beats_max_abs_on_its_objective(tmp_path):
             noise = sum(counts[i] * np.sum(error[i] ** 2) for i in range(len(counts)))
             total += noise / sum(counts[i] * np.sum(projection.weights[i] ** 2) for i in range(len(counts)))
         return total
+
     for projection in network.projections:
         assert 0 < calibrated.options["clips"][projection.name] <= np.abs(projection.weights).max()
     assert calibrated.options["target_options"]["vth"] in get_target("loihi2").scale_option[1]
     assert objective(calibrated_net) < objective(max_abs_net)
     fixed_net, fixed = quantize(network, "loihi2", scale="calibrated", calibration=calibration, vth=8192)
-    assert fixed.options["target_options"]["vth"] == 8192               # a given vth is kept
+    assert fixed.options["target_options"]["vth"] == 8192  # a given vth is kept
     assert objective(fixed_net) <= objective(max_abs_net)
     np.savez(tmp_path / "cal.npz", inputs=calibration["input"])
     source = tmp_path / "net.ndnet"
     ir.save(network, source)
-    assert main(["quantize", str(source), "--target", "spinnaker", "--out", str(tmp_path / "q.ndnet"),
-                 "--scale", "calibrated", "--calibration", str(tmp_path / "cal.npz")]) == 0
+    assert (
+        main(
+            [
+                "quantize",
+                str(source),
+                "--target",
+                "spinnaker",
+                "--out",
+                str(tmp_path / "q.ndnet"),
+                "--scale",
+                "calibrated",
+                "--calibration",
+                str(tmp_path / "cal.npz"),
+            ]
+        )
+        == 0
+    )
     np.savez(tmp_path / "bad.npz", inputs=calibration["input"][:, :, :2])
-    assert main(["quantize", str(source), "--target", "spinnaker", "--out", str(tmp_path / "q2.ndnet"),
-                 "--scale", "calibrated", "--calibration", str(tmp_path / "bad.npz")]) != 0
+    assert (
+        main(
+            [
+                "quantize",
+                str(source),
+                "--target",
+                "spinnaker",
+                "--out",
+                str(tmp_path / "q2.ndnet"),
+                "--scale",
+                "calibrated",
+                "--calibration",
+                str(tmp_path / "bad.npz"),
+            ]
+        )
+        != 0
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -157,7 +215,7 @@ def test_reduced_bit_widths_hold_the_promised_levels(target):
             levels = projection.integer_weights // grid
             assert np.all(projection.integer_weights % grid == 0)
             assert np.abs(levels).max() <= 2 ** (bits - 1) - 1
-            assert row.weights_clipped == 0          # a coarser grid rounds, it does not clip
+            assert row.weights_clipped == 0  # a coarser grid rounds, it does not clip
             assert row.max_abs_weight_error <= 0.5 * grid * row.weight_unit * (1 + 1e-9)
         simulate(quantized, inputs_for(network, 0, batch=1, steps=20), mode=target)
     with pytest.raises(ValidationError, match="weight_bits"):
@@ -167,9 +225,9 @@ def test_reduced_bit_widths_hold_the_promised_levels(target):
 def representable(network: Network, target: str) -> Network:
     """``network`` with the values the target holds exactly (one quantization), as a float network."""
     quantized, _ = quantize(network, target)
-    return quantized.with_projections([replace(p, integer_weights=None, weight_format=None)
-                                       for p in quantized.projections],
-                                      provenance={})
+    return quantized.with_projections(
+        [replace(p, integer_weights=None, weight_format=None) for p in quantized.projections], provenance={}
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -177,32 +235,33 @@ def representable(network: Network, target: str) -> Network:
 def test_exactly_representable_network_reproduces_float_spikes_on_the_target_mode(target, seed):
     network = representable(small_network(seed), target)
     quantized, summary = quantize(network, target)
-    for row in summary.projections:                   # nothing crossed a rounding boundary
+    for row in summary.projections:  # nothing crossed a rounding boundary
         assert (row.weights_clipped, row.weights_zeroed, row.weights_rounded, row.delays_rounded) == (0, 0, 0, 0)
     assert summary.parameters == []
     inputs = inputs_for(network, 10 + seed)
     reference = simulate(network, inputs, mode="float")
     chip = simulate(quantized, inputs, mode=target)
     spikes = reference.populations["hidden"].spikes
-    assert spikes.sum() > 20                           # the comparison has something to compare
+    assert spikes.sum() > 20  # the comparison has something to compare
     np.testing.assert_array_equal(chip.populations["hidden"].spikes, spikes)
     readout = chip.populations["readout"]
-    np.testing.assert_allclose(readout.states["v"] * readout.state_scales["v"],
-                               reference.populations["readout"].states["v"], atol=2e-3)
+    np.testing.assert_allclose(
+        readout.states["v"] * readout.state_scales["v"], reference.populations["readout"].states["v"], atol=2e-3
+    )
 
 
 def test_reduced_bit_width_never_leaves_the_chip_range_and_counts_the_clip():
     """An excitatory Loihi 2 weight 0.4 LSB above 255 rounds to 255 at 8 bits; at 6 bits (step 16)
     it would round to 256, outside the chip's 0..255: it must become 240 and be reported clipped."""
     network = small_network(7)
-    positive = network.with_projections([replace(network.projections[0], weights=np.abs(network.projections[0].weights)),
-                                         network.projections[1]])
+    positive = network.with_projections(
+        [replace(network.projections[0], weights=np.abs(network.projections[0].weights)), network.projections[1]]
+    )
     weight_format = quantize(positive, "loihi2")[0].projection("input_hidden").weight_format
-    unit = weight_format.scale * 2.0 ** weight_format.exponent
+    unit = weight_format.scale * 2.0**weight_format.exponent
     levels = np.linspace(10.0, 200.0, 60).reshape(6, 10)
     levels[2, 3] = 255.4
-    edge = positive.with_projections([replace(positive.projections[0], weights=levels * unit),
-                                      positive.projections[1]])
+    edge = positive.with_projections([replace(positive.projections[0], weights=levels * unit), positive.projections[1]])
     native, _ = quantize(edge, "loihi2")
     assert native.projection("input_hidden").integer_weights[2, 3] == 255
     assert native.projection("input_hidden").weight_format.exponent == weight_format.exponent

@@ -1,6 +1,7 @@
 """Delays beyond a chip's range: relay chains reproduce long delays exactly (float refsim, and bit for
 bit in the Loihi 2 mode), the coarser timestep rescales decays, delays and inputs as stated, the
 clamp counts what it clips, and the reports count neurons and cores."""
+
 from __future__ import annotations
 
 import math
@@ -18,16 +19,36 @@ from neurodelay.refsim import simulate
 
 def long_delay_network(seed: int, max_delay: int = 200, recurrent: bool = False) -> Network:
     rng = np.random.default_rng(seed)
-    projections = [Projection("in_h", "in", "h", rng.normal(1.0, 0.8, (6, 8)),
-                              rng.integers(0, max_delay + 1, (6, 8)).astype(float), max_delay),
-                   Projection("h_out", "h", "out", rng.normal(0.0, 1.0, (8, 2)),
-                              rng.integers(0, 90, (8, 2)).astype(float), 100)]
+    projections = [
+        Projection(
+            "in_h",
+            "in",
+            "h",
+            rng.normal(1.0, 0.8, (6, 8)),
+            rng.integers(0, max_delay + 1, (6, 8)).astype(float),
+            max_delay,
+        ),
+        Projection("h_out", "h", "out", rng.normal(0.0, 1.0, (8, 2)), rng.integers(0, 90, (8, 2)).astype(float), 100),
+    ]
     if recurrent:
         mask = rng.random((8, 8)) < 0.3
-        projections.append(Projection("h_h", "h", "h", np.where(mask, rng.normal(0, 0.5, (8, 8)), 0.0),
-                                      np.where(mask, rng.integers(0, 80, (8, 8)), 0).astype(float), 80, mask=mask))
-    return Network("long", 1.0, (SpikeSource("in", 6), LIF("h", 8, tau_m_ms=10.0, tau_syn_ms=5.0),
-                                 LeakyIntegrator("out", 2)), tuple(projections))
+        projections.append(
+            Projection(
+                "h_h",
+                "h",
+                "h",
+                np.where(mask, rng.normal(0, 0.5, (8, 8)), 0.0),
+                np.where(mask, rng.integers(0, 80, (8, 8)), 0).astype(float),
+                80,
+                mask=mask,
+            )
+        )
+    return Network(
+        "long",
+        1.0,
+        (SpikeSource("in", 6), LIF("h", 8, tau_m_ms=10.0, tau_syn_ms=5.0), LeakyIntegrator("out", 2)),
+        tuple(projections),
+    )
 
 
 def expected_relays(delays: np.ndarray, bound: int) -> int:
@@ -56,8 +77,9 @@ def test_relay_chain_reproduces_long_delays_exactly_in_float(seed, recurrent):
     reference, candidate = simulate(network, inputs), simulate(relayed, inputs)
     for name in ("h", "out"):
         np.testing.assert_array_equal(candidate.populations[name].spikes, reference.populations[name].spikes)
-        np.testing.assert_allclose(candidate.populations[name].states["v"], reference.populations[name].states["v"],
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            candidate.populations[name].states["v"], reference.populations[name].states["v"], rtol=0, atol=1e-12
+        )
     assert reference.populations["h"].spikes.sum() > 50
 
 
@@ -69,10 +91,17 @@ def test_relay_chain_is_bit_exact_on_the_loihi2_mode():
     scale = quantize(network, "loihi2")[0].projection("in_h").weight_format.scale
     readout_scale = quantize(network, "loihi2")[0].projection("h_out").weight_format.scale
     rng = np.random.default_rng(0)
-    network = network.with_projections([
-        replace(network.projections[0], weights=4 * rng.integers(-20, 120, (6, 8)) * scale),
-        replace(network.projections[1], weights=4 * rng.integers(-60, 60, (8, 2)) * readout_scale,
-                delays_steps=rng.integers(0, 60, (8, 2)).astype(float), max_delay_steps=60)])
+    network = network.with_projections(
+        [
+            replace(network.projections[0], weights=4 * rng.integers(-20, 120, (6, 8)) * scale),
+            replace(
+                network.projections[1],
+                weights=4 * rng.integers(-60, 60, (8, 2)) * readout_scale,
+                delays_steps=rng.integers(0, 60, (8, 2)).astype(float),
+                max_delay_steps=60,
+            ),
+        ]
+    )
     relayed, report = relay_chains(network, 5)
     direct_q, direct_summary = quantize(network, "loihi2")
     relayed_q, relayed_summary = quantize(relayed, "loihi2", strict=True)
@@ -90,13 +119,13 @@ def test_relay_cores_are_counted_on_spinnaker():
     network = long_delay_network(5, max_delay=600)
     target = get_target("spinnaker")
     bound = target.delay_bound(network, "h")
-    assert bound == 9 * 1024 - 1      # 8 neurons: 2**(14 - 3 - 1) ring-buffer slots, 8 delay-extension stages
+    assert bound == 9 * 1024 - 1  # 8 neurons: 2**(14 - 3 - 1) ring-buffer slots, 8 delay-extension stages
     relayed, report = relay_chains(network, 30)
     quantized, _ = quantize(relayed, "spinnaker")
     cores = target.cores(quantized)
     relay_populations = [p for p in relayed.neurons() if p.metadata.get("role") == "delay relay"]
     assert sum(p.size for p in relay_populations) == report.extra_neurons
-    for population in relay_populations:          # small populations: one core each at 256 per core
+    for population in relay_populations:  # small populations: one core each at 256 per core
         assert cores[population.name] == math.ceil(population.size / 256) == 1
     assert cores["h"] == 1 and cores["out"] == 1
 
@@ -104,10 +133,13 @@ def test_relay_cores_are_counted_on_spinnaker():
 def test_coarser_timestep_rescales_decays_delays_and_inputs():
     factor = 3
     rng = np.random.default_rng(0)
-    fine_delays = factor * rng.integers(1, 10, (4, 5)) - 1          # (1 + d) divisible by 3: exact
-    network = Network("fine", 1.0, (SpikeSource("in", 4), LIF("h", 5, tau_m_ms=10.0, tau_syn_ms=0.05,
-                                                               threshold=100.0)),
-                      (Projection("p", "in", "h", rng.uniform(1.0, 2.0, (4, 5)), fine_delays.astype(float), 30),))
+    fine_delays = factor * rng.integers(1, 10, (4, 5)) - 1  # (1 + d) divisible by 3: exact
+    network = Network(
+        "fine",
+        1.0,
+        (SpikeSource("in", 4), LIF("h", 5, tau_m_ms=10.0, tau_syn_ms=0.05, threshold=100.0)),
+        (Projection("p", "in", "h", rng.uniform(1.0, 2.0, (4, 5)), fine_delays.astype(float), 30),),
+    )
     coarse, report = coarsen_timestep(network, factor)
     assert coarse.dt_ms == 3.0
     np.testing.assert_allclose(decays(coarse.population("h"), 3.0)[0], decays(network.population("h"), 1.0)[0] ** 3)
@@ -118,8 +150,10 @@ def test_coarser_timestep_rescales_decays_delays_and_inputs():
     fine_inputs[0, [0, 9, 30], [0, 1, 3]] = True
     coarse_inputs, merged = coarsen_inputs({"in": fine_inputs}, factor)
     assert merged == 0 and coarse_inputs["in"].shape == (1, 30, 4)
-    arrivals = lambda recording, dt: set(np.round(np.nonzero(recording.populations["h"].states["i_syn"][0] > 0.5)[0]  # noqa: E731
-                                                  * dt, 6))
+
+    def arrivals(recording, dt):
+        return set(np.round(np.nonzero(recording.populations["h"].states["i_syn"][0] > 0.5)[0] * dt, 6))
+
     fine_run, coarse_run = simulate(network, {"in": fine_inputs}), simulate(coarse, coarse_inputs)
     assert arrivals(fine_run, 1.0) == arrivals(coarse_run, 3.0) != set()
     # a delay that the coarse grid cannot hold is counted, with its latency error

@@ -3,6 +3,7 @@ fine-tuning through the quantizer leaves a smaller float-vs-quantized gap (cross
 accuracy on held-out samples, quantized networks run on the Loihi 2 refsim mode) than
 post-training quantization of the same float network; and the straight-through forward pass
 really is the quantized network."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,16 +24,24 @@ LOSS = "sum_ce"
 
 @pytest.fixture(scope="module")
 def task():
-    splits = load_task("yin_yang", YinYangParameters(train_size=400, validation_size=10, test_size=400,
-                                                     duration_ms=40.0), 1.0)
+    splits = load_task(
+        "yin_yang", YinYangParameters(train_size=400, validation_size=10, test_size=400, duration_ms=40.0), 1.0
+    )
     rng = np.random.default_rng(0)
-    initial = Network("yy_small", 1.0, (SpikeSource("input", 5), LIF("hidden", 30), LeakyIntegrator("readout", 3)),
-                      (Projection("input_hidden", "input", "hidden", rng.normal(1.5, 1.0, (5, 30)),
-                                  rng.uniform(0, 5, (5, 30)), 20),
-                       Projection("hidden_readout", "hidden", "readout", rng.normal(0, 0.3, (30, 3)),
-                                  np.zeros((30, 3)), 0)))
-    trained, _ = fine_tune(initial, splits.train, FineTuneConfig(epochs=3, batch_size=32, weight_lr=5e-3,
-                                                                 delay_lr=0.1, loss=LOSS))
+    initial = Network(
+        "yy_small",
+        1.0,
+        (SpikeSource("input", 5), LIF("hidden", 30), LeakyIntegrator("readout", 3)),
+        (
+            Projection(
+                "input_hidden", "input", "hidden", rng.normal(1.5, 1.0, (5, 30)), rng.uniform(0, 5, (5, 30)), 20
+            ),
+            Projection("hidden_readout", "hidden", "readout", rng.normal(0, 0.3, (30, 3)), np.zeros((30, 3)), 0),
+        ),
+    )
+    trained, _ = fine_tune(
+        initial, splits.train, FineTuneConfig(epochs=3, batch_size=32, weight_lr=5e-3, delay_lr=0.1, loss=LOSS)
+    )
     return trained, splits.train, splits.test
 
 
@@ -48,17 +57,22 @@ def measured(network: Network, test, mode: str) -> tuple[float, float]:
 def test_qat_narrows_the_gap_left_by_ptq(task):
     trained, train, test = task
     float_loss, float_accuracy = measured(trained, test, "float")
-    assert float_accuracy > 0.7                                   # a trained network, not chance (1/3)
+    assert float_accuracy > 0.7  # a trained network, not chance (1/3)
     ptq, _ = quantize(trained, "loihi2", weight_bits=4)
     ptq_loss, ptq_accuracy = measured(ptq, test, "loihi2")
-    tuned, history = fine_tune(trained, train, FineTuneConfig(target="loihi2", weight_bits=4, epochs=3,
-                                                              batch_size=32, weight_lr=2e-3, loss=LOSS))
+    tuned, history = fine_tune(
+        trained,
+        train,
+        FineTuneConfig(target="loihi2", weight_bits=4, epochs=3, batch_size=32, weight_lr=2e-3, loss=LOSS),
+    )
     assert tuned.provenance["fine_tuning"]["target"] == "loihi2" and len(history) == 3
     qat, _ = quantize(tuned, "loihi2", weight_bits=4)
     qat_loss, qat_accuracy = measured(qat, test, "loihi2")
-    print(f"float {float_accuracy:.4f} / {float_loss:.4f}; PTQ {ptq_accuracy:.4f} / {ptq_loss:.4f}; "
-          f"QAT {qat_accuracy:.4f} / {qat_loss:.4f}")
-    assert ptq_loss - float_loss > 0.05                          # 4 bits do cost something here
+    print(
+        f"float {float_accuracy:.4f} / {float_loss:.4f}; PTQ {ptq_accuracy:.4f} / {ptq_loss:.4f}; "
+        f"QAT {qat_accuracy:.4f} / {qat_loss:.4f}"
+    )
+    assert ptq_loss - float_loss > 0.05  # 4 bits do cost something here
     assert qat_loss - float_loss < 0.7 * (ptq_loss - float_loss)
     assert float_accuracy - qat_accuracy < float_accuracy - ptq_accuracy
 
@@ -77,6 +91,7 @@ def test_fake_quantized_forward_is_the_quantized_network(task):
     reference_loss.backward()
     model = DelayNetwork(start, dtype=torch.float64)
     from torch.nn.utils import parametrize
+
     for projection in quantized.projections:
         straight = StraightThrough()
         parametrize.register_parametrization(model.weights, projection.name, straight)

@@ -1,5 +1,6 @@
 """Every paper recipe in examples/ runs end to end (``neurodelay train --limit``) on generated files in
 the published formats. Only ``epochs`` is lowered to 1 (and the Braille pickle opt-in given)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ def write_speech(root: Path, prefix: str, n_classes: int, splits: dict[str, int]
     root.mkdir(parents=True)
     rng = np.random.default_rng(len(prefix))
     for split, size in splits.items():
-        write_speech_file(root / f"{prefix}_{split}.h5.gz", *random_speech_split(rng, size, n_classes, max_events=400),
-                          gzipped=True)
+        write_speech_file(
+            root / f"{prefix}_{split}.h5.gz", *random_speech_split(rng, size, n_classes, max_events=400), gzipped=True
+        )
 
 
 def write_braille(root: Path) -> None:
@@ -37,8 +39,13 @@ def write_braille(root: Path) -> None:
 #          None without augmentation; SHD adds round(0.9372 * 3) = 3 blended samples)
 RECIPES = {
     "shd": (lambda data: write_speech(data / "shd", "shd", 20, {"train": 6, "test": 4}), {}, [512], True, 6),
-    "ssc": (lambda data: write_speech(data / "ssc", "ssc", 35, {"train": 6, "valid": 4, "test": 4}), {},
-            [1024, 1024], False, 3),
+    "ssc": (
+        lambda data: write_speech(data / "ssc", "ssc", 35, {"train": 6, "valid": 4, "test": 4}),
+        {},
+        [1024, 1024],
+        False,
+        3,
+    ),
     "braille": (lambda data: write_braille(data / "braille"), {"allow_pickle": True}, [1024, 1024], False, None),
 }
 
@@ -53,6 +60,7 @@ def test_recipe_runs_end_to_end(recipe, tmp_path, monkeypatch):
     def recording_batch(self, indices, *args, **kwargs):
         seen.append(np.asarray(indices))
         return original_batch(self, indices, *args, **kwargs)
+
     monkeypatch.setattr(augment.TrainingAugmenter, "batch", recording_batch)
     data_root = tmp_path / "data"
     make_files(data_root)

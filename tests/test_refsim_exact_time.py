@@ -1,5 +1,6 @@
 """The exact-time simulator against closed forms written here and against the discrete refsim float
 mode, which must converge to it as dt -> 0."""
+
 from __future__ import annotations
 
 import math
@@ -21,11 +22,19 @@ DT = 0.1
 
 def single_neuron(weight: float, delay: float, tau_m: float, tau_syn: float, **lif) -> ir.Network:
     """One input -> one LIF neuron (threshold 1) -> one leaky integrator (weight 1, delay 0)."""
-    return ir.Network("single", DT, (ir.SpikeSource("in", 1),
-                                     ir.LIF("lif", 1, tau_m_ms=tau_m, tau_syn_ms=tau_syn, **lif),
-                                     ir.LeakyIntegrator("out", 1, tau_m_ms=tau_m, tau_syn_ms=tau_syn)),
-                      (ir.Projection("p", "in", "lif", [[weight]], [[delay]], 20),
-                       ir.Projection("q", "in", "out", [[weight]], [[delay]], 20)))
+    return ir.Network(
+        "single",
+        DT,
+        (
+            ir.SpikeSource("in", 1),
+            ir.LIF("lif", 1, tau_m_ms=tau_m, tau_syn_ms=tau_syn, **lif),
+            ir.LeakyIntegrator("out", 1, tau_m_ms=tau_m, tau_syn_ms=tau_syn),
+        ),
+        (
+            ir.Projection("p", "in", "lif", [[weight]], [[delay]], 20),
+            ir.Projection("q", "in", "out", [[weight]], [[delay]], 20),
+        ),
+    )
 
 
 def one_spike(steps: int, row: int) -> dict[str, np.ndarray]:
@@ -48,10 +57,15 @@ def bisect(function, low: float, high: float) -> float:
     return 0.5 * (low + high)
 
 
-@pytest.mark.parametrize("tau_m, tau_syn, textbook_tau_syn, tolerance", [
-    (10.0, 5.0, 5.0, 1e-11), (5.0, 10.0, 10.0, 1e-11), (8.0, 8.0, 8.0, 1e-11),
-    (8.0, 8.0 * (1 + 1e-9), 8.0, 1e-7),        # nearly equal: against the equal-tau form
-])
+@pytest.mark.parametrize(
+    "tau_m, tau_syn, textbook_tau_syn, tolerance",
+    [
+        (10.0, 5.0, 5.0, 1e-11),
+        (5.0, 10.0, 10.0, 1e-11),
+        (8.0, 8.0, 8.0, 1e-11),
+        (8.0, 8.0 * (1 + 1e-9), 8.0, 1e-7),  # nearly equal: against the equal-tau form
+    ],
+)
 def test_single_input_spike_crosses_at_the_textbook_time(tau_m, tau_syn, textbook_tau_syn, tolerance):
     """Input row 3 with delay 2 steps arrives at (3 + 1 + 2) dt; the first spike follows at the
     first root of the textbook PSP (threshold 1), found by bisection before its peak."""
@@ -68,8 +82,10 @@ def test_single_input_spike_crosses_at_the_textbook_time(tau_m, tau_syn, textboo
 
 def test_fractional_delay_shifts_the_spike_continuously():
     """Delays are not rounded: 0.3 step more delay moves the crossing by exactly 0.3 dt."""
-    times = [simulate_exact(single_neuron(6.0, delay, 10.0, 5.0), one_spike(200, 3)).spikes["lif"][2][0]
-             for delay in (2.0, 2.3)]
+    times = [
+        simulate_exact(single_neuron(6.0, delay, 10.0, 5.0), one_spike(200, 3)).spikes["lif"][2][0]
+        for delay in (2.0, 2.3)
+    ]
     assert times[1] - times[0] == pytest.approx(0.3 * DT, abs=1e-11)
 
 
@@ -108,19 +124,31 @@ def random_network(dt: float, factor: int, rng: np.random.Generator) -> tuple[ir
     n_in, n_hid, n_out, steps = 6, 5, 3, int(round(20.0 / dt))
     max_delay = int(round(2.0 / dt))
     hidden = ir.LIF("hidden", n_hid, tau_m_ms=rng.uniform(10, 20, n_hid), tau_syn_ms=rng.uniform(3, 6, n_hid))
-    readout = ir.LeakyIntegrator("readout", n_out, tau_m_ms=rng.uniform(10, 20, n_out),
-                                 tau_syn_ms=rng.uniform(3, 6, n_out))
-    shapes = {"in_hid": ("input", "hidden", (n_in, n_hid), 1.2, 0.6),
-              "hid_hid": ("hidden", "hidden", (n_hid, n_hid), 0.0, 0.3),
-              "hid_out": ("hidden", "readout", (n_hid, n_out), 0.0, 1.0)}
-    projections = [ir.Projection(name, pre, post, rng.normal(mean, std, shape),
-                                 rng.integers(1, max_delay, shape) * factor, max_delay * factor)
-                   for name, (pre, post, shape, mean, std) in shapes.items()]
+    readout = ir.LeakyIntegrator(
+        "readout", n_out, tau_m_ms=rng.uniform(10, 20, n_out), tau_syn_ms=rng.uniform(3, 6, n_out)
+    )
+    shapes = {
+        "in_hid": ("input", "hidden", (n_in, n_hid), 1.2, 0.6),
+        "hid_hid": ("hidden", "hidden", (n_hid, n_hid), 0.0, 0.3),
+        "hid_out": ("hidden", "readout", (n_hid, n_out), 0.0, 1.0),
+    }
+    projections = [
+        ir.Projection(
+            name,
+            pre,
+            post,
+            rng.normal(mean, std, shape),
+            rng.integers(1, max_delay, shape) * factor,
+            max_delay * factor,
+        )
+        for name, (pre, post, shape, mean, std) in shapes.items()
+    ]
     coarse = rng.random((32, steps, n_in)) < 0.2 * dt
     inputs = np.zeros((32, steps * factor, n_in), bool)
     inputs[:, ::factor] = coarse
-    network = ir.Network("convergence", dt / factor, (ir.SpikeSource("input", n_in), hidden, readout),
-                         tuple(projections))
+    network = ir.Network(
+        "convergence", dt / factor, (ir.SpikeSource("input", n_in), hidden, readout), tuple(projections)
+    )
     return network, inputs
 
 
@@ -160,7 +188,7 @@ def test_discrete_spike_steps_hold_the_exact_spike_times():
     order = np.lexsort((step, neuron, trial))
     trial, step, neuron = trial[order], step[order], neuron[order]
     matched = agree[trial]
-    exact_trial, _, exact_time = exact.spikes["hidden"]              # sorted by (trial, neuron, time)
+    exact_trial, _, exact_time = exact.spikes["hidden"]  # sorted by (trial, neuron, time)
     offset = exact_time[agree[exact_trial]] / network.dt_ms - (step[matched] + 0.5)
     key = trial[matched] * network.population("hidden").size + neuron[matched]
     rank = np.arange(len(key)) - np.searchsorted(key, key)
@@ -179,7 +207,7 @@ def crossing_problems(rng: np.random.Generator, rows: int, shallowness: float):
     u0 = rng.uniform(-2.0, 1.0, rows)
     current = u0 + rng.choice([-1.0, 1.0], rows) * 10.0 ** rng.uniform(-3.0, 1.5, rows)
     rising = current > u0
-    low, high = np.zeros(rows), np.full(rows, 40.0)       # the sign change of du/ds, by bisection
+    low, high = np.zeros(rows), np.full(rows, 40.0)  # the sign change of du/ds, by bisection
     for _ in range(80):
         middle = 0.5 * (low + high)
         value, current_s = evolve(u0, current, middle, tau_m, tau_syn)
@@ -204,8 +232,9 @@ def test_first_crossing_finds_the_known_crossing_time(seed, shallowness):
     """Property: on random problems, down to slopes so shallow that one ulp of u spans more than the
     Newton tolerance in time (issue 14: seeds 5150-5157 of gradcheck stalled there), the crossing
     found is s* to within the tolerance plus the time resolution of u (its rounding error / slope)."""
-    u0, current, tau_m, tau_syn, threshold, s_star, slope = crossing_problems(np.random.default_rng(seed), 512,
-                                                                              shallowness)
+    u0, current, tau_m, tau_syn, threshold, s_star, slope = crossing_problems(
+        np.random.default_rng(seed), 512, shallowness
+    )
     span = s_star + np.random.default_rng(seed + 1).uniform(0.0, 5.0, len(s_star))
     neurons = Neurons(tau_m, tau_syn, np.zeros_like(u0), threshold, np.zeros_like(u0))
     found = first_crossing(u0, current, span, neurons)
@@ -218,22 +247,29 @@ def test_shallow_crossing_of_gradcheck_seed_5155_converges():
     """The crossing on which ``gradcheck --random 8 --seed 5150`` failed (network 5155): u rises at
     0.0022 per ms at the threshold, so one ulp of u is 1.007e-13 ms, above the Newton tolerance;
     Newton alone hopped between the two neighbours of the root forever."""
-    neurons = Neurons(np.array([11.990732804858856]), np.array([4.2389377478121215]), np.zeros(1), np.ones(1),
-                      np.zeros(1))
-    found = first_crossing(np.array([0.999725532878455]), np.array([1.0480155181265496]),
-                           np.array([0.115480445801456]), neurons)
+    neurons = Neurons(
+        np.array([11.990732804858856]), np.array([4.2389377478121215]), np.zeros(1), np.ones(1), np.zeros(1)
+    )
+    found = first_crossing(
+        np.array([0.999725532878455]), np.array([1.0480155181265496]), np.array([0.115480445801456]), neurons
+    )
     assert found[0] == pytest.approx(0.0882070642444, abs=2e-13)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), dt_ms=st.sampled_from([0.0025, 0.01, 0.05, 0.25]),
-       input_rate_hz=st.sampled_from([100.0, 400.0, 1500.0]), weight_scale=st.sampled_from([0.5, 1.0, 3.0]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    dt_ms=st.sampled_from([0.0025, 0.01, 0.05, 0.25]),
+    input_rate_hz=st.sampled_from([100.0, 400.0, 1500.0]),
+    weight_scale=st.sampled_from([0.5, 1.0, 3.0]),
+)
 def test_random_networks_simulate_to_the_end(seed, dt_ms, input_rate_hz, weight_scale):
     """Property: random gradcheck-shaped networks (feed-forward, recurrent, sparse) at several dt,
     input rates and weight scales run to the end with every spike inside the trial, in order per
     neuron, and the spike log consistent with the counts."""
-    case = CaseSettings(dt_ms=dt_ms, duration_ms=10.0, batch=4, input_rate_hz=input_rate_hz,
-                        max_delay_ms=max(3.0, 4 * dt_ms))
+    case = CaseSettings(
+        dt_ms=dt_ms, duration_ms=10.0, batch=4, input_rate_hz=input_rate_hz, max_delay_ms=max(3.0, 4 * dt_ms)
+    )
     network = gradcheck_network(seed, case)
     network = network.with_projections([replace(p, weights=p.weights * weight_scale) for p in network.projections])
     rng = np.random.default_rng(seed)

@@ -1,4 +1,5 @@
 """The float reference simulator against traces computed by hand from the IR's equations."""
+
 from __future__ import annotations
 
 import math
@@ -11,12 +12,18 @@ from neurodelay.errors import ValidationError
 from neurodelay.refsim import simulate
 
 
-def one_synapse_network(delay: int, weight: float, *, refractory_steps: int = 0, threshold: float = 1.0,
-                        max_delay: int = 6) -> ir.Network:
-    return ir.Network("one", 1.0, (ir.SpikeSource("in", 1),
-                                   ir.LIF("lif", 1, tau_m_ms=10.0, tau_syn_ms=5.0, threshold=threshold,
-                                          refractory_steps=refractory_steps)),
-                      (ir.Projection("p", "in", "lif", [[weight]], [[delay]], max_delay),))
+def one_synapse_network(
+    delay: int, weight: float, *, refractory_steps: int = 0, threshold: float = 1.0, max_delay: int = 6
+) -> ir.Network:
+    return ir.Network(
+        "one",
+        1.0,
+        (
+            ir.SpikeSource("in", 1),
+            ir.LIF("lif", 1, tau_m_ms=10.0, tau_syn_ms=5.0, threshold=threshold, refractory_steps=refractory_steps),
+        ),
+        (ir.Projection("p", "in", "lif", [[weight]], [[delay]], max_delay),),
+    )
 
 
 @pytest.mark.parametrize("delay", [0, 1, 2, 6])
@@ -29,7 +36,7 @@ def test_input_spike_reaches_current_at_t_plus_one_plus_delay(delay):
     arrival = 2 + 1 + delay
     assert np.all(current[:arrival] == 0.0)
     beta = math.exp(-1.0 / 5.0)
-    expected = [0.5 * beta ** k for k in range(steps - arrival)]
+    expected = [0.5 * beta**k for k in range(steps - arrival)]
     np.testing.assert_allclose(current[arrival:], expected, rtol=1e-15)
 
 
@@ -65,15 +72,21 @@ def test_refractory_steps_hold_voltage_at_reset():
     held = simulate(one_synapse_network(0, 30.0, refractory_steps=3), spikes).populations["lif"]
     first = int(np.argmax(held.spikes[0, :, 0]))
     assert first == int(np.argmax(free.spikes[0, :, 0]))
-    assert np.all(held.states["v"][0, first:first + 4, 0] == 0.0)
-    assert not held.spikes[0, first + 1:first + 4, 0].any()
-    assert free.spikes[0, first + 1:first + 4, 0].any(), "without refractoriness it fires again at once"
+    assert np.all(held.states["v"][0, first : first + 4, 0] == 0.0)
+    assert not held.spikes[0, first + 1 : first + 4, 0].any()
+    assert free.spikes[0, first + 1 : first + 4, 0].any(), "without refractoriness it fires again at once"
 
 
 def test_recurrent_self_loop_latency():
-    network = ir.Network("loop", 1.0, (ir.SpikeSource("in", 1), ir.LIF("lif", 1, tau_m_ms=1e-3, tau_syn_ms=1e-3)),
-                         (ir.Projection("drive", "in", "lif", [[2e3]], [[0]], 0),
-                          ir.Projection("self", "lif", "lif", [[2e3]], [[3]], 3)))
+    network = ir.Network(
+        "loop",
+        1.0,
+        (ir.SpikeSource("in", 1), ir.LIF("lif", 1, tau_m_ms=1e-3, tau_syn_ms=1e-3)),
+        (
+            ir.Projection("drive", "in", "lif", [[2e3]], [[0]], 0),
+            ir.Projection("self", "lif", "lif", [[2e3]], [[3]], 3),
+        ),
+    )
     spikes = np.zeros((1, 20, 1))
     spikes[0, 0, 0] = 1
     fired = np.nonzero(simulate(network, spikes).populations["lif"].spikes[0, :, 0])[0].tolist()

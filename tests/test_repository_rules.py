@@ -1,5 +1,6 @@
 """Rules about the repository's text: the core names no target outside the targets' own modules, and no
 file points at a path outside the repository (what the code relies on is in docs/)."""
+
 from __future__ import annotations
 
 import re
@@ -8,16 +9,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_NAMES = re.compile(r"loihi|spinnaker|lava|spynnaker|pynn", re.IGNORECASE)
-DOCS_CITATION = re.compile(r"docs/\w+\.md")     # citing the docs page of a chip is not naming it in code
+DOCS_CITATION = re.compile(r"docs/\w+\.md")  # citing the docs page of a chip is not naming it in code
 OWN_MODULES = re.compile(r"^neurodelay/(targets/|(quant|refsim|parity)/(loihi2|spinnaker)(\.py|/))")
 
 
 def test_the_core_names_targets_only_in_their_own_modules():
-    offenders = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-                 for path in sorted((ROOT / "neurodelay").rglob("*.py"))
-                 if not OWN_MODULES.match(str(path.relative_to(ROOT)))
-                 for number, line in enumerate(path.read_text().splitlines(), 1)
-                 if TARGET_NAMES.search(DOCS_CITATION.sub("", line))]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "neurodelay").rglob("*.py"))
+        if not OWN_MODULES.match(str(path.relative_to(ROOT)))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if TARGET_NAMES.search(DOCS_CITATION.sub("", line))
+    ]
     assert offenders == []
 
 
@@ -27,8 +30,12 @@ def test_no_file_points_outside_the_repository():
     offenders = []
     for name in files:
         path = ROOT / name
-        if (name.startswith("benchmarks/results/") or path.suffix in {".png", ".ndnet", ".npz"} or not path.is_file()
-                or path == Path(__file__).resolve()):      # this file spells the patterns it looks for
+        if (
+            name.startswith("benchmarks/results/")
+            or path.suffix in {".png", ".ndnet", ".npz"}
+            or not path.is_file()
+            or path == Path(__file__).resolve()
+        ):  # this file spells the patterns it looks for
             continue
         text = path.read_text(errors="replace")
         offenders += [f"{name}:{number}" for number, line in enumerate(text.splitlines(), 1) if outside.search(line)]

@@ -1,4 +1,5 @@
 """sPyNNaker backend and SpiNNaker parity: isolated virtual-board builds, read-back comparison, CLI campaign."""
+
 from __future__ import annotations
 
 import copy
@@ -25,9 +26,15 @@ def small_network() -> Network:
     delays = np.array([[0, 3, 0], [7, 1, 12]])
     recurrent_weights = np.array([[0.0, 0.3, 0.0], [-0.2, 0.0, 0.0], [0.0, 0.0, 0.1]])
     recurrent_delays = np.array([[0, 2, 0], [0, 0, 0], [0, 0, 5]])
-    return Network("small", 1.0, (SpikeSource("in", 2), LIF("out", 3, tau_m_ms=12.0, refractory_steps=1)),
-                   (Projection("in_out", "in", "out", weights, delays, 12),
-                    Projection("out_out", "out", "out", recurrent_weights, recurrent_delays, 5)))
+    return Network(
+        "small",
+        1.0,
+        (SpikeSource("in", 2), LIF("out", 3, tau_m_ms=12.0, refractory_steps=1)),
+        (
+            Projection("in_out", "in", "out", weights, delays, 12),
+            Projection("out_out", "out", "out", recurrent_weights, recurrent_delays, 5),
+        ),
+    )
 
 
 def faithful_read_back(network: Network) -> dict:
@@ -42,8 +49,11 @@ def faithful_read_back(network: Network) -> dict:
         pairs = sorted(synapses)
         read_back["projections"][label] = {
             "synapse_type": 0 if label.endswith("excitatory") else 1,
-            "pre_index": [p[0] for p in pairs], "post_index": [p[1] for p in pairs],
-            "weight_words": [synapses[p][0] for p in pairs], "delay_steps": [synapses[p][1] for p in pairs]}
+            "pre_index": [p[0] for p in pairs],
+            "post_index": [p[1] for p in pairs],
+            "weight_words": [synapses[p][0] for p in pairs],
+            "delay_steps": [synapses[p][1] for p in pairs],
+        }
     return read_back
 
 
@@ -82,9 +92,12 @@ def test_board_recordings_are_shifted_into_the_ir_step_numbering():
     # what the chip records over 31 ticks: v before the update of each tick (v_init first), gsyn after input
     v_chip = np.concatenate([layout.populations["out"].bits["v"][None], out.states["v"][0]]) / 32768
     extra = np.zeros((1, 3))
-    chip = {"out/spikes": np.concatenate([out.spikes[0], extra.astype(bool)]), "out/v": v_chip,
-            "out/gsyn_exc": np.concatenate([out.states["i_exc"][0], extra]) / 32768,
-            "out/gsyn_inh": np.concatenate([out.states["i_inh"][0], extra]) / 32768}
+    chip = {
+        "out/spikes": np.concatenate([out.spikes[0], extra.astype(bool)]),
+        "out/v": v_chip,
+        "out/gsyn_exc": np.concatenate([out.states["i_exc"][0], extra]) / 32768,
+        "out/gsyn_inh": np.concatenate([out.states["i_inh"][0], extra]) / 32768,
+    }
     converted = board_recording(layout, chip, {"in": inputs[0]}, 30)
     for key in ("v", "i_exc", "i_inh", "i_syn"):
         assert np.array_equal(converted["out"].states[key], out.states[key]), key
@@ -131,9 +144,25 @@ def test_a_hung_build_is_killed_at_the_timeout():
 
 def test_cli_parity_of_100_random_networks_on_a_virtual_board(tmp_path):
     report_path = tmp_path / "parity.json"
-    completed = subprocess.run([sys.executable, "-m", "neurodelay", "parity", "--target", "spinnaker",
-                                "--random", "100", "--seed", "0", "--json", str(report_path)],
-                               capture_output=True, text=True, timeout=900)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neurodelay",
+            "parity",
+            "--target",
+            "spinnaker",
+            "--random",
+            "100",
+            "--seed",
+            "0",
+            "--json",
+            str(report_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads(report_path.read_text())
     assert report["target"] == "spinnaker" and report["executor"] == "virtual-board"
@@ -147,8 +176,9 @@ def test_the_recording_path_runs_on_a_virtual_board_and_yields_no_fake_data():
     quantized, _ = quantize_network(small_network())
     layout = integer_model(quantized)
     inputs = (np.random.default_rng(0).random((10, 2)) < 0.3).astype(np.uint8)
-    _, recordings = run_job([model_from_network(quantized)], steps=11, record=True, board=False,
-                            inputs=[{"in": inputs}], timeout_s=300)
+    _, recordings = run_job(
+        [model_from_network(quantized)], steps=11, record=True, board=False, inputs=[{"in": inputs}], timeout_s=300
+    )
     chip = recordings[0]
     assert sorted(chip) == ["out/gsyn_exc", "out/gsyn_inh", "out/spikes", "out/v"]
     assert chip["out/spikes"].shape == (11, 3) and not chip["out/spikes"].any()

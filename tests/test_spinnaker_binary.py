@@ -4,6 +4,7 @@ The 1!7.4.1 ``IF_curr_exp.aplx`` computes every ``accum * accum`` product as ``s
 ``(hi << 17) | (lo >> 15)``: bits 46..15 of the signed product, i.e. floor, with no rounding term.
 Its synapse set-up computes ``1.0ulr - decay`` as ``0xFFFFFFFF - decay`` (``mvn rX, #0``).
 """
+
 from __future__ import annotations
 
 import struct
@@ -22,7 +23,7 @@ def itcm_instructions() -> list:
     data = path.read_bytes()
     op, destination, source, size = struct.unpack("<4I", data[:16])
     assert (op, destination) == (APLX_RCOPY, 0), "first APLX entry should copy the code to ITCM 0"
-    code = data[source:source + size]                      # an RCOPY source is relative to its own entry
+    code = data[source : source + size]  # an RCOPY source is relative to its own entry
     disassembler = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_ARM)
     disassembler.skipdata = True
     return list(disassembler.disasm(code, 0))
@@ -34,10 +35,11 @@ def accum_products(instructions: list) -> list[list]:
     for index, instruction in enumerate(instructions):
         if instruction.mnemonic != "smull":
             continue
-        window = instructions[index:index + 4]
+        window = instructions[index : index + 4]
         text = [f"{i.mnemonic} {i.op_str}" for i in window]
-        if any(t.startswith("lsl") and t.endswith("#0x11") for t in text) and \
-                any(t.startswith("orr") and t.endswith("lsr #15") for t in text):
+        if any(t.startswith("lsl") and t.endswith("#0x11") for t in text) and any(
+            t.startswith("orr") and t.endswith("lsr #15") for t in text
+        ):
             found.append(window)
     return found
 
@@ -49,8 +51,11 @@ def test_membrane_multiplies_keep_bits_46_to_15_without_rounding():
         low_register = window[0].op_str.split(",")[0].strip()
         for instruction in window[1:]:
             # a rounding variant would add 0x4000 (2^14) to the low word before shifting
-            assert not (instruction.mnemonic in ("adds", "add") and "#0x4000" in instruction.op_str
-                        and low_register in instruction.op_str)
+            assert not (
+                instruction.mnemonic in ("adds", "add")
+                and "#0x4000" in instruction.op_str
+                and low_register in instruction.op_str
+            )
 
 
 def test_membrane_update_subtracts_the_decayed_difference():
@@ -66,7 +71,12 @@ def test_membrane_update_subtracts_the_decayed_difference():
 
 def test_one_minus_decay_uses_the_largest_u032_value():
     instructions = itcm_instructions()
-    pairs = [(a, b) for a, b in zip(instructions, instructions[1:])
-             if a.mnemonic == "mvn" and a.op_str.endswith("#0") and b.mnemonic == "sub"
-             and b.op_str.split(",")[1].strip() == a.op_str.split(",")[0].strip()]
+    pairs = [
+        (a, b)
+        for a, b in zip(instructions, instructions[1:])
+        if a.mnemonic == "mvn"
+        and a.op_str.endswith("#0")
+        and b.mnemonic == "sub"
+        and b.op_str.split(",")[1].strip() == a.op_str.split(",")[0].strip()
+    ]
     assert pairs, "1.0ulr - decay (mvn #0; sub) not found in the synapse set-up"

@@ -1,4 +1,5 @@
 """The sPyNNaker exporter: files, the standalone script on a virtual board, delay-extension mapping, limits."""
+
 from __future__ import annotations
 
 import ast
@@ -28,11 +29,20 @@ def extension_network() -> Network:
         delays = np.where(mask, rng.integers(0, top + 1, (n_pre, n_post)), 0)
         return Projection(name, pre, post, weights, delays, top, mask=mask)
 
-    return Network("extension", 1.0, (SpikeSource("input", 20), LIF("hidden", 140, tau_m_ms=15.0, refractory_steps=1),
-                                      LeakyIntegrator("readout", 3)),
-                   (projection("input_hidden", "input", "hidden", 20, 140, 60),
-                    projection("hidden_hidden", "hidden", "hidden", 140, 140, 60),
-                    projection("hidden_readout", "hidden", "readout", 140, 3, 20)))
+    return Network(
+        "extension",
+        1.0,
+        (
+            SpikeSource("input", 20),
+            LIF("hidden", 140, tau_m_ms=15.0, refractory_steps=1),
+            LeakyIntegrator("readout", 3),
+        ),
+        (
+            projection("input_hidden", "input", "hidden", 20, 140, 60),
+            projection("hidden_hidden", "hidden", "hidden", 140, 140, 60),
+            projection("hidden_readout", "hidden", "readout", 140, 3, 20),
+        ),
+    )
 
 
 def test_export_writes_model_script_and_summary(tmp_path):
@@ -58,8 +68,9 @@ def test_model_weights_are_exact_weight_units_and_delays_are_ir_plus_one():
     projection = next(p for p in model["projections"] if p["label"] == "input_hidden:inhibitory")
     ir = quantized.projection("input_hidden")
     unit = 2.0 ** (report.shifts["hidden"] - 15)
-    for i, j, w, d in zip(projection["pre_index"], projection["post_index"], projection["weight_nA"],
-                          projection["delay_ms"]):
+    for i, j, w, d in zip(
+        projection["pre_index"], projection["post_index"], projection["weight_nA"], projection["delay_ms"]
+    ):
         assert w == -ir.integer_weights[i, j] * unit
         assert d == ir.delays_steps[i, j] + 1
 
@@ -68,12 +79,18 @@ def test_pinned_neurons_per_core_beyond_the_delay_limit_fails_at_export(tmp_path
     weights = np.full((4, 300), 0.01)
     delays = np.zeros((4, 300), np.int64)
     delays[2, 7] = 400
-    network = Network("far", 1.0, (SpikeSource("in", 4), LIF("out", 300)),
-                      (Projection("in_out", "in", "out", weights, delays, 400),))
-    quantized, report = quantize_network(network)                  # auto: 16 per core, 512 slots
+    network = Network(
+        "far", 1.0, (SpikeSource("in", 4), LIF("out", 300)), (Projection("in_out", "in", "out", weights, delays, 400),)
+    )
+    quantized, report = quantize_network(network)  # auto: 16 per core, 512 slots
     assert report.neurons_per_core == {"out": 16}
-    pinned = quantized.with_projections(quantized.projections, provenance={
-        **quantized.provenance, "spinnaker": {**quantized.provenance["spinnaker"], "neurons_per_core": {"out": 256}}})
+    pinned = quantized.with_projections(
+        quantized.projections,
+        provenance={
+            **quantized.provenance,
+            "spinnaker": {**quantized.provenance["spinnaker"], "neurons_per_core": {"out": 256}},
+        },
+    )
     with pytest.raises(TargetLimitError) as raised:
         export(pinned, tmp_path / "out")
     message = str(raised.value)
@@ -89,15 +106,27 @@ def virtual_board_env(home) -> dict:
 def test_standalone_script_builds_on_a_virtual_board_with_a_delay_extension(tmp_path):
     quantized, _ = quantize_network(extension_network(), neurons_per_core=256)
     result = export(quantized, tmp_path / "export")
-    completed = subprocess.run([sys.executable, str(result.files["script"]), "--steps", "5"], cwd=tmp_path,
-                               env=virtual_board_env(tmp_path), capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, str(result.files["script"]), "--steps", "5"],
+        cwd=tmp_path,
+        env=virtual_board_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     read_back = json.loads((tmp_path / "read_back.json").read_text())
     assert read_back["delay_extension"] == {"hidden": True, "readout": False}
     mismatches, checked = compare_build(quantized, read_back)
     assert mismatches == []
-    beyond_core = int(sum(np.count_nonzero(quantized.projection(name).existing() &
-                                           (quantized.projection(name).integer_weights != 0) &
-                                           (quantized.projection(name).delays_steps + 1 > 32))
-                          for name in ("input_hidden", "hidden_hidden")))
+    beyond_core = int(
+        sum(
+            np.count_nonzero(
+                quantized.projection(name).existing()
+                & (quantized.projection(name).integer_weights != 0)
+                & (quantized.projection(name).delays_steps + 1 > 32)
+            )
+            for name in ("input_hidden", "hidden_hidden")
+        )
+    )
     assert beyond_core > 100 and checked["synapses"] > beyond_core

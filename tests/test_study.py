@@ -1,5 +1,6 @@
 """`neurodelay study`: the sweep's rows, the CSV / Markdown / plot files, accuracies recomputed here
 from the reference simulator, the delay-range option rows, and config errors naming the field."""
+
 from __future__ import annotations
 
 import csv
@@ -21,17 +22,31 @@ from neurodelay.quant.study import load_study_config
 from neurodelay.targets import get_target
 from neurodelay.refsim import simulate
 
-DATA = {"task": "yin_yang", "train_size": 60, "validation_size": 10, "test_size": 80, "duration_ms": 40.0,
-        "split": "test", "limit": 80, "train_limit": 60}
+DATA = {
+    "task": "yin_yang",
+    "train_size": 60,
+    "validation_size": 10,
+    "test_size": 80,
+    "duration_ms": 40.0,
+    "split": "test",
+    "limit": 80,
+    "train_limit": 60,
+}
 
 
 def network() -> Network:
     rng = np.random.default_rng(2)
-    return Network("yy_tiny", 1.0, (SpikeSource("input", 5), LIF("hidden", 12), LeakyIntegrator("readout", 3)),
-                   (Projection("input_hidden", "input", "hidden", rng.normal(1.5, 1.0, (5, 12)),
-                               rng.uniform(0, 9, (5, 12)), 10),
-                    Projection("hidden_readout", "hidden", "readout", rng.normal(0, 0.5, (12, 3)),
-                               np.zeros((12, 3)), 0)))
+    return Network(
+        "yy_tiny",
+        1.0,
+        (SpikeSource("input", 5), LIF("hidden", 12), LeakyIntegrator("readout", 3)),
+        (
+            Projection(
+                "input_hidden", "input", "hidden", rng.normal(1.5, 1.0, (5, 12)), rng.uniform(0, 9, (5, 12)), 10
+            ),
+            Projection("hidden_readout", "hidden", "readout", rng.normal(0, 0.5, (12, 3)), np.zeros((12, 3)), 0),
+        ),
+    )
 
 
 def accuracy_by_hand(net: Network, inputs: np.ndarray, labels: np.ndarray, mode: str) -> float:
@@ -45,10 +60,19 @@ def accuracy_by_hand(net: Network, inputs: np.ndarray, labels: np.ndarray, mode:
 def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
     ir.save(network(), folder / "net.ndnet")
-    config = {"network": "net.ndnet", "loss": "sum_ce", "data": DATA, "targets": ["loihi2", "spinnaker"],
-              "weight_bits": [4, 8, 17], "delay_resolutions": [1, 2], "modes": ["ptq"], "signs_split": [False],
-              "qat": {"epochs": 1, "batch_size": 30}, "delay_range": {"bound": 3, "target": "spinnaker", "epochs": 1},
-              "out": "results"}
+    config = {
+        "network": "net.ndnet",
+        "loss": "sum_ce",
+        "data": DATA,
+        "targets": ["loihi2", "spinnaker"],
+        "weight_bits": [4, 8, 17],
+        "delay_resolutions": [1, 2],
+        "modes": ["ptq"],
+        "signs_split": [False],
+        "qat": {"epochs": 1, "batch_size": 30},
+        "delay_range": {"bound": 3, "target": "spinnaker", "epochs": 1},
+        "out": "results",
+    }
     (folder / "study.yaml").write_text(yaml.safe_dump(config))
     assert main(["study", str(folder / "study.yaml")]) == 0
     return folder
@@ -58,11 +82,13 @@ def test_study_writes_one_row_per_combination(study):
     rows = list(csv.DictReader((study / "results" / "results.csv").open()))
     combos = {(r["target"], r["delay_resolution"], r["weight_bits"], r["mode"]) for r in rows}
     expected = {(t, str(k), str(b), "ptq") for t in ("loihi2", "spinnaker") for k in (1, 2) for b in (4, 8)}
-    expected |= {("spinnaker", str(k), "17", "ptq") for k in (1, 2)}     # 17 bits exceed Loihi 2's 8
+    expected |= {("spinnaker", str(k), "17", "ptq") for k in (1, 2)}  # 17 bits exceed Loihi 2's 8
     assert combos == expected and len(rows) == len(expected)
     assert all(r["error"] == "" and r["parity"] == "not run" for r in rows)
     for row in rows:
-        assert float(row["drop_pp"]) == pytest.approx(100 * (float(row["float_accuracy"]) - float(row["quantized_accuracy"])))
+        assert float(row["drop_pp"]) == pytest.approx(
+            100 * (float(row["float_accuracy"]) - float(row["quantized_accuracy"]))
+        )
         assert "spikes_hidden_change" in row
     markdown = (study / "results" / "results.md").read_text()
     assert markdown.count("\n| loihi2 |") == 4 and markdown.count("\n| spinnaker |") == 6
@@ -71,8 +97,9 @@ def test_study_writes_one_row_per_combination(study):
 
 
 def yin_yang_test_split() -> tuple[np.ndarray, np.ndarray]:
-    splits = load_task("yin_yang", YinYangParameters(train_size=60, validation_size=10, test_size=80,
-                                                     duration_ms=40.0), 1.0)
+    splits = load_task(
+        "yin_yang", YinYangParameters(train_size=60, validation_size=10, test_size=80, duration_ms=40.0), 1.0
+    )
     return splits.test.inputs, splits.test.labels
 
 
@@ -98,17 +125,19 @@ def test_delay_option_rows_count_neurons_and_cores(study):
     assert set(options) == {"a", "b", "c"} and len(document["delay_options"]) == 4
     _, relays = relay_chains(network(), 3)
     assert options["c"]["neurons"] == 15 + relays.extra_neurons > 15
-    assert options["c"]["cores"] > options["b"]["cores"] == 2                  # one core per population
-    assert "timestep x3" in options["b"]["option"]                             # (1 + 9) / 3 - 1/2 -> 3 steps
+    assert options["c"]["cores"] > options["b"]["cores"] == 2  # one core per population
+    assert "timestep x3" in options["b"]["option"]  # (1 + 9) / 3 - 1/2 -> 3 steps
 
 
 def test_study_config_errors_name_the_field(tmp_path):
     path = tmp_path / "bad.yaml"
-    for document, field in (({"network": "n", "data": DATA, "targets": ["truenorth"]}, "targets"),
-                            ({"network": "n", "data": DATA, "weight_bits": [1]}, "weight_bits"),
-                            ({"network": "n", "data": {"task": "mnist"}}, "data.task"),
-                            ({"network": "n", "data": DATA, "sweep": 1}, "sweep"),
-                            ({"data": DATA}, "network")):
+    for document, field in (
+        ({"network": "n", "data": DATA, "targets": ["truenorth"]}, "targets"),
+        ({"network": "n", "data": DATA, "weight_bits": [1]}, "weight_bits"),
+        ({"network": "n", "data": {"task": "mnist"}}, "data.task"),
+        ({"network": "n", "data": DATA, "sweep": 1}, "sweep"),
+        ({"data": DATA}, "network"),
+    ):
         path.write_text(yaml.safe_dump(document))
         with pytest.raises(ValidationError, match=field) as error:
             load_study_config(path)
@@ -117,20 +146,35 @@ def test_study_config_errors_name_the_field(tmp_path):
 
 def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):
     """Also: the task, its parameters and the loss come from the network's training provenance."""
-    trained_with = {"data": {k: v for k, v in DATA.items() if k not in ("split", "limit", "train_limit")},
-                    "loss": {"name": "sum_ce"}}
-    ir.save(network().with_projections(network().projections, provenance={"training": {"config": trained_with}}),
-            tmp_path / "net.ndnet")
+    trained_with = {
+        "data": {k: v for k, v in DATA.items() if k not in ("split", "limit", "train_limit")},
+        "loss": {"name": "sum_ce"},
+    }
+    ir.save(
+        network().with_projections(network().projections, provenance={"training": {"config": trained_with}}),
+        tmp_path / "net.ndnet",
+    )
     data = {"split": "test", "limit": DATA["limit"], "train_limit": DATA["train_limit"]}
-    config = {"network": "net.ndnet", "data": data, "targets": ["loihi2"], "weight_bits": [6],
-              "modes": ["ptq"], "signs_split": [True], "qat": {"epochs": 1, "batch_size": 30},
-              "scale": "calibrated", "calibration_samples": 30, "parity": {"enabled": True, "samples": 1}}
+    config = {
+        "network": "net.ndnet",
+        "data": data,
+        "targets": ["loihi2"],
+        "weight_bits": [6],
+        "modes": ["ptq"],
+        "signs_split": [True],
+        "qat": {"epochs": 1, "batch_size": 30},
+        "scale": "calibrated",
+        "calibration_samples": 30,
+        "parity": {"enabled": True, "samples": 1},
+    }
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
     assert main(["study", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"), "--qat"]) == 0
     rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
-    assert [(r["mode"], r["signs_split"], r["scale"]) for r in rows] == [("ptq", "True", "calibrated"),
-                                                                           ("qat", "True", "calibrated")]
-    assert [r["parity"] for r in rows] == ["0 spike mismatches (1 samples)"] * 2   # Lava vs refsim loihi2 mode
+    assert [(r["mode"], r["signs_split"], r["scale"]) for r in rows] == [
+        ("ptq", "True", "calibrated"),
+        ("qat", "True", "calibrated"),
+    ]
+    assert [r["parity"] for r in rows] == ["0 spike mismatches (1 samples)"] * 2  # Lava vs refsim loihi2 mode
     assert float(rows[0]["float_accuracy"]) == accuracy_by_hand(network(), *yin_yang_test_split(), "float")
     chosen = [json.loads(r["target_options"]) for r in rows]
     assert chosen[0] == chosen[1] and chosen[0]["vth"] in get_target("loihi2").scale_option[1]

@@ -1,5 +1,6 @@
 """``neurodelay sweep``: search spaces over any config field, the results table and best config,
 and a sweep killed by SIGKILL that a rerun completes without repeating finished trials."""
+
 import csv
 import os
 import signal
@@ -37,38 +38,56 @@ def space_file(tmp_path: Path, document: dict) -> Path:
     return path
 
 
-GRID = {"sampler": "grid", "metric": "best_validation_accuracy",
-        "parameters": {"optimiser.weight_lr": {"values": [0.01, 0.03]}, "seed": {"values": [0, 1]}}}
+GRID = {
+    "sampler": "grid",
+    "metric": "best_validation_accuracy",
+    "parameters": {"optimiser.weight_lr": {"values": [0.01, 0.03]}, "seed": {"values": [0, 1]}},
+}
 
 
 def completed(out: Path) -> dict[tuple, optuna.trial.FrozenTrial]:
     study = optuna.load_study(study_name="neurodelay-sweep", storage=f"sqlite:///{out / 'study.db'}")
-    return {(t.params["optimiser.weight_lr"], t.params["seed"]): t
-            for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))}
+    return {
+        (t.params["optimiser.weight_lr"], t.params["seed"]): t
+        for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    }
 
 
 def test_fields_are_set_by_path_creating_optional_sections():
     base = load_config(EXAMPLES / "yin_yang.yaml")
-    config = configured(base, {"network.hidden[0].size": 17, "early_stopping.patience": 4,
-                               "optimiser.delay_schedule.kind": "constant", "seed": 5})
+    config = configured(
+        base,
+        {
+            "network.hidden[0].size": 17,
+            "early_stopping.patience": 4,
+            "optimiser.delay_schedule.kind": "constant",
+            "seed": 5,
+        },
+    )
     assert config.network.hidden[0].size == 17 and config.seed == 5
     assert config.early_stopping.patience == 4 and config.optimiser.delay_schedule.kind == "constant"
     with pytest.raises(ValidationError, match=r"network\.hidden\[0\]\.sise"):
-        configured(base, {"network.hidden[0].sise": 3})            # the config rejects unknown fields
+        configured(base, {"network.hidden[0].sise": 3})  # the config rejects unknown fields
     with pytest.raises(ValidationError, match=r"index \[3\]"):
         configured(base, {"network.hidden[3].size": 3})
     with pytest.raises(ValidationError, match="not a config field path"):
         set_field({}, "optimiser..weight_lr", 1)
 
 
-@pytest.mark.parametrize("document, field", [
-    ({"sampler": "grid", "parameters": {"seed": {"low": 0, "high": 3}}}, "parameters.seed"),
-    ({"sampler": "tpe", "parameters": {"seed": {"values": [1]}}}, "trials"),
-    ({"sampler": "grid", "trials": 5, "parameters": {"seed": {"values": [1, 2]}}}, "trials"),
-    ({"sampler": "random", "trials": 2, "parameters": {"x": {"low": 0.0, "high": 1.0, "log": True}}}, "parameters.x.log"),
-    ({"sampler": "random", "trials": 2, "parameters": {"x": {"values": [[1, 2]]}}}, "parameters.x.values"),
-    ({"sampler": "random", "trials": 2, "metric": "test", "parameters": {"seed": {"values": [1]}}}, "metric"),
-])
+@pytest.mark.parametrize(
+    "document, field",
+    [
+        ({"sampler": "grid", "parameters": {"seed": {"low": 0, "high": 3}}}, "parameters.seed"),
+        ({"sampler": "tpe", "parameters": {"seed": {"values": [1]}}}, "trials"),
+        ({"sampler": "grid", "trials": 5, "parameters": {"seed": {"values": [1, 2]}}}, "trials"),
+        (
+            {"sampler": "random", "trials": 2, "parameters": {"x": {"low": 0.0, "high": 1.0, "log": True}}},
+            "parameters.x.log",
+        ),
+        ({"sampler": "random", "trials": 2, "parameters": {"x": {"values": [[1, 2]]}}}, "parameters.x.values"),
+        ({"sampler": "random", "trials": 2, "metric": "test", "parameters": {"seed": {"values": [1]}}}, "metric"),
+    ],
+)
 def test_bad_spaces_name_the_file_and_field(tmp_path, document, field):
     path = space_file(tmp_path, document)
     with pytest.raises(ValidationError, match=str(path)) as error:
@@ -77,35 +96,72 @@ def test_bad_spaces_name_the_file_and_field(tmp_path, document, field):
 
 
 def test_a_sampled_sweep_writes_table_plot_and_best_config(tmp_path, capsys):
-    space = {"sampler": "random", "trials": 2, "seed": 3, "metric": "final_train_loss",
-             "parameters": {"optimiser.delay_lr": {"low": 0.05, "high": 0.5, "log": True},
-                            "network.hidden[0].size": {"low": 4, "high": 12, "step": 4, "type": "int"}}}
+    space = {
+        "sampler": "random",
+        "trials": 2,
+        "seed": 3,
+        "metric": "final_train_loss",
+        "parameters": {
+            "optimiser.delay_lr": {"low": 0.05, "high": 0.5, "log": True},
+            "network.hidden[0].size": {"low": 4, "high": 12, "step": 4, "type": "int"},
+        },
+    }
     out = tmp_path / "sweep"
-    assert main(["sweep", str(tiny_config(tmp_path)), str(space_file(tmp_path, space)), "--out", str(out),
-                 "--limit", "40"]) == 0
+    assert (
+        main(
+            ["sweep", str(tiny_config(tmp_path)), str(space_file(tmp_path, space)), "--out", str(out), "--limit", "40"]
+        )
+        == 0
+    )
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [row["state"] for row in rows] == ["COMPLETE", "COMPLETE"]
     losses = [float(row["final_train_loss"]) for row in rows]
-    best = rows[losses.index(min(losses))]                                   # minimised
+    best = rows[losses.index(min(losses))]  # minimised
     config = load_config(out / "best_config.yaml")
     assert config.network.hidden[0].size == int(best["network.hidden[0].size"])
     assert config.optimiser.delay_lr == pytest.approx(float(best["optimiser.delay_lr"]))
     assert (out / "results.png").stat().st_size > 1000 and "| trial |" in (out / "results.md").read_text()
-    for row in rows:   # every trial is an ordinary run folder with its own metrics
+    for row in rows:  # every trial is an ordinary run folder with its own metrics
         assert (out / row["run_dir"] / "network.ndnet").exists()
     assert "2 of 2 trials complete" in capsys.readouterr().out
     # another space in the same folder is refused
     other = dict(space, seed=4)
-    assert main(["sweep", str(tmp_path / "config.yaml"), str(space_file(tmp_path, other)), "--out", str(out),
-                 "--limit", "40"]) == 1
+    assert (
+        main(
+            [
+                "sweep",
+                str(tmp_path / "config.yaml"),
+                str(space_file(tmp_path, other)),
+                "--out",
+                str(out),
+                "--limit",
+                "40",
+            ]
+        )
+        == 1
+    )
 
 
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_rerun_completes_without_repeating_trials(tmp_path):
     config, space = tiny_config(tmp_path, epochs=3), space_file(tmp_path, GRID)
     out = tmp_path / "sweep"
-    command = [sys.executable, "-m", "neurodelay", "sweep", str(config), str(space), "--out", str(out),
-               "--jobs", "2", "--threads-per-job", "1", "--limit", "40"]
+    command = [
+        sys.executable,
+        "-m",
+        "neurodelay",
+        "sweep",
+        str(config),
+        str(space),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--threads-per-job",
+        "1",
+        "--limit",
+        "40",
+    ]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
@@ -115,20 +171,21 @@ def test_sigkill_mid_sweep_then_rerun_completes_without_repeating_trials(tmp_pat
         if any(out.rglob("metrics.json")) and completed(out):
             break
     assert process.poll() is None, f"the sweep ended before it could be killed: {process.stderr.read()}"
-    os.killpg(process.pid, signal.SIGKILL)                       # the sweep and its trial processes
+    os.killpg(process.pid, signal.SIGKILL)  # the sweep and its trial processes
     process.wait()
     before = completed(out)
     assert 1 <= len(before) < 4
-    stamps = {key: (out / trial.user_attrs["run_dir"] / "metrics.json").stat().st_mtime_ns
-              for key, trial in before.items()}
+    stamps = {
+        key: (out / trial.user_attrs["run_dir"] / "metrics.json").stat().st_mtime_ns for key, trial in before.items()
+    }
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr
     after = completed(out)
-    assert sorted(after) == sorted((lr, seed) for lr in (0.01, 0.03) for seed in (0, 1))   # each point once
+    assert sorted(after) == sorted((lr, seed) for lr in (0.01, 0.03) for seed in (0, 1))  # each point once
     study = optuna.load_study(study_name="neurodelay-sweep", storage=f"sqlite:///{out / 'study.db'}")
     assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 4
-    for key, trial in before.items():                            # finished trials were not run again
+    for key, trial in before.items():  # finished trials were not run again
         assert after[key].number == trial.number and after[key].value == trial.value
         assert (out / trial.user_attrs["run_dir"] / "metrics.json").stat().st_mtime_ns == stamps[key]
     interrupted = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
@@ -147,13 +204,13 @@ def test_interrupted_trials_are_requeued_once_with_their_values(tmp_path):
     finished_process.wait()
     study = optuna.create_study()
     distribution = optuna.distributions.FloatDistribution(0.0, 1.0)
-    killed = study.ask({"x": distribution})                       # its process is gone
+    killed = study.ask({"x": distribution})  # its process is gone
     killed.set_user_attr("owner", {"host": os.uname().nodename, "pid": finished_process.pid})
-    alive = study.ask({"x": distribution})                        # its process (this one) runs
+    alive = study.ask({"x": distribution})  # its process (this one) runs
     alive.set_user_attr("owner", {"host": os.uname().nodename, "pid": os.getpid()})
-    unowned = study.ask({"x": distribution})                      # killed before it recorded its owner
+    unowned = study.ask({"x": distribution})  # killed before it recorded its owner
     stopped = study.ask({"x": distribution})
-    study.tell(stopped, state=optuna.trial.TrialState.FAIL)     # Ctrl-C
+    study.tell(stopped, state=optuna.trial.TrialState.FAIL)  # Ctrl-C
     rejected = study.ask({"x": distribution})
     rejected.set_user_attr("error", "config rejected")
     study.tell(rejected, state=optuna.trial.TrialState.FAIL)
@@ -161,4 +218,4 @@ def test_interrupted_trials_are_requeued_once_with_their_values(tmp_path):
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert sorted(t.params["x"] for t in waiting) == sorted(t.params["x"] for t in (killed, unowned, stopped))
     assert study.trials[alive.number].state == optuna.trial.TrialState.RUNNING
-    assert requeue_orphans(study, tmp_path) == []                  # never twice
+    assert requeue_orphans(study, tmp_path) == []  # never twice

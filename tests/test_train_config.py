@@ -1,4 +1,5 @@
 """Experiment configs (validation with field paths), the network builder and the LR schedule."""
+
 import copy
 import math
 from pathlib import Path
@@ -41,28 +42,35 @@ def edited(path: str, value, base: str = "yin_yang.yaml") -> dict:
     return document
 
 
-@pytest.mark.parametrize("path, value, field, allowed", [
-    ("network.hidden.0.input.delays.high", 50.0, "network.hidden[0].input.delays", "[0, max_delay_steps = 40]"),
-    ("network.hidden.0.input.delays",
-     {"kind": "normal", "mean": 1.0, "std": 1.0}, "network.hidden[0].input.delays.kind", "never clipped"),
-    ("network.hidden.0.size", 0, "network.hidden[0].size", "[1, 16777216]"),
-    ("network.hidden.0.tau_m_ms", -3.0, "network.hidden[0].tau_m_ms", "> 0 ms"),
-    ("network.hidden.0.sizee", 3, "network.hidden[0].sizee", "one of name, size"),
-    ("network.dt_ms", "fast", "network.dt_ms", "a finite number"),
-    ("network.readout.input.learn_delays", True, "network.readout.input.learn_delays", "max_delay_steps >= 1"),
-    ("optimiser.delay_lr", -1.0, "optimiser.delay_lr", ">= 0"),
-    ("optimiser.betas", [0.9], "optimiser.betas", "two numbers"),
-    ("optimiser.lr_decay_per_epoch", 1.5, "optimiser.lr_decay_per_epoch", "(0, 1]"),
-    ("loss.name", "mse", "loss.name", "'max_ce'"),
-    ("device", "tpu", "device", "'auto'"),
-    ("epochs", 0, "epochs", ">= 1"),
-    ("batch_size", 2.5, "batch_size", "an integer"),
-    ("optimiser", KeyError, "optimiser", "a value must be given"),
-    ("data.task", "mnist", "data.task", "yin_yang"),
-    ("data.t_max_ms", 60.0, "data.duration_ms", "> t_max_ms"),
-    ("data.colour", "red", "data.colour", "one of r_big"),
-    ("regularizer", {"target_spikes_per_neuron": 1.0}, "regularizer.strength", "a value must be given"),
-])
+@pytest.mark.parametrize(
+    "path, value, field, allowed",
+    [
+        ("network.hidden.0.input.delays.high", 50.0, "network.hidden[0].input.delays", "[0, max_delay_steps = 40]"),
+        (
+            "network.hidden.0.input.delays",
+            {"kind": "normal", "mean": 1.0, "std": 1.0},
+            "network.hidden[0].input.delays.kind",
+            "never clipped",
+        ),
+        ("network.hidden.0.size", 0, "network.hidden[0].size", "[1, 16777216]"),
+        ("network.hidden.0.tau_m_ms", -3.0, "network.hidden[0].tau_m_ms", "> 0 ms"),
+        ("network.hidden.0.sizee", 3, "network.hidden[0].sizee", "one of name, size"),
+        ("network.dt_ms", "fast", "network.dt_ms", "a finite number"),
+        ("network.readout.input.learn_delays", True, "network.readout.input.learn_delays", "max_delay_steps >= 1"),
+        ("optimiser.delay_lr", -1.0, "optimiser.delay_lr", ">= 0"),
+        ("optimiser.betas", [0.9], "optimiser.betas", "two numbers"),
+        ("optimiser.lr_decay_per_epoch", 1.5, "optimiser.lr_decay_per_epoch", "(0, 1]"),
+        ("loss.name", "mse", "loss.name", "'max_ce'"),
+        ("device", "tpu", "device", "'auto'"),
+        ("epochs", 0, "epochs", ">= 1"),
+        ("batch_size", 2.5, "batch_size", "an integer"),
+        ("optimiser", KeyError, "optimiser", "a value must be given"),
+        ("data.task", "mnist", "data.task", "yin_yang"),
+        ("data.t_max_ms", 60.0, "data.duration_ms", "> t_max_ms"),
+        ("data.colour", "red", "data.colour", "one of r_big"),
+        ("regularizer", {"target_spikes_per_neuron": 1.0}, "regularizer.strength", "a value must be given"),
+    ],
+)
 def test_bad_config_names_field_and_allowed_range(path, value, field, allowed):
     with pytest.raises(ValidationError) as caught:
         config_from_dict(edited(path, value))
@@ -132,13 +140,15 @@ def test_learning_rate_schedule():
     assert learning_rates(plain, 0, 0) == (0.01, 0.5)
     weight, delay = learning_rates(plain, 2, 40)
     assert math.isclose(weight, 0.01 * 0.81) and math.isclose(delay, 0.5 * 0.81)
-    spec = config_from_dict(edited("optimiser.weight_lr_ease_in", {"start_factor": 0.01, "growth_per_batch": 1.05})).optimiser
+    spec = config_from_dict(
+        edited("optimiser.weight_lr_ease_in", {"start_factor": 0.01, "growth_per_batch": 1.05})
+    ).optimiser
     # the paper's rule lr <- lr * 1.05 ** batch_index, applied at every batch from lr * 0.01
     rate = spec.weight_lr * 0.01
     for batch in range(40):
         if batch:
-            rate = min(spec.weight_lr, rate * 1.05 ** batch)
+            rate = min(spec.weight_lr, rate * 1.05**batch)
         assert math.isclose(learning_rates(spec, 0, batch)[0], rate, rel_tol=1e-9)
-    assert learning_rates(spec, 0, 14)[0] == spec.weight_lr      # 0.01 * 1.05 ** 105 = 1.68
-    assert learning_rates(spec, 0, 13)[0] < spec.weight_lr       # 0.01 * 1.05 ** 91 = 0.85
-    assert learning_rates(spec, 0, 10**6)[0] == spec.weight_lr   # no overflow far out
+    assert learning_rates(spec, 0, 14)[0] == spec.weight_lr  # 0.01 * 1.05 ** 105 = 1.68
+    assert learning_rates(spec, 0, 13)[0] < spec.weight_lr  # 0.01 * 1.05 ** 91 = 0.85
+    assert learning_rates(spec, 0, 10**6)[0] == spec.weight_lr  # no overflow far out

@@ -1,5 +1,6 @@
 """The trainer's device handling that a CPU can check: a run resumes under another device setting,
 and ``--device`` overrides the config."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def test_a_checkpoint_resumes_under_another_device_setting(tmp_path):
 
 def test_device_on_the_command_line_overrides_the_config(tmp_path, capsys):
     run = tmp_path / "run"
-    code = main(["train", str(sequence_config(tmp_path, "cpu")), "--out", str(run), "--device", "cuda",
-                 "--no-progress"])
+    code = main(
+        ["train", str(sequence_config(tmp_path, "cpu")), "--out", str(run), "--device", "cuda", "--no-progress"]
+    )
     if torch.cuda.is_available():
         assert code == 0
     else:

@@ -1,6 +1,7 @@
 """Data-parallel training: two gloo processes on CPU take the same steps as one process that
 sees the whole global batch (uneven shards, an empty shard and the batch-level regulariser
 included)."""
+
 import json
 import socket
 from pathlib import Path
@@ -15,13 +16,19 @@ from neurodelay import ir
 from neurodelay.train import RunOptions, Trainer, config_from_dict
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-LIMIT = 15          # with batch_size 7: global batches of 7, 7 and 1 samples -> one rank gets none
+LIMIT = 15  # with batch_size 7: global batches of 7, 7 and 1 samples -> one rank gets none
 
 
 def config_document() -> dict:
     document = yaml.safe_load((EXAMPLES / "yin_yang.yaml").read_text())
-    document.update(epochs=2, batch_size=7, eval_batch_size=4, device="cpu", dtype="float64",
-                    regularizer={"target_spikes_per_neuron": 1.0, "strength": 0.01})
+    document.update(
+        epochs=2,
+        batch_size=7,
+        eval_batch_size=4,
+        device="cpu",
+        dtype="float64",
+        regularizer={"target_spikes_per_neuron": 1.0, "strength": 0.01},
+    )
     document["network"]["dt_ms"] = 1.0
     document["network"]["hidden"][0]["size"] = 12
     return document
@@ -35,15 +42,18 @@ def free_port() -> int:
 
 def rank_main(rank: int, world_size: int, port: int, out: str) -> None:
     import os
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
-    trainer = Trainer(config_from_dict(config_document()),
-                      RunOptions(Path(out) / "run", limit=LIMIT, progress=False))
+    trainer = Trainer(config_from_dict(config_document()), RunOptions(Path(out) / "run", limit=LIMIT, progress=False))
     try:
         trainer.run()
-        torch.save({name: p.detach().clone() for name, p in trainer.model.named_parameters()},
-                   Path(out) / f"parameters_rank{rank}.pt")
+        torch.save(
+            {name: p.detach().clone() for name, p in trainer.model.named_parameters()},
+            Path(out) / f"parameters_rank{rank}.pt",
+        )
     finally:
         trainer.close()
 
@@ -75,11 +85,14 @@ def test_two_gloo_ranks_match_one_process_on_the_global_batch(tmp_path, monkeypa
     trained = single.model.to_network()
     for projection in initial.projections:
         assert not np.array_equal(projection.weights, trained.projection(projection.name).weights)
-    assert not np.array_equal(initial.projection("input_hidden").delays_steps,
-                              trained.projection("input_hidden").delays_steps)
+    assert not np.array_equal(
+        initial.projection("input_hidden").delays_steps, trained.projection("input_hidden").delays_steps
+    )
 
-    records = [json.loads(p.read_text()) for p in (tmp_path / "parallel" / "run" / "metrics.json",
-                                                    tmp_path / "single" / "metrics.json")]
+    records = [
+        json.loads(p.read_text())
+        for p in (tmp_path / "parallel" / "run" / "metrics.json", tmp_path / "single" / "metrics.json")
+    ]
     for parallel_record, single_record in zip(*records):
         for key in ("train_accuracy", "validation_accuracy", "test_accuracy"):
             assert parallel_record[key] == single_record[key]

@@ -1,6 +1,7 @@
 """The paper's training loop around the optimiser: the weight bump for silent hidden neurons,
 early stopping with restoration of the best epoch (exact across resume), separate learning-rate
 schedules for weights and delays, and seeded repeats."""
+
 import json
 import math
 from pathlib import Path
@@ -20,7 +21,7 @@ from neurodelay.train.config import LrScheduleSpec, OptimiserSpec
 from neurodelay.train.schedule import learning_rates
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SILENT = [0, 1]   # hidden neurons whose input weights start at zero: they can never fire
+SILENT = [0, 1]  # hidden neurons whose input weights start at zero: they can never fire
 
 
 def tiny_yin_yang(**changes) -> dict:
@@ -69,12 +70,12 @@ def test_a_silent_neuron_stays_silent_without_the_bump_and_comes_back_with_it(tm
 
 
 def test_the_epoch_bump_adds_the_amount_once_per_epoch_to_silent_neurons_only(tmp_path):
-    document = tiny_yin_yang(epochs=3, silent_neuron_bump={"amount": 0.002})   # the paper's rule
-    document["optimiser"].update(weight_lr=0.0, delay_lr=0.0)                  # only the bump moves weights
+    document = tiny_yin_yang(epochs=3, silent_neuron_bump={"amount": 0.002})  # the paper's rule
+    document["optimiser"].update(weight_lr=0.0, delay_lr=0.0)  # only the bump moves weights
     records = run(document, tmp_path / "run")
     assert [r["bumped_silent_neurons"]["hidden"] for r in records] == [2, 2, 2]
     weights = input_weights(tmp_path / "run")
-    assert np.allclose(weights[:, SILENT], 3 * 0.002, rtol=0, atol=1e-7)       # float32 parameters
+    assert np.allclose(weights[:, SILENT], 3 * 0.002, rtol=0, atol=1e-7)  # float32 parameters
     assert np.all(weights[:, 2:] == np.float32(1.5))
 
 
@@ -86,7 +87,10 @@ def test_early_stopping_stops_and_the_network_is_the_best_epochs(tmp_path):
     assert [r["best_so_far"] for r in records] == [True, False, False]
     # an independent one-epoch run made the same parameters the stopped run restored
     run(tiny_yin_yang(epochs=1), tmp_path / "one_epoch")
-    stopped, reference = ir.load(tmp_path / "stopped" / "network.ndnet"), ir.load(tmp_path / "one_epoch" / "network.ndnet")
+    stopped, reference = (
+        ir.load(tmp_path / "stopped" / "network.ndnet"),
+        ir.load(tmp_path / "one_epoch" / "network.ndnet"),
+    )
     for name, array in reference.iter_arrays():
         assert np.array_equal(dict(stopped.iter_arrays())[name], array), name
     assert stopped.provenance["training"]["best_epoch"] == 1
@@ -99,22 +103,26 @@ def test_the_best_epoch_is_the_best_by_the_metric(tmp_path):
     records = run(tiny_yin_yang(epochs=4, early_stopping={"metric": "train_loss"}), tmp_path / "run")
     losses = [r["train_loss"] for r in records]
     kept = [r["epoch"] for r in records if r["best_so_far"]][-1]
-    assert kept == 1 + int(np.argmin(losses)) and len(records) == 4     # patience null: never stops
+    assert kept == 1 + int(np.argmin(losses)) and len(records) == 4  # patience null: never stops
 
 
 def test_resume_keeps_the_best_epoch_and_the_stop_exactly(tmp_path):
-    document = tiny_yin_yang(epochs=5, early_stopping={"metric": "validation_accuracy", "patience": 2},
-                             silent_neuron_bump={"amount": 0.05})
-    document["optimiser"].update(weight_schedule={"kind": "exponential", "decay_per_epoch": 0.8},
-                                 delay_schedule={"kind": "constant"})
+    document = tiny_yin_yang(
+        epochs=5, early_stopping={"metric": "validation_accuracy", "patience": 2}, silent_neuron_bump={"amount": 0.05}
+    )
+    document["optimiser"].update(
+        weight_schedule={"kind": "exponential", "decay_per_epoch": 0.8}, delay_schedule={"kind": "constant"}
+    )
     whole = run(document, tmp_path / "whole")
     # the same run in two parts: 2 epochs, then resumed up to 5 (only 'epochs' may change)
     run(dict(document, epochs=2), tmp_path / "parts")
     parts = run(document, tmp_path / "parts", resume=True)
     strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
     assert strip(parts) == strip(whole)
-    for (name, array), (_, again) in zip(ir.load(tmp_path / "whole" / "network.ndnet").iter_arrays(),
-                                         ir.load(tmp_path / "parts" / "network.ndnet").iter_arrays()):
+    for (name, array), (_, again) in zip(
+        ir.load(tmp_path / "whole" / "network.ndnet").iter_arrays(),
+        ir.load(tmp_path / "parts" / "network.ndnet").iter_arrays(),
+    ):
         assert np.array_equal(array, again), name
     saved = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")
     assert saved["best"]["epoch"] == [r["epoch"] for r in whole if r["best_so_far"]][-1]
@@ -136,32 +144,38 @@ def test_early_stopping_on_validation_needs_a_validation_split(tmp_path):
         run(document, tmp_path / "run")
 
 
-@pytest.mark.parametrize("section, value, field", [
-    ("early_stopping", {"patience": 0}, "early_stopping.patience"),
-    ("early_stopping", {"metric": "test_accuracy"}, "early_stopping.metric"),
-    ("silent_neuron_bump", {"amount": -0.1}, "silent_neuron_bump.amount"),
-    ("silent_neuron_bump", {"period": "step"}, "silent_neuron_bump.period"),
-])
+@pytest.mark.parametrize(
+    "section, value, field",
+    [
+        ("early_stopping", {"patience": 0}, "early_stopping.patience"),
+        ("early_stopping", {"metric": "test_accuracy"}, "early_stopping.metric"),
+        ("silent_neuron_bump", {"amount": -0.1}, "silent_neuron_bump.amount"),
+        ("silent_neuron_bump", {"period": "step"}, "silent_neuron_bump.period"),
+    ],
+)
 def test_bad_loop_sections_name_the_field(section, value, field):
     with pytest.raises(ValidationError, match=field.replace(".", r"\.")):
         config_from_dict(tiny_yin_yang(**{section: value}))
 
 
 def test_weights_and_delays_follow_their_own_schedules():
-    spec = OptimiserSpec(weight_lr=0.01, delay_lr=0.5, lr_decay_per_epoch=0.9,
-                         delay_schedule=LrScheduleSpec("cosine", final_factor=0.1))
+    spec = OptimiserSpec(
+        weight_lr=0.01, delay_lr=0.5, lr_decay_per_epoch=0.9, delay_schedule=LrScheduleSpec("cosine", final_factor=0.1)
+    )
     for epoch in range(5):
         weight, delay = learning_rates(spec, epoch, 0, epochs=5)
-        assert math.isclose(weight, 0.01 * 0.9 ** epoch)                # no own schedule: the shared decay
+        assert math.isclose(weight, 0.01 * 0.9**epoch)  # no own schedule: the shared decay
         expected = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * epoch / 4))
         assert math.isclose(delay, 0.5 * expected)
     assert math.isclose(learning_rates(spec, 4, 0, epochs=5)[1], 0.05)  # final_factor at the last epoch
-    constant = OptimiserSpec(weight_lr=0.01, delay_lr=0.5, lr_decay_per_epoch=0.5,
-                             weight_schedule=LrScheduleSpec("constant"))
-    assert learning_rates(constant, 3, 0) == (0.01, 0.5 * 0.5 ** 3)
+    constant = OptimiserSpec(
+        weight_lr=0.01, delay_lr=0.5, lr_decay_per_epoch=0.5, weight_schedule=LrScheduleSpec("constant")
+    )
+    assert learning_rates(constant, 3, 0) == (0.01, 0.5 * 0.5**3)
     with pytest.raises(ValidationError, match="final_factor"):
-        config_from_dict(tiny_yin_yang(optimiser={"weight_lr": 0.1, "delay_lr": 0.1,
-                                                  "delay_schedule": {"kind": "cosine"}}))
+        config_from_dict(
+            tiny_yin_yang(optimiser={"weight_lr": 0.1, "delay_lr": 0.1, "delay_schedule": {"kind": "cosine"}})
+        )
 
 
 def test_repeats_report_mean_and_std_over_seeds(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Whole training runs through the CLI: the sequence task learnt with delays only, the run folder,
 Yin-Yang learning, and SIGKILL-and-resume ending bit-identical to an uninterrupted run."""
+
 import json
 import os
 import signal
@@ -38,10 +39,10 @@ def test_sequence_detection_reaches_100_percent_learning_delays_only(tmp_path):
     assert main(["train", str(EXAMPLES / "sequence_detection.yaml"), "--out", str(run), "--no-progress"]) == 0
     records = json.loads((run / "metrics.json").read_text())
     assert records[-1]["test_accuracy"] == 1.0 and records[-1]["train_accuracy"] == 1.0
-    assert records[0]["test_accuracy"] < 1.0                  # it starts wrong: something was learnt
+    assert records[0]["test_accuracy"] < 1.0  # it starts wrong: something was learnt
     network = ir.load(run / "network.ndnet")
     projection = network.projection("input_readout")
-    assert np.array_equal(projection.weights, np.ones((2, 2)))   # weights frozen at 1
+    assert np.array_equal(projection.weights, np.ones((2, 2)))  # weights frozen at 1
     delays = projection.delays_steps
     # the start was diagonal 0 / off-diagonal 10; the solution makes input i reach output i later
     # than the other input reaches it by about the 10-step interval
@@ -49,7 +50,7 @@ def test_sequence_detection_reaches_100_percent_learning_delays_only(tmp_path):
     assert (run / "metrics.png").stat().st_size > 1000
     umask = os.umask(0)
     os.umask(umask)
-    for name in ("metrics.json", "metrics.png", "checkpoint.pt"):           # not mkstemp's 0600
+    for name in ("metrics.json", "metrics.png", "checkpoint.pt"):  # not mkstemp's 0600
         assert (run / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     provenance = network.provenance["training"]
     assert provenance["config"]["loss"]["name"] == "max_ce"
@@ -66,7 +67,7 @@ def test_yin_yang_short_run_learns_and_writes_the_run_folder(tmp_path):
     for record in records:
         assert {"train_loss", "train_accuracy", "validation_accuracy", "test_accuracy", "seconds"} <= set(record)
         assert 0.0 <= record["test_accuracy"] <= 1.0 and record["seconds"] > 0
-    assert records[-1]["test_accuracy"] > 0.75               # chance is 1/3; measured: 0.8575
+    assert records[-1]["test_accuracy"] > 0.75  # chance is 1/3; measured: 0.8575
     assert records[-1]["train_loss"] < records[0]["train_loss"]
     checkpoint = load_checkpoint(run / "checkpoint.pt")
     assert checkpoint["completed_epochs"] == 3 and checkpoint["limit"] == 400
@@ -83,23 +84,30 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     # with the paper's loop around the optimiser: its state (best epoch, bump counts) must resume too
-    config = small_yin_yang(tmp_path, epochs=3, batch_size=8, silent_neuron_bump={"amount": 0.002},
-                            early_stopping={"metric": "validation_accuracy", "patience": 2})
+    config = small_yin_yang(
+        tmp_path,
+        epochs=3,
+        batch_size=8,
+        silent_neuron_bump={"amount": 0.002},
+        early_stopping={"metric": "validation_accuracy", "patience": 2},
+    )
     command = [sys.executable, "-m", "neurodelay", "train", str(config), "--limit", "160", "--no-progress"]
     environment = dict(os.environ, OMP_NUM_THREADS="2")
-    reference = subprocess.run(command + ["--out", str(tmp_path / "whole")], env=environment,
-                               capture_output=True, text=True, timeout=600)
+    reference = subprocess.run(
+        command + ["--out", str(tmp_path / "whole")], env=environment, capture_output=True, text=True, timeout=600
+    )
     assert reference.returncode == 0, reference.stderr
 
     interrupted = tmp_path / "interrupted"
-    process = subprocess.Popen(command + ["--out", str(interrupted)], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command + ["--out", str(interrupted)], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     checkpoint = interrupted / "checkpoint.pt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     epoch_seconds = json.loads((tmp_path / "whole" / "metrics.json").read_text())[1]["seconds"]
-    time.sleep(0.4 * epoch_seconds)                              # well inside epoch 2
+    time.sleep(0.4 * epoch_seconds)  # well inside epoch 2
     assert process.poll() is None, "the run ended before it could be killed"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -108,16 +116,18 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     saved = load_checkpoint(checkpoint)
     assert 1 <= saved["completed_epochs"] < 3
 
-    resumed = subprocess.run(command + ["--out", str(interrupted), "--resume"], env=environment,
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        command + ["--out", str(interrupted), "--resume"], env=environment, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr
     whole, again = read_arrays(tmp_path / "whole" / "network.ndnet"), read_arrays(interrupted / "network.ndnet")
     assert whole.keys() == again.keys()
     for key in whole:
         assert whole[key].dtype == again[key].dtype and np.array_equal(whole[key], again[key]), key
     strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
-    assert strip(json.loads((interrupted / "metrics.json").read_text())) == \
-        strip(json.loads((tmp_path / "whole" / "metrics.json").read_text()))
+    assert strip(json.loads((interrupted / "metrics.json").read_text())) == strip(
+        json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    )
 
 
 def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path, capsys):
@@ -129,6 +139,6 @@ def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path, caps
     changed = small_yin_yang(tmp_path, epochs=1, seed=99)
     assert main(["train", str(changed), "--out", str(run), "--limit", "40", "--no-progress", "--resume"]) == 1
     assert "different config" in capsys.readouterr().err
-    longer = small_yin_yang(tmp_path, epochs=2)                 # only 'epochs' may change
+    longer = small_yin_yang(tmp_path, epochs=2)  # only 'epochs' may change
     assert main(["train", str(longer), "--out", str(run), "--limit", "40", "--no-progress", "--resume"]) == 0
     assert [r["epoch"] for r in json.loads((run / "metrics.json").read_text())] == [1, 2]

@@ -16,6 +16,7 @@ Steps, each idempotent:
 A stamp file ``.venv/.neurodelay-recipe`` holds a hash of the recipe (this file, pyproject.toml and
 the lava patch); when it matches, nothing is installed again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,16 +45,16 @@ def _find_python311() -> str:
         return sys.executable
     found = shutil.which("python3.11")
     if found is None:
-        raise SystemExit("neurodelay needs Python 3.11 (torch and lava-nc are installed for it); "
-                         "python3.11 was not found on PATH")
+        raise SystemExit(
+            "neurodelay needs Python 3.11 (torch and lava-nc are installed for it); python3.11 was not found on PATH"
+        )
     return found
 
 
 def _has_cuda_gpu() -> bool:
     if shutil.which("nvidia-smi") is None:
         return False
-    return subprocess.call(["nvidia-smi", "-L"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL) == 0
+    return subprocess.call(["nvidia-smi", "-L"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
 
 
 def _recipe_hash(root: Path) -> str:
@@ -88,8 +89,9 @@ def ensure_environment(root: Path) -> Path:
     _run(pip + ([CUDA_TORCH] if _has_cuda_gpu() else [CPU_TORCH, CPU_TRITON]), root)
     _run(pip + LAVA_DEPENDENCIES, root)
     _run(pip + ["--no-deps", "--ignore-requires-python", LAVA_PACKAGE], root)
-    torch_version = subprocess.check_output([str(python), "-c", "import importlib.metadata as m; "
-                                             "print(m.version('torch'))"], text=True).strip()
+    torch_version = subprocess.check_output(
+        [str(python), "-c", "import importlib.metadata as m; print(m.version('torch'))"], text=True
+    ).strip()
     _run(pip + ["-e", ".[test,spinnaker,interop,tonic,bench]", f"torch=={torch_version}"], root)
     _run([str(python), "-m", "neurodelay.backends.loihi2.py311_patch", "--apply"], root)
     stamp.write_text(wanted)

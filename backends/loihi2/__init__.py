@@ -2,6 +2,7 @@
 
 ``py311_patch`` makes lava-nc 0.10.0 importable on Python 3.11 (applied by the project's set-up).
 """
+
 from __future__ import annotations
 
 from .executor import LavaExecutor

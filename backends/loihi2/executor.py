@@ -6,6 +6,7 @@ run is not stopped. So: everything is validated by the exporter before Lava star
 its own process group (``python -m neurodelay.backends.loihi2.worker``), which is killed as a whole
 when the time limit passes, and a hang or crash becomes an :class:`ExecutorError`.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,15 @@ class LavaExecutor(Executor):
     workers: child processes that :meth:`run_many` keeps busy at once.
     """
 
-    def __init__(self, *, timeout_s: float = 120.0, timeout_per_step_s: float = 0.05, clip: bool = False, hardware: bool = False,
-                 workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 120.0,
+        timeout_per_step_s: float = 0.05,
+        clip: bool = False,
+        hardware: bool = False,
+        workers: int = 1,
+    ) -> None:
         self.timeout_s = float(timeout_s)
         self.timeout_per_step_s = float(timeout_per_step_s)
         self.clip = clip
@@ -62,7 +70,7 @@ class LavaExecutor(Executor):
             exported = lower_network(network, clip=self.clip)
             prepared.append((exported, input_dict(network, inputs)))
         self.last_report = [line for exported, _ in prepared for line in exported.report]
-        chunks = [prepared[i:i + jobs_per_child] for i in range(0, len(prepared), max(1, jobs_per_child))]
+        chunks = [prepared[i : i + jobs_per_child] for i in range(0, len(prepared), max(1, jobs_per_child))]
         with ThreadPoolExecutor(self.workers) as pool:
             results = list(pool.map(self.run_exported, chunks))
         return [recording for chunk in results for recording in chunk]
@@ -79,10 +87,16 @@ class LavaExecutor(Executor):
             manifest = []
             for index, (exported, inputs) in enumerate(jobs):
                 save(exported, scratch / f"model{index}")
-                np.savez(scratch / f"inputs{index}.npz",
-                         **{name: spikes.astype(np.uint8) for name, spikes in inputs.items()})
-                manifest.append({"model": str(scratch / f"model{index}"), "inputs": str(scratch / f"inputs{index}.npz"),
-                                 "out": str(scratch / f"out{index}.npz")})
+                np.savez(
+                    scratch / f"inputs{index}.npz", **{name: spikes.astype(np.uint8) for name, spikes in inputs.items()}
+                )
+                manifest.append(
+                    {
+                        "model": str(scratch / f"model{index}"),
+                        "inputs": str(scratch / f"inputs{index}.npz"),
+                        "out": str(scratch / f"out{index}.npz"),
+                    }
+                )
             (scratch / "jobs.json").write_text(json.dumps(manifest))
             steps_total = sum(int(np.prod(next(iter(inputs.values())).shape[:2])) for _, inputs in jobs)
             self._run_child(scratch, ", ".join(repr(e.model.name) for e, _ in jobs), steps_total)
@@ -93,8 +107,9 @@ class LavaExecutor(Executor):
                 recordings.append(self._recording(exported, inputs, arrays))
         return recordings
 
-    def _recording(self, exported: ExportedModel, inputs: dict[str, np.ndarray],
-                   arrays: dict[str, np.ndarray]) -> Recording:
+    def _recording(
+        self, exported: ExportedModel, inputs: dict[str, np.ndarray], arrays: dict[str, np.ndarray]
+    ) -> Recording:
         model = exported.model
         batch, steps = next(iter(inputs.values())).shape[:2]
         populations = {name: PopulationRecording(spikes.copy()) for name, spikes in inputs.items()}
@@ -103,12 +118,15 @@ class LavaExecutor(Executor):
                 populations[neurons.name] = PopulationRecording(
                     arrays[f"{neurons.name}/spikes"].astype(bool),
                     {"u": arrays[f"{neurons.name}/u"], "v": arrays[f"{neurons.name}/v"]},
-                    {"u": 1.0 / neurons.u_per_unit, "v": 1.0 / neurons.v_per_unit})
+                    {"u": 1.0 / neurons.u_per_unit, "v": 1.0 / neurons.v_per_unit},
+                )
             except KeyError:
                 raise ExecutorError(f"Lava returned no recording of population {neurons.name!r}") from None
             if populations[neurons.name].spikes.shape != (batch, steps, neurons.size):
-                raise ExecutorError(f"Lava returned {populations[neurons.name].spikes.shape} for "
-                                    f"{neurons.name!r}, expected {(batch, steps, neurons.size)}")
+                raise ExecutorError(
+                    f"Lava returned {populations[neurons.name].spikes.shape} for "
+                    f"{neurons.name!r}, expected {(batch, steps, neurons.size)}"
+                )
         return Recording(self.name, exported.dt_ms, steps, populations)
 
     def _run_child(self, scratch: Path, names: str, steps_total: int) -> None:
@@ -129,11 +147,14 @@ class LavaExecutor(Executor):
                 self._children.discard(child)
         tail = (scratch / "log.txt").read_text(errors="replace")[-2000:]
         if code is None:
-            raise ExecutorError(f"Lava run of {names} did not finish within {limit:.0f} s and was stopped "
-                                f"(Lava hangs when a process model raises). Log tail:\n{tail}")
+            raise ExecutorError(
+                f"Lava run of {names} did not finish within {limit:.0f} s and was stopped "
+                f"(Lava hangs when a process model raises). Log tail:\n{tail}"
+            )
         if code != 0:
-            raise ExecutorError(f"Lava run of {names} failed (exit {code}, {time.monotonic() - started:.1f} s). "
-                                f"Log tail:\n{tail}")
+            raise ExecutorError(
+                f"Lava run of {names} failed (exit {code}, {time.monotonic() - started:.1f} s). Log tail:\n{tail}"
+            )
 
     @staticmethod
     def _kill_group(child: subprocess.Popen, patience_s: float = 10.0) -> None:

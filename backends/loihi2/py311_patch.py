@@ -10,6 +10,7 @@ The rewrite is a pure function of the file's text (:func:`patched_source`), chec
 written: it must change exactly the expected fields, and applying it twice changes nothing.
 ``python -m neurodelay.backends.loihi2.py311_patch --apply`` is run by the project's set-up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,16 @@ def patched_source(source: str) -> str:
     if _OLD_DEFAULT not in source:
         if source.count(_NEW_DEFAULT) == EXPECTED_FIELDS and _NEW_IMPORT in source:
             return source
-        raise LavaPatchError(f"{TARGET_RELATIVE_PATH}: neither the original nor the patched "
-                             f"ByteEncoder fields were found; unknown lava-nc version")
+        raise LavaPatchError(
+            f"{TARGET_RELATIVE_PATH}: neither the original nor the patched "
+            f"ByteEncoder fields were found; unknown lava-nc version"
+        )
     found = source.count(_OLD_DEFAULT)
     if found != EXPECTED_FIELDS or source.count(_OLD_IMPORT) != 1:
-        raise LavaPatchError(f"{TARGET_RELATIVE_PATH}: expected {EXPECTED_FIELDS} ByteEncoder "
-                             f"defaults and one dataclasses import, found {found}")
+        raise LavaPatchError(
+            f"{TARGET_RELATIVE_PATH}: expected {EXPECTED_FIELDS} ByteEncoder "
+            f"defaults and one dataclasses import, found {found}"
+        )
     return source.replace(_OLD_IMPORT, _NEW_IMPORT).replace(_OLD_DEFAULT, _NEW_DEFAULT)
 
 

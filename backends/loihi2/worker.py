@@ -8,6 +8,7 @@ JOBS.json is a list of ``{"model": MODEL_DIR, "inputs": INPUTS.npz, "out": OUT.n
 numbering. Each batch item is one Lava run, always stopped (even on errors) so that no Lava worker
 process outlives it. The parent process enforces the time limit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ def run_config(hardware: bool):
             raise SystemExit(f"Loihi2HwCfg is not available: {error}") from None
         return Loihi2HwCfg()
     from lava.magma.core.run_configs import Loihi2SimCfg
+
     return Loihi2SimCfg(select_tag="fixed_pt")
 
 
@@ -35,6 +37,7 @@ def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: boo
     from lava.magma.core.run_conditions import RunSteps
 
     from ...exporters.loihi2.lower import build
+
     graph = build(model, source_data, steps)
     try:
         graph.entry.run(condition=RunSteps(num_steps=steps), run_cfg=run_config(hardware))
@@ -51,12 +54,15 @@ def run_one(model, source_data: dict[str, np.ndarray], steps: int, hardware: boo
 
 def run_job(model_dir: str, inputs_path: str, out_path: str, hardware: bool) -> None:
     from ...exporters.loihi2.artefact import load
+
     model = load(model_dir).model
     with np.load(inputs_path, allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}
     batch, steps = next(iter(inputs.values())).shape[:2]
-    runs = [run_one(model, {name: spikes[item] for name, spikes in inputs.items()}, steps, hardware)
-            for item in range(batch)]
+    runs = [
+        run_one(model, {name: spikes[item] for name, spikes in inputs.items()}, steps, hardware)
+        for item in range(batch)
+    ]
     arrays = {key: np.stack([run[key] for run in runs]) for key in runs[0]} if runs else {}
     write_with(out_path, lambda stream: np.savez(stream, **arrays))
 

@@ -15,6 +15,7 @@
 
 Each build runs in its own child process (:mod:`.process`), so sPyNNaker's global state never leaks.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,30 +33,40 @@ from ...recording import PopulationRecording, Recording
 from .process import DEFAULT_TIMEOUT_S, run_job
 
 
-def board_recording(layout: SpiNNakerModel, chip: dict[str, np.ndarray], inputs: dict[str, np.ndarray],
-                    steps: int) -> dict[str, PopulationRecording]:
+def board_recording(
+    layout: SpiNNakerModel, chip: dict[str, np.ndarray], inputs: dict[str, np.ndarray], steps: int
+) -> dict[str, PopulationRecording]:
     """Chip recordings of ``steps + 1`` ticks -> the shared layout for ``steps`` IR steps (one batch item).
 
     The chip records v before the update of tick t, so IR step n's v (after threshold and reset) is
     the chip's v at tick n + 1; gsyn at tick n is the current after the input of step n.
     """
-    populations = {name: PopulationRecording(np.asarray(spikes, bool)[None, :steps])
-                   for name, spikes in inputs.items()}
+    populations = {name: PopulationRecording(np.asarray(spikes, bool)[None, :steps]) for name, spikes in inputs.items()}
     for name, population in layout.populations.items():
+
         def bits(key: str) -> np.ndarray:
             return np.rint(np.asarray(chip[f"{name}/{key}"], np.float64) * S1615_ONE).astype(np.int64)
+
         v, i_exc, i_inh = bits("v"), bits("gsyn_exc"), bits("gsyn_inh")
         if v.shape[0] < steps + 1:
-            raise ExecutorError(f"population {name}: the board recorded {v.shape[0]} ticks, "
-                                f"expected {steps + 1}")
-        init_mean = float(np.mean(population.init)) / 2.0 ** 32
+            raise ExecutorError(f"population {name}: the board recorded {v.shape[0]} ticks, expected {steps + 1}")
+        init_mean = float(np.mean(population.init)) / 2.0**32
         current_scale = 1.0 / (S1615_ONE * layout.voltage_scale_mv * init_mean)
         populations[name] = PopulationRecording(
             np.asarray(chip[f"{name}/spikes"], bool)[None, :steps],
-            {"v": v[None, 1:steps + 1], "i_exc": i_exc[None, :steps], "i_inh": i_inh[None, :steps],
-             "i_syn": (i_exc - i_inh)[None, :steps]},
-            {"v": 1.0 / (S1615_ONE * layout.voltage_scale_mv), "i_exc": current_scale,
-             "i_inh": current_scale, "i_syn": current_scale})
+            {
+                "v": v[None, 1 : steps + 1],
+                "i_exc": i_exc[None, :steps],
+                "i_inh": i_inh[None, :steps],
+                "i_syn": (i_exc - i_inh)[None, :steps],
+            },
+            {
+                "v": 1.0 / (S1615_ONE * layout.voltage_scale_mv),
+                "i_exc": current_scale,
+                "i_inh": current_scale,
+                "i_syn": current_scale,
+            },
+        )
     return populations
 
 
@@ -72,8 +83,13 @@ class SpiNNakerExecutor(Executor):
         sPyNNaker build (its start-up costs several seconds); timeout_s: per build.
     """
 
-    def __init__(self, board: bool | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 1,
-                 nets_per_build: int = DEFAULT_NETS_PER_BUILD) -> None:
+    def __init__(
+        self,
+        board: bool | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        workers: int = 1,
+        nets_per_build: int = DEFAULT_NETS_PER_BUILD,
+    ) -> None:
         if board is None:
             board = os.environ.get(BOARD_ENVIRONMENT_VARIABLE, "") == "1"
         self.board = bool(board)
@@ -95,7 +111,7 @@ class SpiNNakerExecutor(Executor):
         """Map networks, ``nets_per_build`` side by side per sPyNNaker build, ``workers`` builds at once;
         return what sPyNNaker built for each (see ``pynn_model.read_back``)."""
         models = [model_from_layout(integer_model(network), steps=1) for network in networks]
-        groups = [models[first:first + self.nets_per_build] for first in range(0, len(models), self.nets_per_build)]
+        groups = [models[first : first + self.nets_per_build] for first in range(0, len(models), self.nets_per_build)]
 
         def build_group(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
             read_back, _ = run_job(group, steps=1, record=False, board=self.board, timeout_s=self.timeout_s)
@@ -106,26 +122,31 @@ class SpiNNakerExecutor(Executor):
 
     def run(self, network: Network, inputs: Inputs) -> Recording:
         if not self.board:
-            raise ExecutorError("a virtual SpiNNaker board maps the network but records nothing; "
-                                "use build() for what sPyNNaker built, or executor(board=True) with a "
-                                "board configured in ~/.spynnaker.cfg")
+            raise ExecutorError(
+                "a virtual SpiNNaker board maps the network but records nothing; "
+                "use build() for what sPyNNaker built, or executor(board=True) with a "
+                "board configured in ~/.spynnaker.cfg"
+            )
         checked = input_dict(network, inputs)
         batch, steps = next(iter(checked.values())).shape[:2]
         layout = integer_model(network)
         model = model_from_layout(layout, steps=steps + 1)
-        per_item = [{name: spikes[item].astype(np.uint8) for name, spikes in checked.items()}
-                    for item in range(batch)]
-        _, chip = run_job([model] * batch, steps=steps + 1, record=True, board=True, inputs=per_item,
-                          timeout_s=self.timeout_s)
-        items = [board_recording(layout, chip[item], {k: v[item] for k, v in checked.items()}, steps)
-                 for item in range(batch)]
+        per_item = [{name: spikes[item].astype(np.uint8) for name, spikes in checked.items()} for item in range(batch)]
+        _, chip = run_job(
+            [model] * batch, steps=steps + 1, record=True, board=True, inputs=per_item, timeout_s=self.timeout_s
+        )
+        items = [
+            board_recording(layout, chip[item], {k: v[item] for k, v in checked.items()}, steps)
+            for item in range(batch)
+        ]
         populations = {}
         for name in items[0]:
             first = items[0][name]
             populations[name] = PopulationRecording(
                 np.concatenate([item[name].spikes for item in items]),
                 {key: np.concatenate([item[name].states[key] for item in items]) for key in first.states},
-                dict(first.state_scales))
+                dict(first.state_scales),
+            )
         return Recording(self.name, network.dt_ms, steps, populations)
 
 

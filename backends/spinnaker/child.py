@@ -7,6 +7,7 @@ optional inputs ``inputs_<i>.npz``), the run length and whether to record. The c
 ``JOB_DIR/recordings_<i>.npz``. sPyNNaker reads its configuration from ``HOME`` and writes its
 reports under the working directory; the parent sets both.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,12 @@ def main(job_dir: str) -> int:
         else:
             inputs.append({})
     import pyNN.spiNNaker as sim
+
     sim.setup(timestep=float(models[0]["dt_ms"]))
-    built = [pynn_model.build(sim, model, spikes, prefix=f"m{index}_")
-             for index, (model, spikes) in enumerate(zip(models, inputs))]
+    built = [
+        pynn_model.build(sim, model, spikes, prefix=f"m{index}_")
+        for index, (model, spikes) in enumerate(zip(models, inputs))
+    ]
     if job["record"]:
         for model, handles in zip(models, built):
             pynn_model.record(handles, model)
@@ -48,9 +52,12 @@ def main(job_dir: str) -> int:
     if job["record"]:
         for index, (model, handles) in enumerate(zip(models, built)):
             data = pynn_model.recordings(handles, model, int(job["steps"]))
-            np.savez(os.path.join(job_dir, f"recordings_{index}.npz"),
-                     **{f"{population}/{key}": value for population, values in data.items()
-                        for key, value in values.items()})
+            np.savez(
+                os.path.join(job_dir, f"recordings_{index}.npz"),
+                **{
+                    f"{population}/{key}": value for population, values in data.items() for key, value in values.items()
+                },
+            )
     sim.end()
     return 0
 

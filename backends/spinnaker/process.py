@@ -6,6 +6,7 @@ timeout) whose working directory is a temporary folder. For a virtual board the 
 is that folder too, holding a ``.spynnaker.cfg`` written by neurodelay, so the user's home is never
 read or written; for a real board the child keeps the user's own configuration.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,15 @@ write_energy_report = False
 DEFAULT_TIMEOUT_S = 600.0
 
 
-def run_job(models: list[dict[str, Any]], *, steps: int, record: bool, board: bool,
-            inputs: list[dict[str, np.ndarray]] | None = None,
-            timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[list[dict], list[dict[str, np.ndarray]]]:
+def run_job(
+    models: list[dict[str, Any]],
+    *,
+    steps: int,
+    record: bool,
+    board: bool,
+    inputs: list[dict[str, np.ndarray]] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> tuple[list[dict], list[dict[str, np.ndarray]]]:
     """Build ``models`` side by side in one sPyNNaker simulation in a child process; run ``steps``.
 
     Returns ``(read_back per model, recordings per model)``; recordings are empty unless ``record``
@@ -52,8 +59,9 @@ def run_job(models: list[dict[str, Any]], *, steps: int, record: bool, board: bo
             np.savez(work / f"model_{index}.npz", **arrays)
             if inputs and inputs[index]:
                 np.savez(work / f"inputs_{index}.npz", **inputs[index])
-        (work / "job.json").write_text(json.dumps({"n_models": len(models), "steps": int(steps),
-                                                    "record": bool(record)}))
+        (work / "job.json").write_text(
+            json.dumps({"n_models": len(models), "steps": int(steps), "record": bool(record)})
+        )
         environment = dict(os.environ)
         if not board:
             (work / ".spynnaker.cfg").write_text(VIRTUAL_BOARD_CONFIG)
@@ -62,15 +70,18 @@ def run_job(models: list[dict[str, Any]], *, steps: int, record: bool, board: bo
         command = [sys.executable, "-m", "neurodelay.backends.spinnaker.child", str(work)]
         log_path = work / "child.log"
         with open(log_path, "wb") as log:
-            child = subprocess.Popen(command, cwd=work, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+            child = subprocess.Popen(
+                command, cwd=work, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
                 code = child.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-                raise ExecutorError(f"sPyNNaker build timed out after {timeout_s:g} s "
-                                    f"({'board' if board else 'virtual board'}); log tail:\n{_tail(log_path)}")
+                raise ExecutorError(
+                    f"sPyNNaker build timed out after {timeout_s:g} s "
+                    f"({'board' if board else 'virtual board'}); log tail:\n{_tail(log_path)}"
+                )
         if code != 0 or not (work / "read_back.json").exists():
             raise ExecutorError(f"sPyNNaker build failed (exit {code}); log tail:\n{_tail(log_path)}")
         read_back = json.loads((work / "read_back.json").read_text())

@@ -6,6 +6,7 @@ here and a violation raises :class:`~neurodelay.errors.TargetLimitError` naming 
 the value. Weights outside the sign mode's grid are clipped to what Lava delivers only when asked
 (``clip=True``), and every clipped weight is reported.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,8 +22,9 @@ def _within(value: int | np.ndarray, bounds: tuple[int, int], where: str, name: 
     bad = (values < bounds[0]) | (values > bounds[1])
     if np.any(bad):
         worst = values[bad].flat[0]
-        raise TargetLimitError(f"{where}.{name}: {worst} is outside Loihi 2's range "
-                               f"(allowed: {bounds[0]}..{bounds[1]})")
+        raise TargetLimitError(
+            f"{where}.{name}: {worst} is outside Loihi 2's range (allowed: {bounds[0]}..{bounds[1]})"
+        )
 
 
 def check_neurons(model: Loihi2Model) -> None:
@@ -55,11 +57,13 @@ def check_synapses(synapses: Loihi2Synapses, clip: bool) -> tuple[Loihi2Synapses
             f"{where}.weights[{pre}, {post}]: {synapses.weights[pre, post]} is not representable with "
             f"sign mode {synapses.sign_mode} and {synapses.num_weight_bits} weight bits (allowed: {low}..{high}"
             f"{', even values' if synapses.sign_mode == 'mixed' else ''}; Lava would deliver "
-            f"{delivered[pre, post]}); re-quantize or export with --clip")
+            f"{delivered[pre, post]}); re-quantize or export with --clip"
+        )
     error = np.abs(delivered - synapses.weights)[changed]
     return replace(synapses, weights=delivered), [
         f"{where}.weights: clipped {int(changed.sum())}/{changed.size} to the {synapses.sign_mode} grid "
-        f"(max |change| {int(error.max())} LSB)"]
+        f"(max |change| {int(error.max())} LSB)"
+    ]
 
 
 def check_activation(model: Loihi2Model) -> list[str]:
@@ -68,17 +72,22 @@ def check_activation(model: Loihi2Model) -> list[str]:
     worst: dict[str, np.ndarray] = {n.name: np.zeros(n.size, np.int64) for n in model.neurons}
     for synapses in model.synapses:
         magnitude = np.abs(synapses.weights).sum(axis=0)
-        worst[synapses.post] = worst[synapses.post] + (magnitude << synapses.weight_exp
-                                                       if synapses.weight_exp >= 0 else magnitude >> -synapses.weight_exp)
+        worst[synapses.post] = worst[synapses.post] + (
+            magnitude << synapses.weight_exp if synapses.weight_exp >= 0 else magnitude >> -synapses.weight_exp
+        )
     warnings = []
     for name, bound in worst.items():
         peak = int(bound.max(initial=0))
         if peak > FORMAT.max_abs_activation:
-            raise TargetLimitError(f"population {name!r}: worst-case synaptic input {peak} per step overflows "
-                                   f"Lava's int32 activation (allowed: at most {FORMAT.max_abs_activation})")
+            raise TargetLimitError(
+                f"population {name!r}: worst-case synaptic input {peak} per step overflows "
+                f"Lava's int32 activation (allowed: at most {FORMAT.max_abs_activation})"
+            )
         if peak << FORMAT.activation_shift >= FORMAT.state_limit:
-            warnings.append(f"population {name!r}: worst-case input {peak << FORMAT.activation_shift} u-LSB "
-                            f"per step can exceed the 24-bit current (u wraps on overflow)")
+            warnings.append(
+                f"population {name!r}: worst-case input {peak << FORMAT.activation_shift} u-LSB "
+                f"per step can exceed the 24-bit current (u wraps on overflow)"
+            )
     return warnings
 
 

@@ -6,6 +6,7 @@ latency, t + 1); each population a ``LIF`` with the integer du, dv, vth, bias; r
 the largest threshold. Recording: a sink ``RingBuffer`` on every LIF's spikes and one ``Monitor``
 each for u and v (a Monitor with several probes fails to compile in lava-nc 0.10.0).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,12 @@ class LavaGraph:
 
 def connection(synapses: Loihi2Synapses) -> AbstractProcess:
     """Dense or DelayDense for ``synapses`` (weights and delays transposed to Lava's [n_post, n_pre])."""
-    options = dict(weights=synapses.weights.T.astype(int), weight_exp=synapses.weight_exp,
-                   num_weight_bits=synapses.num_weight_bits, sign_mode=SIGN_MODES[synapses.sign_mode])
+    options = dict(
+        weights=synapses.weights.T.astype(int),
+        weight_exp=synapses.weight_exp,
+        num_weight_bits=synapses.num_weight_bits,
+        sign_mode=SIGN_MODES[synapses.sign_mode],
+    )
     if np.all(synapses.delays_steps == 0):
         return Dense(**options)
     return DelayDense(delays=np.ascontiguousarray(synapses.delays_steps.T).astype(int), **options)
@@ -54,8 +59,15 @@ def build(model: Loihi2Model, source_data: dict[str, np.ndarray], steps: int) ->
     sinks: dict[str, SpikeSink] = {}
     monitors: dict[str, tuple[Monitor, Monitor]] = {}
     for neurons in model.neurons:
-        lif = LIF(shape=(neurons.size,), du=neurons.du, dv=neurons.dv, vth=neurons.vth,
-                  bias_mant=neurons.bias_mant.astype(int), bias_exp=neurons.bias_exp.astype(int), name=neurons.name)
+        lif = LIF(
+            shape=(neurons.size,),
+            du=neurons.du,
+            dv=neurons.dv,
+            vth=neurons.vth,
+            bias_mant=neurons.bias_mant.astype(int),
+            bias_exp=neurons.bias_exp.astype(int),
+            name=neurons.name,
+        )
         lifs[neurons.name] = ports[neurons.name] = lif
         sinks[neurons.name] = SpikeSink(shape=(neurons.size,), buffer=steps)
         lif.s_out.connect(sinks[neurons.name].a_in)

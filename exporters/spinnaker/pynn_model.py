@@ -15,12 +15,23 @@ The model is a plain dictionary (``model.json`` + ``model.npz`` in an export fol
 Units are PyNN's: ms, nF, mV, nA. Weights are exact multiples of the weight unit
 ``2^(shift - 15)`` nA and delays exact multiples of dt (sPyNNaker delay = IR delay + 1 step).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-MODEL_CELL_PARAMETERS = ("tau_m", "cm", "v_rest", "v_reset", "v_thresh", "tau_syn_E", "tau_syn_I",
-                         "tau_refrac", "i_offset", "v")
+MODEL_CELL_PARAMETERS = (
+    "tau_m",
+    "cm",
+    "v_rest",
+    "v_reset",
+    "v_thresh",
+    "tau_syn_E",
+    "tau_syn_I",
+    "tau_refrac",
+    "i_offset",
+    "v",
+)
 
 
 def spike_times_ms(spikes: np.ndarray, dt_ms: float) -> list[list[float]]:
@@ -32,7 +43,7 @@ def spike_times_ms(spikes: np.ndarray, dt_ms: float) -> list[list[float]]:
 def pinned_summed_weight(shift: int) -> float:
     """A ``max_expected_summed_weight`` (nA) for which sPyNNaker picks ring-buffer shift ``shift``:
     0.75 * 2^shift lies strictly between 2^(shift-1) and 2^shift."""
-    return 0.75 * 2.0 ** shift
+    return 0.75 * 2.0**shift
 
 
 def build(sim, model: dict, source_spikes: dict | None = None, prefix: str = "") -> dict:
@@ -46,31 +57,46 @@ def build(sim, model: dict, source_spikes: dict | None = None, prefix: str = "")
     source_spikes = source_spikes or {}
     populations = {}
     for source in model["sources"]:
-        times = (spike_times_ms(source_spikes[source["name"]], dt_ms) if source["name"] in source_spikes
-                 else [[] for _ in range(source["size"])])
+        times = (
+            spike_times_ms(source_spikes[source["name"]], dt_ms)
+            if source["name"] in source_spikes
+            else [[] for _ in range(source["size"])]
+        )
         if not any(times):
-            times = []                            # sPyNNaker 7.4.1 rejects a list of only empty lists
+            times = []  # sPyNNaker 7.4.1 rejects a list of only empty lists
         populations[source["name"]] = sim.Population(
-            source["size"], sim.SpikeSourceArray(spike_times=times), label=prefix + source["name"])
+            source["size"], sim.SpikeSourceArray(spike_times=times), label=prefix + source["name"]
+        )
     for population in model["populations"]:
-        parameters = {key: np.asarray(population["parameters"][key], np.float64)
-                      for key in MODEL_CELL_PARAMETERS}
+        parameters = {key: np.asarray(population["parameters"][key], np.float64) for key in MODEL_CELL_PARAMETERS}
         initial_v = parameters.pop("v")
         pinned = pinned_summed_weight(int(population["ring_buffer_shift"]))
         populations[population["name"]] = sim.Population(
-            population["size"], sim.IF_curr_exp(**parameters), label=prefix + population["name"],
+            population["size"],
+            sim.IF_curr_exp(**parameters),
+            label=prefix + population["name"],
             initial_values={"v": initial_v},
-            additional_parameters={"neurons_per_core": int(population["neurons_per_core"]),
-                                   "max_expected_summed_weight": [pinned, pinned],
-                                   "allow_delay_extensions": True})
+            additional_parameters={
+                "neurons_per_core": int(population["neurons_per_core"]),
+                "max_expected_summed_weight": [pinned, pinned],
+                "allow_delay_extensions": True,
+            },
+        )
     projections = {}
     for projection in model["projections"]:
-        connections = [(int(i), int(j), float(w), float(d)) for i, j, w, d in zip(
-            projection["pre_index"], projection["post_index"], projection["weight_nA"], projection["delay_ms"])]
+        connections = [
+            (int(i), int(j), float(w), float(d))
+            for i, j, w, d in zip(
+                projection["pre_index"], projection["post_index"], projection["weight_nA"], projection["delay_ms"]
+            )
+        ]
         projections[projection["label"]] = sim.Projection(
-            populations[projection["pre"]], populations[projection["post"]],
-            sim.FromListConnector(connections), receptor_type=projection["receptor"],
-            label=prefix + projection["label"])
+            populations[projection["pre"]],
+            populations[projection["post"]],
+            sim.FromListConnector(connections),
+            receptor_type=projection["receptor"],
+            label=prefix + projection["label"],
+        )
     return {"populations": populations, "projections": projections}
 
 
@@ -104,7 +130,11 @@ def read_back(model: dict, built: dict) -> dict:
         delays = [int(round(float(row[3]) / dt_ms)) for row in rows]
         result["projections"][projection["label"]] = {
             "synapse_type": int(built["projections"][projection["label"]]._synapse_information.synapse_type),
-            "pre_index": pre, "post_index": post, "weight_words": words, "delay_steps": delays}
+            "pre_index": pre,
+            "post_index": post,
+            "weight_words": words,
+            "delay_steps": delays,
+        }
     return result
 
 
@@ -161,10 +191,18 @@ def model_arrays(model: dict) -> tuple[dict, dict]:
 def load_model(skeleton: dict, arrays) -> dict:
     """Inverse of :func:`model_arrays`: the skeleton (from ``model.json``) with its arrays put back."""
     model = dict(skeleton)
-    model["populations"] = [dict(p, parameters={key: arrays[f"populations/{p['name']}/{key}"]
-                                                for key in MODEL_CELL_PARAMETERS})
-                            for p in skeleton["populations"]]
-    model["projections"] = [dict(p, **{key: arrays[f"projections/{p['label']}/{key}"]
-                                       for key in ("pre_index", "post_index", "weight_nA", "delay_ms")})
-                            for p in skeleton["projections"]]
+    model["populations"] = [
+        dict(p, parameters={key: arrays[f"populations/{p['name']}/{key}"] for key in MODEL_CELL_PARAMETERS})
+        for p in skeleton["populations"]
+    ]
+    model["projections"] = [
+        dict(
+            p,
+            **{
+                key: arrays[f"projections/{p['label']}/{key}"]
+                for key in ("pre_index", "post_index", "weight_nA", "delay_ms")
+            },
+        )
+        for p in skeleton["projections"]
+    ]
     return model

@@ -1,4 +1,5 @@
 """``neurodelay demo``: train -> quantize -> export to every registered chip -> parity -> summary."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = run_demo(DemoOptions(args.out, args.config, args.limit, args.parity_samples,
-                                   progress=not args.no_progress))
+    summary = run_demo(
+        DemoOptions(args.out, args.config, args.limit, args.parity_samples, progress=not args.no_progress)
+    )
     return 0 if all(result["mismatches"] == 0 for result in summary["targets"].values()) else 1

@@ -1,5 +1,6 @@
 """``neurodelay export NET --target T --out DIR [--clip]``: lower a quantized network to a target's
 deployable artefact (the target's exporter, found in the registry :mod:`neurodelay.targets`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,34 +16,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("network", help=f"quantized network file ({ir.SUFFIX})")
     parser.add_argument("--target", required=True, choices=target_names("export"))
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--clip", action="store_true",
-                        help="clip values the target cannot hold (each one reported) instead of failing")
+    parser.add_argument(
+        "--clip", action="store_true", help="clip values the target cannot hold (each one reported) instead of failing"
+    )
     for name, target in all_targets().items():
         if target.can("export") and target.export_options:
             group = parser.add_argument_group(f"{name} options (--target {name})")
             for flag, settings in target.export_options:
                 group.add_argument(flag, **{**settings, "dest": f"{name}:{settings['dest']}"})
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite an existing output file, or write into a non-empty folder")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite an existing output file, or write into a non-empty folder"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     target = get_target(args.target, "export")
-    writes_a_file = target.quantizer is None            # a file format (NIR); a chip's artefact is a folder
+    writes_a_file = target.quantizer is None  # a file format (NIR); a chip's artefact is a folder
     if writes_a_file:
         check_output_file(args.out, force=args.force)
     else:
         check_output_folder(args.out, force=args.force)
     network = ir.load(args.network)
     options = {"clip": True} if args.clip else {}
-    options.update({settings["dest"]: getattr(args, f"{target.name}:{settings['dest']}")
-                    for _, settings in target.export_options})
+    options.update(
+        {settings["dest"]: getattr(args, f"{target.name}:{settings['dest']}") for _, settings in target.export_options}
+    )
     try:
         if writes_a_file:
             exported = target.export(network, args.out, **options)
         else:
-            with staged_folder(args.out) as folder:      # a failed export leaves no half-written folder
+            with staged_folder(args.out) as folder:  # a failed export leaves no half-written folder
                 exported = target.export(network, folder, **options)
     except ValidationError as error:
         raise error.in_file(args.network) from None

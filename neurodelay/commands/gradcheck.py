@@ -7,6 +7,7 @@ loss computed by the exact-time simulator (:mod:`neurodelay.refsim.exact_time`),
 max relative errors per kind and every left-out trial with its reason, and writes the full record
 as JSON. Exits 1 if the targets (median < 1 %, max < 5 %) are missed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,25 +33,30 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine.gradcheck import gradcheck
     from ..errors import ValidationError
+
     if args.random < 1:
         raise ValidationError("--random", f"{args.random}", "an integer >= 1")
     if args.json is not None:
         check_output_file(args.json, option="--json", force=args.force)
-    torch.set_num_threads(1)      # the check's tensors are tiny: one thread avoids thread overhead
+    torch.set_num_threads(1)  # the check's tensors are tiny: one thread avoids thread overhead
     record = gradcheck(args.random, args.seed)
     record["targets"] = {"median_rel_err": MEDIAN_TARGET, "max_rel_err": MAX_TARGET}
-    print(f"{args.random} networks at dt {record['settings']['dt_ms']} ms, {record['settings']['batch']} trials each; "
-          f"rel. error per parameter: sum over trials of |engine - finite difference| / sum of |finite difference|")
+    print(
+        f"{args.random} networks at dt {record['settings']['dt_ms']} ms, {record['settings']['batch']} trials each; "
+        f"rel. error per parameter: sum over trials of |engine - finite difference| / sum of |finite difference|"
+    )
     passed = True
     for kind in ("weights", "delays"):
         stats = record[kind]
         ok = stats["checked"] > 0 and stats["median_rel_err"] < MEDIAN_TARGET and stats["max_rel_err"] < MAX_TARGET
         passed &= ok
         if stats["checked"]:
-            print(f"{kind}: {stats['checked']} checked, median rel. error {stats['median_rel_err']:.2e}, "
-                  f"max {stats['max_rel_err']:.2e} ({'ok' if ok else 'MISSED'}); of the gradients summed over "
-                  f"the trials: median {stats['batch_sum']['median_rel_err']:.2e}, "
-                  f"max {stats['batch_sum']['max_rel_err']:.2e}")
+            print(
+                f"{kind}: {stats['checked']} checked, median rel. error {stats['median_rel_err']:.2e}, "
+                f"max {stats['max_rel_err']:.2e} ({'ok' if ok else 'MISSED'}); of the gradients summed over "
+                f"the trials: median {stats['batch_sum']['median_rel_err']:.2e}, "
+                f"max {stats['batch_sum']['max_rel_err']:.2e}"
+            )
         else:
             print(f"{kind}: nothing checked (MISSED)")
     excluded = record["excluded"]

@@ -1,4 +1,5 @@
 """``neurodelay info NET``: populations, synapse counts, delay histograms, memory, recurrent loops."""
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ the target (its report is printed). NET_OR_RUN is a network file or a training r
 (its network.ndnet). --inputs is an .npz of ``{source: [batch, steps, n]}`` 0/1 arrays; without
 it, Poisson inputs are drawn from --seed, --steps and --rate. Exit status 1 when anything differs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=100, help="steps of generated inputs")
     parser.add_argument("--rate", type=float, default=0.1, help="spike probability per step of generated inputs")
     parser.add_argument("--batch", type=int, default=1, help="batch of generated inputs")
-    executors = "; ".join(f"{name}: {', '.join(target.executor_names())}" for name, target in all_targets().items()
-                          if target.can("parity"))
+    executors = "; ".join(
+        f"{name}: {', '.join(target.executor_names())}"
+        for name, target in all_targets().items()
+        if target.can("parity")
+    )
     parser.add_argument("--executor", help=f"one of the target's executors (default: its first; {executors})")
     parser.add_argument("--workers", type=int, default=2, help="executor processes running at once")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
@@ -49,7 +53,9 @@ def network_file(path: str) -> Path:
     if candidate.is_dir():
         candidate = candidate / "network.ndnet"
     if not candidate.exists():
-        raise ValidationError("NET_OR_RUN", f"{path} not found", f"a {ir.SUFFIX} file or a run directory with network.ndnet")
+        raise ValidationError(
+            "NET_OR_RUN", f"{path} not found", f"a {ir.SUFFIX} file or a run directory with network.ndnet"
+        )
     return candidate
 
 
@@ -59,8 +65,9 @@ def load_inputs(path: str) -> dict[str, np.ndarray]:
 
 def generated_inputs(network: ir.Network, args: argparse.Namespace) -> dict[str, np.ndarray]:
     if not 0.0 <= args.rate <= 1.0 or args.steps < 1 or args.batch < 1:
-        raise ValidationError("--rate/--steps/--batch", f"{args.rate}/{args.steps}/{args.batch}",
-                              "rate in [0, 1], steps >= 1, batch >= 1")
+        raise ValidationError(
+            "--rate/--steps/--batch", f"{args.rate}/{args.steps}/{args.batch}", "rate in [0, 1], steps >= 1, batch >= 1"
+        )
     rng = np.random.default_rng(args.seed)
     return {s.name: rng.random((args.batch, args.steps, s.size)) < args.rate for s in network.sources()}
 
@@ -78,8 +85,11 @@ def cases_from_file(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     if (args.random is None) == (args.network is None):
-        raise ValidationError("NET_OR_RUN/--random", "give exactly one of a network and --random N",
-                              "a network file or run directory, or --random N")
+        raise ValidationError(
+            "NET_OR_RUN/--random",
+            "give exactly one of a network and --random N",
+            "a network file or run directory, or --random N",
+        )
     if args.random is not None:
         if args.random < 1:
             raise ValidationError("--random", f"{args.random}", "N >= 1")
@@ -87,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         cases = cases_from_file(args)
     spec = get_target(args.target, "parity")
-    chosen = (spec.executor(args.executor, timeout_s=args.timeout) if args.executor
-              else spec.executor(workers=args.workers, timeout_s=args.timeout))
+    chosen = (
+        spec.executor(args.executor, timeout_s=args.timeout)
+        if args.executor
+        else spec.executor(workers=args.workers, timeout_s=args.timeout)
+    )
     with chosen as executor:
         if spec.build_check and not getattr(executor, "records", True):
             report, recordings = spec.resolve("build_check")(cases, executor), []
@@ -101,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
     plot_path = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
     for result, (reference, candidate) in zip(report.results, recordings):
         if not result.matched and plot_path:
-            print(f"divergence plot of {result.name} written to "
-                  f"{plot_divergence(reference, candidate, result.divergences, plot_path, result.name)}")
+            print(
+                f"divergence plot of {result.name} written to "
+                f"{plot_divergence(reference, candidate, result.divergences, plot_path, result.name)}"
+            )
             break
     return 1 if report.mismatches else 0

@@ -1,6 +1,7 @@
 """``neurodelay plot RUN_DIR|RECORDING.npz [--out DIR] [--sample K] [--neurons POP:I,J ...] [--format png]``:
 figures of a training run (accuracy/loss curves, delay histograms before/after, rasters and membrane
 traces of the trained network on test samples) or of a saved recording (rasters, membrane traces)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,16 +11,27 @@ from ..errors import ValidationError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("plot", help="plot a training run or a recording (rasters, delays, V, curves)",
-                                   description="Figures of a training run folder or of a recording .npz "
-                                   "(Recording.save): curves, delays, raster and membrane.")
+    parser = subparsers.add_parser(
+        "plot",
+        help="plot a training run or a recording (rasters, delays, V, curves)",
+        description="Figures of a training run folder or of a recording .npz "
+        "(Recording.save): curves, delays, raster and membrane.",
+    )
     parser.add_argument("source", help="training run folder (network.ndnet, metrics.json) or recording .npz")
-    parser.add_argument("--out", default=None, help="folder for the figures (default: SOURCE/plots for a run, "
-                        "beside the recording otherwise)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder for the figures (default: SOURCE/plots for a run, beside the recording otherwise)",
+    )
     parser.add_argument("--sample", type=int, default=0, help="which sample's raster and traces (default 0)")
-    parser.add_argument("--neurons", nargs="+", default=None, metavar="POP:I,J",
-                        help="membrane traces of these neurons, e.g. hidden:0,5 readout:1 (default: the 3 most "
-                        "active of each population with a voltage)")
+    parser.add_argument(
+        "--neurons",
+        nargs="+",
+        default=None,
+        metavar="POP:I,J",
+        help="membrane traces of these neurons, e.g. hidden:0,5 readout:1 (default: the 3 most "
+        "active of each population with a voltage)",
+    )
     parser.add_argument("--format", choices=("png", "pdf", "svg"), default="png", help="file format (default png)")
     parser.set_defaults(handler=run)
 
@@ -47,11 +59,17 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     suffix, neurons = f".{args.format}", parse_neurons(args.neurons)
     if source.is_dir():
-        written = plot_run(source, Path(args.out) if args.out else source / "plots", sample=args.sample,
-                           neurons=neurons, suffix=suffix)
+        written = plot_run(
+            source, Path(args.out) if args.out else source / "plots", sample=args.sample, neurons=neurons, suffix=suffix
+        )
     elif source.is_file():
-        written = plot_recording(Recording.load(source), Path(args.out) if args.out else source.parent,
-                                 sample=args.sample, neurons=neurons, suffix=suffix)
+        written = plot_recording(
+            Recording.load(source),
+            Path(args.out) if args.out else source.parent,
+            sample=args.sample,
+            neurons=neurons,
+            suffix=suffix,
+        )
     else:
         raise ValidationError("(source)", "not found", "a training run folder or a recording .npz", file=source)
     for path in written:

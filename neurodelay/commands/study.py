@@ -1,5 +1,6 @@
 """``neurodelay study CONFIG.yaml``: accuracy of a trained network per target, weight bits, delay
 resolution and PTQ / QAT on the reference simulator's target modes (CSV, Markdown, plot)."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,14 +8,19 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "study", help="quantization study: accuracy vs weight bits, delay resolution, target, PTQ/QAT",
+        "study",
+        help="quantization study: accuracy vs weight bits, delay resolution, target, PTQ/QAT",
         description="Sweep weight bits x delay resolution x target x PTQ/QAT for a trained network "
-        "and write results.csv, results.md, accuracy_vs_bits.png and study.json.")
+        "and write results.csv, results.md, accuracy_vs_bits.png and study.json.",
+    )
     parser.add_argument("config", help="study config (YAML; see examples/study_yin_yang.yaml)")
     parser.add_argument("--out", default=None, help="output folder (default: the config's 'out')")
     parser.add_argument("--qat", action="store_true", help="add quantization-aware fine-tuning (mode qat) to the sweep")
-    parser.add_argument("--parity", action="store_true",
-                        help="also compare the target's executor with the refsim target mode (slow for some tool chains)")
+    parser.add_argument(
+        "--parity",
+        action="store_true",
+        help="also compare the target's executor with the refsim target mode (slow for some tool chains)",
+    )
     parser.set_defaults(handler=run)
 
 

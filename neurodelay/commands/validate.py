@@ -1,4 +1,5 @@
 """``neurodelay validate NET``: load a network file and report whether it is valid."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     network = ir.load(args.network)
-    print(f"{args.network}: valid ({len(network.populations)} populations, "
-          f"{len(network.projections)} projections, schema {ir.SCHEMA_VERSION})")
+    print(
+        f"{args.network}: valid ({len(network.populations)} populations, "
+        f"{len(network.projections)} projections, schema {ir.SCHEMA_VERSION})"
+    )
     return 0

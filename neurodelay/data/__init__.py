@@ -4,6 +4,7 @@ Every task yields a :class:`DataSplits` of :class:`Dataset` objects whose ``inpu
 rasters ``[n_samples, steps, n_inputs]`` on the run's timestep ``dt_ms`` and whose ``labels`` are
 int64 ``[n_samples]``. Tasks are looked up by name in :data:`TASKS`.
 """
+
 from .dataset import BatchSampler, Dataset, DataSplits
 from .tasks import TASKS, TaskSpec, load_task
 

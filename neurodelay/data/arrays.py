@@ -15,6 +15,7 @@ One ``.npz`` per split (read with ``allow_pickle=False``), holding ``labels`` (i
 Every problem raises a :class:`~neurodelay.errors.ValidationError` naming the file, the array and
 what is allowed.
 """
+
 from __future__ import annotations
 
 import math
@@ -104,9 +105,12 @@ def check_raster(spikes: Any, field: str, file: Path | str | None) -> np.ndarray
     ones = spikes == 1
     if not np.all(ones | (spikes == 0)):
         bad = spikes[~(ones | (spikes == 0))]
-        raise ValidationError(field, f"values other than 0 and 1 (e.g. {bad.flat[0]!r}, {bad.size} in all)",
-                              "0 or 1 per step and channel (give events to have several binned and counted)",
-                              file=file)
+        raise ValidationError(
+            field,
+            f"values other than 0 and 1 (e.g. {bad.flat[0]!r}, {bad.size} in all)",
+            "0 or 1 per step and channel (give events to have several binned and counted)",
+            file=file,
+        )
     return ones
 
 
@@ -114,20 +118,29 @@ def _events(array: np.ndarray, file: Path, time_unit: str, dt_ms: float) -> tupl
     if array.dtype.names is not None:
         missing = [name for name in EVENT_FIELDS if name not in array.dtype.names]
         if missing or array.ndim != 1:
-            raise ValidationError("events", f"fields {list(array.dtype.names)} of shape {list(array.shape)}",
-                                  "a 1-D structured array with fields sample, time, channel", file=file)
+            raise ValidationError(
+                "events",
+                f"fields {list(array.dtype.names)} of shape {list(array.shape)}",
+                "a 1-D structured array with fields sample, time, channel",
+                file=file,
+            )
         columns = [np.asarray(array[name]) for name in EVENT_FIELDS]
     else:
         if array.ndim != 2 or array.shape[1] != 3 or array.dtype.kind not in "iuf":
-            raise ValidationError("events", f"dtype {array.dtype} of shape {list(array.shape)}",
-                                  "numbers [n_events, 3]: columns sample, time, channel", file=file)
+            raise ValidationError(
+                "events",
+                f"dtype {array.dtype} of shape {list(array.shape)}",
+                "numbers [n_events, 3]: columns sample, time, channel",
+                file=file,
+            )
         columns = [array[:, k] for k in range(3)]
     sample = _integers(columns[0], "events.sample", file, "integer sample indices")
     channel = _integers(columns[2], "events.channel", file, "integer channel indices")
     times = np.asarray(columns[1], np.float64)
     if times.size and not (np.all(np.isfinite(times)) and times.min() >= 0):
-        raise ValidationError("events.time", "negative, NaN or infinite times", f"finite times >= 0 {time_unit}",
-                              file=file)
+        raise ValidationError(
+            "events.time", "negative, NaN or infinite times", f"finite times >= 0 {time_unit}", file=file
+        )
     if sample.size and sample.min() < 0:
         raise ValidationError("events.sample", f"smallest sample {sample.min()}", "indices >= 0", file=file)
     if channel.size and channel.min() < 0:
@@ -141,69 +154,111 @@ def read_split(path: str | Path, split: str, parameters: ArrayParameters, dt_ms:
     file = Path(path).expanduser()
     if not file.is_file():
         raise ValidationError(f"data.{split}", f"{file} not found", "an .npz file with labels and spikes or events")
-    arrays = read_npz(file)              # duplicates, object arrays and oversized declarations refused
+    arrays = read_npz(file)  # duplicates, object arrays and oversized declarations refused
     kinds = [name for name in ("spikes", "events") if name in arrays]
     if len(kinds) != 1 or "labels" not in arrays:
-        raise ValidationError("(arrays)", f"holds {sorted(arrays)}",
-                              "labels and exactly one of spikes [samples, steps, channels] or events", file=file)
+        raise ValidationError(
+            "(arrays)",
+            f"holds {sorted(arrays)}",
+            "labels and exactly one of spikes [samples, steps, channels] or events",
+            file=file,
+        )
     if "spikes" in arrays:
         raster = check_raster(arrays["spikes"], "spikes", file)
         if "dt_ms" in arrays and not np.isclose(float(arrays["dt_ms"]), dt_ms, rtol=1e-12, atol=0):
-            raise ValidationError("dt_ms", f"the raster is on {float(arrays['dt_ms'])} ms steps",
-                                  f"the network's dt_ms = {dt_ms}", file=file)
+            raise ValidationError(
+                "dt_ms",
+                f"the raster is on {float(arrays['dt_ms'])} ms steps",
+                f"the network's dt_ms = {dt_ms}",
+                file=file,
+            )
         labels = check_labels(arrays["labels"], raster.shape[0], "labels", file)
         return RawSplit(split, str(file), labels, raster=raster)
     sample, times_ms, channel = _events(arrays["events"], file, parameters.time_unit, dt_ms)
     labels = np.asarray(arrays["labels"])
     labels = check_labels(labels, labels.shape[0] if labels.ndim == 1 else -1, "labels", file)
     if sample.size and sample.max() >= labels.size:
-        raise ValidationError("events.sample", f"largest sample {sample.max()}",
-                              f"[0, {labels.size - 1}] (one label per sample)", file=file)
+        raise ValidationError(
+            "events.sample",
+            f"largest sample {sample.max()}",
+            f"[0, {labels.size - 1}] (one label per sample)",
+            file=file,
+        )
     return RawSplit(split, str(file), labels, events=(sample, times_ms, channel))
 
 
 def assemble(raw: dict[str, RawSplit], parameters: ArrayParameters, dt_ms: float, task: str) -> DataSplits:
     """Bin event splits, check channel counts and labels across splits, and build the datasets."""
     n_classes = parameters.n_classes or 1 + max(int(split.labels.max(initial=0)) for split in raw.values())
-    channels_seen = [split.raster.shape[2] if split.raster is not None
-                     else 1 + int(split.events[2].max(initial=-1)) for split in raw.values()]
+    channels_seen = [
+        split.raster.shape[2] if split.raster is not None else 1 + int(split.events[2].max(initial=-1))
+        for split in raw.values()
+    ]
     n_channels = parameters.n_channels or max(channels_seen)
-    latest_ms = max((float(split.events[1].max(initial=0.0)) for split in raw.values() if split.events is not None),
-                    default=0.0)
+    latest_ms = max(
+        (float(split.events[1].max(initial=0.0)) for split in raw.values() if split.events is not None), default=0.0
+    )
     duration_ms = parameters.max_duration_ms or (math.floor(latest_ms / dt_ms) + 1) * dt_ms
     datasets = {}
     for name, split in raw.items():
         if split.labels.size and split.labels.max() >= n_classes:
-            raise ValidationError("labels", f"largest label {split.labels.max()}",
-                                  f"[0, {n_classes - 1}] (data.n_classes = {n_classes})", file=split.source)
+            raise ValidationError(
+                "labels",
+                f"largest label {split.labels.max()}",
+                f"[0, {n_classes - 1}] (data.n_classes = {n_classes})",
+                file=split.source,
+            )
         metadata: dict[str, Any] = {"source": split.source}
         if split.raster is not None:
             if split.raster.shape[2] != n_channels:
-                raise ValidationError("spikes", f"{split.raster.shape[2]} channels",
-                                      f"{n_channels} (as the other splits / data.n_channels)", file=split.source)
+                raise ValidationError(
+                    "spikes",
+                    f"{split.raster.shape[2]} channels",
+                    f"{n_channels} (as the other splits / data.n_channels)",
+                    file=split.source,
+                )
             inputs = split.raster
         else:
             sample, times_ms, channel = split.events
             if channel.size and channel.max() >= n_channels:
-                raise ValidationError("events.channel", f"largest channel {channel.max()}",
-                                      f"[0, {n_channels - 1}] (data.n_channels = {n_channels})", file=split.source)
-            inputs, report = bin_event_rows(sample, times_ms, channel, split.labels.size, n_channels,
-                                            steps_for_duration(duration_ms, dt_ms), dt_ms)
-            metadata.update(binning="step floor(t / dt_ms), at most one spike per channel and step",
-                            max_duration_ms=duration_ms, binning_report=report.as_dict())
-            console.note(f"{task}/{name}: {split.labels.size} samples from {Path(split.source).name}, "
-                         f"{inputs.shape[1]} steps of {dt_ms} ms: {report.summary()}")
+                raise ValidationError(
+                    "events.channel",
+                    f"largest channel {channel.max()}",
+                    f"[0, {n_channels - 1}] (data.n_channels = {n_channels})",
+                    file=split.source,
+                )
+            inputs, report = bin_event_rows(
+                sample, times_ms, channel, split.labels.size, n_channels, steps_for_duration(duration_ms, dt_ms), dt_ms
+            )
+            metadata.update(
+                binning="step floor(t / dt_ms), at most one spike per channel and step",
+                max_duration_ms=duration_ms,
+                binning_report=report.as_dict(),
+            )
+            console.note(
+                f"{task}/{name}: {split.labels.size} samples from {Path(split.source).name}, "
+                f"{inputs.shape[1]} steps of {dt_ms} ms: {report.summary()}"
+            )
         datasets[name] = Dataset(f"{task}/{name}", inputs, split.labels, dt_ms, n_classes, metadata)
     return DataSplits(train=datasets["train"], test=datasets["test"], validation=datasets.get("validation"))
 
 
-def bin_event_rows(sample: np.ndarray, times_ms: np.ndarray, channel: np.ndarray, n_samples: int,
-                   n_channels: int, steps: int, dt_ms: float) -> tuple[np.ndarray, BinningReport]:
+def bin_event_rows(
+    sample: np.ndarray,
+    times_ms: np.ndarray,
+    channel: np.ndarray,
+    n_samples: int,
+    n_channels: int,
+    steps: int,
+    dt_ms: float,
+) -> tuple[np.ndarray, BinningReport]:
     """bool ``[n_samples, steps, n_channels]`` from event rows, with the binning report."""
     order = np.argsort(sample, kind="stable")
     bounds = np.searchsorted(sample[order], np.arange(n_samples + 1))
-    samples = [(times_ms[order[bounds[k]:bounds[k + 1]]], channel[order[bounds[k]:bounds[k + 1]]])
-               for k in range(n_samples)]
+    samples = [
+        (times_ms[order[bounds[k] : bounds[k + 1]]], channel[order[bounds[k] : bounds[k + 1]]])
+        for k in range(n_samples)
+    ]
     inputs = np.zeros((n_samples, steps, n_channels), dtype=bool)
     return inputs, bin_samples(samples, inputs, dt_ms)
 
@@ -222,8 +277,9 @@ def load_arrays(parameters: ArrayParameters, dt_ms: float) -> DataSplits:
     return assemble(raw, parameters, dt_ms, "arrays")
 
 
-def dataset_from_samples(samples: Iterable[tuple[Any, Any]], name: str, dt_ms: float,
-                         n_classes: int | None = None) -> Dataset:
+def dataset_from_samples(
+    samples: Iterable[tuple[Any, Any]], name: str, dt_ms: float, n_classes: int | None = None
+) -> Dataset:
     """A :class:`Dataset` from ``(spikes, label)`` pairs (a list, any iterable, a torch Dataset).
 
     spikes: ``[steps, channels]`` array-like (numpy, torch, lists) of 0/1 values on ``dt_ms``;
@@ -240,8 +296,9 @@ def dataset_from_samples(samples: Iterable[tuple[Any, Any]], name: str, dt_ms: f
         if raster.ndim != 2:
             raise ValidationError(f"{name}[{index}].spikes", f"shape {list(raster.shape)}", "[steps, channels]")
         if rasters and raster.shape[1] != rasters[0].shape[1]:
-            raise ValidationError(f"{name}[{index}].spikes", f"{raster.shape[1]} channels",
-                                  f"{rasters[0].shape[1]} (as sample 0)")
+            raise ValidationError(
+                f"{name}[{index}].spikes", f"{raster.shape[1]} channels", f"{rasters[0].shape[1]} (as sample 0)"
+            )
         rasters.append(raster)
         labels.append(int(np.asarray(label.detach().cpu() if hasattr(label, "detach") else label).item()))
     if not rasters:
@@ -249,9 +306,15 @@ def dataset_from_samples(samples: Iterable[tuple[Any, Any]], name: str, dt_ms: f
     steps = max(raster.shape[0] for raster in rasters)
     inputs = np.zeros((len(rasters), steps, rasters[0].shape[1]), dtype=bool)
     for index, raster in enumerate(rasters):
-        inputs[index, :raster.shape[0]] = raster
+        inputs[index, : raster.shape[0]] = raster
     label_array = check_labels(np.array(labels), len(labels), f"{name}.labels", None)
     padded = int(sum(raster.shape[0] < steps for raster in rasters))
     classes = n_classes or 1 + int(label_array.max())
-    return Dataset(name, inputs, label_array, dt_ms, classes,
-                   {"source": "Python samples", "steps": steps, "padded_samples": padded})
+    return Dataset(
+        name,
+        inputs,
+        label_array,
+        dt_ms,
+        classes,
+        {"source": "Python samples", "steps": steps, "padded_samples": padded},
+    )

@@ -18,6 +18,7 @@ Shifts apply to every training sample, blended ones included (blend first, as in
 Every random number of a batch comes from a generator seeded with ``(seed, epoch, batch_index)``,
 so a batch is reproducible on its own (a resumed run makes the same batches) and needs no state.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,11 @@ class AugmentationSpec:
         if not (math.isfinite(self.time_shift_ms) and self.time_shift_ms >= 0):
             raise ValidationError(f"{path}.time_shift_ms", f"got {self.time_shift_ms}", ">= 0 ms")
         if not 0.0 <= self.blend_fraction <= 10.0:
-            raise ValidationError(f"{path}.blend_fraction", f"got {self.blend_fraction}",
-                                  "[0, 10] extra blended samples per training sample")
+            raise ValidationError(
+                f"{path}.blend_fraction",
+                f"got {self.blend_fraction}",
+                "[0, 10] extra blended samples per training sample",
+            )
         if not 0.0 < self.blend_keep_probability <= 1.0:
             raise ValidationError(f"{path}.blend_keep_probability", f"got {self.blend_keep_probability}", "(0, 1]")
 
@@ -75,8 +79,9 @@ def _centre(raster: np.ndarray) -> tuple[float, float]:
     return float(spike_steps.mean()), float(spike_channels.mean())
 
 
-def blend_pair(first: np.ndarray, second: np.ndarray, rng: np.random.Generator,
-               keep_probability: float) -> tuple[np.ndarray, int]:
+def blend_pair(
+    first: np.ndarray, second: np.ndarray, rng: np.random.Generator, keep_probability: float
+) -> tuple[np.ndarray, int]:
     """Blend two same-class rasters (bool ``[steps, channels]``) as the paper does; returns the
     blend and the number of spikes the half-way shifts pushed out of the raster."""
     step_a, channel_a = _centre(first)
@@ -110,7 +115,9 @@ class TrainingAugmenter:
     def epoch_size(self) -> int:
         return len(self.dataset) + self.blended_per_epoch
 
-    def batch(self, indices: np.ndarray, epoch: int, batch_index: int, stream: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def batch(
+        self, indices: np.ndarray, epoch: int, batch_index: int, stream: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(inputs bool [B, steps, channels], labels int64 [B])`` for ``indices`` (into
         ``range(epoch_size)``) of batch ``batch_index`` of ``epoch``; ``stream`` (e.g. the rank of a
         data-parallel process) selects an independent random stream."""
@@ -125,13 +132,17 @@ class TrainingAugmenter:
                 first = int(rng.integers(n))
                 label = int(self.dataset.labels[first])
                 partner = int(rng.choice(self.members[label]))
-                raster, lost = blend_pair(np.asarray(self.dataset.inputs[first]),
-                                          np.asarray(self.dataset.inputs[partner]), rng,
-                                          self.spec.blend_keep_probability)
+                raster, lost = blend_pair(
+                    np.asarray(self.dataset.inputs[first]),
+                    np.asarray(self.dataset.inputs[partner]),
+                    rng,
+                    self.spec.blend_keep_probability,
+                )
                 self.dropped_spikes += lost
             step_offset = int(rng.integers(-self.max_step_shift, self.max_step_shift + 1)) if self.max_step_shift else 0
-            channel_offset = (int(rng.integers(-self.spec.channel_shift, self.spec.channel_shift))
-                              if self.spec.channel_shift else 0)
+            channel_offset = (
+                int(rng.integers(-self.spec.channel_shift, self.spec.channel_shift)) if self.spec.channel_shift else 0
+            )
             if step_offset or channel_offset:
                 raster, lost = shift_raster(raster, step_offset, channel_offset)
                 self.dropped_spikes += lost

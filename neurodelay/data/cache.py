@@ -10,6 +10,7 @@ Entries are written into a private temporary folder next to the final one and pu
 one ``os.replace``: a reader sees a complete entry or none. Inputs are opened memory-mapped
 (``mmap_mode="r"``), so a split larger than memory streams from disk batch by batch.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,9 +67,12 @@ class BinnedCache:
             return None
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r" if name.endswith(".inputs") else None,
-                                    allow_pickle=False)
-                      for name in manifest["arrays"]}
+            arrays = {
+                name: np.load(
+                    folder / f"{name}.npy", mmap_mode="r" if name.endswith(".inputs") else None, allow_pickle=False
+                )
+                for name in manifest["arrays"]
+            }
         except (OSError, ValueError, KeyError) as error:
             raise NeurodelayError(f"{folder}: damaged cache entry ({error}); delete the folder to rebuild it") from None
         return arrays, manifest

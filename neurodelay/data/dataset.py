@@ -1,4 +1,5 @@
 """The common dataset shape and the seeded batch sampler every training run draws batches from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -33,14 +34,21 @@ class Dataset:
         inputs = np.asarray(self.inputs)
         labels = np.asarray(self.labels)
         if inputs.dtype != np.bool_ or inputs.ndim != 3:
-            raise ValidationError(f"{self.name}.inputs", f"got {inputs.dtype} of shape {inputs.shape}",
-                                  "bool [n_samples, steps, n_inputs]")
+            raise ValidationError(
+                f"{self.name}.inputs",
+                f"got {inputs.dtype} of shape {inputs.shape}",
+                "bool [n_samples, steps, n_inputs]",
+            )
         if labels.ndim != 1 or labels.shape[0] != inputs.shape[0] or labels.dtype.kind not in "iu":
-            raise ValidationError(f"{self.name}.labels", f"got {labels.dtype} of shape {labels.shape}",
-                                  f"integer [{inputs.shape[0]}] (one label per sample)")
+            raise ValidationError(
+                f"{self.name}.labels",
+                f"got {labels.dtype} of shape {labels.shape}",
+                f"integer [{inputs.shape[0]}] (one label per sample)",
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise ValidationError(f"{self.name}.labels", f"labels span [{labels.min()}, {labels.max()}]",
-                                  f"[0, {self.n_classes - 1}]")
+            raise ValidationError(
+                f"{self.name}.labels", f"labels span [{labels.min()}, {labels.max()}]", f"[0, {self.n_classes - 1}]"
+            )
         object.__setattr__(self, "labels", labels.astype(np.int64))
 
     def __len__(self) -> int:
@@ -60,8 +68,7 @@ class Dataset:
         if max_samples is None or max_samples >= len(self):
             return self
         metadata = dict(self.metadata, limited_to=int(max_samples), full_size=len(self))
-        return replace(self, inputs=self.inputs[:max_samples], labels=self.labels[:max_samples],
-                       metadata=metadata)
+        return replace(self, inputs=self.inputs[:max_samples], labels=self.labels[:max_samples], metadata=metadata)
 
     def class_counts(self) -> np.ndarray:
         """int64 ``[n_classes]``: samples per class."""
@@ -77,8 +84,11 @@ class DataSplits:
     validation: Dataset | None = None
 
     def limited(self, max_samples: int | None) -> "DataSplits":
-        return DataSplits(self.train.limited(max_samples), self.test.limited(max_samples),
-                          None if self.validation is None else self.validation.limited(max_samples))
+        return DataSplits(
+            self.train.limited(max_samples),
+            self.test.limited(max_samples),
+            None if self.validation is None else self.validation.limited(max_samples),
+        )
 
 
 class BatchSampler:
@@ -105,9 +115,8 @@ class BatchSampler:
 
     def epoch_batches(self) -> list[np.ndarray]:
         """int64 index arrays, one per batch, covering every sample once."""
-        order = (self._generator.permutation(self.n_samples) if self.shuffle
-                 else np.arange(self.n_samples))
-        return [order[start:start + self.batch_size] for start in range(0, self.n_samples, self.batch_size)]
+        order = self._generator.permutation(self.n_samples) if self.shuffle else np.arange(self.n_samples)
+        return [order[start : start + self.batch_size] for start in range(0, self.n_samples, self.batch_size)]
 
     def state_dict(self) -> dict[str, Any]:
         return {"bit_generator": self._generator.bit_generator.state}

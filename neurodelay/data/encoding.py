@@ -1,11 +1,13 @@
 """Encoders from real-valued features to spike rasters."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def time_to_first_spike(features: np.ndarray, *, t_min_ms: float, t_max_ms: float, dt_ms: float,
-                        steps: int) -> tuple[np.ndarray, float]:
+def time_to_first_spike(
+    features: np.ndarray, *, t_min_ms: float, t_max_ms: float, dt_ms: float, steps: int
+) -> tuple[np.ndarray, float]:
     """One spike per feature at ``t = t_min_ms + f * (t_max_ms - t_min_ms)``, on the step grid.
 
     features: float ``[n_samples, n_features]`` in [0, 1] (checked by the caller).

@@ -6,6 +6,7 @@ channel. Events at or after ``max_duration_ms`` are dropped (the paper deletes S
 t >= 1 s). Nothing is lost silently: :class:`BinningReport` counts the events merged into an
 already occupied (step, channel) bin and the events dropped past the maximum duration.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,15 +50,19 @@ class BinningReport:
         self.latest_event_ms = max(self.latest_event_ms, other.latest_event_ms)
 
     def as_dict(self) -> dict:
-        record = {name: getattr(self, name) for name in
-                  ("events", "spikes", "merged", "dropped_late", "samples_with_late_events")}
+        record = {
+            name: getattr(self, name)
+            for name in ("events", "spikes", "merged", "dropped_late", "samples_with_late_events")
+        }
         record["latest_event_ms"] = float(self.latest_event_ms)
         return dict(record, **self.extra)
 
     def summary(self) -> str:
-        return (f"{self.events} events -> {self.spikes} spikes; {self.merged} merged into occupied "
-                f"bins (one spike per channel and step), {self.dropped_late} dropped at or after the "
-                f"maximum duration ({self.samples_with_late_events} samples affected)")
+        return (
+            f"{self.events} events -> {self.spikes} spikes; {self.merged} merged into occupied "
+            f"bins (one spike per channel and step), {self.dropped_late} dropped at or after the "
+            f"maximum duration ({self.samples_with_late_events} samples affected)"
+        )
 
 
 def bin_sample(times_ms: np.ndarray, channels: np.ndarray, raster: np.ndarray, dt_ms: float) -> BinningReport:

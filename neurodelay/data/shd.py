@@ -18,6 +18,7 @@ and every parameter above, and are opened memory-mapped, so a split larger than 
 from disk batch by batch (SHD at 1 ms: 8156 x 1000 x 700 bools = 5.7 GB). With ``cache: false``
 the splits are built in memory, refused beyond ``max_memory_gib``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,13 +73,17 @@ class SpeechParameters:
             raise ValidationError(f"{path}.max_duration_ms", f"got {self.max_duration_ms}", "> 0 ms")
         kind = self.validation_kind
         if kind == "file" and self.PREFIX != "ssc":
-            raise ValidationError(f"{path}.validation", f"'file' but {self.PREFIX.upper()} publishes no "
-                                  "validation file", "none, speakers or random (held out from train)")
+            raise ValidationError(
+                f"{path}.validation",
+                f"'file' but {self.PREFIX.upper()} publishes no validation file",
+                "none, speakers or random (held out from train)",
+            )
         if kind == "speakers" and not self.validation_speakers:
             raise ValidationError(f"{path}.validation_speakers", "empty", "the speaker ids to hold out from train")
         if kind != "speakers" and self.validation_speakers:
-            raise ValidationError(f"{path}.validation_speakers", f"given, but validation is {kind!r}",
-                                  "only with validation: speakers")
+            raise ValidationError(
+                f"{path}.validation_speakers", f"given, but validation is {kind!r}", "only with validation: speakers"
+            )
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValidationError(f"{path}.validation_fraction", f"got {self.validation_fraction}", "(0, 1)")
         if self.max_memory_gib <= 0:
@@ -111,8 +116,12 @@ def split_file(root: Path, prefix: str, split: str) -> Path:
     for name in (f"{prefix}_{split}.h5", f"{prefix}_{split}.h5.gz"):
         if (root / name).is_file():
             return root / name
-    raise ValidationError("data.root", f"{root} holds neither {prefix}_{split}.h5 nor {prefix}_{split}.h5.gz",
-                          f"a folder with the published {prefix.upper()} files", file=root)
+    raise ValidationError(
+        "data.root",
+        f"{root} holds neither {prefix}_{split}.h5 nor {prefix}_{split}.h5.gz",
+        f"a folder with the published {prefix.upper()} files",
+        file=root,
+    )
 
 
 def holdout(parameters: SpeechParameters, source: SpikeFile) -> dict[str, np.ndarray]:
@@ -121,24 +130,35 @@ def holdout(parameters: SpeechParameters, source: SpikeFile) -> dict[str, np.nda
     kind = parameters.validation_kind
     if kind == "speakers":
         if source.speakers is None:
-            raise ValidationError("extra/speaker", "missing; needed for validation: speakers",
-                                  "a 1-D integer array of speaker ids", file=source.path)
+            raise ValidationError(
+                "extra/speaker",
+                "missing; needed for validation: speakers",
+                "a 1-D integer array of speaker ids",
+                file=source.path,
+            )
         present = np.unique(source.speakers)
         absent = sorted(set(parameters.validation_speakers) - set(present.tolist()))
         if absent:
-            raise ValidationError("data.validation_speakers", f"speakers {absent} have no training sample",
-                                  f"ids present in {source.path.name}: {present.tolist()}")
+            raise ValidationError(
+                "data.validation_speakers",
+                f"speakers {absent} have no training sample",
+                f"ids present in {source.path.name}: {present.tolist()}",
+            )
         chosen = np.isin(source.speakers, parameters.validation_speakers)
         if chosen.all():
-            raise ValidationError("data.validation_speakers", "would hold out every training sample",
-                                  "a proper subset of the speakers")
+            raise ValidationError(
+                "data.validation_speakers", "would hold out every training sample", "a proper subset of the speakers"
+            )
         return {"train": everything[~chosen], "validation": everything[chosen]}
     if kind == "random":
         order = np.random.default_rng(parameters.validation_seed).permutation(source.size)
         count = max(1, int(round(parameters.validation_fraction * source.size)))
         if count >= source.size:
-            raise ValidationError("data.validation_fraction", f"leaves no training sample of {source.size}",
-                                  "a fraction that keeps at least one training sample")
+            raise ValidationError(
+                "data.validation_fraction",
+                f"leaves no training sample of {source.size}",
+                "a fraction that keeps at least one training sample",
+            )
         return {"train": np.sort(order[count:]), "validation": np.sort(order[:count])}
     return {"train": everything}
 
@@ -148,8 +168,9 @@ def _describe_validation(parameters: SpeechParameters) -> str:
     if kind == "speakers":
         return f"speaker-wise hold-out from train: speakers {sorted(parameters.validation_speakers)}"
     if kind == "random":
-        return (f"random hold-out from train: fraction {parameters.validation_fraction}, "
-                f"seed {parameters.validation_seed}")
+        return (
+            f"random hold-out from train: fraction {parameters.validation_fraction}, seed {parameters.validation_seed}"
+        )
     return {"file": "the published validation file", "none": "no validation split"}[kind]
 
 
@@ -163,44 +184,69 @@ def load_speech(parameters: SpeechParameters, dt_ms: float) -> DataSplits:
     files = {"train": split_file(root, prefix, "train"), "test": split_file(root, prefix, "test")}
     if parameters.validation_kind == "file":
         files["validation"] = split_file(root, prefix, "valid")
-    description = {"loader": f"neurodelay.data.shd/{prefix}", "version": LOADER_VERSION,
-                   "files": {split: file_digest(path) for split, path in files.items()},
-                   "dt_ms": dt_ms, "max_duration_ms": parameters.max_duration_ms, "n_channels": N_CHANNELS,
-                   "n_classes": parameters.N_CLASSES, "validation": parameters.validation_kind,
-                   "validation_speakers": sorted(parameters.validation_speakers),
-                   "validation_fraction": parameters.validation_fraction,
-                   "validation_seed": parameters.validation_seed}
+    description = {
+        "loader": f"neurodelay.data.shd/{prefix}",
+        "version": LOADER_VERSION,
+        "files": {split: file_digest(path) for split, path in files.items()},
+        "dt_ms": dt_ms,
+        "max_duration_ms": parameters.max_duration_ms,
+        "n_channels": N_CHANNELS,
+        "n_classes": parameters.N_CLASSES,
+        "validation": parameters.validation_kind,
+        "validation_speakers": sorted(parameters.validation_speakers),
+        "validation_fraction": parameters.validation_fraction,
+        "validation_seed": parameters.validation_seed,
+    }
     cache = BinnedCache(parameters.cache_dir or default_cache_root()) if parameters.cache else None
     key = cache_key(description)
     found = cache.load(key) if cache is not None else None
     if found is None:
         found = _build(parameters, files, steps, dt_ms, cache, key, description)
     arrays, manifest = found
-    shared = {"dt_ms": dt_ms, "max_duration_ms": parameters.max_duration_ms, "steps": steps,
-              "binning": "step floor(t / dt_ms), at most one spike per channel and step",
-              "validation_split": _describe_validation(parameters),
-              "cache_entry": None if cache is None else str(cache.entry(key))}
+    shared = {
+        "dt_ms": dt_ms,
+        "max_duration_ms": parameters.max_duration_ms,
+        "steps": steps,
+        "binning": "step floor(t / dt_ms), at most one spike per channel and step",
+        "validation_split": _describe_validation(parameters),
+        "cache_entry": None if cache is None else str(cache.entry(key)),
+    }
     datasets = {}
     for split in manifest["splits"]:
-        metadata = dict(shared, source=manifest["sources"][split], sha256=manifest["digests"][split],
-                        binning_report=manifest["reports"][split])
-        datasets[split] = Dataset(f"{prefix}/{split}", arrays[f"{split}.inputs"], arrays[f"{split}.labels"],
-                                  dt_ms, parameters.N_CLASSES, metadata)
+        metadata = dict(
+            shared,
+            source=manifest["sources"][split],
+            sha256=manifest["digests"][split],
+            binning_report=manifest["reports"][split],
+        )
+        datasets[split] = Dataset(
+            f"{prefix}/{split}",
+            arrays[f"{split}.inputs"],
+            arrays[f"{split}.labels"],
+            dt_ms,
+            parameters.N_CLASSES,
+            metadata,
+        )
     return DataSplits(train=datasets["train"], test=datasets["test"], validation=datasets.get("validation"))
 
 
-def _build(parameters: SpeechParameters, files: dict[str, Path], steps: int, dt_ms: float,
-           cache: BinnedCache | None, key: str, description: dict[str, Any]):
+def _build(
+    parameters: SpeechParameters,
+    files: dict[str, Path],
+    steps: int,
+    dt_ms: float,
+    cache: BinnedCache | None,
+    key: str,
+    description: dict[str, Any],
+):
     """Bin every split (streaming the files in chunks) into the cache or into memory."""
     writer = cache.writer(key) if cache is not None else None
     scratch = writer.staging if writer is not None else None
     arrays: dict[str, np.ndarray] = {}
-    manifest: dict[str, Any] = {"description": description, "splits": [], "sources": {}, "digests": {},
-                                "reports": {}}
+    manifest: dict[str, Any] = {"description": description, "splits": [], "sources": {}, "digests": {}, "reports": {}}
     try:
         for file_split, path in files.items():
-            with SpikeFile(path, n_channels=N_CHANNELS, n_classes=parameters.N_CLASSES,
-                           scratch_dir=scratch) as source:
+            with SpikeFile(path, n_channels=N_CHANNELS, n_classes=parameters.N_CLASSES, scratch_dir=scratch) as source:
                 rows = holdout(parameters, source) if file_split == "train" else {file_split: np.arange(source.size)}
                 outputs = {}
                 for split, indices in rows.items():
@@ -217,8 +263,10 @@ def _build(parameters: SpeechParameters, files: dict[str, Path], steps: int, dt_
                     manifest["sources"][split] = str(path)
                     manifest["digests"][split] = description["files"][file_split]
                     manifest["reports"][split] = reports[split].as_dict()
-                    console.note(f"{parameters.PREFIX}/{split}: {len(indices)} samples from {path.name}, "
-                                 f"{steps} steps of {dt_ms} ms: {reports[split].summary()}")
+                    console.note(
+                        f"{parameters.PREFIX}/{split}: {len(indices)} samples from {path.name}, "
+                        f"{steps} steps of {dt_ms} ms: {reports[split].summary()}"
+                    )
                     if writer is not None:
                         writer.save(f"{split}.labels", labels)
                     arrays[f"{split}.inputs"], arrays[f"{split}.labels"] = outputs[split], labels
@@ -232,8 +280,9 @@ def _build(parameters: SpeechParameters, files: dict[str, Path], steps: int, dt_
     return cache.load(key)
 
 
-def _bin_file(source: SpikeFile, rows: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
-              dt_ms: float) -> dict[str, BinningReport]:
+def _bin_file(
+    source: SpikeFile, rows: dict[str, np.ndarray], outputs: dict[str, np.ndarray], dt_ms: float
+) -> dict[str, BinningReport]:
     """Stream ``source`` in chunks; sample ``rows[split][r]`` of the file goes to ``outputs[split][r]``."""
     destination = np.empty((source.size, 2), dtype=np.int64)
     names = list(rows)
@@ -246,15 +295,18 @@ def _bin_file(source: SpikeFile, rows: dict[str, np.ndarray], outputs: dict[str,
         for offset, sample in enumerate(samples):
             position, row = destination[start + offset]
             split = names[position]
-            reports[split].add(bin_samples([sample], outputs[split][row:row + 1], dt_ms))
+            reports[split].add(bin_samples([sample], outputs[split][row : row + 1], dt_ms))
     return reports
 
 
 def _check_memory(parameters: SpeechParameters, shape: tuple[int, ...], arrays: dict[str, np.ndarray]) -> None:
     total = int(np.prod(shape)) + sum(array.nbytes for array in arrays.values())
     if total > parameters.max_memory_gib * 2**30:
-        raise ValidationError("data.cache", f"false, but the binned splits need {total / 2**30:.1f} GiB of memory",
-                              f"cache: true (streams from disk) or max_memory_gib >= {total / 2**30:.1f}")
+        raise ValidationError(
+            "data.cache",
+            f"false, but the binned splits need {total / 2**30:.1f} GiB of memory",
+            f"cache: true (streams from disk) or max_memory_gib >= {total / 2**30:.1f}",
+        )
 
 
 def load_shd(parameters: SHDParameters, dt_ms: float) -> DataSplits:

@@ -6,6 +6,7 @@ lengths, ``labels`` one integer class per sample, optional ``extra/speaker`` one
 sample. Every structural problem raises :class:`~neurodelay.errors.ValidationError` naming the
 file, the dataset path inside it (the field) and what is allowed.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -38,8 +39,9 @@ class SpikeFile:
     checking each against the file's rules.
     """
 
-    def __init__(self, path: str | Path, *, n_channels: int, n_classes: int,
-                 scratch_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, n_channels: int, n_classes: int, scratch_dir: str | Path | None = None
+    ) -> None:
         self.path = Path(path)
         self.n_channels = n_channels
         self.n_classes = n_classes
@@ -58,8 +60,9 @@ class SpikeFile:
             self._file = h5py.File(readable, "r")
         except OSError as error:
             self._cleanup()
-            raise ValidationError("(file)", f"not a readable HDF5 file ({error})",
-                                  "an HDF5 file, optionally gzipped", file=self.path) from None
+            raise ValidationError(
+                "(file)", f"not a readable HDF5 file ({error})", "an HDF5 file, optionally gzipped", file=self.path
+            ) from None
         except BaseException:
             self._cleanup()
             raise
@@ -83,8 +86,9 @@ class SpikeFile:
             with os.fdopen(handle, "wb") as target, gzip.open(self.path, "rb") as source:
                 shutil.copyfileobj(source, target, 1 << 22)
         except (OSError, EOFError) as error:
-            raise ValidationError("(file)", f"gzip stream is damaged ({error})", "a complete .h5.gz file",
-                                  file=self.path) from None
+            raise ValidationError(
+                "(file)", f"gzip stream is damaged ({error})", "a complete .h5.gz file", file=self.path
+            ) from None
         return self._temporary
 
     def _cleanup(self) -> None:
@@ -100,16 +104,19 @@ class SpikeFile:
         item = self._file.get(name)
         if not isinstance(item, h5py.Dataset):
             found = "missing" if item is None else f"a {type(item).__name__}, not a dataset"
-            raise self._error(name, found, "a dataset (published SHD/SSC layout: spikes/times, "
-                              "spikes/units, labels)")
+            raise self._error(name, found, "a dataset (published SHD/SSC layout: spikes/times, spikes/units, labels)")
         return item
 
     def _check_ragged(self, name: str, kinds: str, allowed: str) -> h5py.Dataset:
         dataset = self._dataset(name)
         base = h5py.check_vlen_dtype(dataset.dtype)
         if dataset.ndim != 1 or base is None or base.kind not in kinds:
-            raise self._error(name, f"dtype {base if base is not None else dataset.dtype} of shape "
-                              f"{list(dataset.shape)}{'' if base is not None else ' (not ragged/vlen)'}", allowed)
+            raise self._error(
+                name,
+                f"dtype {base if base is not None else dataset.dtype} of shape "
+                f"{list(dataset.shape)}{'' if base is not None else ' (not ragged/vlen)'}",
+                allowed,
+            )
         return dataset
 
     def _check_structure(self) -> None:
@@ -117,24 +124,35 @@ class SpikeFile:
         self._units = self._check_ragged(UNITS, "iu", "a 1-D ragged (vlen) array of integer channel indices")
         labels = self._dataset(LABELS)
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
-            raise self._error(LABELS, f"dtype {labels.dtype} of shape {list(labels.shape)}",
-                              "a 1-D integer array, one class per sample")
+            raise self._error(
+                LABELS,
+                f"dtype {labels.dtype} of shape {list(labels.shape)}",
+                "a 1-D integer array, one class per sample",
+            )
         sizes = {TIMES: self._times.shape[0], UNITS: self._units.shape[0], LABELS: labels.shape[0]}
         if len(set(sizes.values())) != 1:
-            raise self._error(UNITS if sizes[UNITS] != sizes[TIMES] else LABELS,
-                              "sample counts disagree: " + ", ".join(f"{k} {v}" for k, v in sizes.items()),
-                              "the same number of samples in spikes/times, spikes/units and labels")
+            raise self._error(
+                UNITS if sizes[UNITS] != sizes[TIMES] else LABELS,
+                "sample counts disagree: " + ", ".join(f"{k} {v}" for k, v in sizes.items()),
+                "the same number of samples in spikes/times, spikes/units and labels",
+            )
         self.size = int(sizes[TIMES])
         self.labels = labels[()].astype(np.int64)
         if self.size and (self.labels.min() < 0 or self.labels.max() >= self.n_classes):
-            raise self._error(LABELS, f"labels span [{self.labels.min()}, {self.labels.max()}]",
-                              f"[0, {self.n_classes - 1}] ({self.n_classes} classes)")
+            raise self._error(
+                LABELS,
+                f"labels span [{self.labels.min()}, {self.labels.max()}]",
+                f"[0, {self.n_classes - 1}] ({self.n_classes} classes)",
+            )
         self.speakers = None
         if SPEAKERS in self._file:
             speakers = self._dataset(SPEAKERS)
             if speakers.shape != (self.size,) or speakers.dtype.kind not in "iu":
-                raise self._error(SPEAKERS, f"dtype {speakers.dtype} of shape {list(speakers.shape)}",
-                                  f"a 1-D integer array of {self.size} speaker ids")
+                raise self._error(
+                    SPEAKERS,
+                    f"dtype {speakers.dtype} of shape {list(speakers.shape)}",
+                    f"a 1-D integer array of {self.size} speaker ids",
+                )
             self.speakers = speakers[()].astype(np.int64)
 
     # ----- events -------------------------------------------------------------------------
@@ -146,14 +164,21 @@ class SpikeFile:
         for offset, (times_s, units) in enumerate(zip(times_chunk, units_chunk)):
             sample = start + offset
             if times_s.shape != units.shape:
-                raise self._error(f"{UNITS}[{sample}]", f"{units.size} channel indices for {times_s.size} "
-                                  f"spike times in {TIMES}[{sample}]", "one channel index per spike time")
+                raise self._error(
+                    f"{UNITS}[{sample}]",
+                    f"{units.size} channel indices for {times_s.size} spike times in {TIMES}[{sample}]",
+                    "one channel index per spike time",
+                )
             times_ms = times_s.astype(np.float64) * 1000.0
             if times_ms.size and not (np.all(np.isfinite(times_ms)) and times_ms.min() >= 0.0):
-                raise self._error(f"{TIMES}[{sample}]", "contains negative, NaN or infinite times",
-                                  "finite times >= 0 s")
+                raise self._error(
+                    f"{TIMES}[{sample}]", "contains negative, NaN or infinite times", "finite times >= 0 s"
+                )
             if units.size and (units.min() < 0 or units.max() >= self.n_channels):
-                raise self._error(f"{UNITS}[{sample}]", f"channels span [{units.min()}, {units.max()}]",
-                                  f"[0, {self.n_channels - 1}] ({self.n_channels} channels)")
+                raise self._error(
+                    f"{UNITS}[{sample}]",
+                    f"channels span [{units.min()}, {units.max()}]",
+                    f"[0, {self.n_channels - 1}] ({self.n_channels} channels)",
+                )
             samples.append((times_ms, units.astype(np.int64)))
         return samples

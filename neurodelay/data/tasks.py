@@ -1,4 +1,5 @@
 """The registry of tasks a training config can name in ``data.task``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ class SamplesParameters:
 
 
 def load_samples(parameters: SamplesParameters, dt_ms: float) -> DataSplits:
-    raise NeurodelayError("data.task 'samples' takes its data from Python: call neurodelay.train.train_on(train, "
-                          "test, config, out); from the command line use task arrays (.npz) or tonic")
+    raise NeurodelayError(
+        "data.task 'samples' takes its data from Python: call neurodelay.train.train_on(train, "
+        "test, config, out); from the command line use task arrays (.npz) or tonic"
+    )
 
 
 @dataclass(frozen=True)

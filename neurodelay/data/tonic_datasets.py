@@ -8,6 +8,7 @@ tonic's SHD gives every event ``p = 1`` with ``sensor_size (700, 1, 1)``); event
 by the SHD loader's rule (:mod:`neurodelay.data.events`: at most one spike per channel and step,
 merged and late events counted and reported).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -51,8 +52,11 @@ class TonicParameters:
         if self.n_classes is not None and self.n_classes < 1:
             raise ValidationError(f"{path}.n_classes", f"got {self.n_classes}", ">= 1")
         if "save_to" in self.options or "train" in self.options:
-            raise ValidationError(f"{path}.options", "sets save_to or train", "other keyword arguments (root and "
-                                  "the split are set by neurodelay)")
+            raise ValidationError(
+                f"{path}.options",
+                "sets save_to or train",
+                "other keyword arguments (root and the split are set by neurodelay)",
+            )
 
 
 def dataset_class(name: str) -> type:
@@ -61,12 +65,15 @@ def dataset_class(name: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise NeurodelayError(f"data.dataset {name!r}: cannot import {module_name} ({error}); install the "
-                              "'tonic' extra (pip install 'neurodelay[tonic]')") from None
+        raise NeurodelayError(
+            f"data.dataset {name!r}: cannot import {module_name} ({error}); install the "
+            "'tonic' extra (pip install 'neurodelay[tonic]')"
+        ) from None
     found = getattr(module, class_name, None)
     if not isinstance(found, type):
-        raise ValidationError("data.dataset", f"{module_name} has no class {class_name!r}",
-                              "a tonic.datasets class name or module:Class")
+        raise ValidationError(
+            "data.dataset", f"{module_name} has no class {class_name!r}", "a tonic.datasets class name or module:Class"
+        )
     return found
 
 
@@ -84,8 +91,11 @@ def events_to_rows(events: Any, sensor_size: tuple[int, ...], index: int, time_u
             continue
         values = np.asarray(events[name], np.int64)
         if values.size and (values.min() < 0 or values.max() >= extent):
-            raise ValidationError(f"{where}.{name}", f"spans [{values.min()}, {values.max()}]",
-                                  f"[0, {extent - 1}] (sensor_size {list(size)})")
+            raise ValidationError(
+                f"{where}.{name}",
+                f"spans [{values.min()}, {values.max()}]",
+                f"[0, {extent - 1}] (sensor_size {list(size)})",
+            )
         coordinates.append(values)
     times = np.asarray(events["t"], np.float64)
     if times.size and not (np.all(np.isfinite(times)) and times.min() >= 0):
@@ -104,8 +114,11 @@ def load_tonic(parameters: TonicParameters, dt_ms: float) -> DataSplits:
         try:
             source = cls(save_to=str(root), train=train, **parameters.options)
         except (OSError, RuntimeError, ValueError, KeyError) as error:  # tonic tries to download what is missing
-            raise ValidationError("data.root", f"{parameters.dataset}(save_to={str(root)!r}, train={train}) failed: "
-                                  f"{type(error).__name__}: {error}", "a folder holding the dataset's files") from None
+            raise ValidationError(
+                "data.root",
+                f"{parameters.dataset}(save_to={str(root)!r}, train={train}) failed: {type(error).__name__}: {error}",
+                "a folder holding the dataset's files",
+            ) from None
         sensor_size = tuple(getattr(source, "sensor_size", ()) or ())
         if not sensor_size:
             raise ValidationError("data.dataset", f"{parameters.dataset} has no sensor_size", "a tonic dataset class")
@@ -119,10 +132,18 @@ def load_tonic(parameters: TonicParameters, dt_ms: float) -> DataSplits:
             channels.append(channel)
             labels.append(int(np.asarray(target).item()))
         labels_array = check_labels(np.array(labels, np.int64), len(labels), f"data.dataset ({split}).labels", None)
-        rows = tuple(np.concatenate(part) if part else np.zeros(0, kind)
-                     for part, kind in ((samples, np.int64), (times, np.float64), (channels, np.int64)))
-        raw[split] = RawSplit(split, f"{cls.__module__}.{cls.__name__}({root}, train={train})", labels_array,
-                              events=rows)
-    arrays = ArrayParameters(train="", test="", max_duration_ms=parameters.max_duration_ms, n_channels=n_channels,
-                             n_classes=parameters.n_classes)
+        rows = tuple(
+            np.concatenate(part) if part else np.zeros(0, kind)
+            for part, kind in ((samples, np.int64), (times, np.float64), (channels, np.int64))
+        )
+        raw[split] = RawSplit(
+            split, f"{cls.__module__}.{cls.__name__}({root}, train={train})", labels_array, events=rows
+        )
+    arrays = ArrayParameters(
+        train="",
+        test="",
+        max_duration_ms=parameters.max_duration_ms,
+        n_channels=n_channels,
+        n_classes=parameters.n_classes,
+    )
     return assemble(raw, arrays, dt_ms, "tonic")

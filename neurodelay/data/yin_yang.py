@@ -16,6 +16,7 @@ published data set, so the splits train (5000, seed 42), validation (1000, seed 
 (1000, seed 40) are the published ones. Features are ``[x, y, 1 - x, 1 - y]`` (plus an optional
 bias input), each encoded as one spike at time ``t_min_ms + f (t_max_ms - t_min_ms)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ class YinYangParameters:
     def check(self, path: str) -> None:
         """Raise :class:`ValidationError` naming ``path.<field>`` for a value out of range."""
         if not 0.0 < self.r_big <= 0.5:
-            raise ValidationError(f"{path}.r_big", f"got {self.r_big}",
-                                  "(0, 0.5] (features 1 - x, 1 - y must stay in [0, 1])")
+            raise ValidationError(
+                f"{path}.r_big", f"got {self.r_big}", "(0, 0.5] (features 1 - x, 1 - y must stay in [0, 1])"
+            )
         if not 0.0 < self.r_small < self.r_big / 2:
             raise ValidationError(f"{path}.r_small", f"got {self.r_small}", f"(0, r_big / 2 = {self.r_big / 2})")
         for split in ("train", "validation", "test"):
@@ -63,13 +65,17 @@ class YinYangParameters:
             if not 0 <= seed < 2**32:
                 raise ValidationError(f"{path}.{split}_seed", f"got {seed}", "[0, 2**32 - 1]")
         if not 0.0 <= self.t_min_ms < self.t_max_ms:
-            raise ValidationError(f"{path}.t_min_ms", f"got t_min_ms={self.t_min_ms}, t_max_ms={self.t_max_ms}",
-                                  "0 <= t_min_ms < t_max_ms")
+            raise ValidationError(
+                f"{path}.t_min_ms",
+                f"got t_min_ms={self.t_min_ms}, t_max_ms={self.t_max_ms}",
+                "0 <= t_min_ms < t_max_ms",
+            )
         if not self.t_max_ms < self.duration_ms:
             raise ValidationError(f"{path}.duration_ms", f"got {self.duration_ms}", f"> t_max_ms = {self.t_max_ms}")
         if not 0.0 <= self.bias_time_ms < self.duration_ms:
-            raise ValidationError(f"{path}.bias_time_ms", f"got {self.bias_time_ms}",
-                                  f"[0, duration_ms = {self.duration_ms})")
+            raise ValidationError(
+                f"{path}.bias_time_ms", f"got {self.bias_time_ms}", f"[0, duration_ms = {self.duration_ms})"
+            )
 
 
 def yin_yang_class(x: float, y: float, *, r_small: float = 0.1, r_big: float = 0.5) -> int:
@@ -78,14 +84,12 @@ def yin_yang_class(x: float, y: float, *, r_small: float = 0.1, r_big: float = 0
     d_left = math.hypot(x - 0.5 * r_big, y - r_big)
     if d_right < r_small or d_left < r_small:
         return 2
-    if (d_right <= r_small or r_small < d_left <= 0.5 * r_big
-            or (y > r_big and d_right > 0.5 * r_big)):
+    if d_right <= r_small or r_small < d_left <= 0.5 * r_big or (y > r_big and d_right > 0.5 * r_big):
         return 1
     return 0
 
 
-def yin_yang_points(size: int, seed: int, *, r_small: float = 0.1,
-                    r_big: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def yin_yang_points(size: int, seed: int, *, r_small: float = 0.1, r_big: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """``(xy [size, 2] float64, labels [size] int64)`` drawn exactly as the published generator."""
     rng = np.random.RandomState(seed)
     points = np.empty((size, 2), np.float64)
@@ -117,27 +121,36 @@ def load_yin_yang(parameters: YinYangParameters, dt_ms: float) -> DataSplits:
     """The three splits as spike rasters on ``dt_ms``; inputs are x, y, 1-x, 1-y (+ bias)."""
     steps = steps_for(parameters.duration_ms, dt_ms)
     if np.floor(parameters.t_max_ms / dt_ms + 0.5) >= steps:
-        raise ValidationError("data.duration_ms", f"{parameters.duration_ms} ms holds {steps} steps of "
-                              f"{dt_ms} ms, too few for a spike at t_max_ms = {parameters.t_max_ms}",
-                              "duration_ms > t_max_ms + dt_ms / 2")
+        raise ValidationError(
+            "data.duration_ms",
+            f"{parameters.duration_ms} ms holds {steps} steps of "
+            f"{dt_ms} ms, too few for a spike at t_max_ms = {parameters.t_max_ms}",
+            "duration_ms > t_max_ms + dt_ms / 2",
+        )
 
     def split(name: str, size: int, seed: int) -> Dataset:
         points, labels = yin_yang_points(size, seed, r_small=parameters.r_small, r_big=parameters.r_big)
         features = yin_yang_features(points)
-        raster, max_error_ms = time_to_first_spike(features, t_min_ms=parameters.t_min_ms,
-                                                   t_max_ms=parameters.t_max_ms, dt_ms=dt_ms, steps=steps)
+        raster, max_error_ms = time_to_first_spike(
+            features, t_min_ms=parameters.t_min_ms, t_max_ms=parameters.t_max_ms, dt_ms=dt_ms, steps=steps
+        )
         if parameters.bias_input:
             bias = np.zeros((size, steps, 1), bool)
             bias_step = int(np.floor(parameters.bias_time_ms / dt_ms + 0.5))
             bias[:, bias_step, 0] = True
             raster = np.concatenate([raster, bias], axis=2)
             max_error_ms = max(max_error_ms, abs(bias_step * dt_ms - parameters.bias_time_ms))
-        metadata = {"generator": "yin_yang (Kriener et al. 2021, published rule)", "seed": seed,
-                    "inputs": ["x", "y", "1-x", "1-y"] + (["bias"] if parameters.bias_input else []),
-                    "encoding": "time to first spike, rounded half up to the dt grid",
-                    "encoding_max_error_ms": max_error_ms}
+        metadata = {
+            "generator": "yin_yang (Kriener et al. 2021, published rule)",
+            "seed": seed,
+            "inputs": ["x", "y", "1-x", "1-y"] + (["bias"] if parameters.bias_input else []),
+            "encoding": "time to first spike, rounded half up to the dt grid",
+            "encoding_max_error_ms": max_error_ms,
+        }
         return Dataset(f"yin_yang/{name}", raster, labels, dt_ms, N_CLASSES, metadata)
 
-    return DataSplits(train=split("train", parameters.train_size, parameters.train_seed),
-                      validation=split("validation", parameters.validation_size, parameters.validation_seed),
-                      test=split("test", parameters.test_size, parameters.test_seed))
+    return DataSplits(
+        train=split("train", parameters.train_size, parameters.train_seed),
+        validation=split("validation", parameters.validation_size, parameters.validation_seed),
+        test=split("test", parameters.test_size, parameters.test_seed),
+    )

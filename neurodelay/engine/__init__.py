@@ -7,6 +7,7 @@
 Kernels are pure functions (:func:`~neurodelay.engine.forward.simulate`,
 :func:`~neurodelay.engine.adjoint.adjoint`); the module and the autograd function are thin wrappers.
 """
+
 from . import losses
 from .functional import Gradients, loss, loss_and_gradients
 from .module import DelayNetwork, EngineOutput

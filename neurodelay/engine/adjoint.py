@@ -37,6 +37,7 @@ accumulator until the pass reaches its step. Arrivals after the last step read 0
 forward pass where they are dropped. All spikes are back-propagated; each trial starts from zero
 adjoints.
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,9 +48,14 @@ from .layout import CompiledNetwork
 from .ring import MirroredRing
 
 
-def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[str, torch.Tensor],
-            count_grads: dict[str, torch.Tensor], *, per_trial: bool = False
-            ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+def adjoint(
+    compiled: CompiledNetwork,
+    tape: ForwardTape,
+    readout_grads: dict[str, torch.Tensor],
+    count_grads: dict[str, torch.Tensor],
+    *,
+    per_trial: bool = False,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``(weight_grads, delay_grads)``, each ``{projection: [n_pre, n_post]}`` (0 at absent synapses).
 
     readout_grads: ``{leaky-integrator population: dL/dV [batch, steps, n]}``.
@@ -73,18 +79,25 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
     weight_v = {g.name: g.alpha + 1.0 / g.beta for g in compiled.groups}
     trials = batch if per_trial else 1
     # per bucket-table entry [trials * chunks, (weight, delay), width], mapped to synapses at the end
-    grads = {c.name: torch.zeros(trials * tape.tables[c.name].chunks, 2, tape.tables[c.name].width,
-                                 device=device, dtype=dtype) for c in compiled.connections}
+    grads = {
+        c.name: torch.zeros(
+            trials * tape.tables[c.name].chunks, 2, tape.tables[c.name].width, device=device, dtype=dtype
+        )
+        for c in compiled.connections
+    }
     # dL/dt of each spike through its outgoing synapses, collected bucket by bucket
-    spike_time_effect = {g.name: torch.zeros(tape.spikes[g.name].total, device=device, dtype=dtype)
-                         for g in compiled.spiking}
+    spike_time_effect = {
+        g.name: torch.zeros(tape.spikes[g.name].total, device=device, dtype=dtype) for g in compiled.spiking
+    }
 
     for group in compiled.readouts:
         # index T (one step past the trial): a_i = 0, a_w = dL/dV[T-1], so that an arrival there
         # gets the central difference across the trial's end
         ring_shift[group.name].store(steps, -shift_v[group.name] * readout_grads[group.name][:, steps - 1])
-    schedules = {c.name: tape.schedules.get(c.name) or chunk_schedule(tape.tables[c.name], tape.spikes[c.pre], steps)
-                 for c in compiled.connections}
+    schedules = {
+        c.name: tape.schedules.get(c.name) or chunk_schedule(tape.tables[c.name], tape.spikes[c.pre], steps)
+        for c in compiled.connections
+    }
     for step in range(steps - 1, -1, -1):
         for connection in compiled.connections:
             table = tape.tables[connection.name]
@@ -109,7 +122,9 @@ def adjoint(compiled: CompiledNetwork, tape: ForwardTape, readout_grads: dict[st
                     batch_index, neuron_index = log.at(step)
                     first, last = log.offsets[step], log.offsets[step + 1]
                     slope_before, slope_after = (s[first:last] for s in tape.slopes[group.name])
-                    d_time = spike_time_effect[group.name][first:last] - carried_v[batch_index, neuron_index] * slope_after
+                    d_time = (
+                        spike_time_effect[group.name][first:last] - carried_v[batch_index, neuron_index] * slope_after
+                    )
                     jumped = -d_time / slope_before
                     if group.name in count_grads:
                         jumped = jumped + count_grads[group.name][batch_index, neuron_index]

@@ -16,6 +16,7 @@ bookkeeping. The width trades padding (at most ``width - 1`` entries per non-emp
 cost per chunk (:func:`chunk_width`): rows of equal length (dense, one bucket) get one chunk each,
 and then a step's chunks are simply its spiking neurons (``BucketTable.direct``).
 """
+
 from __future__ import annotations
 
 import math
@@ -67,8 +68,9 @@ class BucketTable:
         return rows[:, 0], rows[:, 1].view(self.dtype)
 
 
-def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor | None, max_delay_steps: int,
-                 bucket_steps: int) -> BucketTable:
+def bucket_table(
+    weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor | None, max_delay_steps: int, bucket_steps: int
+) -> BucketTable:
     """Build the table of one projection.
 
     weight: ``[n_pre, n_post]`` float; delay: ``[n_pre, n_post]`` int64 in ``[0, max_delay_steps]``;
@@ -78,7 +80,7 @@ def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor |
     device = weight.device
     buckets = max_delay_steps // bucket_steps + 1
     exists = torch.ones(n_pre, n_post, dtype=torch.bool, device=device) if mask is None else mask
-    pre, post = torch.nonzero(exists, as_tuple=True)                        # row-major: j ascending per i
+    pre, post = torch.nonzero(exists, as_tuple=True)  # row-major: j ascending per i
     d = delay[pre, post]
     q = torch.div(d, bucket_steps, rounding_mode="floor")
     row = q * n_pre + pre
@@ -99,19 +101,29 @@ def bucket_table(weight: torch.Tensor, delay: torch.Tensor, mask: torch.Tensor |
         return table.view(chunks, width)
 
     integer = {2: torch.int16, 4: torch.int32, 8: torch.int64}[weight.element_size()]
-    packed = torch.stack((filled((residual * n_post + post).to(integer), 0),
-                          filled(weight[pre, post], 0.0).view(integer)), 1)
-    return BucketTable(n_pre, n_post, bucket_steps, buckets, width, packed,
-                       synapse=filled(pre * n_post + post, n_pre * n_post),
-                       first_chunk=first_chunk, chunk_count=chunk_count, dtype=weight.dtype,
-                       direct=buckets == 1 and bool((chunk_count == 1).all()))
+    packed = torch.stack(
+        (filled((residual * n_post + post).to(integer), 0), filled(weight[pre, post], 0.0).view(integer)), 1
+    )
+    return BucketTable(
+        n_pre,
+        n_post,
+        bucket_steps,
+        buckets,
+        width,
+        packed,
+        synapse=filled(pre * n_post + post, n_pre * n_post),
+        first_chunk=first_chunk,
+        chunk_count=chunk_count,
+        dtype=weight.dtype,
+        direct=buckets == 1 and bool((chunk_count == 1).all()),
+    )
 
 
 def chunk_width(counts: torch.Tensor) -> int:
     """The width (a power of two or the longest row) minimising ``sum ceil(c / w) * (w + CHUNK_COST)``
     over the row lengths ``counts`` ``[rows]``."""
     longest = max(1, int(counts.max()) if counts.numel() else 1)
-    candidates = sorted({longest} | {2 ** k for k in range(int(math.log2(longest)) + 1)})
+    candidates = sorted({longest} | {2**k for k in range(int(math.log2(longest)) + 1)})
     costs = [int(((counts + w - 1) // w).sum()) * (w + CHUNK_COST) for w in candidates]
     return candidates[costs.index(min(costs))]
 
@@ -123,8 +135,7 @@ def chunks_of_rows(table: BucketTable, rows: torch.Tensor) -> tuple[torch.Tensor
     return ragged_arange(table.first_chunk.index_select(0, rows), counts, int(counts.sum()))
 
 
-def chunks_due(table: BucketTable, log: SpikeLog, step: int
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+def chunks_due(table: BucketTable, log: SpikeLog, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The chunks that deliver at ``step``: bucket q of every spike of step ``step - q * S``.
 
     ``log``: the pre population's spikes up to ``step`` at least. Returns ``(chunk index [M],
@@ -132,20 +143,25 @@ def chunks_due(table: BucketTable, log: SpikeLog, step: int
     nothing is due. The synapses of chunk m arrive at ``step + 1 + r``, r from its ring offsets.
     """
     s = table.bucket_steps
-    pieces = [(q, log.offsets[k], log.offsets[k + 1]) for q, k in enumerate(range(step, max(step - table.buckets * s, -1), -s))
-              if log.offsets[k + 1] > log.offsets[k]]
+    pieces = [
+        (q, log.offsets[k], log.offsets[k + 1])
+        for q, k in enumerate(range(step, max(step - table.buckets * s, -1), -s))
+        if log.offsets[k + 1] > log.offsets[k]
+    ]
     if not pieces:
         return None
-    if len(pieces) == 1:                       # spikes of one step: contiguous ids, no ragged gather
+    if len(pieces) == 1:  # spikes of one step: contiguous ids, no ragged gather
         q, start, end = pieces[0]
         spike = torch.arange(start, end, device=log.device)
         if table.direct:
             return log.neuron_index[start:end], spike, log.batch_index[start:end]
         rows = log.neuron_index[start:end] + q * table.n_pre
     else:
-        spike, piece = ragged_arange(torch.tensor([p[1] for p in pieces], device=log.device),
-                                     torch.tensor([p[2] - p[1] for p in pieces], device=log.device),
-                                     sum(p[2] - p[1] for p in pieces))
+        spike, piece = ragged_arange(
+            torch.tensor([p[1] for p in pieces], device=log.device),
+            torch.tensor([p[2] - p[1] for p in pieces], device=log.device),
+            sum(p[2] - p[1] for p in pieces),
+        )
         bucket = torch.tensor([p[0] for p in pieces], device=log.device).index_select(0, piece)
         rows = bucket * table.n_pre + log.neuron_index.index_select(0, spike)
     chunk, owner = chunks_of_rows(table, rows)
@@ -180,8 +196,9 @@ def chunk_schedule(table: BucketTable, log: SpikeLog, steps: int) -> ChunkSchedu
     """The schedule of ``table``'s deliveries for the complete ``log`` over ``steps`` steps, in the
     order :func:`chunks_due` gives them (bucket, then spike id, then chunk, within a step)."""
     device = log.device
-    spike_step = torch.repeat_interleave(torch.arange(log.steps, device=device),
-                                         torch.tensor(log.offsets, device=device).diff(), output_size=log.total)
+    spike_step = torch.repeat_interleave(
+        torch.arange(log.steps, device=device), torch.tensor(log.offsets, device=device).diff(), output_size=log.total
+    )
     bucket = torch.arange(table.buckets, device=device).repeat_interleave(log.total)
     spike = torch.arange(log.total, device=device).repeat(table.buckets)
     due = spike_step.repeat(table.buckets) + bucket * table.bucket_steps

@@ -22,6 +22,7 @@ spike logs and small rings.
 Float atomics make the order of additions vary from run to run on a GPU: results equal the torch
 engine's to rounding (float64: spikes identical, values to ~1e-12; float32: see ``docs/gpu.md``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from .layout import CompiledNetwork, Connection, integer_delays
 
 def _kernels():
     from . import triton_kernels  # imported on first use: triton is only needed on this path
+
     return triton_kernels
 
 
@@ -70,15 +72,18 @@ class DeviceTape:
     recurrent: dict[int, tuple[torch.Tensor, torch.Tensor] | None]
 
 
-def _synapses(compiled: CompiledNetwork, weights: dict[str, torch.Tensor], delays_steps: dict[str, torch.Tensor]
-              ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def _synapses(
+    compiled: CompiledNetwork, weights: dict[str, torch.Tensor], delays_steps: dict[str, torch.Tensor]
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     result = {}
     for c in compiled.connections:
         w = weights[c.name].detach()
         if c.mask is not None:
             w = w * c.mask
-        result[c.name] = (w.contiguous(), integer_delays(delays_steps[c.name].detach(), c.max_delay_steps)
-                          .to(torch.int32).contiguous())
+        result[c.name] = (
+            w.contiguous(),
+            integer_delays(delays_steps[c.name].detach(), c.max_delay_steps).to(torch.int32).contiguous(),
+        )
     return result
 
 
@@ -88,13 +93,18 @@ def _recurrent(block: Block, synapses, like: torch.Tensor) -> tuple[torch.Tensor
     weights = torch.zeros(block.size, block.size, dtype=like.dtype, device=like.device)
     delays = torch.zeros(block.size, block.size, dtype=torch.int32, device=like.device)
     for c in block.internal:
-        weights[block.columns(c.pre), block.columns(c.post)], delays[block.columns(c.pre), block.columns(c.post)] = \
+        weights[block.columns(c.pre), block.columns(c.post)], delays[block.columns(c.pre), block.columns(c.post)] = (
             synapses[c.name]
+        )
     return weights, delays
 
 
-def forward(plan: DevicePlan, sources: dict[str, torch.Tensor], weights: dict[str, torch.Tensor],
-            delays_steps: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], DeviceTape]:
+def forward(
+    plan: DevicePlan,
+    sources: dict[str, torch.Tensor],
+    weights: dict[str, torch.Tensor],
+    delays_steps: dict[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], DeviceTape]:
     """``(readout traces {LI population: [B, T, n]}, spike counts {LIF population: [B, n]}, tape)``.
 
     sources: ``{source: [B, T, n]}`` 0/1 in any dtype (int8 saves memory);
@@ -116,10 +126,24 @@ def forward(plan: DevicePlan, sources: dict[str, torch.Tensor], weights: dict[st
             w, d = synapses[c.name]
             if rows:
                 per_program = _rows_per_program(c.n_pre)
-                host_sync.launch(kernels.deliver_spikes, (-(-rows // per_program),), spikes[c.pre], w, d, arrivals,
-                                 steps, rows, c.n_pre, c.n_post, block.size, block.offsets[c.post],
-                                 ROWS=per_program, BLOCK_PRE=_block_width(c.n_pre), BLOCK_POST=_block_width(c.n_post),
-                                 num_warps=_warps(_block_width(c.n_post)))
+                host_sync.launch(
+                    kernels.deliver_spikes,
+                    (-(-rows // per_program),),
+                    spikes[c.pre],
+                    w,
+                    d,
+                    arrivals,
+                    steps,
+                    rows,
+                    c.n_pre,
+                    c.n_post,
+                    block.size,
+                    block.offsets[c.post],
+                    ROWS=per_program,
+                    BLOCK_PRE=_block_width(c.n_pre),
+                    BLOCK_POST=_block_width(c.n_post),
+                    num_warps=_warps(_block_width(c.n_post)),
+                )
         recurrent = _recurrent(block, synapses, arrivals)
         tape.recurrent[index] = recurrent
         rec_w, rec_d = recurrent if recurrent is not None else (arrivals, arrivals)
@@ -128,13 +152,28 @@ def forward(plan: DevicePlan, sources: dict[str, torch.Tensor], weights: dict[st
         constants = block.constants
         width = _block_width(block.size)
         if batch and steps:
-            host_sync.launch(kernels.neuron_forward, (batch,), arrivals,
-                             block_spikes if block.is_lif else arrivals, trace if trace is not None else arrivals,
-                             constants["alpha"], constants["beta"], constants["i_scale"], constants["rest"],
-                             constants["bias"], constants.get("threshold", constants["rest"]),
-                             constants.get("reset", constants["rest"]), rec_w, rec_d, steps, block.size,
-                             IS_LIF=block.is_lif, HAS_RECURRENCE=recurrent is not None, BLOCK=width,
-                             num_warps=_warps(width))
+            host_sync.launch(
+                kernels.neuron_forward,
+                (batch,),
+                arrivals,
+                block_spikes if block.is_lif else arrivals,
+                trace if trace is not None else arrivals,
+                constants["alpha"],
+                constants["beta"],
+                constants["i_scale"],
+                constants["rest"],
+                constants["bias"],
+                constants.get("threshold", constants["rest"]),
+                constants.get("reset", constants["rest"]),
+                rec_w,
+                rec_d,
+                steps,
+                block.size,
+                IS_LIF=block.is_lif,
+                HAS_RECURRENCE=recurrent is not None,
+                BLOCK=width,
+                num_warps=_warps(width),
+            )
         for group in block.groups:
             if block.is_lif:
                 own = block_spikes[..., block.columns(group.name)].contiguous()
@@ -147,8 +186,9 @@ def forward(plan: DevicePlan, sources: dict[str, torch.Tensor], weights: dict[st
     return readouts, counts, tape
 
 
-def adjoint(plan: DevicePlan, tape: DeviceTape, readout_grads: dict[str, torch.Tensor],
-            count_grads: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+def adjoint(
+    plan: DevicePlan, tape: DeviceTape, readout_grads: dict[str, torch.Tensor], count_grads: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``(weight_grads, delay_grads)`` ``{projection: [n_pre, n_post]}``, 0 at absent synapses.
 
     readout_grads: ``{LI population: dL/dV [B, T, n]}``; count_grads: ``{LIF population: dL/dcount [B, n]}``
@@ -160,8 +200,11 @@ def adjoint(plan: DevicePlan, tape: DeviceTape, readout_grads: dict[str, torch.T
     device, dtype = compiled.device, compiled.dtype
     weight_grads = {c.name: torch.zeros(c.n_pre, c.n_post, device=device, dtype=dtype) for c in compiled.connections}
     delay_grads = {c.name: torch.zeros(c.n_pre, c.n_post, device=device, dtype=dtype) for c in compiled.connections}
-    time_effect = {index: torch.zeros(batch, steps, block.size, device=device, dtype=dtype)
-                   for index, block in enumerate(plan.blocks) if block.is_lif}
+    time_effect = {
+        index: torch.zeros(batch, steps, block.size, device=device, dtype=dtype)
+        for index, block in enumerate(plan.blocks)
+        if block.is_lif
+    }
     rows = batch * steps
     for index in range(len(plan.blocks) - 1, -1, -1):
         block = plan.blocks[index]
@@ -170,13 +213,33 @@ def adjoint(plan: DevicePlan, tape: DeviceTape, readout_grads: dict[str, torch.T
         shift = torch.zeros(batch, steps + 1, block.size, device=device, dtype=dtype)
         if block.is_lif:
             grad_v = adj_i
-            injected = torch.cat([count_grads[g.name] if count_grads.get(g.name) is not None
-                                  else torch.zeros(batch, g.size, device=device, dtype=dtype)
-                                  for g in block.groups], 1).to(dtype).contiguous()
+            injected = (
+                torch.cat(
+                    [
+                        count_grads[g.name]
+                        if count_grads.get(g.name) is not None
+                        else torch.zeros(batch, g.size, device=device, dtype=dtype)
+                        for g in block.groups
+                    ],
+                    1,
+                )
+                .to(dtype)
+                .contiguous()
+            )
         else:
-            grad_v = torch.cat([readout_grads[g.name] if readout_grads.get(g.name) is not None
-                                else torch.zeros(batch, steps, g.size, device=device, dtype=dtype)
-                                for g in block.groups], 2).to(dtype).contiguous()
+            grad_v = (
+                torch.cat(
+                    [
+                        readout_grads[g.name]
+                        if readout_grads.get(g.name) is not None
+                        else torch.zeros(batch, steps, g.size, device=device, dtype=dtype)
+                        for g in block.groups
+                    ],
+                    2,
+                )
+                .to(dtype)
+                .contiguous()
+            )
             injected = grad_v
             if steps:
                 shift_v = 0.5 * (1.0 - constants["alpha"]) * constants["i_scale"]
@@ -185,13 +248,30 @@ def adjoint(plan: DevicePlan, tape: DeviceTape, readout_grads: dict[str, torch.T
         rec_w, rec_d = recurrent if recurrent is not None else (adj_i, adj_i)
         width = _block_width(block.size)
         if batch and steps:
-            host_sync.launch(kernels.neuron_adjoint, (batch,),
-                             tape.block_spikes.get(index, adj_i), tape.drive.get(index, adj_i), grad_v, injected,
-                             time_effect.get(index, adj_i), adj_i, shift, constants["alpha"], constants["beta"],
-                             constants["i_scale"], constants.get("threshold", constants["alpha"]),
-                             constants.get("reset", constants["alpha"]), rec_w, rec_d, steps, block.size,
-                             IS_LIF=block.is_lif, HAS_RECURRENCE=recurrent is not None, BLOCK=width,
-                             num_warps=_warps(width))
+            host_sync.launch(
+                kernels.neuron_adjoint,
+                (batch,),
+                tape.block_spikes.get(index, adj_i),
+                tape.drive.get(index, adj_i),
+                grad_v,
+                injected,
+                time_effect.get(index, adj_i),
+                adj_i,
+                shift,
+                constants["alpha"],
+                constants["beta"],
+                constants["i_scale"],
+                constants.get("threshold", constants["alpha"]),
+                constants.get("reset", constants["alpha"]),
+                rec_w,
+                rec_d,
+                steps,
+                block.size,
+                IS_LIF=block.is_lif,
+                HAS_RECURRENCE=recurrent is not None,
+                BLOCK=width,
+                num_warps=_warps(width),
+            )
         for c in plan.incoming[index] + block.internal:
             _gather(kernels, plan, tape, c, block, adj_i, shift, weight_grads, delay_grads, time_effect, rows)
     for c in compiled.connections:
@@ -201,8 +281,19 @@ def adjoint(plan: DevicePlan, tape: DeviceTape, readout_grads: dict[str, torch.T
     return weight_grads, delay_grads
 
 
-def _gather(kernels, plan: DevicePlan, tape: DeviceTape, c: Connection, block: Block, adj_i: torch.Tensor,
-            shift: torch.Tensor, weight_grads, delay_grads, time_effect, rows: int) -> None:
+def _gather(
+    kernels,
+    plan: DevicePlan,
+    tape: DeviceTape,
+    c: Connection,
+    block: Block,
+    adj_i: torch.Tensor,
+    shift: torch.Tensor,
+    weight_grads,
+    delay_grads,
+    time_effect,
+    rows: int,
+) -> None:
     if not rows:
         return
     w, d = tape.synapses[c.name]
@@ -215,11 +306,31 @@ def _gather(kernels, plan: DevicePlan, tape: DeviceTape, c: Connection, block: B
     else:
         effect, pre_columns, pre_offset = adj_i, 0, 0
     per_program = _rows_per_program(c.n_pre)
-    host_sync.launch(kernels.gather_gradients, (-(-rows // per_program),), tape.spikes[c.pre], w, d, adj_i, shift,
-                     weight_grads[c.name], delay_grads[c.name], effect, tape.steps, rows, c.n_pre, c.n_post,
-                     block.size, block.offsets[c.post], pre_columns, pre_offset,
-                     WITH_TIME_EFFECT=external_spiking, ROWS=per_program, BLOCK_PRE=_block_width(c.n_pre),
-                     BLOCK_POST=_block_width(c.n_post), num_warps=_warps(_block_width(c.n_post)))
+    host_sync.launch(
+        kernels.gather_gradients,
+        (-(-rows // per_program),),
+        tape.spikes[c.pre],
+        w,
+        d,
+        adj_i,
+        shift,
+        weight_grads[c.name],
+        delay_grads[c.name],
+        effect,
+        tape.steps,
+        rows,
+        c.n_pre,
+        c.n_post,
+        block.size,
+        block.offsets[c.post],
+        pre_columns,
+        pre_offset,
+        WITH_TIME_EFFECT=external_spiking,
+        ROWS=per_program,
+        BLOCK_PRE=_block_width(c.n_pre),
+        BLOCK_POST=_block_width(c.n_post),
+        num_warps=_warps(_block_width(c.n_post)),
+    )
 
 
 class DeviceEventPropFunction(torch.autograd.Function):
@@ -231,7 +342,7 @@ class DeviceEventPropFunction(torch.autograd.Function):
         compiled = plan.compiled
         names = [c.name for c in compiled.connections]
         weights = dict(zip(names, parameters[: len(names)]))
-        delays = dict(zip(names, parameters[len(names):]))
+        delays = dict(zip(names, parameters[len(names) :]))
         readouts, counts, tape = forward(plan, sources, weights, delays)
         ctx.plan, ctx.tape = plan, tape
         return (*(readouts[g.name] for g in compiled.readouts), *(counts[g.name] for g in compiled.spiking))
@@ -241,7 +352,7 @@ class DeviceEventPropFunction(torch.autograd.Function):
         compiled = ctx.plan.compiled
         readouts, spiking = compiled.readouts, compiled.spiking
         readout_grads = {g.name: grad for g, grad in zip(readouts, output_grads[: len(readouts)])}
-        count_grads = {g.name: grad for g, grad in zip(spiking, output_grads[len(readouts):])}
+        count_grads = {g.name: grad for g, grad in zip(spiking, output_grads[len(readouts) :])}
         weight_grads, delay_grads = adjoint(ctx.plan, ctx.tape, readout_grads, count_grads)
         ctx.tape = None
         names = [c.name for c in compiled.connections]

@@ -12,6 +12,7 @@ trial at once.
 The plan depends only on the topology and the per-neuron constants, so it is built once per
 :class:`~neurodelay.engine.layout.CompiledNetwork` and reused by every batch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -82,14 +83,22 @@ def device_plan(compiled: CompiledNetwork) -> DevicePlan:
         members = sorted(condensed.nodes[component]["members"], key=order.__getitem__)
         groups = tuple(compiled.group(name) for name in members)
         if len({g.is_lif for g in groups}) != 1:
-            raise ValidationError("network.projections", f"a loop through {members} mixes LIF and "
-                                  "leaky-integrator populations", "loops through LIF populations only")
+            raise ValidationError(
+                "network.projections",
+                f"a loop through {members} mixes LIF and leaky-integrator populations",
+                "loops through LIF populations only",
+            )
         for name in members:
             block_of[name] = len(blocks)
         blocks.append(_block(groups, compiled))
-    incoming = tuple(tuple(c for c in compiled.connections
-                           if block_of[c.post] == index and (c.pre in compiled.sources or block_of[c.pre] != index))
-                     for index in range(len(blocks)))
+    incoming = tuple(
+        tuple(
+            c
+            for c in compiled.connections
+            if block_of[c.post] == index and (c.pre in compiled.sources or block_of[c.pre] != index)
+        )
+        for index in range(len(blocks))
+    )
     return DevicePlan(compiled, tuple(blocks), block_of, incoming)
 
 
@@ -100,15 +109,19 @@ def _block(groups: tuple[NeuronGroup, ...], compiled: CompiledNetwork) -> Block:
         offsets[group.name] = size
         size += group.size
     if size > MAX_BLOCK_NEURONS:
-        raise ValidationError("network.populations", f"{size} neurons in the block {sorted(names)} "
-                              "(populations on one loop are simulated together)",
-                              f"at most {MAX_BLOCK_NEURONS} neurons per block on the device path")
+        raise ValidationError(
+            "network.populations",
+            f"{size} neurons in the block {sorted(names)} (populations on one loop are simulated together)",
+            f"at most {MAX_BLOCK_NEURONS} neurons per block on the device path",
+        )
     internal = tuple(c for c in compiled.connections if c.pre in names and c.post in names)
     pairs = [(c.pre, c.post) for c in internal]
     if len(set(pairs)) != len(pairs):
-        raise ValidationError("network.projections", f"two projections inside the loop {sorted(names)} "
-                              "connect the same pair of populations", "at most one per pair on the device path "
-                              "(or run on the CPU engine)")
+        raise ValidationError(
+            "network.projections",
+            f"two projections inside the loop {sorted(names)} connect the same pair of populations",
+            "at most one per pair on the device path (or run on the CPU engine)",
+        )
     is_lif = groups[0].is_lif
     fields = ["alpha", "beta", "i_scale", "rest", "bias"] + (["threshold", "reset"] if is_lif else [])
     constants = {f: torch.cat([getattr(g, f) for g in groups]).contiguous() for f in fields}

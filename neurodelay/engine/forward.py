@@ -24,6 +24,7 @@ voltage traces: the spikes (batch, neuron) of every spiking population (a
 the voltage change per step just before and just after the threshold crossing (voltage units per
 step).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,18 +61,31 @@ class ForwardTape:
     states: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
-def synapse_tables(compiled: CompiledNetwork, weights: dict[str, torch.Tensor],
-                   delays_steps: dict[str, torch.Tensor]) -> dict[str, BucketTable]:
+def synapse_tables(
+    compiled: CompiledNetwork, weights: dict[str, torch.Tensor], delays_steps: dict[str, torch.Tensor]
+) -> dict[str, BucketTable]:
     """Weights and integer delays (``floor(d + 0.5)`` clamped to [0, max]) of the existing synapses,
     bucketed by the post population's bucket width."""
-    return {c.name: bucket_table(weights[c.name].detach(),
-                                 integer_delays(delays_steps[c.name].detach(), c.max_delay_steps),
-                                 c.mask, c.max_delay_steps, compiled.group(c.post).bucket_steps)
-            for c in compiled.connections}
+    return {
+        c.name: bucket_table(
+            weights[c.name].detach(),
+            integer_delays(delays_steps[c.name].detach(), c.max_delay_steps),
+            c.mask,
+            c.max_delay_steps,
+            compiled.group(c.post).bucket_steps,
+        )
+        for c in compiled.connections
+    }
 
 
-def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weights: dict[str, torch.Tensor],
-             delays_steps: dict[str, torch.Tensor], *, record_states: bool = False) -> ForwardTape:
+def simulate(
+    compiled: CompiledNetwork,
+    sources: dict[str, torch.Tensor],
+    weights: dict[str, torch.Tensor],
+    delays_steps: dict[str, torch.Tensor],
+    *,
+    record_states: bool = False,
+) -> ForwardTape:
     """Run the network on ``sources`` (``{name: [batch, steps, n]}`` 0/1) with the given parameters.
 
     weights / delays_steps: ``{projection: [n_pre, n_post]}``; delays are float steps, rounded here.
@@ -88,12 +102,16 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
     slopes: dict[str, list] = {g.name: [] for g in compiled.spiking}
     counts = {g.name: torch.zeros(batch, g.size, device=device, dtype=dtype) for g in compiled.spiking}
     traces: dict[str, list[torch.Tensor]] = {g.name: [] for g in compiled.readouts}
-    recorded: dict[str, dict[str, list[torch.Tensor]]] = {
-        g.name: {"v": [], "i_syn": [], "spikes": []} for g in compiled.groups} if record_states else {}
+    recorded: dict[str, dict[str, list[torch.Tensor]]] = (
+        {g.name: {"v": [], "i_syn": [], "spikes": []} for g in compiled.groups} if record_states else {}
+    )
 
     # spike sources are known in advance: their deliveries are scheduled for the whole pass at once
-    scheduled = {c.name: chunk_schedule(tables[c.name], spikes[c.pre], steps)
-                 for c in compiled.connections if c.pre in compiled.sources}
+    scheduled = {
+        c.name: chunk_schedule(tables[c.name], spikes[c.pre], steps)
+        for c in compiled.connections
+        if c.pre in compiled.sources
+    }
 
     for step in range(steps):
         for group in compiled.groups:
@@ -107,8 +125,9 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
                 if batch_index.numel():
                     step_gain = (1.0 - group.alpha)[neuron_index]
                     u = drive[batch_index, neuron_index]
-                    slopes[group.name].append((step_gain * (u - group.threshold[neuron_index]),
-                                               step_gain * (u - group.reset[neuron_index])))
+                    slopes[group.name].append(
+                        (step_gain * (u - group.threshold[neuron_index]), step_gain * (u - group.reset[neuron_index]))
+                    )
                     v = torch.where(fired, group.reset, v)
                     counts[group.name] += fired
                 if record_states:
@@ -131,15 +150,26 @@ def simulate(compiled: CompiledNetwork, sources: dict[str, torch.Tensor], weight
             ring_offset, weight = table.rows(chunk)
             ring.add_at(ring_offset + ring.base_positions(step, batch_index), weight)
 
-    states = {name: {key: torch.stack(values, 1) for key, values in parts.items() if values}
-              for name, parts in recorded.items()}
-    return ForwardTape(batch, steps, tables, {name: torch.stack(v, 1) for name, v in traces.items()},
-                       counts, spikes, {name: joined(parts, device, dtype) for name, parts in slopes.items()}, scheduled,
-                       states)
+    states = {
+        name: {key: torch.stack(values, 1) for key, values in parts.items() if values}
+        for name, parts in recorded.items()
+    }
+    return ForwardTape(
+        batch,
+        steps,
+        tables,
+        {name: torch.stack(v, 1) for name, v in traces.items()},
+        counts,
+        spikes,
+        {name: joined(parts, device, dtype) for name, parts in slopes.items()},
+        scheduled,
+        states,
+    )
 
 
-def joined(parts: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device, dtype: torch.dtype
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+def joined(
+    parts: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-step ``(slope_before, slope_after)`` pairs concatenated in spike-id order."""
     if not parts:
         empty = torch.zeros(0, device=device, dtype=dtype)

@@ -5,6 +5,7 @@ them composes: the gradient arriving at a trace is the adjoint's source term, an
 arriving at a spike count is injected at every spike of that neuron (the spike-count regulariser
 of Mészáros, Knight & Nowotny 2025; docs/engine.md §E5).
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,18 +28,20 @@ class EventPropFunction(torch.autograd.Function):
     def forward(ctx, compiled: CompiledNetwork, sources: dict[str, torch.Tensor], *parameters: torch.Tensor):
         names = [c.name for c in compiled.connections]
         weights = dict(zip(names, parameters[: len(names)]))
-        delays = dict(zip(names, parameters[len(names):]))
+        delays = dict(zip(names, parameters[len(names) :]))
         tape = simulate(compiled, sources, weights, delays)
         ctx.compiled, ctx.tape = compiled, tape
-        return (*(tape.readout[g.name] for g in compiled.readouts),
-                *(tape.spike_counts[g.name] for g in compiled.spiking))
+        return (
+            *(tape.readout[g.name] for g in compiled.readouts),
+            *(tape.spike_counts[g.name] for g in compiled.spiking),
+        )
 
     @staticmethod
     def backward(ctx, *output_grads: torch.Tensor):
         compiled = ctx.compiled
         readouts, spiking = compiled.readouts, compiled.spiking
         readout_grads = {g.name: grad for g, grad in zip(readouts, output_grads[: len(readouts)])}
-        count_grads = {g.name: grad for g, grad in zip(spiking, output_grads[len(readouts):])}
+        count_grads = {g.name: grad for g, grad in zip(spiking, output_grads[len(readouts) :])}
         weight_grads, delay_grads = adjoint(compiled, ctx.tape, readout_grads, count_grads)
         ctx.tape = None
         names = [c.name for c in compiled.connections]

@@ -1,4 +1,5 @@
 """Functional API on IR networks and numpy arrays: ``loss`` and ``loss_and_gradients`` (float64)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,15 +18,19 @@ gradients are per timestep of delay."""
 def _labels(labels, batch: int) -> torch.Tensor:
     labels = np.asarray(labels)
     if labels.shape != (batch,) or labels.dtype.kind not in "iu":
-        raise ValidationError("labels", f"shape {list(labels.shape)} dtype {labels.dtype}",
-                              f"[{batch}] integer class indices")
+        raise ValidationError(
+            "labels", f"shape {list(labels.shape)} dtype {labels.dtype}", f"[{batch}] integer class indices"
+        )
     return torch.as_tensor(labels, dtype=torch.int64)
 
 
 def _readout(module: DelayNetwork, output) -> torch.Tensor:
     if len(output.readout) != 1:
-        raise ValidationError("network.populations", f"{len(output.readout)} leaky-integrator readouts",
-                              "exactly one leaky-integrator population for the functional API")
+        raise ValidationError(
+            "network.populations",
+            f"{len(output.readout)} leaky-integrator readouts",
+            "exactly one leaky-integrator population for the functional API",
+        )
     return next(iter(output.readout.values()))
 
 
@@ -45,12 +50,17 @@ def loss(net: Network, inputs, labels, *, loss: str = "exp_weighted_ce", **optio
     return float(value)
 
 
-def loss_and_gradients(net: Network, inputs, labels, *, loss: str = "exp_weighted_ce",
-                       **options) -> tuple[float, Gradients]:
+def loss_and_gradients(
+    net: Network, inputs, labels, *, loss: str = "exp_weighted_ce", **options
+) -> tuple[float, Gradients]:
     """The loss and its EventProp gradients w.r.t. every projection's weights and delays."""
     value, module = _evaluate(net, inputs, labels, loss, **options)
     value.backward()
-    gradients = {name: {"weights": module.weights[name].grad.detach().numpy().copy(),
-                        "delays": module.delays[name].grad.detach().numpy().copy()}
-                 for name in module.weights}
+    gradients = {
+        name: {
+            "weights": module.weights[name].grad.detach().numpy().copy(),
+            "delays": module.delays[name].grad.detach().numpy().copy(),
+        }
+        for name in module.weights
+    }
     return float(value.detach()), gradients

@@ -34,6 +34,7 @@ only if
 Only synapses whose pre-synaptic neuron spikes early enough for an arrival inside the trial are
 sampled, so that no gradient is zero by construction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -53,11 +54,9 @@ WEIGHT_STEP = 1e-4
 DELAY_STEP = 1e-2
 """Finite-difference step h for delays, in steps of dt (runs at ±h and ±2h)."""
 EXCLUSION_REASONS = {
-    "spike_appears_or_vanishes":
-        "a hidden spike appears or vanishes between the base and the ±h / ±2h runs of the exact-time simulator",
-    "engine_and_exact_spike_counts_differ":
-        "the discrete engine forward and the exact-time simulator give different hidden spike counts at the "
-        "base parameters: not the same spike train",
+    "spike_appears_or_vanishes": "a hidden spike appears or vanishes between the base and the ±h / ±2h runs of the exact-time simulator",
+    "engine_and_exact_spike_counts_differ": "the discrete engine forward and the exact-time simulator give different hidden spike counts at the "
+    "base parameters: not the same spike train",
 }
 """The only reasons for which a trial is left out of a comparison (issue 5)."""
 
@@ -91,8 +90,16 @@ def gradcheck_network(seed: int, settings: CaseSettings) -> Network:
     max_delay = int(round(settings.max_delay_ms / dt))
     n_in, n_hid, n_out = settings.n_inputs, settings.n_hidden, settings.n_outputs
 
-    def projection(name: str, pre: str, post: str, shape: tuple[int, int], mean: float, std: float,
-                   min_delay: int = 1, sparse: bool = False) -> Projection:
+    def projection(
+        name: str,
+        pre: str,
+        post: str,
+        shape: tuple[int, int],
+        mean: float,
+        std: float,
+        min_delay: int = 1,
+        sparse: bool = False,
+    ) -> Projection:
         weights = rng.normal(mean, std, shape)
         delays = rng.integers(min_delay, max_delay, shape).astype(np.int64)
         mask = rng.random(shape) < 0.7 if sparse else None
@@ -101,15 +108,21 @@ def gradcheck_network(seed: int, settings: CaseSettings) -> Network:
         return Projection(name, pre, post, weights, delays, max_delay, mask=mask)
 
     hidden = LIF("hidden", n_hid, tau_m_ms=rng.uniform(10.0, 20.0, n_hid), tau_syn_ms=rng.uniform(3.0, 6.0, n_hid))
-    readout = LeakyIntegrator("readout", n_out, tau_m_ms=rng.uniform(10.0, 20.0, n_out),
-                              tau_syn_ms=rng.uniform(3.0, 6.0, n_out))
+    readout = LeakyIntegrator(
+        "readout", n_out, tau_m_ms=rng.uniform(10.0, 20.0, n_out), tau_syn_ms=rng.uniform(3.0, 6.0, n_out)
+    )
     projections = [projection("input_hidden", "input", "hidden", (n_in, n_hid), 1.2, 0.6, sparse=seed % 4 == 3)]
     if seed % 2 == 1:
         min_recurrent = int(round(settings.min_recurrent_delay_ms / dt))
         projections.append(projection("hidden_hidden", "hidden", "hidden", (n_hid, n_hid), 0.0, 0.3, min_recurrent))
     projections.append(projection("hidden_readout", "hidden", "readout", (n_hid, n_out), 0.0, 1.0))
-    return Network(f"gradcheck_{seed}", dt, (SpikeSource("input", n_in), hidden, readout), tuple(projections),
-                   provenance={"generator": "neurodelay.engine.gradcheck", "seed": seed})
+    return Network(
+        f"gradcheck_{seed}",
+        dt,
+        (SpikeSource("input", n_in), hidden, readout),
+        tuple(projections),
+        provenance={"generator": "neurodelay.engine.gradcheck", "seed": seed},
+    )
 
 
 def trial_cross_entropy(trace: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -135,8 +148,7 @@ class ExactLosses:
 def exact_losses(network: Network, inputs: np.ndarray, labels: np.ndarray) -> ExactLosses:
     """Losses and hidden spikes of ``network`` on ``inputs [batch, steps, n_in]`` (exact-time simulator)."""
     run = simulate_exact(network, {"input": inputs})
-    return ExactLosses(trial_cross_entropy(run.voltages["readout"], labels), run.counts["hidden"],
-                       run.spikes["hidden"])
+    return ExactLosses(trial_cross_entropy(run.voltages["readout"], labels), run.counts["hidden"], run.spikes["hidden"])
 
 
 @dataclass
@@ -157,7 +169,7 @@ def engine_trials(network: Network, inputs: np.ndarray, labels: np.ndarray) -> E
     tape = simulate_engine(compiled, source_tensors(compiled, inputs), weights, delays)
     trace = tape.readout["readout"].detach().requires_grad_(True)
     labels_tensor = torch.as_tensor(labels, dtype=torch.int64)
-    summed = make_loss("exp_weighted_ce")(trace, labels_tensor) * len(labels)     # sum of trial losses
+    summed = make_loss("exp_weighted_ce")(trace, labels_tensor) * len(labels)  # sum of trial losses
     (readout_grad,) = torch.autograd.grad(summed, trace)
     counts = {g.name: torch.zeros(tape.batch, g.size, dtype=torch.float64) for g in compiled.spiking}
     weight_grads, delay_grads = adjoint(compiled, tape, {"readout": readout_grad}, counts, per_trial=True)
@@ -204,9 +216,18 @@ class Comparison:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()}
 
 
-def check_parameter(case: int, network: Network, inputs: np.ndarray, labels: np.ndarray, projection: Projection,
-                    kind: str, index: tuple[int, int], engine_per_trial: np.ndarray, base: ExactLosses,
-                    same_spike_train: np.ndarray) -> Comparison:
+def check_parameter(
+    case: int,
+    network: Network,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    projection: Projection,
+    kind: str,
+    index: tuple[int, int],
+    engine_per_trial: np.ndarray,
+    base: ExactLosses,
+    same_spike_train: np.ndarray,
+) -> Comparison:
     """Central finite differences of one weight (``kind="weights"``) or delay (``"delays"``).
 
     engine_per_trial: ``[batch]`` engine gradients; base: the exact-time run at the unperturbed
@@ -217,12 +238,16 @@ def check_parameter(case: int, network: Network, inputs: np.ndarray, labels: np.
     h = WEIGHT_STEP if kind == "weights" else DELAY_STEP
     value = float(getattr(projection, field_name)[index])
     comparison = Comparison(case, projection.name, kind, index, h)
-    runs = {offset: exact_losses(perturbed(network, projection.name, field_name, index, value + offset),
-                                 inputs, labels) for offset in (h, -h, 2 * h, -2 * h)}
+    runs = {
+        offset: exact_losses(perturbed(network, projection.name, field_name, index, value + offset), inputs, labels)
+        for offset in (h, -h, 2 * h, -2 * h)
+    }
     steady = np.all([np.all(run.counts == base.counts, axis=1) for run in runs.values()], axis=0)
     kept = same_spike_train & steady
-    for reason, left_out in (("engine_and_exact_spike_counts_differ", ~same_spike_train),
-                             ("spike_appears_or_vanishes", same_spike_train & ~steady)):
+    for reason, left_out in (
+        ("engine_and_exact_spike_counts_differ", ~same_spike_train),
+        ("spike_appears_or_vanishes", same_spike_train & ~steady),
+    ):
         if left_out.any():
             comparison.excluded_trials[reason] = np.flatnonzero(left_out).tolist()
     comparison.trials_kept = int(kept.sum())
@@ -240,8 +265,9 @@ def check_parameter(case: int, network: Network, inputs: np.ndarray, labels: np.
     return comparison
 
 
-def effective_synapses(projection: Projection, network: Network, inputs: np.ndarray, base: ExactLosses,
-                       trials: np.ndarray) -> np.ndarray:
+def effective_synapses(
+    projection: Projection, network: Network, inputs: np.ndarray, base: ExactLosses, trials: np.ndarray
+) -> np.ndarray:
     """``[n_pre, n_post]`` bool: existing synapses through which some pre spike of the ``trials``
     arrives before the last readout sample (``steps * dt``, exact-time mapping), so that the loss
     depends on them."""
@@ -276,13 +302,25 @@ def run_case(case: int, settings: CaseSettings) -> list[Comparison]:
         candidates = np.argwhere(effective_synapses(projection, network, inputs, base, same_spike_train))
         if not len(candidates):
             continue
-        chosen = candidates[rng.choice(len(candidates), min(settings.samples_per_projection, len(candidates)),
-                                       replace=False)]
+        chosen = candidates[
+            rng.choice(len(candidates), min(settings.samples_per_projection, len(candidates)), replace=False)
+        ]
         for i, j in chosen:
             for kind in ("weights", "delays"):
-                comparisons.append(check_parameter(case, network, inputs, labels, projection, kind, (int(i), int(j)),
-                                                   engine.gradients[projection.name][kind][:, i, j], base,
-                                                   same_spike_train))
+                comparisons.append(
+                    check_parameter(
+                        case,
+                        network,
+                        inputs,
+                        labels,
+                        projection,
+                        kind,
+                        (int(i), int(j)),
+                        engine.gradients[projection.name][kind][:, i, j],
+                        base,
+                        same_spike_train,
+                    )
+                )
     return comparisons
 
 
@@ -294,14 +332,28 @@ def summarise(comparisons: list[Comparison], batch: int) -> dict:
     for kind in ("weights", "delays"):
         made = [c for c in comparisons if c.kind == kind and c.rel_err is not None]
         errors, sums = [c.rel_err for c in made], [c.sum_rel_err for c in made]
-        summary[kind] = {"checked": len(errors),
-                         "median_rel_err": float(np.median(errors)) if errors else None,
-                         "max_rel_err": float(np.max(errors)) if errors else None,
-                         "batch_sum": {"median_rel_err": float(np.median(sums)) if sums else None,
-                                       "max_rel_err": float(np.max(sums)) if sums else None}}
-    summary["excluded"] = [{"case": c.case, "projection": c.projection, "kind": c.kind, "index": list(c.index),
-                            "trial": trial, "reason": reason}
-                           for c in comparisons for reason, trials in c.excluded_trials.items() for trial in trials]
+        summary[kind] = {
+            "checked": len(errors),
+            "median_rel_err": float(np.median(errors)) if errors else None,
+            "max_rel_err": float(np.max(errors)) if errors else None,
+            "batch_sum": {
+                "median_rel_err": float(np.median(sums)) if sums else None,
+                "max_rel_err": float(np.max(sums)) if sums else None,
+            },
+        }
+    summary["excluded"] = [
+        {
+            "case": c.case,
+            "projection": c.projection,
+            "kind": c.kind,
+            "index": list(c.index),
+            "trial": trial,
+            "reason": reason,
+        }
+        for c in comparisons
+        for reason, trials in c.excluded_trials.items()
+        for trial in trials
+    ]
     summary["exclusion_reasons"] = dict(EXCLUSION_REASONS)
     summary["trial_comparisons"] = {"total": batch * len(comparisons), "excluded": len(summary["excluded"])}
     summary["comparisons"] = [c.as_dict() for c in comparisons]

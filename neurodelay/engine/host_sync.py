@@ -11,6 +11,7 @@ checks the same thing for real (``benchmarks/gpu_check.py``).
 
 :func:`launch` is how the device path starts every kernel.
 """
+
 from __future__ import annotations
 
 import threading

@@ -7,6 +7,7 @@ compiled network serves every optimiser step.
 Delays are split into buckets of ``bucket_steps`` (see :mod:`neurodelay.engine.buckets`): each
 population's ring covers ``min(D + 1, bucket_steps)`` steps, D its largest incoming delay.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,13 +94,21 @@ def check_trainable(network: Network) -> None:
     """
     for index, population in enumerate(network.populations):
         if isinstance(population, LIF) and population.refractory_steps > 0:
-            raise ValidationError(f"populations[{index}].refractory_steps",
-                                  f"{population.refractory_steps} (population {population.name!r}); the "
-                                  "engine trains LIF neurons without a refractory period", "0")
+            raise ValidationError(
+                f"populations[{index}].refractory_steps",
+                f"{population.refractory_steps} (population {population.name!r}); the "
+                "engine trains LIF neurons without a refractory period",
+                "0",
+            )
 
 
-def compile_network(network: Network, *, device: torch.device | str | None = None,
-                    dtype: torch.dtype = torch.float32, bucket_steps: int = DEFAULT_BUCKET_STEPS) -> CompiledNetwork:
+def compile_network(
+    network: Network,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    bucket_steps: int = DEFAULT_BUCKET_STEPS,
+) -> CompiledNetwork:
     """Compile ``network`` for the engine on ``device`` (default CPU) in ``dtype``; ``bucket_steps``:
     the largest ring per population in steps (any value >= 1 gives the same results)."""
     check_trainable(network)
@@ -116,21 +125,47 @@ def compile_network(network: Network, *, device: torch.device | str | None = Non
         size = population.size
         incoming = network.incoming(population.name)
         is_lif = isinstance(population, LIF)
-        groups.append(NeuronGroup(
-            name=population.name, index=len(groups), size=size, is_lif=is_lif,
-            alpha=tensor(alpha), beta=tensor(beta), i_scale=tensor(i_scale),
-            rest=tensor(as_vector(population.rest, size)), bias=tensor(as_vector(population.bias, size)),
-            threshold=tensor(as_vector(population.threshold, size)) if is_lif else None,
-            reset=tensor(as_vector(population.reset, size)) if is_lif else None,
-            bucket_steps=balanced_bucket_steps(1 + max((p.max_delay_steps for p in incoming), default=0),
-                                               bucket_steps)))
+        groups.append(
+            NeuronGroup(
+                name=population.name,
+                index=len(groups),
+                size=size,
+                is_lif=is_lif,
+                alpha=tensor(alpha),
+                beta=tensor(beta),
+                i_scale=tensor(i_scale),
+                rest=tensor(as_vector(population.rest, size)),
+                bias=tensor(as_vector(population.bias, size)),
+                threshold=tensor(as_vector(population.threshold, size)) if is_lif else None,
+                reset=tensor(as_vector(population.reset, size)) if is_lif else None,
+                bucket_steps=balanced_bucket_steps(
+                    1 + max((p.max_delay_steps for p in incoming), default=0), bucket_steps
+                ),
+            )
+        )
     connections = tuple(
-        Connection(p.name, p.pre, p.post, p.weights.shape[0], p.weights.shape[1], p.max_delay_steps,
-                   None if p.mask is None else torch.as_tensor(p.mask, device=device))
-        for p in network.projections)
+        Connection(
+            p.name,
+            p.pre,
+            p.post,
+            p.weights.shape[0],
+            p.weights.shape[1],
+            p.max_delay_steps,
+            None if p.mask is None else torch.as_tensor(p.mask, device=device),
+        )
+        for p in network.projections
+    )
     sources = network.sources()
-    return CompiledNetwork(network, tuple(s.name for s in sources), {s.name: s.size for s in sources},
-                           tuple(groups), connections, bucket_steps, device, dtype)
+    return CompiledNetwork(
+        network,
+        tuple(s.name for s in sources),
+        {s.name: s.size for s in sources},
+        tuple(groups),
+        connections,
+        bucket_steps,
+        device,
+        dtype,
+    )
 
 
 def balanced_bucket_steps(delay_values: int, largest: int) -> int:
@@ -153,12 +188,16 @@ def source_tensors(compiled: CompiledNetwork, inputs, dtype: torch.dtype | None 
     """
     if not isinstance(inputs, dict):
         if len(compiled.sources) != 1:
-            raise ValidationError("inputs", f"one array given but the network has {len(compiled.sources)} "
-                                  "spike sources", "a mapping {source name: [batch, steps, size]}")
+            raise ValidationError(
+                "inputs",
+                f"one array given but the network has {len(compiled.sources)} spike sources",
+                "a mapping {source name: [batch, steps, size]}",
+            )
         inputs = {compiled.sources[0]: inputs}
     if set(inputs) != set(compiled.sources):
-        raise ValidationError("inputs", f"sources {sorted(inputs)} do not match the network's",
-                              f"exactly {sorted(compiled.sources)}")
+        raise ValidationError(
+            "inputs", f"sources {sorted(inputs)} do not match the network's", f"exactly {sorted(compiled.sources)}"
+        )
     result, shape = {}, None
     for name, values in inputs.items():
         values = torch.as_tensor(values, device=compiled.device)
@@ -166,8 +205,11 @@ def source_tensors(compiled: CompiledNetwork, inputs, dtype: torch.dtype | None 
         if values.dim() != 3 or values.shape[2] != size:
             raise ValidationError(f"inputs[{name}]", f"shape {list(values.shape)}", f"[batch, steps, {size}]")
         if shape is not None and values.shape[:2] != shape:
-            raise ValidationError(f"inputs[{name}]", f"batch/steps {tuple(values.shape[:2])} differ from "
-                                  f"{tuple(shape)}", "the same [batch, steps] for every source")
+            raise ValidationError(
+                f"inputs[{name}]",
+                f"batch/steps {tuple(values.shape[:2])} differ from {tuple(shape)}",
+                "the same [batch, steps] for every source",
+            )
         shape = values.shape[:2]
         # bool inputs are 0/1 by type: checking them would only cost a host synchronisation on a GPU
         if values.dtype != torch.bool and not bool(((values == 0) | (values == 1)).all()):

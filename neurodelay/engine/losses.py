@@ -4,6 +4,7 @@ Every loss is ``f(readout_trace [batch, steps, n], labels [batch] int64) -> scal
 cross-entropy (mean over the batch) of a per-neuron readout value r computed from the trace.
 Written in torch, so the engine's adjoint receives dL/dV as its source term.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,16 +62,20 @@ def make_loss(name: str, **options) -> Loss:
         if labels.shape != trace.shape[:1]:
             raise ValidationError("labels", f"shape {list(labels.shape)}", f"[{trace.shape[0]}] (one per trial)")
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= trace.shape[2]):
-            raise ValidationError("labels", f"values in [{int(labels.min())}, {int(labels.max())}]",
-                                  f"class indices in [0, {trace.shape[2] - 1}]")
+            raise ValidationError(
+                "labels",
+                f"values in [{int(labels.min())}, {int(labels.max())}]",
+                f"class indices in [0, {trace.shape[2] - 1}]",
+            )
         return F.cross_entropy(readout(trace) / temperature, labels)
 
     loss.__name__ = name
     return loss
 
 
-def spike_count_regularizer(counts: torch.Tensor | dict[str, torch.Tensor], target_per_neuron: float,
-                            strength: float) -> torch.Tensor:
+def spike_count_regularizer(
+    counts: torch.Tensor | dict[str, torch.Tensor], target_per_neuron: float, strength: float
+) -> torch.Tensor:
     """``strength / (2 B^2) * sum_j (C_j - target * B)^2`` with ``C_j`` neuron j's spikes summed over
     the batch of B trials, summed over populations when ``counts`` is a mapping.
 

@@ -1,4 +1,5 @@
 """``DelayNetwork``: an IR network as a ``torch.nn.Module`` with trainable weights and delays."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -45,8 +46,14 @@ class DelayNetwork(nn.Module):
     interpreter when ``TRITON_INTERPRET=1``), or ``"auto"``: triton on CUDA, torch elsewhere.
     """
 
-    def __init__(self, network: Network, *, device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float32, kernels: str = "auto") -> None:
+    def __init__(
+        self,
+        network: Network,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+        kernels: str = "auto",
+    ) -> None:
         super().__init__()
         if kernels not in KERNELS:
             raise ValidationError("kernels", repr(kernels), ", ".join(KERNELS))
@@ -55,21 +62,32 @@ class DelayNetwork(nn.Module):
         self.compiled = compile_network(network, device=device, dtype=dtype)
         self._plan = None
         device = self.compiled.device
-        self.weights = nn.ParameterDict({
-            p.name: nn.Parameter(torch.as_tensor(p.weights, dtype=dtype, device=device).clone())
-            for p in network.projections})
-        self.delays = nn.ParameterDict({
-            p.name: nn.Parameter(torch.as_tensor(np.asarray(p.delays_steps, np.float64), dtype=dtype,
-                                                 device=device).clone())
-            for p in network.projections})
+        self.weights = nn.ParameterDict(
+            {
+                p.name: nn.Parameter(torch.as_tensor(p.weights, dtype=dtype, device=device).clone())
+                for p in network.projections
+            }
+        )
+        self.delays = nn.ParameterDict(
+            {
+                p.name: nn.Parameter(
+                    torch.as_tensor(np.asarray(p.delays_steps, np.float64), dtype=dtype, device=device).clone()
+                )
+                for p in network.projections
+            }
+        )
 
     def _compiled_for_parameters(self):
         names = [p.name for p in self.network.projections]
         if names:
             reference = self.weights[names[0]]
             if reference.device != self.compiled.device or reference.dtype != self.compiled.dtype:
-                self.compiled = compile_network(self.network, device=reference.device, dtype=reference.dtype,
-                                                bucket_steps=self.compiled.bucket_steps)
+                self.compiled = compile_network(
+                    self.network,
+                    device=reference.device,
+                    dtype=reference.dtype,
+                    bucket_steps=self.compiled.bucket_steps,
+                )
                 self._plan = None
         return self.compiled
 
@@ -80,6 +98,7 @@ class DelayNetwork(nn.Module):
 
     def _device_plan(self, compiled: CompiledNetwork):
         from .device_plan import device_plan
+
         if self._plan is None or self._plan.compiled is not compiled:
             self._plan = device_plan(compiled)
         return self._plan
@@ -93,12 +112,15 @@ class DelayNetwork(nn.Module):
         parameters = (*(self.weights[n] for n in names), *(self.delays[n] for n in names))
         if device_path:
             from .device_pass import DeviceEventPropFunction
+
             outputs = DeviceEventPropFunction.apply(self._device_plan(compiled), sources, *parameters)
         else:
             outputs = EventPropFunction.apply(compiled, sources, *parameters)
         readouts = compiled.readouts
-        return EngineOutput({g.name: o for g, o in zip(readouts, outputs[: len(readouts)])},
-                            {g.name: o for g, o in zip(compiled.spiking, outputs[len(readouts):])})
+        return EngineOutput(
+            {g.name: o for g, o in zip(readouts, outputs[: len(readouts)])},
+            {g.name: o for g, o in zip(compiled.spiking, outputs[len(readouts) :])},
+        )
 
     @torch.no_grad()
     def clamp_delays_(self) -> None:
@@ -121,6 +143,7 @@ class DelayNetwork(nn.Module):
         for projection in self.network.projections:
             weights = self.weights[projection.name].detach().cpu().double().numpy().copy()
             delays = self.delays[projection.name].detach().cpu().double().numpy().copy()
-            projections.append(replace(projection, weights=weights, delays_steps=delays,
-                                       integer_weights=None, weight_format=None))
+            projections.append(
+                replace(projection, weights=weights, delays_steps=delays, integer_weights=None, weight_format=None)
+            )
         return self.network.with_projections(projections)

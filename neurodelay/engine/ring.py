@@ -15,6 +15,7 @@ per synapse:
 A value's flat position is ``(b * 2S + c) * size + (r * size + j)``: the second part is static per
 synapse (the ring offsets of :class:`~neurodelay.engine.buckets.BucketTable`).
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,7 +26,7 @@ class MirroredRing:
 
     def __init__(self, batch: int, slots: int, size: int, *, device: torch.device, dtype: torch.dtype) -> None:
         self.batch, self.slots, self.size = batch, slots, size
-        if batch * 2 * slots * size >= 2 ** 31:
+        if batch * 2 * slots * size >= 2**31:
             raise ValueError(f"ring of {batch} x {2 * slots} x {size} values exceeds int32 positions")
         self.storage = torch.zeros(batch, 2 * slots, size, device=device, dtype=dtype)
         self.flat = self.storage.view(-1)

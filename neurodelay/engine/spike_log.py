@@ -4,6 +4,7 @@ Spike s (an integer id) is ``(batch_index[s], neuron_index[s])``; the spikes of 
 ``offsets[k] ... offsets[k + 1] - 1``, in the order ``torch.nonzero`` returns them (batch-major).
 The forward pass appends one step at a time; the backward pass reads the finished log.
 """
+
 from __future__ import annotations
 
 import torch

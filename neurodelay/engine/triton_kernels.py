@@ -25,6 +25,7 @@ rows per trial, the last one for arrivals at the step just past the trial). A bl
 
 Set ``TRITON_INTERPRET=1`` before importing triton to run these kernels on CPU tensors (tests).
 """
+
 from __future__ import annotations
 
 import triton
@@ -51,8 +52,9 @@ def _row_spikes(spikes, first_row, rows, n_pre, ROWS: tl.constexpr, BLOCK_PRE: t
 
 
 @triton.jit
-def _outgoing(fired, position, flat, s, first_row, steps, weights, delays, n_post, post, post_valid,
-              BLOCK_PRE: tl.constexpr):
+def _outgoing(
+    fired, position, flat, s, first_row, steps, weights, delays, n_post, post, post_valid, BLOCK_PRE: tl.constexpr
+):
     """The s-th spike of a program's rows: its row ``b * T + k``, neuron i, the weights ``w_i.`` and
     the arrival steps ``k + 1 + d_i.`` of its synapses (``[BLOCK_POST]`` each)."""
     index = _spike_slot(fired, position, flat, s).to(tl.int64)
@@ -64,8 +66,21 @@ def _outgoing(fired, position, flat, s, first_row, steps, weights, delays, n_pos
 
 
 @triton.jit
-def deliver_spikes(spikes, weights, delays, arrivals, steps, rows, n_pre, n_post, post_columns, post_offset,
-                   ROWS: tl.constexpr, BLOCK_PRE: tl.constexpr, BLOCK_POST: tl.constexpr):
+def deliver_spikes(
+    spikes,
+    weights,
+    delays,
+    arrivals,
+    steps,
+    rows,
+    n_pre,
+    n_post,
+    post_columns,
+    post_offset,
+    ROWS: tl.constexpr,
+    BLOCK_PRE: tl.constexpr,
+    BLOCK_POST: tl.constexpr,
+):
     """spikes ``[B, T, n_pre]`` (any dtype, nonzero = spike); weights ``[n_pre, n_post]`` (0 at
     absent synapses); delays ``[n_pre, n_post]`` int32 steps; arrivals ``[B, T, post_columns]``,
     this projection's posts at columns ``post_offset ...``. Each program takes ``ROWS`` consecutive
@@ -75,16 +90,36 @@ def deliver_spikes(spikes, weights, delays, arrivals, steps, rows, n_pre, n_post
     post = tl.arange(0, BLOCK_POST)
     post_valid = post < n_post
     for s in range(tl.sum(fired.to(tl.int32), axis=0)):
-        row, i, w, arrival = _outgoing(fired, position, flat, s, first_row, steps, weights, delays, n_post, post,
-                                       post_valid, BLOCK_PRE)
-        tl.atomic_add(arrivals + ((row // steps) * steps + arrival) * post_columns + post_offset + post, w,
-                      mask=post_valid & (arrival < steps))
+        row, i, w, arrival = _outgoing(
+            fired, position, flat, s, first_row, steps, weights, delays, n_post, post, post_valid, BLOCK_PRE
+        )
+        tl.atomic_add(
+            arrivals + ((row // steps) * steps + arrival) * post_columns + post_offset + post,
+            w,
+            mask=post_valid & (arrival < steps),
+        )
 
 
 @triton.jit
-def neuron_forward(arrivals, spikes, trace, alpha, beta, i_scale, rest, bias, threshold, reset,
-                   rec_weights, rec_delays, steps, n,
-                   IS_LIF: tl.constexpr, HAS_RECURRENCE: tl.constexpr, BLOCK: tl.constexpr):
+def neuron_forward(
+    arrivals,
+    spikes,
+    trace,
+    alpha,
+    beta,
+    i_scale,
+    rest,
+    bias,
+    threshold,
+    reset,
+    rec_weights,
+    rec_delays,
+    steps,
+    n,
+    IS_LIF: tl.constexpr,
+    HAS_RECURRENCE: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     """One block of n neurons over all steps, one program per trial (grid ``(B,)``).
 
     arrivals ``[B, T, n]``: input current arriving at each step (network current units); for LIF
@@ -124,17 +159,34 @@ def neuron_forward(arrivals, spikes, trace, alpha, beta, i_scale, rest, bias, th
                     i = _spike_slot(fired, position, neuron, s).to(tl.int64)
                     w = tl.load(rec_weights + i * n + neuron, mask=valid, other=0.0)
                     arrival = step + 1 + tl.load(rec_delays + i * n + neuron, mask=valid, other=0)
-                    tl.atomic_add(arrivals + (trial * steps + arrival) * n + neuron, w,
-                                  mask=valid & (arrival < steps))
+                    tl.atomic_add(arrivals + (trial * steps + arrival) * n + neuron, w, mask=valid & (arrival < steps))
                 tl.debug_barrier()
         else:
             tl.store(trace + here, voltage, mask=valid)
 
 
 @triton.jit
-def neuron_adjoint(spikes, drive, readout_grad, count_grad, time_effect, adj_i, shift,
-                   alpha, beta, i_scale, threshold, reset, rec_weights, rec_delays, steps, n,
-                   IS_LIF: tl.constexpr, HAS_RECURRENCE: tl.constexpr, BLOCK: tl.constexpr):
+def neuron_adjoint(
+    spikes,
+    drive,
+    readout_grad,
+    count_grad,
+    time_effect,
+    adj_i,
+    shift,
+    alpha,
+    beta,
+    i_scale,
+    threshold,
+    reset,
+    rec_weights,
+    rec_delays,
+    steps,
+    n,
+    IS_LIF: tl.constexpr,
+    HAS_RECURRENCE: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     """The adjoint pass of one block, backwards over all steps, one program per trial (grid ``(B,)``).
 
     LIF blocks: spikes ``[B, T, n]`` int8, drive ``[B, T, n]`` (u at each spike), count_grad
@@ -174,8 +226,12 @@ def neuron_adjoint(spikes, drive, readout_grad, count_grad, time_effect, adj_i, 
                     i = _spike_slot(fired, position, neuron, s)
                     w = tl.load(rec_weights + i.to(tl.int64) * n + neuron, mask=valid, other=0.0)
                     arrival = step + 1 + tl.load(rec_delays + i.to(tl.int64) * n + neuron, mask=valid, other=0)
-                    arrived = tl.load(shift + (trial * (steps + 1) + arrival) * n + neuron,
-                                      mask=valid & (arrival <= steps), other=0.0, volatile=True)
+                    arrived = tl.load(
+                        shift + (trial * (steps + 1) + arrival) * n + neuron,
+                        mask=valid & (arrival <= steps),
+                        other=0.0,
+                        volatile=True,
+                    )
                     effect = tl.where(neuron == i, effect + tl.sum(w * arrived, axis=0), effect)
             u = tl.load(drive + here, mask=fired, other=0.0)
             slope_before = (1.0 - a) * (u - v_threshold)
@@ -198,10 +254,28 @@ def neuron_adjoint(spikes, drive, readout_grad, count_grad, time_effect, adj_i, 
 
 
 @triton.jit
-def gather_gradients(spikes, weights, delays, adj_i, shift, weight_grad, delay_grad, time_effect,
-                     steps, rows, n_pre, n_post, post_columns, post_offset, pre_columns, pre_offset,
-                     WITH_TIME_EFFECT: tl.constexpr, ROWS: tl.constexpr, BLOCK_PRE: tl.constexpr,
-                     BLOCK_POST: tl.constexpr):
+def gather_gradients(
+    spikes,
+    weights,
+    delays,
+    adj_i,
+    shift,
+    weight_grad,
+    delay_grad,
+    time_effect,
+    steps,
+    rows,
+    n_pre,
+    n_post,
+    post_columns,
+    post_offset,
+    pre_columns,
+    pre_offset,
+    WITH_TIME_EFFECT: tl.constexpr,
+    ROWS: tl.constexpr,
+    BLOCK_PRE: tl.constexpr,
+    BLOCK_POST: tl.constexpr,
+):
     """Per spike (b, k, i) of the pre population: ``dL/dw_ij += a_i_j[k + 1 + d_ij]``,
     ``dL/dd_ij += w_ij * shift_j[k + 1 + d_ij]`` (per step of delay) and, with ``WITH_TIME_EFFECT``,
     ``time_effect[b, k, pre_offset + i] += sum_j w_ij * shift_j[k + 1 + d_ij]``.
@@ -216,8 +290,9 @@ def gather_gradients(spikes, weights, delays, adj_i, shift, weight_grad, delay_g
     post = tl.arange(0, BLOCK_POST)
     post_valid = post < n_post
     for s in range(tl.sum(fired.to(tl.int32), axis=0)):
-        row, i, w, arrival = _outgoing(fired, position, flat, s, first_row, steps, weights, delays, n_post, post,
-                                       post_valid, BLOCK_PRE)
+        row, i, w, arrival = _outgoing(
+            fired, position, flat, s, first_row, steps, weights, delays, n_post, post, post_valid, BLOCK_PRE
+        )
         inside = post_valid & (arrival <= steps)
         at = ((row // steps) * (steps + 1) + arrival) * post_columns + post_offset + post
         arrived_i = tl.load(adj_i + at, mask=inside, other=0.0)

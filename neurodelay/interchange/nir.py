@@ -49,6 +49,7 @@ NIR fields (so a graph edited by another tool imports from its NIR fields). IR -
 exact array by array, except that quantization (integer weights and their format) is not kept:
 the float weights they stand for are. Every lossy step is listed in the returned report.
 """
+
 from __future__ import annotations
 
 import re
@@ -72,20 +73,22 @@ FORMAT = "neurodelay-nir/1"
 SUFFIX = ".nir"
 DEFAULT_MAX_BRANCH_ELEMENTS = 2**27
 MS_PER_S = 1000.0
-LATENCY_NOTE = ("a spike at step t through a branch of delay d*dt reaches the target's current at step "
-                "t + 1 + d of a simulation with timestep dt (one step of transmission latency)")
+LATENCY_NOTE = (
+    "a spike at step t through a branch of delay d*dt reaches the target's current at step "
+    "t + 1 + d of a simulation with timestep dt (one step of transmission latency)"
+)
 IMPULSE, PER_STEP, JUMP = "impulse", "per-step", "jump"
-CONVENTIONS = (IMPULSE, PER_STEP)          # what the exporter writes
+CONVENTIONS = (IMPULSE, PER_STEP)  # what the exporter writes
 IMPORT_CONVENTIONS = (IMPULSE, PER_STEP, JUMP)  # what the importer reads
 CONVENTION_NOTES = {
     IMPULSE: "a spike is a Dirac impulse: tau_syn dI/dt = -I + w_in * (W s), so I jumps by W * w_in / tau_syn "
-             "(w_in = tau_syn: by W); integrate exactly over each step of dt",
+    "(w_in = tau_syn: by W); integrate exactly over each step of dt",
     PER_STEP: "forward Euler with step dt, a spike an input of 1 for one step: I <- (1 - dt/tau_syn) I + "
-              "(dt/tau_syn) w_in (W s), V <- V + (dt/tau_mem) (v_leak - V + r I); as snnTorch and Norse run "
-              "CubaLIF (no transmission latency: add one step per layer to compare with neurodelay)",
+    "(dt/tau_syn) w_in (W s), V <- V + (dt/tau_mem) (v_leak - V + r I); as snnTorch and Norse run "
+    "CubaLIF (no transmission latency: add one step per layer to compare with neurodelay)",
     JUMP: "forward Euler with step dt, a spike adding w_in * W to I at once (no dt/tau_syn factor): "
-          "I <- (1 - dt/tau_syn) I + w_in (W s), V <- V + (dt/tau_mem) (v_leak - V + r I); as Norse's LIFCell "
-          "runs (no transmission latency, as per-step); import only",
+    "I <- (1 - dt/tau_syn) I + w_in (W s), V <- V + (dt/tau_mem) (v_leak - V + r I); as Norse's LIFCell "
+    "runs (no transmission latency, as per-step); import only",
 }
 
 
@@ -99,8 +102,13 @@ class NIRExport:
 
 
 # ----- export -------------------------------------------------------------------------------
-def to_nir(network: Network, *, convention: str = IMPULSE, fold_uniform_delays: bool = False,
-           max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS) -> tuple[Any, list[str]]:
+def to_nir(
+    network: Network,
+    *,
+    convention: str = IMPULSE,
+    fold_uniform_delays: bool = False,
+    max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS,
+) -> tuple[Any, list[str]]:
     """``(nir.NIRGraph, report)`` for ``network`` (see the module docstring).
 
     convention: how a spike enters a synapse, ``"impulse"`` (this module's own reading of NIR's
@@ -127,31 +135,55 @@ def to_nir(network: Network, *, convention: str = IMPULSE, fold_uniform_delays: 
         nodes[population.name] = _population_node(population, network.dt_ms, convention, report)
     for projection in network.projections:
         gain = _weight_gain(network.population(projection.post), network.dt_ms, convention)
-        for name, node in _branches(projection, network, gain, fold_uniform_delays, max_branch_elements,
-                                    report, rounded, edges):
+        for name, node in _branches(
+            projection, network, gain, fold_uniform_delays, max_branch_elements, report, rounded, edges
+        ):
             if name in nodes:
-                raise ValidationError(f"projections.{projection.name}", f"its branch node {name!r} clashes with "
-                                      "another node name", "population names that do not look like "
-                                      "'<projection>.d<steps>'")
+                raise ValidationError(
+                    f"projections.{projection.name}",
+                    f"its branch node {name!r} clashes with another node name",
+                    "population names that do not look like '<projection>.d<steps>'",
+                )
             nodes[name] = node
     for population in network.populations:
         if not network.outgoing(population.name):
             output = f"{population.name}.output"
             if output in nodes:
-                raise ValidationError("populations", f"output node {output!r} clashes with another node",
-                                      "names that do not end in '.output'")
+                raise ValidationError(
+                    "populations",
+                    f"output node {output!r} clashes with another node",
+                    "names that do not end in '.output'",
+                )
             nodes[output] = nir.Output(output_type={"output": np.array([population.size])})
             edges.append((population.name, output))
-    info = {"name": network.name, "provenance": network.provenance,
-            "populations": [population.name for population in network.populations],
-            "population_metadata": {p.name: p.metadata for p in network.populations},
-            "projections": [{"name": p.name, "pre": p.pre, "post": p.post, "max_delay_steps": p.max_delay_steps,
-                             "dense": p.mask is None, "delays_integer_dtype": p.delays_steps.dtype.kind in "iu",
-                             "metadata": p.metadata} for p in network.projections]}
-    metadata = {"neurodelay_format": FORMAT, "dt": network.dt_ms / MS_PER_S, "time_unit": "s",
-                "neurodelay_dt_ms": network.dt_ms, "input_convention": convention,
-                "input_convention_note": CONVENTION_NOTES[convention], "neurodelay_latency": LATENCY_NOTE,
-                "neurodelay_network_yaml": yaml.safe_dump(info, sort_keys=False)}
+    info = {
+        "name": network.name,
+        "provenance": network.provenance,
+        "populations": [population.name for population in network.populations],
+        "population_metadata": {p.name: p.metadata for p in network.populations},
+        "projections": [
+            {
+                "name": p.name,
+                "pre": p.pre,
+                "post": p.post,
+                "max_delay_steps": p.max_delay_steps,
+                "dense": p.mask is None,
+                "delays_integer_dtype": p.delays_steps.dtype.kind in "iu",
+                "metadata": p.metadata,
+            }
+            for p in network.projections
+        ],
+    }
+    metadata = {
+        "neurodelay_format": FORMAT,
+        "dt": network.dt_ms / MS_PER_S,
+        "time_unit": "s",
+        "neurodelay_dt_ms": network.dt_ms,
+        "input_convention": convention,
+        "input_convention_note": CONVENTION_NOTES[convention],
+        "neurodelay_latency": LATENCY_NOTE,
+        "neurodelay_network_yaml": yaml.safe_dump(info, sort_keys=False),
+    }
     if rounded:
         metadata["neurodelay_rounded_delays"] = yaml.safe_dump(rounded, sort_keys=False)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata), report
@@ -187,10 +219,15 @@ def _population_node(population: Any, dt_ms: float, convention: str, report: lis
     def vector(name: str) -> np.ndarray:
         return np.array(np.broadcast_to(np.asarray(getattr(population, name), np.float64), (size,)))
 
-    metadata = {"neurodelay_tau_m_ms": vector("tau_m_ms"), "neurodelay_tau_syn_ms": vector("tau_syn_ms"),
-                "neurodelay_rest": vector("rest"), "neurodelay_bias": vector("bias"),
-                "neurodelay_shared": " ".join(name for name in NEURON_PARAMETERS[population.kind]
-                                              if not isinstance(getattr(population, name), np.ndarray))}
+    metadata = {
+        "neurodelay_tau_m_ms": vector("tau_m_ms"),
+        "neurodelay_tau_syn_ms": vector("tau_syn_ms"),
+        "neurodelay_rest": vector("rest"),
+        "neurodelay_bias": vector("bias"),
+        "neurodelay_shared": " ".join(
+            name for name in NEURON_PARAMETERS[population.kind] if not isinstance(getattr(population, name), np.ndarray)
+        ),
+    }
     if convention == IMPULSE:
         tau_syn_s, tau_mem_s = vector("tau_syn_ms") / MS_PER_S, vector("tau_m_ms") / MS_PER_S
         r, w_in = np.ones(size), tau_syn_s.copy()
@@ -204,8 +241,10 @@ def _population_node(population: Any, dt_ms: float, convention: str, report: lis
         return nir.CubaLI(**common, metadata=metadata)
     metadata["neurodelay_refractory_steps"] = int(population.refractory_steps)
     if population.refractory_steps:
-        report.append(f"population {population.name}: refractory_steps = {population.refractory_steps} has no NIR "
-                      "field; kept in neurodelay metadata only (other NIR tools will not apply it)")
+        report.append(
+            f"population {population.name}: refractory_steps = {population.refractory_steps} has no NIR "
+            "field; kept in neurodelay metadata only (other NIR tools will not apply it)"
+        )
     return nir.CubaLIF(**common, v_threshold=vector("threshold"), v_reset=vector("reset"), metadata=metadata)
 
 
@@ -220,17 +259,30 @@ def _integer_delays(projection: Projection, report: list[str], rounded: dict[str
     if np.any(differs):
         change = np.abs(executed - delays)[differs]
         count, synapses = int(np.count_nonzero(differs)), int(np.count_nonzero(projection.existing()))
-        rounded[projection.name] = {"rounded": count, "synapses": synapses,
-                                    "largest_change_steps": float(change.max()),
-                                    "mean_change_steps": float(change.mean())}
-        report.append(f"projection {projection.name}: {count} of {synapses} delays are not whole steps; written "
-                      f"as executed, floor(d + 0.5) steps (largest change {change.max():.3g}, mean "
-                      f"{change.mean():.3g} steps)")
+        rounded[projection.name] = {
+            "rounded": count,
+            "synapses": synapses,
+            "largest_change_steps": float(change.max()),
+            "mean_change_steps": float(change.mean()),
+        }
+        report.append(
+            f"projection {projection.name}: {count} of {synapses} delays are not whole steps; written "
+            f"as executed, floor(d + 0.5) steps (largest change {change.max():.3g}, mean "
+            f"{change.mean():.3g} steps)"
+        )
     return executed.astype(np.int64)
 
 
-def _branches(projection: Projection, network: Network, gain: np.ndarray, fold_uniform_delays: bool,
-              max_elements: int, report: list[str], rounded: dict[str, Any], edges: list[tuple[str, str]]):
+def _branches(
+    projection: Projection,
+    network: Network,
+    gain: np.ndarray,
+    fold_uniform_delays: bool,
+    max_elements: int,
+    report: list[str],
+    rounded: dict[str, Any],
+    edges: list[tuple[str, str]],
+):
     """Yield ``(node name, node)`` of every branch of ``projection`` and append its edges."""
     dt_s = network.dt_ms / MS_PER_S
     existing = projection.existing()
@@ -238,23 +290,33 @@ def _branches(projection: Projection, network: Network, gain: np.ndarray, fold_u
     values = np.unique(delays[existing]) if existing.any() else np.array([0], np.int64)
     n_pre, n_post = projection.weights.shape
     if values.size * n_pre * n_post > max_elements:
-        raise ValidationError(f"projections.{projection.name}", f"{values.size} distinct delays need {values.size} "
-                              f"branches of [{n_post}, {n_pre}] weights ({values.size * n_pre * n_post} elements)",
-                              f"at most {max_elements} elements (NIR has no per-synapse delay)")
+        raise ValidationError(
+            f"projections.{projection.name}",
+            f"{values.size} distinct delays need {values.size} "
+            f"branches of [{n_post}, {n_pre}] weights ({values.size * n_pre * n_post} elements)",
+            f"at most {max_elements} elements (NIR has no per-synapse delay)",
+        )
     if projection.is_quantized:
-        report.append(f"projection {projection.name}: integer weights and weight format "
-                      f"({projection.weight_format.target}) have no NIR field; exported the float weights they "
-                      "stand for")
+        report.append(
+            f"projection {projection.name}: integer weights and weight format "
+            f"({projection.weight_format.target}) have no NIR field; exported the float weights they "
+            "stand for"
+        )
     folded = fold_uniform_delays and values.size == 1 and values[0] != 0
     if folded:
-        report.append(f"projection {projection.name}: its one delay, {int(values[0])} steps, is written in the "
-                      "Linear node's metadata only (no Delay node); a simulator without Delay runs it "
-                      f"{int(values[0])} steps early")
+        report.append(
+            f"projection {projection.name}: its one delay, {int(values[0])} steps, is written in the "
+            "Linear node's metadata only (no Delay node); a simulator without Delay runs it "
+            f"{int(values[0])} steps early"
+        )
     for delay in values.tolist():
         members = existing & (delays == delay)
         linear = f"{projection.name}.d{delay}"
-        metadata = {"neurodelay_projection": projection.name, "neurodelay_delay_steps": int(delay),
-                    "neurodelay_synapses": members.T.astype(np.uint8)}
+        metadata = {
+            "neurodelay_projection": projection.name,
+            "neurodelay_delay_steps": int(delay),
+            "neurodelay_synapses": members.T.astype(np.uint8),
+        }
         weights = np.where(members, projection.weights * gain[None, :], 0.0).T.copy()
         yield linear, nir.Linear(weight=weights, metadata=metadata)
         edges.append((projection.pre, linear))
@@ -266,15 +328,23 @@ def _branches(projection: Projection, network: Network, gain: np.ndarray, fold_u
             edges.append((linear, projection.post))
 
 
-def export(network: Network, out: str | Path, *, convention: str = IMPULSE, fold_uniform_delays: bool = False,
-           clip: bool = False, max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS) -> NIRExport:
+def export(
+    network: Network,
+    out: str | Path,
+    *,
+    convention: str = IMPULSE,
+    fold_uniform_delays: bool = False,
+    clip: bool = False,
+    max_branch_elements: int = DEFAULT_MAX_BRANCH_ELEMENTS,
+) -> NIRExport:
     """Write ``network`` as a NIR file at ``out`` (atomically); options as :func:`to_nir`.
 
     clip: accepted like every target's exporter option and changes nothing here: NIR holds every
     float weight, and delays are always written as executed (each rounding reported).
     """
-    graph, report = to_nir(network, convention=convention, fold_uniform_delays=fold_uniform_delays,
-                           max_branch_elements=max_branch_elements)
+    graph, report = to_nir(
+        network, convention=convention, fold_uniform_delays=fold_uniform_delays, max_branch_elements=max_branch_elements
+    )
     path = Path(out)
     with atomic_path(path) as temporary:
         nir.write(str(temporary), graph)
@@ -282,8 +352,7 @@ def export(network: Network, out: str | Path, *, convention: str = IMPULSE, fold
 
 
 # ----- import -------------------------------------------------------------------------------
-def read(path: str | Path, *, dt_ms: float | None = None,
-         convention: str | None = None) -> tuple[Network, list[str]]:
+def read(path: str | Path, *, dt_ms: float | None = None, convention: str | None = None) -> tuple[Network, list[str]]:
     """Import the NIR file at ``path`` (read with ``nir.read``); see :func:`from_nir`."""
     path = Path(path)
     if not path.is_file():
@@ -295,8 +364,12 @@ def read(path: str | Path, *, dt_ms: float | None = None,
     try:
         graph = nir.read(path)
     except Exception as error:  # the nir reader raises bare exceptions of many kinds on bad files
-        raise ValidationError("(file)", f"nir.read failed: {type(error).__name__}: {error}",
-                              "a NIR graph file written by nir.write", file=path) from None
+        raise ValidationError(
+            "(file)",
+            f"nir.read failed: {type(error).__name__}: {error}",
+            "a NIR graph file written by nir.write",
+            file=path,
+        ) from None
     try:
         return from_nir(graph, dt_ms=dt_ms, convention=convention)
     except ValidationError as error:
@@ -323,8 +396,11 @@ def from_nir(graph: Any, *, dt_ms: float | None = None, convention: str | None =
     dt_ms = _timestep(metadata, dt_ms)
     convention = _convention(metadata, convention, report)
     graph = _with_valid_names(graph, report)
-    info = (load_yaml(metadata["neurodelay_network_yaml"], field="metadata.neurodelay_network_yaml")
-            if "neurodelay_network_yaml" in metadata else None)
+    info = (
+        load_yaml(metadata["neurodelay_network_yaml"], field="metadata.neurodelay_network_yaml")
+        if "neurodelay_network_yaml" in metadata
+        else None
+    )
     populations: dict[str, Any] = {}
     gains: dict[str, np.ndarray] = {}
     for name, node in graph.nodes.items():
@@ -333,21 +409,29 @@ def from_nir(graph: Any, *, dt_ms: float | None = None, convention: str | None =
             if not isinstance(node, nir.Input):
                 gains[name] = _input_gain(node, populations[name], dt_ms, convention)
         elif not isinstance(node, (nir.Output, nir.Linear, nir.Affine, nir.Delay)):
-            raise ValidationError(f"nodes.{name}", f"type {type(node).__name__} has no IR counterpart",
-                                  "Input, Output, Linear, Affine (zero bias), Delay, CubaLIF, CubaLI")
+            raise ValidationError(
+                f"nodes.{name}",
+                f"type {type(node).__name__} has no IR counterpart",
+                "Input, Output, Linear, Affine (zero bias), Delay, CubaLIF, CubaLI",
+            )
     projections = _projections(graph, populations, gains, info, dt_ms, report)
     if info is not None:
         order = info["populations"]
         if sorted(order) != sorted(populations):
-            raise ValidationError("metadata.neurodelay_network_yaml", "names populations the graph lacks",
-                                  "metadata matching the graph's nodes")
+            raise ValidationError(
+                "metadata.neurodelay_network_yaml",
+                "names populations the graph lacks",
+                "metadata matching the graph's nodes",
+            )
         populations = {name: populations[name] for name in order}
         name, provenance = info["name"], dict(info["provenance"] or {})
     else:
         populations = _from_inputs(populations, projections)
         name, provenance = "imported_nir", {"imported_from": "NIR", "nir_metadata_keys": sorted(metadata)}
-        report.append("the graph carries no neurodelay metadata: network named 'imported_nir', populations "
-                      "ordered by distance from the inputs")
+        report.append(
+            "the graph carries no neurodelay metadata: network named 'imported_nir', populations "
+            "ordered by distance from the inputs"
+        )
     return Network(name, dt_ms, tuple(populations.values()), tuple(projections), provenance=provenance), report
 
 
@@ -374,11 +458,16 @@ def _convention(metadata: dict[str, Any], given: str | None, report: list[str]) 
         if value is not None and value not in IMPORT_CONVENTIONS:
             raise ValidationError(where, f"got {value!r}", ", ".join(IMPORT_CONVENTIONS))
     if stated is not None and given is not None and stated != given:
-        raise ValidationError("--input-convention", f"{given!r} disagrees with the graph's {stated!r}",
-                              "leave it out (the graph states its convention) or give the same value")
+        raise ValidationError(
+            "--input-convention",
+            f"{given!r} disagrees with the graph's {stated!r}",
+            "leave it out (the graph states its convention) or give the same value",
+        )
     if stated is None and given is None:
-        report.append("the graph states no input convention: read as 'impulse' (pass --input-convention per-step "
-                      "for graphs written by snnTorch or Norse)")
+        report.append(
+            "the graph states no input convention: read as 'impulse' (pass --input-convention per-step "
+            "for graphs written by snnTorch or Norse)"
+        )
     return stated or given or IMPULSE
 
 
@@ -397,17 +486,25 @@ def _with_valid_names(graph: Any, report: list[str]) -> Any:
         taken.add(candidate)
     if not renamed:
         return graph
-    report.append("renamed nodes the IR does not accept as names: "
-                  + ", ".join(f"{old!r} -> {new!r}" for old, new in list(renamed.items())[:10])
-                  + (f" and {len(renamed) - 10} more" if len(renamed) > 10 else ""))
+    report.append(
+        "renamed nodes the IR does not accept as names: "
+        + ", ".join(f"{old!r} -> {new!r}" for old, new in list(renamed.items())[:10])
+        + (f" and {len(renamed) - 10} more" if len(renamed) > 10 else "")
+    )
     nodes = {renamed.get(name, name): node for name, node in graph.nodes.items()}
     edges = [(renamed.get(a, a), renamed.get(b, b)) for a, b in graph.edges]
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}), type_check=False)
 
 
-REQUIRED_FIELDS = {"CubaLIF": ("tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
-                   "CubaLI": ("tau_mem", "tau_syn", "r", "v_leak", "w_in"), "Linear": ("weight",),
-                   "Affine": ("weight", "bias"), "Delay": ("delay",), "Input": ("shape",), "Output": ("shape",)}
+REQUIRED_FIELDS = {
+    "CubaLIF": ("tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+    "CubaLI": ("tau_mem", "tau_syn", "r", "v_leak", "w_in"),
+    "Linear": ("weight",),
+    "Affine": ("weight", "bias"),
+    "Delay": ("delay",),
+    "Input": ("shape",),
+    "Output": ("shape",),
+}
 """Numeric datasets each NIR node type must hold (nir.read fills some with defaults when absent)."""
 
 
@@ -432,27 +529,39 @@ def prescan(path: Path) -> None:
                 for key in REQUIRED_FIELDS.get(kind, ()):
                     value = group.get(key)
                     if not isinstance(value, h5py.Dataset):
-                        raise ValidationError(f"{field}.{key}", f"missing from a {kind} node",
-                                              f"present: {', '.join(REQUIRED_FIELDS[kind])}")
+                        raise ValidationError(
+                            f"{field}.{key}",
+                            f"missing from a {kind} node",
+                            f"present: {', '.join(REQUIRED_FIELDS[kind])}",
+                        )
                     if value.dtype.kind not in "iuf":
                         raise ValidationError(f"{field}.{key}", f"holds {value.dtype} data", "numbers")
             sizes = []
-            handle.visititems(lambda name, item: sizes.append(item.size * item.dtype.itemsize)
-                              if isinstance(item, h5py.Dataset) else None)
+            handle.visititems(
+                lambda name, item: (
+                    sizes.append(item.size * item.dtype.itemsize) if isinstance(item, h5py.Dataset) else None
+                )
+            )
             declared = sum(sizes)
     except ValidationError:
         raise
     except Exception as error:  # h5py raises OSError, KeyError, ValueError, ... on damaged files
-        raise ValidationError("(file)", f"not a readable HDF5 NIR file ({type(error).__name__}: "
-                              f"{' '.join(str(error).split())[:160]})", "a NIR graph file written by nir.write") from None
+        raise ValidationError(
+            "(file)",
+            f"not a readable HDF5 NIR file ({type(error).__name__}: {' '.join(str(error).split())[:160]})",
+            "a NIR graph file written by nir.write",
+        ) from None
     check_memory("(file)", 3 * declared, f"the graph's arrays ({format_bytes(declared)}, read and converted)")
 
 
 def _positive_number(value: Any, field: str, unit: str) -> float:
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0 < float(value) < float("inf"):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not 0 < float(value) < float("inf")
+    ):
         raise ValidationError(field, f"{value!r}", f"a finite number > 0 ({unit})")
     return float(value)
 
@@ -465,12 +574,18 @@ def _timestep(metadata: dict[str, Any], dt_ms: float | None) -> float:
     else:
         stated = None
     if stated is not None and dt_ms is not None and stated != dt_ms:
-        raise ValidationError("--dt-ms", f"{dt_ms} ms disagrees with the graph's dt of {stated} ms",
-                              "leave it out (the graph states dt) or give the same value")
+        raise ValidationError(
+            "--dt-ms",
+            f"{dt_ms} ms disagrees with the graph's dt of {stated} ms",
+            "leave it out (the graph states dt) or give the same value",
+        )
     chosen = stated if stated is not None else dt_ms
     if chosen is None:
-        raise ValidationError("metadata.dt", "the graph states no timestep (NIR graphs need not)",
-                              "pass --dt-ms (the simulation timestep in ms)")
+        raise ValidationError(
+            "metadata.dt",
+            "the graph states no timestep (NIR graphs need not)",
+            "pass --dt-ms (the simulation timestep in ms)",
+        )
     return float(chosen)
 
 
@@ -484,20 +599,29 @@ def _population(name: str, node: Any, info: dict | None, dt_ms: float, conventio
         return SpikeSource(name, int(shape[0]), metadata=extra)
     size = int(np.asarray(node.tau_mem).size)
     shared = set(str(node_metadata.get("neurodelay_shared", "")).split())
-    tau_m_ms = _milliseconds(node.tau_mem, node_metadata.get("neurodelay_tau_m_ms"), f"{name}.tau_mem",
-                             dt_ms, convention, report)
-    tau_syn_ms = _milliseconds(node.tau_syn, node_metadata.get("neurodelay_tau_syn_ms"), f"{name}.tau_syn",
-                               dt_ms, convention, report)
+    tau_m_ms = _milliseconds(
+        node.tau_mem, node_metadata.get("neurodelay_tau_m_ms"), f"{name}.tau_mem", dt_ms, convention, report
+    )
+    tau_syn_ms = _milliseconds(
+        node.tau_syn, node_metadata.get("neurodelay_tau_syn_ms"), f"{name}.tau_syn", dt_ms, convention, report
+    )
     v_leak = np.asarray(node.v_leak, np.float64).ravel()
     rest, bias = node_metadata.get("neurodelay_rest"), node_metadata.get("neurodelay_bias")
     if rest is None or bias is None or not np.array_equal(np.asarray(rest) + np.asarray(bias), v_leak):
         rest, bias = v_leak, np.zeros(size)
-    values = {"tau_m_ms": tau_m_ms, "tau_syn_ms": tau_syn_ms, "rest": np.asarray(rest, np.float64),
-              "bias": np.asarray(bias, np.float64)}
+    values = {
+        "tau_m_ms": tau_m_ms,
+        "tau_syn_ms": tau_syn_ms,
+        "rest": np.asarray(rest, np.float64),
+        "bias": np.asarray(bias, np.float64),
+    }
     if isinstance(node, nir.CubaLIF):
         values["threshold"] = np.asarray(node.v_threshold, np.float64).ravel()
-        values["reset"] = (np.zeros(size) if node.v_reset is None
-                           else np.broadcast_to(np.asarray(node.v_reset, np.float64).ravel(), (size,)).copy())
+        values["reset"] = (
+            np.zeros(size)
+            if node.v_reset is None
+            else np.broadcast_to(np.asarray(node.v_reset, np.float64).ravel(), (size,)).copy()
+        )
     for key, array in values.items():
         if key in shared and array.size and np.all(array == array[0]):
             values[key] = float(array[0])
@@ -505,13 +629,15 @@ def _population(name: str, node: Any, info: dict | None, dt_ms: float, conventio
         return LeakyIntegrator(name, size, metadata=extra, **values)
     refractory = node_metadata.get("neurodelay_refractory_steps", 0)
     if isinstance(refractory, bool) or not isinstance(refractory, (int, np.integer)) or refractory < 0:
-        raise ValidationError(f"nodes.{name}.metadata.neurodelay_refractory_steps", f"{refractory!r}",
-                              "an integer >= 0 (timesteps)")
+        raise ValidationError(
+            f"nodes.{name}.metadata.neurodelay_refractory_steps", f"{refractory!r}", "an integer >= 0 (timesteps)"
+        )
     return LIF(name, size, refractory_steps=refractory, metadata=extra, **values)
 
 
-def _milliseconds(seconds: Any, exact_ms: Any, where: str, dt_ms: float, convention: str,
-                  report: list[str]) -> np.ndarray:
+def _milliseconds(
+    seconds: Any, exact_ms: Any, where: str, dt_ms: float, convention: str, report: list[str]
+) -> np.ndarray:
     """The IR time constant (ms) of a NIR one (s): the same time (impulse), or the one whose exact
     decay per step equals the Euler step's ``1 - dt / tau`` (per-step); the metadata's exact value
     where it agrees (to rounding for per-step)."""
@@ -521,15 +647,19 @@ def _milliseconds(seconds: Any, exact_ms: Any, where: str, dt_ms: float, convent
     else:
         step_fraction = dt_ms / (seconds * MS_PER_S)
         if np.any(~np.isfinite(step_fraction)) or np.any(step_fraction <= 0) or np.any(step_fraction >= 1):
-            raise ValidationError(f"nodes.{where}", f"dt / tau spans [{step_fraction.min():.3g}, "
-                                  f"{step_fraction.max():.3g}] with dt = {dt_ms} ms",
-                                  "(0, 1): a forward-Euler step needs tau > dt")
+            raise ValidationError(
+                f"nodes.{where}",
+                f"dt / tau spans [{step_fraction.min():.3g}, {step_fraction.max():.3g}] with dt = {dt_ms} ms",
+                "(0, 1): a forward-Euler step needs tau > dt",
+            )
         derived = -dt_ms / np.log1p(-step_fraction)
     if exact_ms is not None:
         exact_ms = np.asarray(exact_ms, np.float64).ravel()
-        exact = exact_ms.shape == seconds.shape and (np.array_equal(exact_ms / MS_PER_S, seconds)
-                                                     if convention == IMPULSE
-                                                     else np.allclose(exact_ms, derived, rtol=1e-9, atol=0))
+        exact = exact_ms.shape == seconds.shape and (
+            np.array_equal(exact_ms / MS_PER_S, seconds)
+            if convention == IMPULSE
+            else np.allclose(exact_ms, derived, rtol=1e-9, atol=0)
+        )
         if exact:
             return exact_ms
         report.append(f"{where}: neurodelay metadata disagrees with the NIR value; used the NIR value")
@@ -540,13 +670,22 @@ def _delay_steps(node: Any, name: str, dt_ms: float) -> np.ndarray:
     steps = np.asarray(node.delay, np.float64).ravel() * MS_PER_S / dt_ms
     whole = np.floor(steps + 0.5)
     if np.any(steps < 0) or np.any(np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)):
-        raise ValidationError(f"nodes.{name}.delay", f"delays {np.unique(steps * dt_ms).tolist()[:5]} ms are not "
-                              f"whole multiples of dt = {dt_ms} ms", "non-negative multiples of the timestep")
+        raise ValidationError(
+            f"nodes.{name}.delay",
+            f"delays {np.unique(steps * dt_ms).tolist()[:5]} ms are not whole multiples of dt = {dt_ms} ms",
+            "non-negative multiples of the timestep",
+        )
     return whole.astype(np.int64)
 
 
-def _projections(graph: Any, populations: dict[str, Any], gains: dict[str, np.ndarray], info: dict | None,
-                 dt_ms: float, report: list[str]) -> list[Projection]:
+def _projections(
+    graph: Any,
+    populations: dict[str, Any],
+    gains: dict[str, np.ndarray],
+    info: dict | None,
+    dt_ms: float,
+    report: list[str],
+) -> list[Projection]:
     """Group every population-to-population path (one branch each) into IR projections."""
     successors: dict[str, list[str]] = {}
     predecessors: dict[str, list[str]] = {}
@@ -557,8 +696,11 @@ def _projections(graph: Any, populations: dict[str, Any], gains: dict[str, np.nd
     def single(table: dict[str, list[str]], name: str, direction: str) -> str:
         linked = table.get(name, [])
         if len(linked) != 1:
-            raise ValidationError(f"nodes.{name}", f"{len(linked)} {direction} edges",
-                                  f"exactly one {direction} edge (a branch is [Delay] -> Linear -> [Delay])")
+            raise ValidationError(
+                f"nodes.{name}",
+                f"{len(linked)} {direction} edges",
+                f"exactly one {direction} edge (a branch is [Delay] -> Linear -> [Delay])",
+            )
         return linked[0]
 
     groups: dict[str, dict[str, Any]] = {}
@@ -579,21 +721,30 @@ def _projections(graph: Any, populations: dict[str, Any], gains: dict[str, np.nd
             post = single(successors, post, "outgoing")
         for end, where in ((pre, "source"), (post, "target")):
             if end not in populations:
-                raise ValidationError(f"nodes.{name}", f"its {where} {end!r} is not a population node",
-                                      "Input, CubaLIF or CubaLI at both ends of a branch")
+                raise ValidationError(
+                    f"nodes.{name}",
+                    f"its {where} {end!r} is not a population node",
+                    "Input, CubaLIF or CubaLI at both ends of a branch",
+                )
         metadata = {key: _plain(value) for key, value in (node.metadata or {}).items()}
         projection = str(metadata.get("neurodelay_projection", f"{pre}_{post}"))
         group = groups.setdefault(projection, {"pre": pre, "post": post, "branches": []})
         if (group["pre"], group["post"]) != (pre, post):
-            raise ValidationError(f"nodes.{name}", f"branch of {projection!r} joins {pre}->{post}",
-                                  f"the projection's populations {group['pre']}->{group['post']}")
+            raise ValidationError(
+                f"nodes.{name}",
+                f"branch of {projection!r} joins {pre}->{post}",
+                f"the projection's populations {group['pre']}->{group['post']}",
+            )
         path_delay = pre_delay + post_delay
         if np.all(np.asarray(path_delay) == 0) and metadata.get("neurodelay_delay_steps") is not None:
             path_delay = int(metadata["neurodelay_delay_steps"])  # a folded uniform delay (0 when not folded)
         delays = np.broadcast_to(np.asarray(path_delay, np.int64), (n_pre, n_post))
         members = metadata.get("neurodelay_synapses")
-        members = (np.asarray(members, bool).T if members is not None and np.shape(members) == (n_post, n_pre)
-                   else weight.T != 0)
+        members = (
+            np.asarray(members, bool).T
+            if members is not None and np.shape(members) == (n_post, n_pre)
+            else weight.T != 0
+        )
         group["branches"].append((name, weight.T, delays, members))
 
     listed = {entry["name"]: entry for entry in (info or {}).get("projections", [])}
@@ -601,26 +752,39 @@ def _projections(graph: Any, populations: dict[str, Any], gains: dict[str, np.nd
     return [_merge(name, groups[name], populations, gains, listed.get(name), report) for name in order]
 
 
-def _merge(name: str, group: dict[str, Any], populations: dict[str, Any], gains: dict[str, np.ndarray],
-           entry: dict | None, report: list[str]) -> Projection:
+def _merge(
+    name: str,
+    group: dict[str, Any],
+    populations: dict[str, Any],
+    gains: dict[str, np.ndarray],
+    entry: dict | None,
+    report: list[str],
+) -> Projection:
     pre, post = populations[group["pre"]], populations[group["post"]]
     shape = (pre.size, post.size)
     weights, delays = np.zeros(shape), np.zeros(shape, np.int64)
     owner = np.zeros(shape, bool)
     for node, branch_weights, branch_delays, members in group["branches"]:
         if branch_weights.shape != shape:
-            raise ValidationError(f"nodes.{node}.weight", f"shape {list(branch_weights.shape[::-1])}",
-                                  f"[{shape[1]}, {shape[0]}] ([n_post, n_pre] of {pre.name}->{post.name})")
+            raise ValidationError(
+                f"nodes.{node}.weight",
+                f"shape {list(branch_weights.shape[::-1])}",
+                f"[{shape[1]}, {shape[0]}] ([n_post, n_pre] of {pre.name}->{post.name})",
+            )
         if np.any(owner & members):
-            raise ValidationError(f"nodes.{node}", f"gives synapses of {name!r} a second delay",
-                                  "one delay per synapse (the IR holds one synapse per pair of neurons)")
+            raise ValidationError(
+                f"nodes.{node}",
+                f"gives synapses of {name!r} a second delay",
+                "one delay per synapse (the IR holds one synapse per pair of neurons)",
+            )
         weights[members], delays[members] = branch_weights[members], branch_delays[members]
         owner |= members
     gain = gains[group["post"]]
     if not np.all(gain == 1.0):
         weights = weights * gain[None, :]
-        report.append(f"projection {name}: weights multiplied by the input gain of {post.name} (not 1 in the file; "
-                      "see from_nir)")
+        report.append(
+            f"projection {name}: weights multiplied by the input gain of {post.name} (not 1 in the file; see from_nir)"
+        )
     if entry is not None:
         max_delay = int(entry["max_delay_steps"])
         mask = None if entry["dense"] else owner
@@ -637,8 +801,9 @@ def _input_gain(node: Any, population: Any, dt_ms: float, convention: str) -> np
     step adds ``(dt / tau_syn) w_in`` to I and ``(dt / tau_mem) r I`` to V, the IR adds
     ``(1 - alpha) i_scale I``, so the gain is ``r w_in (dt / tau_syn) / i_scale``."""
     size = population.size
-    r, w_in, tau_syn_s = (np.broadcast_to(np.asarray(value, np.float64).ravel(), (size,))
-                          for value in (node.r, node.w_in, node.tau_syn))
+    r, w_in, tau_syn_s = (
+        np.broadcast_to(np.asarray(value, np.float64).ravel(), (size,)) for value in (node.r, node.w_in, node.tau_syn)
+    )
     if convention == IMPULSE:
         return r * w_in / tau_syn_s
     if convention == JUMP:

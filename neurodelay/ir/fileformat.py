@@ -11,6 +11,7 @@ reference ``{array: <key>, dtype: <dtype>, shape: [...]}``; ``<key>`` is e.g.
 Reads accept only plain YAML data (bounded: no aliases, limited nesting and integer size), known fields, the declared schema versions, and arrays
 whose header (dtype, shape) matches the declaration before any array data is read.
 """
+
 from __future__ import annotations
 
 import io
@@ -53,8 +54,11 @@ def save(network: Network, path: str | Path) -> Path:
     document = {
         "format": FORMAT_NAME,
         "schema_version": SCHEMA_VERSION,
-        "units": {"time": "ms", "delays": "timesteps of dt_ms",
-                  "latency": "a spike at step t through delay d reaches the target's I at step t + 1 + d"},
+        "units": {
+            "time": "ms",
+            "delays": "timesteps of dt_ms",
+            "latency": "a spike at step t through delay d reaches the target's I at step t + 1 + d",
+        },
         "network": {
             "name": network.name,
             "dt_ms": network.dt_ms,
@@ -89,7 +93,9 @@ def _population_document(population, reference: Callable) -> dict[str, Any]:
 def _projection_document(projection: Projection, reference: Callable) -> dict[str, Any]:
     key = f"projections/{projection.name}"
     document: dict[str, Any] = {
-        "name": projection.name, "pre": projection.pre, "post": projection.post,
+        "name": projection.name,
+        "pre": projection.pre,
+        "post": projection.post,
         "max_delay_steps": projection.max_delay_steps,
         "weights": reference(f"{key}/weights", projection.weights),
         "delays_steps": reference(f"{key}/delays_steps", projection.delays_steps),
@@ -101,8 +107,10 @@ def _projection_document(projection: Projection, reference: Callable) -> dict[st
         fmt = projection.weight_format
         document["quantized"] = {
             "integer_weights": reference(f"{key}/integer_weights", projection.integer_weights),
-            "target": fmt.target, "mantissa_bits": fmt.mantissa_bits,
-            "exponent": fmt.exponent, "scale": fmt.scale,
+            "target": fmt.target,
+            "mantissa_bits": fmt.mantissa_bits,
+            "exponent": fmt.exponent,
+            "scale": fmt.scale,
         }
     return document
 
@@ -119,8 +127,11 @@ def _plain(value: Any, field: str) -> Any:
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise ValidationError(field, f"cannot be stored ({type(value).__name__})",
-                          "YAML data: mappings, lists, strings, numbers, booleans, null")
+    raise ValidationError(
+        field,
+        f"cannot be stored ({type(value).__name__})",
+        "YAML data: mappings, lists, strings, numbers, booleans, null",
+    )
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -142,14 +153,20 @@ class _Reader:
             self.archive = zipfile.ZipFile(path)
             infos = self.archive.infolist()
         except Exception as error:  # zipfile raises many types on damaged containers; all mean "corrupt"
-            raise ValidationError("(file)", f"not a readable {SUFFIX} archive ({_one_line(error)})",
-                                  f"a zip archive holding {YAML_MEMBER} and arrays/*.npy") from None
+            raise ValidationError(
+                "(file)",
+                f"not a readable {SUFFIX} archive ({_one_line(error)})",
+                f"a zip archive holding {YAML_MEMBER} and arrays/*.npy",
+            ) from None
         self.members = {info.filename: info for info in infos}
         if len(self.members) != len(infos):
             seen: set[str] = set()
             twice = next(info.filename for info in infos if info.filename in seen or seen.add(info.filename))
-            raise ValidationError("(file)", f"archive member {twice!r} appears more than once (which copy "
-                                  "is read would be an accident)", "every member once")
+            raise ValidationError(
+                "(file)",
+                f"archive member {twice!r} appears more than once (which copy is read would be an accident)",
+                "every member once",
+            )
         self.declared_bytes = 0
 
     def _read_member(self, name: str, limit: int, field: str) -> bytes:
@@ -162,8 +179,9 @@ class _Reader:
             with self.archive.open(info) as stream:
                 data = stream.read(limit + 1)
         except Exception as error:  # zipfile/zlib raise many types on damaged members; all mean "corrupt"
-            raise ValidationError(field, f"member {name!r} is corrupt ({_one_line(error)})",
-                                  "an intact archive") from None
+            raise ValidationError(
+                field, f"member {name!r} is corrupt ({_one_line(error)})", "an intact archive"
+            ) from None
         if len(data) > limit:
             raise ValidationError(field, f"member {name!r} is larger than declared", f"at most {limit} bytes")
         return data
@@ -171,26 +189,45 @@ class _Reader:
     def network(self) -> Network:
         text = self._read_member(YAML_MEMBER, MAX_YAML_BYTES, YAML_MEMBER)
         document = load_yaml(text, field=YAML_MEMBER, max_bytes=MAX_YAML_BYTES)
-        root = _mapping(document, "(document)", {"format", "schema_version", "units", "network"},
-                        required={"format", "schema_version", "network"})
+        root = _mapping(
+            document,
+            "(document)",
+            {"format", "schema_version", "units", "network"},
+            required={"format", "schema_version", "network"},
+        )
         if root["format"] != FORMAT_NAME:
             raise ValidationError("format", f"{root['format']!r} is not a neurodelay network", repr(FORMAT_NAME))
         version = root["schema_version"]
         if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
-            raise ValidationError("schema_version", f"unsupported version {version!r}",
-                                  f"1..{SCHEMA_VERSION} (newer files need a newer neurodelay)")
-        body = _mapping(root["network"], "network",
-                        {"name", "dt_ms", "populations", "projections", "provenance"},
-                        required={"name", "dt_ms", "populations"})
-        populations = [self._population(p, f"network.populations[{i}]")
-                       for i, p in enumerate(_sequence(body["populations"], "network.populations"))]
+            raise ValidationError(
+                "schema_version",
+                f"unsupported version {version!r}",
+                f"1..{SCHEMA_VERSION} (newer files need a newer neurodelay)",
+            )
+        body = _mapping(
+            root["network"],
+            "network",
+            {"name", "dt_ms", "populations", "projections", "provenance"},
+            required={"name", "dt_ms", "populations"},
+        )
+        populations = [
+            self._population(p, f"network.populations[{i}]")
+            for i, p in enumerate(_sequence(body["populations"], "network.populations"))
+        ]
         sizes = {p.name: p.size for p in populations if isinstance(p.name, str)}
-        projections = [self._projection(p, f"network.projections[{i}]", sizes)
-                       for i, p in enumerate(_sequence(body.get("projections", []), "network.projections"))]
+        projections = [
+            self._projection(p, f"network.projections[{i}]", sizes)
+            for i, p in enumerate(_sequence(body.get("projections", []), "network.projections"))
+        ]
         provenance = body.get("provenance") or {}
         try:
-            return Network(name=body["name"], dt_ms=body["dt_ms"], populations=tuple(populations),
-                           projections=tuple(projections), provenance=provenance)
+            return Network(
+                name=body["name"],
+                dt_ms=body["dt_ms"],
+                populations=tuple(populations),
+                projections=tuple(projections),
+                provenance=provenance,
+            )
         except ValidationError as error:
             raise ValidationError(f"network.{error.field}", error.problem, error.allowed) from None
 
@@ -203,7 +240,9 @@ class _Reader:
         values = _mapping(document, field, allowed, required={"name", "size", "kind"})
         size = values["size"]
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_POPULATION_SIZE:
-            raise ValidationError(f"{field}.size", f"{size!r} is not a valid size", f"integer in [1, {MAX_POPULATION_SIZE}]")
+            raise ValidationError(
+                f"{field}.size", f"{size!r} is not a valid size", f"integer in [1, {MAX_POPULATION_SIZE}]"
+            )
         arguments = {}
         for name, value in values.items():
             if name == "kind":
@@ -216,9 +255,12 @@ class _Reader:
         return cls(**arguments)
 
     def _projection(self, document: Any, field: str, sizes: dict[str, int]) -> Projection:
-        values = _mapping(document, field, {"name", "pre", "post", "max_delay_steps", "weights",
-                                            "delays_steps", "mask", "quantized", "metadata"},
-                          required={"name", "pre", "post", "max_delay_steps", "weights", "delays_steps"})
+        values = _mapping(
+            document,
+            field,
+            {"name", "pre", "post", "max_delay_steps", "weights", "delays_steps", "mask", "quantized", "metadata"},
+            required={"name", "pre", "post", "max_delay_steps", "weights", "delays_steps"},
+        )
         pre, post = values["pre"], values["post"]
         names = ", ".join(sizes)
         for end in ("pre", "post"):
@@ -226,7 +268,10 @@ class _Reader:
                 raise ValidationError(f"{field}.{end}", f"unknown population {values[end]!r}", f"one of: {names}")
         shape = (sizes[pre], sizes[post])
         arguments: dict[str, Any] = {
-            "name": values["name"], "pre": pre, "post": post, "max_delay_steps": values["max_delay_steps"],
+            "name": values["name"],
+            "pre": pre,
+            "post": post,
+            "max_delay_steps": values["max_delay_steps"],
             "weights": self._array(values["weights"], f"{field}.weights", shape),
             "delays_steps": self._array(values["delays_steps"], f"{field}.delays_steps", shape),
             "mask": None if values.get("mask") is None else self._array(values["mask"], f"{field}.mask", shape),
@@ -234,19 +279,27 @@ class _Reader:
         }
         quantized = values.get("quantized")
         if quantized is not None:
-            q = _mapping(quantized, f"{field}.quantized",
-                         {"integer_weights", "target", "mantissa_bits", "exponent", "scale"},
-                         required={"integer_weights", "target", "mantissa_bits", "exponent", "scale"})
-            arguments["integer_weights"] = self._array(q["integer_weights"], f"{field}.quantized.integer_weights", shape)
-            arguments["weight_format"] = WeightFormat(target=q["target"], mantissa_bits=q["mantissa_bits"],
-                                                      exponent=q["exponent"], scale=q["scale"])
+            q = _mapping(
+                quantized,
+                f"{field}.quantized",
+                {"integer_weights", "target", "mantissa_bits", "exponent", "scale"},
+                required={"integer_weights", "target", "mantissa_bits", "exponent", "scale"},
+            )
+            arguments["integer_weights"] = self._array(
+                q["integer_weights"], f"{field}.quantized.integer_weights", shape
+            )
+            arguments["weight_format"] = WeightFormat(
+                target=q["target"], mantissa_bits=q["mantissa_bits"], exponent=q["exponent"], scale=q["scale"]
+            )
         return Projection(**arguments)
 
     def _array(self, reference: Any, field: str, shape: tuple[int, ...]) -> np.ndarray:
         values = _mapping(reference, field, {"array", "dtype", "shape"}, required={"array", "dtype", "shape"})
         key, dtype, declared = values["array"], values["dtype"], values["shape"]
         if not isinstance(key, str) or not key or ".." in key or key.startswith("/"):
-            raise ValidationError(f"{field}.array", f"invalid array key {key!r}", "a relative key such as projections/p/weights")
+            raise ValidationError(
+                f"{field}.array", f"invalid array key {key!r}", "a relative key such as projections/p/weights"
+            )
         if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
             raise ValidationError(f"{field}.dtype", f"{dtype!r} is not allowed", ", ".join(sorted(ALLOWED_DTYPES)))
         if not isinstance(declared, list) or declared != list(shape):
@@ -255,26 +308,35 @@ class _Reader:
         if count > _MAX_ARRAY_ELEMENTS:
             raise ValidationError(f"{field}.shape", f"{count} elements", f"at most {_MAX_ARRAY_ELEMENTS}")
         self.declared_bytes += count * np.dtype(dtype).itemsize
-        check_memory(field, LOAD_MEMORY_FACTOR * self.declared_bytes,
-                     f"the arrays declared so far ({format_bytes(self.declared_bytes)}, loaded and validated)")
+        check_memory(
+            field,
+            LOAD_MEMORY_FACTOR * self.declared_bytes,
+            f"the arrays declared so far ({format_bytes(self.declared_bytes)}, loaded and validated)",
+        )
         limit = count * np.dtype(dtype).itemsize + 4096
         data = self._read_member(f"arrays/{key}.npy", limit, field)
         stream = io.BytesIO(data)
         try:
             version = np.lib.format.read_magic(stream)
-            header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                      else np.lib.format.read_array_header_2_0)(stream)
+            header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )(stream)
         except (ValueError, SyntaxError, TypeError, EOFError) as error:
-            raise ValidationError(field, f"array {key!r} has a corrupt header ({_one_line(error)})", "a .npy array") from None
+            raise ValidationError(
+                field, f"array {key!r} has a corrupt header ({_one_line(error)})", "a .npy array"
+            ) from None
         stored_shape, fortran, stored_dtype = header
         if tuple(stored_shape) != tuple(shape) or str(stored_dtype) != dtype or stored_dtype.hasobject:
-            raise ValidationError(field, f"array {key!r} holds {stored_dtype} {list(stored_shape)}",
-                                  f"{dtype} {list(shape)} as declared")
+            raise ValidationError(
+                field, f"array {key!r} holds {stored_dtype} {list(stored_shape)}", f"{dtype} {list(shape)} as declared"
+            )
         stream.seek(0)
         try:
             array = np.load(stream, allow_pickle=False)
         except (ValueError, OSError, EOFError) as error:
-            raise ValidationError(field, f"array {key!r} is truncated or corrupt ({_one_line(error)})", "a complete .npy array") from None
+            raise ValidationError(
+                field, f"array {key!r} is truncated or corrupt ({_one_line(error)})", "a complete .npy array"
+            ) from None
         return array
 
 

@@ -1,4 +1,5 @@
 """The :class:`Network`: one object that flows through training, quantization, export and parity."""
+
 from __future__ import annotations
 
 import itertools
@@ -97,10 +98,14 @@ class Network:
         for population in self.populations:
             graph.add_node(population.name, kind=population.kind, size=population.size)
         for projection in self.projections:
-            graph.add_edge(projection.pre, projection.post, key=projection.name,
-                           synapses=projection.synapse_count,
-                           max_delay_steps=projection.max_delay_steps,
-                           recurrent=projection.is_recurrent)
+            graph.add_edge(
+                projection.pre,
+                projection.post,
+                key=projection.name,
+                synapses=projection.synapse_count,
+                max_delay_steps=projection.max_delay_steps,
+                recurrent=projection.is_recurrent,
+            )
         return graph
 
     def recurrent_loops(self, limit: int | None = None) -> list[list[str]]:
@@ -153,5 +158,3 @@ def memory_bytes(network: Network) -> int:
 
 def is_integer_valued(array: np.ndarray) -> bool:
     return array.dtype.kind in "biu" or bool(np.all(array == np.round(array)))
-
-

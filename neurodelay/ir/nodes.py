@@ -21,6 +21,7 @@ steps at which the source fires. A delay that is not a whole number (while train
 the convention to their target's (docs/loihi2.md §L3 and docs/spinnaker.md §S4 describe the two
 built-in chips': identical, and ``d + 1`` for a tool chain that delivers at ``t + d``, ``d >= 1``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -110,7 +111,7 @@ class WeightFormat:
 
     def to_float(self, integer_weights: np.ndarray) -> np.ndarray:
         """Float weights (float64, same shape) that ``integer_weights`` stand for."""
-        return np.asarray(integer_weights, dtype=np.float64) * self.scale * 2.0 ** self.exponent
+        return np.asarray(integer_weights, dtype=np.float64) * self.scale * 2.0**self.exponent
 
 
 @dataclass(frozen=True, eq=False)

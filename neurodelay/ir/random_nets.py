@@ -1,6 +1,7 @@
 """Seeded random IR networks: :func:`random_network` (one fixed topology, input -> LIF hidden ->
 readout, for property tests, fuzzing and engine tests) and :func:`random_case` (the parity campaigns'
 varied topologies, delay profiles, signs and overdrive, with inputs)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,9 +10,19 @@ from .network import Network
 from .nodes import LIF, LeakyIntegrator, Projection, SpikeSource
 
 
-def random_projection(rng: np.random.Generator, name: str, pre: str, post: str, n_pre: int, n_post: int,
-                      *, max_delay_steps: int, weight_scale: float, sparse: bool,
-                      integer_delays: bool) -> Projection:
+def random_projection(
+    rng: np.random.Generator,
+    name: str,
+    pre: str,
+    post: str,
+    n_pre: int,
+    n_post: int,
+    *,
+    max_delay_steps: int,
+    weight_scale: float,
+    sparse: bool,
+    integer_delays: bool,
+) -> Projection:
     """A projection with N(0, weight_scale) weights and delays uniform in [0, max_delay_steps]."""
     weights = rng.normal(0.0, weight_scale, (n_pre, n_post))
     if integer_delays:
@@ -26,31 +37,62 @@ def random_projection(rng: np.random.Generator, name: str, pre: str, post: str, 
     return Projection(name, pre, post, weights, delays, max_delay_steps, mask=mask)
 
 
-def random_network(seed: int, *, recurrent: bool = False, sparse: bool = False, max_delay_steps: int = 8,
-                   n_inputs: int = 5, n_hidden: int = 6, n_outputs: int = 3, dt_ms: float = 1.0,
-                   integer_delays: bool = False, weight_scale: float = 1.0,
-                   per_neuron_parameters: bool = False) -> Network:
+def random_network(
+    seed: int,
+    *,
+    recurrent: bool = False,
+    sparse: bool = False,
+    max_delay_steps: int = 8,
+    n_inputs: int = 5,
+    n_hidden: int = 6,
+    n_outputs: int = 3,
+    dt_ms: float = 1.0,
+    integer_delays: bool = False,
+    weight_scale: float = 1.0,
+    per_neuron_parameters: bool = False,
+) -> Network:
     """Input -> LIF hidden (optionally self-recurrent) -> leaky-integrator readout."""
     rng = np.random.default_rng(seed)
 
     def parameter(low: float, high: float, size: int):
         return rng.uniform(low, high, size) if per_neuron_parameters else float(rng.uniform(low, high))
 
-    hidden = LIF("hidden", n_hidden, tau_m_ms=parameter(5.0, 30.0, n_hidden),
-                 tau_syn_ms=parameter(2.0, 10.0, n_hidden), threshold=1.0, reset=0.0,
-                 refractory_steps=int(rng.integers(0, 3)))
-    readout = LeakyIntegrator("readout", n_outputs, tau_m_ms=parameter(5.0, 30.0, n_outputs),
-                              tau_syn_ms=parameter(2.0, 10.0, n_outputs))
+    hidden = LIF(
+        "hidden",
+        n_hidden,
+        tau_m_ms=parameter(5.0, 30.0, n_hidden),
+        tau_syn_ms=parameter(2.0, 10.0, n_hidden),
+        threshold=1.0,
+        reset=0.0,
+        refractory_steps=int(rng.integers(0, 3)),
+    )
+    readout = LeakyIntegrator(
+        "readout", n_outputs, tau_m_ms=parameter(5.0, 30.0, n_outputs), tau_syn_ms=parameter(2.0, 10.0, n_outputs)
+    )
     common = dict(max_delay_steps=max_delay_steps, sparse=sparse, integer_delays=integer_delays)
-    projections = [random_projection(rng, "input_hidden", "input", "hidden", n_inputs, n_hidden,
-                                     weight_scale=weight_scale * 3.0, **common)]
+    projections = [
+        random_projection(
+            rng, "input_hidden", "input", "hidden", n_inputs, n_hidden, weight_scale=weight_scale * 3.0, **common
+        )
+    ]
     if recurrent:
-        projections.append(random_projection(rng, "hidden_hidden", "hidden", "hidden", n_hidden, n_hidden,
-                                             weight_scale=weight_scale, **common))
-    projections.append(random_projection(rng, "hidden_readout", "hidden", "readout", n_hidden, n_outputs,
-                                         weight_scale=weight_scale, **common))
-    return Network(f"random_{seed}", dt_ms, (SpikeSource("input", n_inputs), hidden, readout),
-                   tuple(projections), provenance={"generator": "neurodelay.ir.random_nets", "seed": seed})
+        projections.append(
+            random_projection(
+                rng, "hidden_hidden", "hidden", "hidden", n_hidden, n_hidden, weight_scale=weight_scale, **common
+            )
+        )
+    projections.append(
+        random_projection(
+            rng, "hidden_readout", "hidden", "readout", n_hidden, n_outputs, weight_scale=weight_scale, **common
+        )
+    )
+    return Network(
+        f"random_{seed}",
+        dt_ms,
+        (SpikeSource("input", n_inputs), hidden, readout),
+        tuple(projections),
+        provenance={"generator": "neurodelay.ir.random_nets", "seed": seed},
+    )
 
 
 DELAY_PROFILES = ("zero", "one", "max", "mixed")
@@ -72,8 +114,17 @@ def random_delays(rng: np.random.Generator, shape: tuple[int, int], profile: str
     return delays.astype(np.int64)
 
 
-def campaign_projection(rng: np.random.Generator, name: str, pre: str, post: str, n_pre: int, n_post: int,
-                      threshold: float, overdrive: bool, max_delay_steps: int) -> Projection:
+def campaign_projection(
+    rng: np.random.Generator,
+    name: str,
+    pre: str,
+    post: str,
+    n_pre: int,
+    n_post: int,
+    threshold: float,
+    overdrive: bool,
+    max_delay_steps: int,
+) -> Projection:
     scale = threshold * rng.uniform(0.3, 3.0) * (rng.uniform(100.0, 1000.0) if overdrive else 1.0)
     weights = rng.normal(0.0, scale, (n_pre, n_post))
     sign = rng.random()
@@ -112,9 +163,19 @@ def random_case(seed: int, *, max_delay_steps: int) -> tuple[Network, dict[str, 
         bias = 0.0
         if rng.random() < 0.3:
             bias = rng.normal(0.0, thresholds[name] * rng.choice([0.2, 1.0, 50.0]), size)
-        populations.append(LIF(name, size, tau_m_ms=float(rng.uniform(2.0, 50.0)),
-                               tau_syn_ms=float(rng.uniform(1.0, 20.0)), threshold=thresholds[name],
-                               reset=0.0, rest=0.0, bias=bias, refractory_steps=0))
+        populations.append(
+            LIF(
+                name,
+                size,
+                tau_m_ms=float(rng.uniform(2.0, 50.0)),
+                tau_syn_ms=float(rng.uniform(1.0, 20.0)),
+                threshold=thresholds[name],
+                reset=0.0,
+                rest=0.0,
+                bias=bias,
+                refractory_steps=0,
+            )
+        )
     pairs = [("input", "l1")]
     if "l2" in names:
         pairs.append(("l1", "l2"))
@@ -125,15 +186,30 @@ def random_case(seed: int, *, max_delay_steps: int) -> tuple[Network, dict[str, 
     if rng.random() < 0.4:
         pairs.append(("l1", "l1"))
     if rng.random() < 0.5:
-        populations.append(LeakyIntegrator("readout", int(rng.integers(1, 5)), tau_m_ms=float(rng.uniform(2.0, 50.0)),
-                                           tau_syn_ms=float(rng.uniform(1.0, 20.0))))
+        populations.append(
+            LeakyIntegrator(
+                "readout",
+                int(rng.integers(1, 5)),
+                tau_m_ms=float(rng.uniform(2.0, 50.0)),
+                tau_syn_ms=float(rng.uniform(1.0, 20.0)),
+            )
+        )
         thresholds["readout"] = 1.0
         pairs.append((names[-1], "readout"))
     sizes = {p.name: p.size for p in populations}
-    projections = [campaign_projection(rng, f"{pre}_{post}", pre, post, sizes[pre], sizes[post], thresholds[post],
-                                     overdrive, max_delay_steps) for pre, post in pairs]
+    projections = [
+        campaign_projection(
+            rng, f"{pre}_{post}", pre, post, sizes[pre], sizes[post], thresholds[post], overdrive, max_delay_steps
+        )
+        for pre, post in pairs
+    ]
     steps = int(rng.integers(max_delay_steps + 2, max_delay_steps + 30))
     inputs = {"input": rng.random((1, steps, n_inputs)) < rng.uniform(0.02, 0.6)}
-    network = Network(f"parity_{seed}", 1.0, tuple(populations), tuple(projections),
-                      provenance={"generator": "neurodelay.ir.random_nets.random_case", "seed": seed})
+    network = Network(
+        f"parity_{seed}",
+        1.0,
+        tuple(populations),
+        tuple(projections),
+        provenance={"generator": "neurodelay.ir.random_nets.random_case", "seed": seed},
+    )
     return network, inputs

@@ -1,4 +1,5 @@
 """A readable summary of a network: populations, synapse counts, delay histograms, memory, loops."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,16 +31,13 @@ def _describe(value) -> str:
 
 def summary_text(network: Network) -> str:
     """Multi-line text summary used by ``neurodelay info``."""
-    lines = [f"network {network.name!r}: dt = {network.dt_ms:g} ms, "
-             f"{'quantized' if network.is_quantized else 'float'}"]
+    lines = [f"network {network.name!r}: dt = {network.dt_ms:g} ms, {'quantized' if network.is_quantized else 'float'}"]
     lines.append("populations:")
     for population in network.populations:
-        parameters = [f"{name}={_describe(getattr(population, name))}"
-                      for name in NEURON_PARAMETERS[population.kind]]
+        parameters = [f"{name}={_describe(getattr(population, name))}" for name in NEURON_PARAMETERS[population.kind]]
         if population.kind == "lif":
             parameters.append(f"refractory_steps={population.refractory_steps}")
-        lines.append(f"  {population.name:<16} {population.kind:<17} n={population.size:<7} "
-                     + " ".join(parameters))
+        lines.append(f"  {population.name:<16} {population.kind:<17} n={population.size:<7} " + " ".join(parameters))
     lines.append("projections:")
     total = 0
     for projection in network.projections:
@@ -49,11 +47,13 @@ def summary_text(network: Network) -> str:
         kind = "recurrent" if projection.is_recurrent else "feed-forward"
         fmt = projection.weight_format
         quant = f", {fmt.target} {fmt.mantissa_bits}-bit exp {fmt.exponent}" if fmt else ""
-        lines.append(f"  {projection.name:<16} {projection.pre} -> {projection.post} ({kind}): "
-                     f"{projection.synapse_count} synapses"
-                     f"{'' if projection.mask is None else ' (sparse)'}, weights "
-                     f"[{weights.min() if weights.size else 0:.4g}, {weights.max() if weights.size else 0:.4g}]"
-                     f", max_delay_steps={projection.max_delay_steps}{quant}")
+        lines.append(
+            f"  {projection.name:<16} {projection.pre} -> {projection.post} ({kind}): "
+            f"{projection.synapse_count} synapses"
+            f"{'' if projection.mask is None else ' (sparse)'}, weights "
+            f"[{weights.min() if weights.size else 0:.4g}, {weights.max() if weights.size else 0:.4g}]"
+            f", max_delay_steps={projection.max_delay_steps}{quant}"
+        )
         histogram = delay_histogram(projection.delays_steps, existing)
         lines.append("      delays (steps): " + ", ".join(f"{label}: {count}" for label, count in histogram))
     loops = network.recurrent_loops(limit=MAX_LISTED_LOOPS + 1)

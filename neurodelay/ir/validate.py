@@ -2,6 +2,7 @@
 
 Everything here is plain checking and dtype normalisation; it never clips or rounds a value.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ValidationError
-from .nodes import (LIF, NEURON_PARAMETERS, LeakyIntegrator, Population, Projection,
-                    SpikeSource, WeightFormat)
+from .nodes import LIF, NEURON_PARAMETERS, LeakyIntegrator, Population, Projection, SpikeSource, WeightFormat
 
 MAX_POPULATION_SIZE = 10_000_000
 MAX_SYNAPSES_PER_PROJECTION = 2_000_000_000
@@ -39,8 +39,9 @@ def check_name(value: Any, field: str) -> str:
 
 def check_int(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValidationError(field, f"expected an integer, got {type(value).__name__} {value!r}",
-                              f"integer in [{low}, {high}]")
+        raise ValidationError(
+            field, f"expected an integer, got {type(value).__name__} {value!r}", f"integer in [{low}, {high}]"
+        )
     if not low <= int(value) <= high:
         raise ValidationError(field, f"{int(value)} is out of range", f"integer in [{low}, {high}]")
     return int(value)
@@ -74,8 +75,9 @@ def check_parameter(value: Any, field: str, size: int, rule: str, test: Any) -> 
         array = _as_numeric_array(value, field, (size,), f"{rule}; a number or an array of shape [{size}]")
         array = array.astype(np.float64)
         if not np.all(np.isfinite(array)) or (test is not None and not test(array)):
-            raise ValidationError(field, f"contains values out of range (min {np.min(array)}, "
-                                         f"max {np.max(array)})", rule)
+            raise ValidationError(
+                field, f"contains values out of range (min {np.min(array)}, max {np.max(array)})", rule
+            )
         return array
     number = check_float(value, field, rule)
     if test is not None and not test(np.asarray(number)):
@@ -86,8 +88,9 @@ def check_parameter(value: Any, field: str, size: int, rule: str, test: Any) -> 
 def normalized_population(population: Population, field: str) -> Population:
     """``population`` with names checked and parameters as float or float64 ``[size]``."""
     if not isinstance(population, (SpikeSource, LIF, LeakyIntegrator)):
-        raise ValidationError(field, f"not a population node ({type(population).__name__})",
-                              "SpikeSource, LIF or LeakyIntegrator")
+        raise ValidationError(
+            field, f"not a population node ({type(population).__name__})", "SpikeSource, LIF or LeakyIntegrator"
+        )
     check_name(population.name, f"{field}.name")
     size = check_int(population.size, f"{field}.size", 1, MAX_POPULATION_SIZE)
     if not isinstance(population.metadata, dict):
@@ -97,17 +100,18 @@ def normalized_population(population: Population, field: str) -> Population:
         rule, test = PARAMETER_RULES[name]
         changes[name] = check_parameter(getattr(population, name), f"{field}.{name}", size, rule, test)
     if isinstance(population, LIF):
-        changes["refractory_steps"] = check_int(population.refractory_steps, f"{field}.refractory_steps",
-                                                0, MAX_REFRACTORY_STEPS)
+        changes["refractory_steps"] = check_int(
+            population.refractory_steps, f"{field}.refractory_steps", 0, MAX_REFRACTORY_STEPS
+        )
         gap = np.asarray(changes["threshold"]) - np.asarray(changes["reset"])
         if np.any(gap <= 0):
-            raise ValidationError(f"{field}.reset", "reset must lie below threshold",
-                                  "reset < threshold for every neuron")
+            raise ValidationError(
+                f"{field}.reset", "reset must lie below threshold", "reset < threshold for every neuron"
+            )
     return replace(population, **changes) if changes else population
 
 
-def normalized_projection(projection: Projection, field: str,
-                          populations: dict[str, Population]) -> Projection:
+def normalized_projection(projection: Projection, field: str, populations: dict[str, Population]) -> Projection:
     """``projection`` with references, shapes and ranges checked and arrays in canonical dtypes."""
     if not isinstance(projection, Projection):
         raise ValidationError(field, f"not a Projection ({type(projection).__name__})", "Projection")
@@ -116,33 +120,45 @@ def normalized_projection(projection: Projection, field: str,
     for end in ("pre", "post"):
         target = getattr(projection, end)
         if not isinstance(target, str) or target not in populations:
-            raise ValidationError(f"{field}.{end}", f"unknown population {target!r}",
-                                  f"one of: {names}")
+            raise ValidationError(f"{field}.{end}", f"unknown population {target!r}", f"one of: {names}")
     pre, post = populations[projection.pre], populations[projection.post]
     if isinstance(pre, LeakyIntegrator):
-        raise ValidationError(f"{field}.pre", f"{pre.name!r} is a leaky integrator and never spikes",
-                              "a spike source or a LIF population")
+        raise ValidationError(
+            f"{field}.pre", f"{pre.name!r} is a leaky integrator and never spikes", "a spike source or a LIF population"
+        )
     if isinstance(post, SpikeSource):
-        raise ValidationError(f"{field}.post", f"{post.name!r} is a spike source and takes no input",
-                              "a LIF or leaky-integrator population")
+        raise ValidationError(
+            f"{field}.post",
+            f"{post.name!r} is a spike source and takes no input",
+            "a LIF or leaky-integrator population",
+        )
     shape = (pre.size, post.size)
     if pre.size * post.size > MAX_SYNAPSES_PER_PROJECTION:
-        raise ValidationError(field, f"{pre.size}x{post.size} synapses are too many",
-                              f"at most {MAX_SYNAPSES_PER_PROJECTION}")
+        raise ValidationError(
+            field, f"{pre.size}x{post.size} synapses are too many", f"at most {MAX_SYNAPSES_PER_PROJECTION}"
+        )
     max_delay = check_int(projection.max_delay_steps, f"{field}.max_delay_steps", 0, MAX_DELAY_STEPS)
-    weights = _as_numeric_array(projection.weights, f"{field}.weights", shape,
-                                f"finite numbers, shape [n_pre={shape[0]}, n_post={shape[1]}]")
+    weights = _as_numeric_array(
+        projection.weights, f"{field}.weights", shape, f"finite numbers, shape [n_pre={shape[0]}, n_post={shape[1]}]"
+    )
     weights = weights.astype(np.float64)
     if not np.all(np.isfinite(weights)):
         raise ValidationError(f"{field}.weights", "contains NaN or infinity", "finite numbers")
-    delays = _as_numeric_array(projection.delays_steps, f"{field}.delays_steps", shape,
-                               f"numbers in [0, {max_delay}] steps, shape [{shape[0]}, {shape[1]}]")
+    delays = _as_numeric_array(
+        projection.delays_steps,
+        f"{field}.delays_steps",
+        shape,
+        f"numbers in [0, {max_delay}] steps, shape [{shape[0]}, {shape[1]}]",
+    )
     delays = delays.astype(np.int64) if delays.dtype.kind in "biu" else delays.astype(np.float64)
     if not np.all(np.isfinite(delays)) or np.any(delays < 0) or np.any(delays > max_delay):
         finite = delays[np.isfinite(delays)] if delays.dtype.kind == "f" else delays
         worst = f"min {finite.min()}, max {finite.max()}" if finite.size else "no finite value"
-        raise ValidationError(f"{field}.delays_steps", f"values out of range ({worst}, or NaN/inf)",
-                              f"finite steps in [0, max_delay_steps={max_delay}]")
+        raise ValidationError(
+            f"{field}.delays_steps",
+            f"values out of range ({worst}, or NaN/inf)",
+            f"finite steps in [0, max_delay_steps={max_delay}]",
+        )
     mask = projection.mask
     if mask is not None:
         mask = _as_numeric_array(mask, f"{field}.mask", shape, f"booleans, shape [{shape[0]}, {shape[1]}]")
@@ -152,38 +168,58 @@ def normalized_projection(projection: Projection, field: str,
             mask = mask.astype(bool)
         absent = ~mask
         if np.any(weights[absent] != 0) or np.any(delays[absent] != 0):
-            raise ValidationError(f"{field}.weights", "absent synapses (mask False) carry a non-zero "
-                                  "weight or delay", "0 where mask is False")
+            raise ValidationError(
+                f"{field}.weights",
+                "absent synapses (mask False) carry a non-zero weight or delay",
+                "0 where mask is False",
+            )
     integer_weights, weight_format = projection.integer_weights, projection.weight_format
     if (integer_weights is None) != (weight_format is None):
-        raise ValidationError(f"{field}.weight_format", "integer_weights and weight_format come "
-                              "together", "both present (quantized) or both absent (float)")
+        raise ValidationError(
+            f"{field}.weight_format",
+            "integer_weights and weight_format come together",
+            "both present (quantized) or both absent (float)",
+        )
     if weight_format is not None:
         weight_format = normalized_weight_format(weight_format, f"{field}.weight_format")
-        integer_weights = _as_numeric_array(integer_weights, f"{field}.integer_weights", shape,
-                                            f"integers, shape [{shape[0]}, {shape[1]}]")
+        integer_weights = _as_numeric_array(
+            integer_weights, f"{field}.integer_weights", shape, f"integers, shape [{shape[0]}, {shape[1]}]"
+        )
         if integer_weights.dtype.kind not in "biu":
-            raise ValidationError(f"{field}.integer_weights", f"dtype {integer_weights.dtype} is not "
-                                  "an integer type", "integers")
+            raise ValidationError(
+                f"{field}.integer_weights", f"dtype {integer_weights.dtype} is not an integer type", "integers"
+            )
         integer_weights = integer_weights.astype(np.int64)
         limit = 2 ** (weight_format.mantissa_bits - 1)
         if np.any(integer_weights < -limit) or np.any(integer_weights >= limit):
-            raise ValidationError(f"{field}.integer_weights", "values exceed the mantissa "
-                                  f"({integer_weights.min()}..{integer_weights.max()})",
-                                  f"[{-limit}, {limit - 1}] for {weight_format.mantissa_bits} bits")
+            raise ValidationError(
+                f"{field}.integer_weights",
+                f"values exceed the mantissa ({integer_weights.min()}..{integer_weights.max()})",
+                f"[{-limit}, {limit - 1}] for {weight_format.mantissa_bits} bits",
+            )
         if delays.dtype.kind == "f":
             if np.any(delays != np.round(delays)):
-                raise ValidationError(f"{field}.delays_steps", "a quantized projection has "
-                                      "non-integer delays", "whole timesteps")
+                raise ValidationError(
+                    f"{field}.delays_steps", "a quantized projection has non-integer delays", "whole timesteps"
+                )
             delays = delays.astype(np.int64)
         if not np.array_equal(weight_format.to_float(integer_weights), weights):
-            raise ValidationError(f"{field}.weights", "do not equal the float value of "
-                                  "integer_weights under weight_format",
-                                  "weights == integer_weights * scale * 2**exponent")
+            raise ValidationError(
+                f"{field}.weights",
+                "do not equal the float value of integer_weights under weight_format",
+                "weights == integer_weights * scale * 2**exponent",
+            )
     if not isinstance(projection.metadata, dict):
         raise ValidationError(f"{field}.metadata", "expected a mapping", "a dict")
-    return replace(projection, weights=weights, delays_steps=delays, max_delay_steps=max_delay,
-                   mask=mask, integer_weights=integer_weights, weight_format=weight_format)
+    return replace(
+        projection,
+        weights=weights,
+        delays_steps=delays,
+        max_delay_steps=max_delay,
+        mask=mask,
+        integer_weights=integer_weights,
+        weight_format=weight_format,
+    )
 
 
 def normalized_weight_format(weight_format: WeightFormat, field: str) -> WeightFormat:
@@ -198,23 +234,26 @@ def normalized_weight_format(weight_format: WeightFormat, field: str) -> WeightF
     )
 
 
-def normalized_parts(populations: Sequence[Population], projections: Sequence[Projection]
-                     ) -> tuple[tuple[Population, ...], tuple[Projection, ...]]:
+def normalized_parts(
+    populations: Sequence[Population], projections: Sequence[Projection]
+) -> tuple[tuple[Population, ...], tuple[Projection, ...]]:
     """Check populations and projections of one network; return them normalised."""
     checked: dict[str, Population] = {}
     for index, population in enumerate(populations):
         population = normalized_population(population, f"populations[{index}]")
         if population.name in checked:
-            raise ValidationError(f"populations[{index}].name", f"duplicate name {population.name!r}",
-                                  "unique population names")
+            raise ValidationError(
+                f"populations[{index}].name", f"duplicate name {population.name!r}", "unique population names"
+            )
         checked[population.name] = population
     seen: set[str] = set()
     normalized = []
     for index, projection in enumerate(projections):
         projection = normalized_projection(projection, f"projections[{index}]", checked)
         if projection.name in seen:
-            raise ValidationError(f"projections[{index}].name", f"duplicate name {projection.name!r}",
-                                  "unique projection names")
+            raise ValidationError(
+                f"projections[{index}].name", f"duplicate name {projection.name!r}", "unique projection names"
+            )
         seen.add(projection.name)
         normalized.append(projection)
     return tuple(checked.values()), tuple(normalized)

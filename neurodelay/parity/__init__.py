@@ -8,8 +8,8 @@ executors.
 What a target compares (its states, its quantizer for random campaigns, a build check for executors
 that record nothing) is named by its spec in :mod:`neurodelay.targets`.
 """
+
 from .compare import Divergence, compare
 from .harness import NetResult, ParityReport, check_networks, executor_for, random_cases
 
-__all__ = ["Divergence", "compare", "NetResult", "ParityReport", "check_networks", "executor_for",
-           "random_cases"]
+__all__ = ["Divergence", "compare", "NetResult", "ParityReport", "check_networks", "executor_for", "random_cases"]

@@ -1,4 +1,5 @@
 """Step-by-step comparison of two recordings of the same network and inputs."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -30,8 +31,7 @@ class Divergence:
         return asdict(self)
 
 
-def first_divergence(population: str, quantity: str, reference: np.ndarray,
-                     candidate: np.ndarray) -> Divergence | None:
+def first_divergence(population: str, quantity: str, reference: np.ndarray, candidate: np.ndarray) -> Divergence | None:
     """First differing entry (earliest step, then batch, then neuron) of two ``[batch, steps, n]`` arrays.
 
     Arrays of different shapes diverge at step 0 with neuron -1 and their sizes as the values.
@@ -43,13 +43,21 @@ def first_divergence(population: str, quantity: str, reference: np.ndarray,
         return None
     steps_first = np.transpose(differs, (1, 0, 2))  # [steps, batch, n]: argmax finds the earliest step
     step, batch, neuron = np.unravel_index(int(np.argmax(steps_first)), steps_first.shape)
-    return Divergence(population, quantity, int(step), int(batch), int(neuron),
-                      float(reference[batch, step, neuron]), float(candidate[batch, step, neuron]),
-                      int(differs.sum()))
+    return Divergence(
+        population,
+        quantity,
+        int(step),
+        int(batch),
+        int(neuron),
+        float(reference[batch, step, neuron]),
+        float(candidate[batch, step, neuron]),
+        int(differs.sum()),
+    )
 
 
-def compare(reference: Recording, candidate: Recording, quantities: tuple[str, ...] = ("spikes", "u", "v")
-            ) -> list[Divergence]:
+def compare(
+    reference: Recording, candidate: Recording, quantities: tuple[str, ...] = ("spikes", "u", "v")
+) -> list[Divergence]:
     """Every (population, quantity) that differs, each with its first divergence, earliest first.
 
     Compares spikes of every population and each state in ``quantities`` that both recordings hold;
@@ -66,8 +74,9 @@ def compare(reference: Recording, candidate: Recording, quantities: tuple[str, .
             if state == "spikes" or (state not in ref.states and state not in cand.states):
                 continue
             if state not in ref.states or state not in cand.states:
-                found.append(Divergence(name, state, 0, 0, -1, float(state in ref.states),
-                                        float(state in cand.states), -1))
+                found.append(
+                    Divergence(name, state, 0, 0, -1, float(state in ref.states), float(state in cand.states), -1)
+                )
                 continue
             pairs.append((state, ref.states[state], cand.states[state]))
         for quantity, left, right in pairs:

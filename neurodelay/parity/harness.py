@@ -4,6 +4,7 @@ The question answered: does the deployed model (the target's own simulator or ch
 exactly what neurodelay's bit-accurate model of the quantized network computes, spike for spike
 and state for state?
 """
+
 from __future__ import annotations
 
 import time
@@ -42,10 +43,18 @@ class NetResult:
 
     def to_dict(self) -> dict[str, Any]:
         first = self.divergences[0].to_dict() if self.divergences else None
-        return {"name": self.name, "seed": self.seed, "steps": self.steps, "neurons": self.neurons,
-                "synapses": self.synapses, "recurrent": self.recurrent, "spikes": self.spikes,
-                "matched": self.matched, "first_divergence": first,
-                "divergences": [d.to_dict() for d in self.divergences]}
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "steps": self.steps,
+            "neurons": self.neurons,
+            "synapses": self.synapses,
+            "recurrent": self.recurrent,
+            "spikes": self.spikes,
+            "matched": self.matched,
+            "first_divergence": first,
+            "divergences": [d.to_dict() for d in self.divergences],
+        }
 
 
 @dataclass
@@ -63,39 +72,58 @@ class ParityReport:
         return sum(not r.matched for r in self.results)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "reference": self.reference, "executor": self.executor,
-                "nets": len(self.results), "mismatches": self.mismatches,
-                "compared": {"steps": sum(r.steps for r in self.results),
-                             "neurons": sum(r.neurons for r in self.results),
-                             "spikes": sum(r.spikes for r in self.results)},
-                "seconds": round(self.seconds, 2),
-                "mismatched": [r.to_dict() for r in self.results if not r.matched],
-                "nets_detail": [{k: v for k, v in r.to_dict().items() if k != "divergences"} for r in self.results]}
+        return {
+            "target": self.target,
+            "reference": self.reference,
+            "executor": self.executor,
+            "nets": len(self.results),
+            "mismatches": self.mismatches,
+            "compared": {
+                "steps": sum(r.steps for r in self.results),
+                "neurons": sum(r.neurons for r in self.results),
+                "spikes": sum(r.spikes for r in self.results),
+            },
+            "seconds": round(self.seconds, 2),
+            "mismatched": [r.to_dict() for r in self.results if not r.matched],
+            "nets_detail": [{k: v for k, v in r.to_dict().items() if k != "divergences"} for r in self.results],
+        }
 
     def write_json(self, path: str | Path) -> Path:
         return write_json(path, self.to_dict())
 
     def lines(self) -> list[str]:
-        lines = [f"parity {self.target}: {self.reference} vs {self.executor}: {len(self.results)} nets, "
-                 f"{self.mismatches} mismatching ({self.seconds:.1f} s)"]
+        lines = [
+            f"parity {self.target}: {self.reference} vs {self.executor}: {len(self.results)} nets, "
+            f"{self.mismatches} mismatching ({self.seconds:.1f} s)"
+        ]
         for result in self.results:
             if result.matched:
                 continue
             first = result.divergences[0]
-            lines.append(f"  {result.name} (seed {result.seed}): first divergence at step {first.step}, "
-                         f"{first.population}.{first.quantity}[{first.neuron}] (batch {first.batch}): "
-                         f"reference {first.reference:.0f}, {self.executor} {first.candidate:.0f}; "
-                         f"{len(result.divergences)} quantities differ")
+            lines.append(
+                f"  {result.name} (seed {result.seed}): first divergence at step {first.step}, "
+                f"{first.population}.{first.quantity}[{first.neuron}] (batch {first.batch}): "
+                f"reference {first.reference:.0f}, {self.executor} {first.candidate:.0f}; "
+                f"{len(result.divergences)} quantities differ"
+            )
         return lines
 
 
-def result_of(network: Network, seed: int | None, reference: Recording, candidate: Recording,
-              states: Sequence[str]) -> NetResult:
+def result_of(
+    network: Network, seed: int | None, reference: Recording, candidate: Recording, states: Sequence[str]
+) -> NetResult:
     neurons = sum(p.size for p in network.neurons())
     spikes = int(sum(reference.populations[p.name].spikes.sum() for p in network.neurons()))
-    return NetResult(network.name, seed, reference.steps, neurons,
-                     sum(p.synapse_count for p in network.projections), network.is_recurrent,
-                     compare(reference, candidate, ("spikes",) + tuple(states)), spikes)
+    return NetResult(
+        network.name,
+        seed,
+        reference.steps,
+        neurons,
+        sum(p.synapse_count for p in network.projections),
+        network.is_recurrent,
+        compare(reference, candidate, ("spikes",) + tuple(states)),
+        spikes,
+    )
 
 
 def executor_for(target: str, name: str | None = None, **options: Any) -> Executor:
@@ -103,8 +131,9 @@ def executor_for(target: str, name: str | None = None, **options: Any) -> Execut
     return get_target(target, "parity").executor(name, **options)
 
 
-def check_networks(target: str, cases: Sequence[tuple[Network, Inputs, int | None]], executor: Executor
-                   ) -> tuple[ParityReport, list[tuple[Recording, Recording]]]:
+def check_networks(
+    target: str, cases: Sequence[tuple[Network, Inputs, int | None]], executor: Executor
+) -> tuple[ParityReport, list[tuple[Recording, Recording]]]:
     """Parity of each (quantized network, inputs, seed) case; the recordings come back for plotting."""
     started = time.monotonic()
     states = get_target(target, "parity").parity_states

@@ -1,6 +1,7 @@
 """Loihi 2's parity plug: quantize a float network for ``loihi2``, drawing the threshold mantissa
 from ``rng`` so that campaigns cover small and large integer scales (and with them rounding to
 zero, weight-exponent choice, clipping, 24-bit wrap of u and saturation of v)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Raster and divergence plot of one network's parity run (matplotlib, written as PNG)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,14 @@ from ..recording import Recording  # noqa: E402
 from .compare import Divergence  # noqa: E402
 
 
-def plot_divergence(reference: Recording, candidate: Recording, divergences: list[Divergence],
-                    path: str | Path, title: str = "", batch: int = 0) -> Path:
+def plot_divergence(
+    reference: Recording,
+    candidate: Recording,
+    divergences: list[Divergence],
+    path: str | Path,
+    title: str = "",
+    batch: int = 0,
+) -> Path:
     """Per population: both rasters (reference dots, candidate crosses) and the per-step count of
     differing entries of every compared state; the first divergence is marked in red."""
     names = [name for name in reference.populations if reference.populations[name].states]
@@ -25,8 +32,9 @@ def plot_divergence(reference: Recording, candidate: Recording, divergences: lis
         ref, cand = reference.populations[name], candidate.populations.get(name)
         raster = axes[row][0]
         steps, neurons = np.nonzero(ref.spikes[batch])
-        raster.scatter(steps, neurons, s=10, marker="o", facecolors="none", edgecolors="tab:blue",
-                       label=reference.executor)
+        raster.scatter(
+            steps, neurons, s=10, marker="o", facecolors="none", edgecolors="tab:blue", label=reference.executor
+        )
         if cand is not None:
             steps, neurons = np.nonzero(cand.spikes[batch])
             raster.scatter(steps, neurons, s=12, marker="x", color="tab:orange", label=candidate.executor)
@@ -38,8 +46,9 @@ def plot_divergence(reference: Recording, candidate: Recording, divergences: lis
                 differing = (ref.states[state][batch] != cand.states[state][batch]).sum(axis=1)
                 counts.plot(differing, drawstyle="steps-mid", label=f"{state} differs")
         if cand is not None and cand.spikes.shape == ref.spikes.shape:
-            counts.plot((ref.spikes[batch] != cand.spikes[batch]).sum(axis=1), drawstyle="steps-mid",
-                        label="spikes differ")
+            counts.plot(
+                (ref.spikes[batch] != cand.spikes[batch]).sum(axis=1), drawstyle="steps-mid", label="spikes differ"
+            )
         counts.set_ylabel("neurons")
         counts.set_xlim(-1, reference.steps)
         if first is not None and first.population == name:
@@ -51,8 +60,10 @@ def plot_divergence(reference: Recording, candidate: Recording, divergences: lis
     axes[-1][0].set_xlabel("step")
     axes[-1][1].set_xlabel("step")
     if first is not None:
-        title += (f"\nfirst divergence: step {first.step}, {first.population}.{first.quantity}[{first.neuron}] "
-                  f"reference {first.reference:.0f} vs {first.candidate:.0f}")
+        title += (
+            f"\nfirst divergence: step {first.step}, {first.population}.{first.quantity}[{first.neuron}] "
+            f"reference {first.reference:.0f} vs {first.candidate:.0f}"
+        )
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     path = Path(path)

@@ -14,6 +14,7 @@ recordings; without one, :func:`check_builds` is the check, and its :class:`Buil
 has the shared report shape (``target``, ``executor`` = ``virtual-board``, ``nets``,
 ``mismatches``, first divergence per mismatching net).
 """
+
 from __future__ import annotations
 
 import time
@@ -42,7 +43,8 @@ def expected_synapses(network: Network) -> dict[str, dict[tuple[int, int], tuple
             pre, post = np.nonzero(exists & select)
             if pre.size:
                 expected[f"{projection.name}:{receptor}"] = {
-                    (int(i), int(j)): (int(abs(words[i, j])), int(delays[i, j])) for i, j in zip(pre, post)}
+                    (int(i), int(j)): (int(abs(words[i, j])), int(delays[i, j])) for i, j in zip(pre, post)
+                }
     return expected
 
 
@@ -83,11 +85,16 @@ def compare_build(network: Network, read_back: dict[str, Any]) -> tuple[list[dic
         receptor = label.rsplit(":", 1)[1]
         if built["synapse_type"] != SYNAPSE_TYPES[receptor]:
             differ(f"synapse type {label}", SYNAPSE_TYPES[receptor], built["synapse_type"])
-        got = {(i, j): (w, d) for i, j, w, d in zip(built["pre_index"], built["post_index"],
-                                                    built["weight_words"], built["delay_steps"])}
+        got = {
+            (i, j): (w, d)
+            for i, j, w, d in zip(built["pre_index"], built["post_index"], built["weight_words"], built["delay_steps"])
+        }
         if len(got) != len(built["pre_index"]):
-            differ(f"projection {label}", "one synapse per (pre, post)",
-                   f"{len(built['pre_index'])} rows for {len(got)} pairs")
+            differ(
+                f"projection {label}",
+                "one synapse per (pre, post)",
+                f"{len(built['pre_index'])} rows for {len(got)} pairs",
+            )
         for pair in sorted(set(synapses) | set(got)):
             checked["synapses"] += 1
             if synapses.get(pair) != got.get(pair):
@@ -127,35 +134,54 @@ class BuildParityReport:
     executor: str = "virtual-board"
     networks: list[str] = field(default_factory=list)
     mismatch_lists: list[list[dict[str, Any]]] = field(default_factory=list)
-    checked: dict[str, int] = field(default_factory=lambda: {
-        "synapses": 0, "projections": 0, "shifts": 0, "delay_slots": 0, "delay_extension_nets": 0})
+    checked: dict[str, int] = field(
+        default_factory=lambda: {
+            "synapses": 0,
+            "projections": 0,
+            "shifts": 0,
+            "delay_slots": 0,
+            "delay_extension_nets": 0,
+        }
+    )
     seconds: float = 0.0
-    results: list = field(default_factory=list)      # no recordings to plot
+    results: list = field(default_factory=list)  # no recordings to plot
 
     @property
     def mismatches(self) -> int:
         return sum(bool(found) for found in self.mismatch_lists)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "reference": self.reference, "executor": self.executor,
-                "nets": len(self.networks), "mismatches": self.mismatches, "compared": dict(self.checked),
-                "seconds": round(self.seconds, 2),
-                "mismatched": [{"name": name, "first_divergence": found[0], "divergences": found[:50],
-                                "count": len(found)}
-                               for name, found in zip(self.networks, self.mismatch_lists) if found]}
+        return {
+            "target": self.target,
+            "reference": self.reference,
+            "executor": self.executor,
+            "nets": len(self.networks),
+            "mismatches": self.mismatches,
+            "compared": dict(self.checked),
+            "seconds": round(self.seconds, 2),
+            "mismatched": [
+                {"name": name, "first_divergence": found[0], "divergences": found[:50], "count": len(found)}
+                for name, found in zip(self.networks, self.mismatch_lists)
+                if found
+            ],
+        }
 
     def write_json(self, path: str | Path) -> Path:
         return write_json(path, self.to_dict(), default=str)
 
     def lines(self) -> list[str]:
-        lines = [f"parity {self.target}: sPyNNaker build ({self.executor}) vs quantizer/refsim layout: "
-                 f"{len(self.networks)} nets, {self.mismatches} mismatching ({self.seconds:.1f} s); compared "
-                 + ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in self.checked.items())]
+        lines = [
+            f"parity {self.target}: sPyNNaker build ({self.executor}) vs quantizer/refsim layout: "
+            f"{len(self.networks)} nets, {self.mismatches} mismatching ({self.seconds:.1f} s); compared "
+            + ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in self.checked.items())
+        ]
         for name, found in zip(self.networks, self.mismatch_lists):
             if found:
                 first = found[0]
-                lines.append(f"  {name}: first divergence {first['item']}: expected {first['expected']}, "
-                             f"built {first['built']}; {len(found)} differences")
+                lines.append(
+                    f"  {name}: first divergence {first['item']}: expected {first['expected']}, "
+                    f"built {first['built']}; {len(found)} differences"
+                )
         return lines
 
 

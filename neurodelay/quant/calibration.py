@@ -24,6 +24,7 @@ and restrict each projection to integers ``L * 2**s * grid`` with ``|L| <= 2**(b
 the projection's largest integer, round half up, kept within the chip's integer range (a value
 that would round past it is clipped, and counted as such by the report).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -60,10 +61,11 @@ class ScaleSelection:
             except ValueError:
                 value = float("nan")
             if not 0 < value <= 100:
-                raise ValidationError("--scale", f"percentile {text.split(':', 1)[1]!r}", "percentile:P with 0 < P <= 100")
+                raise ValidationError(
+                    "--scale", f"percentile {text.split(':', 1)[1]!r}", "percentile:P with 0 < P <= 100"
+                )
             return cls("percentile", value)
-        raise ValidationError("--scale", f"unknown scale selection {text!r}",
-                              "max-abs, percentile:P, calibrated")
+        raise ValidationError("--scale", f"unknown scale selection {text!r}", "max-abs, percentile:P, calibrated")
 
     def __str__(self) -> str:
         return f"percentile:{self.percentile:g}" if self.kind == "percentile" else self.kind
@@ -77,16 +79,20 @@ def load_calibration(path: str | Path, network: Network) -> dict[str, np.ndarray
     if set(arrays) == {"inputs"} and len(sources) == 1:
         arrays = {sources[0].name: arrays["inputs"]}
     try:
-        return input_dict(network, {k: np.asarray(v).astype(bool) if np.asarray(v).dtype.kind in "biu" else v
-                                    for k, v in arrays.items()})
+        return input_dict(
+            network,
+            {k: np.asarray(v).astype(bool) if np.asarray(v).dtype.kind in "biu" else v for k, v in arrays.items()},
+        )
     except ValidationError as error:
         raise error.in_file(path) from None
 
 
 def clipped_network(network: Network, clips: dict[str, float]) -> Network:
     """A copy whose projections named in ``clips`` have |weights| clipped at the given magnitude."""
-    projections = [replace(p, weights=np.clip(p.weights, -clips[p.name], clips[p.name])) if p.name in clips else p
-                   for p in network.projections]
+    projections = [
+        replace(p, weights=np.clip(p.weights, -clips[p.name], clips[p.name])) if p.name in clips else p
+        for p in network.projections
+    ]
     return network.with_projections(projections)
 
 
@@ -96,21 +102,27 @@ def _activity_error(original: Network, quantized: Network, name: str, pre_spikes
     before, after = original.projection(name), quantized.projection(name)
     weights = np.where(before.existing(), before.weights, 0.0)
     error = np.where(before.existing(), after.weights, 0.0) - weights
-    signal = float(pre_spikes @ (weights ** 2).sum(axis=1))
-    return float(pre_spikes @ (error ** 2).sum(axis=1)) / signal if signal > 0 else 0.0
+    signal = float(pre_spikes @ (weights**2).sum(axis=1))
+    return float(pre_spikes @ (error**2).sum(axis=1)) / signal if signal > 0 else 0.0
 
 
-def quantized_with(network: Network, target: Target, clips: dict[str, float], bits: int,
-                   options: dict[str, Any]) -> tuple[Network, Any]:
+def quantized_with(
+    network: Network, target: Target, clips: dict[str, float], bits: int, options: dict[str, Any]
+) -> tuple[Network, Any]:
     """The quantization pipeline: clip, the target's quantizer, the bit width; (network, target report)."""
     clipped = clipped_network(network, clips)
     quantized, target_report = target.quantize(clipped, **options)
     return reduce_weight_bits(quantized, target, bits, clipped), target_report
 
 
-def calibrate(network: Network, target: Target, selection: ScaleSelection,
-              calibration: dict[str, np.ndarray] | None, bits: int,
-              options: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+def calibrate(
+    network: Network,
+    target: Target,
+    selection: ScaleSelection,
+    calibration: dict[str, np.ndarray] | None,
+    bits: int,
+    options: dict[str, Any],
+) -> tuple[dict[str, float], dict[str, Any]]:
     """Clip magnitude per projection and the target's options for ``selection`` (module docstring).
 
     ``calibrated`` first picks the target's free scale (``target.scale_option``, only when
@@ -121,15 +133,21 @@ def calibrate(network: Network, target: Target, selection: ScaleSelection,
         return {}, options
     magnitudes = {p.name: np.abs(p.weights[p.existing()]) for p in network.projections}
     if selection.kind == "percentile":
-        return {name: float(np.percentile(values, selection.percentile))
-                for name, values in magnitudes.items() if values.size and values.max() > 0}, options
+        return {
+            name: float(np.percentile(values, selection.percentile))
+            for name, values in magnitudes.items()
+            if values.size and values.max() > 0
+        }, options
     if calibration is None:
-        raise ValidationError("--calibration", "calibrated scales need calibration inputs",
-                              "an .npz of spike inputs (--calibration DATA)")
+        raise ValidationError(
+            "--calibration", "calibrated scales need calibration inputs", "an .npz of spike inputs (--calibration DATA)"
+        )
     from ..refsim import simulate
+
     recording = simulate(network, calibration, mode="float")
-    pre_spikes = {p.name: recording.populations[p.pre].spikes.sum(axis=(0, 1)).astype(np.float64)
-                  for p in network.projections}
+    pre_spikes = {
+        p.name: recording.populations[p.pre].spikes.sum(axis=(0, 1)).astype(np.float64) for p in network.projections
+    }
 
     def total_error(clips: dict[str, float], trial_options: dict[str, Any]) -> float:
         quantized, _ = quantized_with(network, target, clips, bits, trial_options)
@@ -146,7 +164,7 @@ def calibrate(network: Network, target: Target, selection: ScaleSelection,
             continue
         best = None
         for halving in range(CALIBRATION_HALVINGS):
-            candidate = largest / 2.0 ** halving
+            candidate = largest / 2.0**halving
             trial = {**clips, projection.name: candidate}
             quantized, _ = quantized_with(network, target, trial, bits, options)
             error = _activity_error(network, quantized, projection.name, pre_spikes[projection.name])
@@ -175,20 +193,24 @@ def reduce_weight_bits(quantized: Network, target: Target, bits: int, source: Ne
         if source is None:
             levels = projection.integer_weights / grid
         else:
-            unit = projection.weight_format.scale * 2.0 ** projection.weight_format.exponent
+            unit = projection.weight_format.scale * 2.0**projection.weight_format.exponent
             levels = np.where(projection.existing(), source.projection(projection.name).weights, 0.0) / (unit * grid)
         top = 2 ** (bits - 1) - 1
         shift = 0
-        while np.abs(np.floor(levels / 2.0 ** shift + 0.5)).max(initial=0) > top:
+        while np.abs(np.floor(levels / 2.0**shift + 0.5)).max(initial=0) > top:
             shift += 1
         step = grid << shift
-        low, high = target.integer_range(projection)     # rounding up may not leave the chip's range
-        reduced = np.clip(np.floor(levels / 2.0 ** shift + 0.5).astype(np.int64), -(-low // step), high // step) * step
+        low, high = target.integer_range(projection)  # rounding up may not leave the chip's range
+        reduced = np.clip(np.floor(levels / 2.0**shift + 0.5).astype(np.int64), -(-low // step), high // step) * step
         reduced = np.where(projection.existing(), reduced, 0)
-        projections.append(replace(projection, integer_weights=reduced,
-                                   weights=projection.weight_format.to_float(reduced),
-                                   metadata={**projection.metadata, "weight_grid": grid << shift,
-                                             "weight_bits": bits}))
+        projections.append(
+            replace(
+                projection,
+                integer_weights=reduced,
+                weights=projection.weight_format.to_float(reduced),
+                metadata={**projection.metadata, "weight_grid": grid << shift, "weight_bits": bits},
+            )
+        )
     return quantized.with_projections(projections)
 
 
@@ -208,18 +230,32 @@ def split_signs(network: Network) -> Network:
         if not positive.any() or not negative.any():
             projections.append(projection)
             continue
-        positive |= existing & (projection.weights == 0)      # zero weights stay, on the excitatory side
+        positive |= existing & (projection.weights == 0)  # zero weights stay, on the excitatory side
         for suffix, part in (("exc", positive), ("inh", negative)):
-            projections.append(replace(projection, name=f"{projection.name}_{suffix}", mask=part,
-                                       weights=np.where(part, projection.weights, 0.0),
-                                       delays_steps=np.where(part, projection.delays_steps, 0),
-                                       metadata={**projection.metadata, "split_from": projection.name}))
+            projections.append(
+                replace(
+                    projection,
+                    name=f"{projection.name}_{suffix}",
+                    mask=part,
+                    weights=np.where(part, projection.weights, 0.0),
+                    delays_steps=np.where(part, projection.delays_steps, 0),
+                    metadata={**projection.metadata, "split_from": projection.name},
+                )
+            )
     return network.with_projections(projections)
 
 
-def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "max-abs",
-             calibration: dict[str, np.ndarray] | None = None, weight_bits: int | None = None,
-             strict: bool = False, signs_split: bool = False, **options: Any) -> tuple[Network, QuantizationSummary]:
+def quantize(
+    network: Network,
+    target: str,
+    *,
+    scale: str | ScaleSelection = "max-abs",
+    calibration: dict[str, np.ndarray] | None = None,
+    weight_bits: int | None = None,
+    strict: bool = False,
+    signs_split: bool = False,
+    **options: Any,
+) -> tuple[Network, QuantizationSummary]:
     """Quantize a float network for ``target`` and report every change against ``network``.
 
     scale: scale selection (see the module docstring); calibration: inputs for ``calibrated``;
@@ -240,9 +276,19 @@ def quantize(network: Network, target: str, *, scale: str | ScaleSelection = "ma
     bits = entry.native_weight_bits if weight_bits is None else int(weight_bits)
     clips, options = calibrate(network, entry, selection, calibration, bits, options)
     quantized, target_report = quantized_with(network, entry, clips, bits, options)
-    summary = summarize(entry, network, quantized, target_report,
-                        {"scale": str(selection), "clips": clips, "weight_bits": bits,
-                         "signs_split": signs_split, "target_options": options})
+    summary = summarize(
+        entry,
+        network,
+        quantized,
+        target_report,
+        {
+            "scale": str(selection),
+            "clips": clips,
+            "weight_bits": bits,
+            "signs_split": signs_split,
+            "target_options": options,
+        },
+    )
     if strict:
         summary.check_strict()
     provenance = {**quantized.provenance, "quantization_report": summary.to_dict()}

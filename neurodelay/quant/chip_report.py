@@ -1,5 +1,6 @@
 """The one shape every chip's quantizer returns: ``quantize_network(network, **options) ->
 QuantizedNetwork(network, report)``, the report a :class:`ChipReport`."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple

@@ -17,6 +17,7 @@
     exact in the IR's dynamics, at the cost of relay neurons (one per pre neuron and hop), their
     synapses and the cores they occupy.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,13 @@ def clamp_delays(network: Network, bound: int) -> tuple[Network, ClampReport]:
         report.clipped[projection.name] = int(over.sum())
         report.max_excess_steps[projection.name] = float(np.where(over, delays - bound, 0).max(initial=0))
         top = min(projection.max_delay_steps, int(bound))
-        projections.append(replace(projection, delays_steps=np.where(existing, np.minimum(delays, top), 0)
-                                   .astype(delays.dtype), max_delay_steps=top))
+        projections.append(
+            replace(
+                projection,
+                delays_steps=np.where(existing, np.minimum(delays, top), 0).astype(delays.dtype),
+                max_delay_steps=top,
+            )
+        )
     return network.with_projections(projections), report
 
 
@@ -110,8 +116,9 @@ def coarsen_timestep(network: Network, factor: int) -> tuple[Network, Coarsening
         error_ms = np.where(existing, error_ms, 0.0)
         report.synapses_retimed[projection.name] = int((error_ms != 0).sum())
         report.max_latency_error_ms[projection.name] = float(np.abs(error_ms).max(initial=0.0))
-        report.mean_abs_latency_error_ms[projection.name] = float(np.abs(error_ms[existing]).mean()) \
-            if existing.any() else 0.0
+        report.mean_abs_latency_error_ms[projection.name] = (
+            float(np.abs(error_ms[existing]).mean()) if existing.any() else 0.0
+        )
         top = int(coarse_delay_steps(np.array([projection.max_delay_steps]), factor)[0])
         projections.append(replace(projection, delays_steps=coarse, max_delay_steps=top))
     populations = []
@@ -163,8 +170,16 @@ class RelayReport:
 def relay_population(name: str, size: int, dt_ms: float) -> tuple[LIF, float]:
     """A relay LIF (threshold 1, decays :data:`RELAY_DECAY_PER_STEP`) and the weight that drives it."""
     tau_ms = dt_ms / -math.log(RELAY_DECAY_PER_STEP)
-    population = LIF(name, size, tau_m_ms=tau_ms, tau_syn_ms=tau_ms, threshold=1.0, reset=0.0, rest=0.0,
-                     metadata={"role": "delay relay"})
+    population = LIF(
+        name,
+        size,
+        tau_m_ms=tau_ms,
+        tau_syn_ms=tau_ms,
+        threshold=1.0,
+        reset=0.0,
+        rest=0.0,
+        metadata={"role": "delay relay"},
+    )
     alpha = beta = math.exp(-dt_ms / tau_ms)
     i_scale = (tau_ms / dt_ms) * (1.0 - beta)
     return population, RELAY_DRIVE / ((1.0 - alpha) * i_scale)
@@ -195,34 +210,58 @@ def relay_chains(network: Network, bound: int) -> tuple[Network, RelayReport]:
         for count, synapses in zip(*np.unique(hops[existing], return_counts=True)):
             report.hops[int(count)] = report.hops.get(int(count), 0) + int(synapses)
         direct = existing & (hops == 0)
-        projections.append(replace(projection, weights=np.where(direct, projection.weights, 0.0),
-                                   delays_steps=np.where(direct, delays, 0),
-                                   max_delay_steps=min(projection.max_delay_steps, int(bound)), mask=direct))
+        projections.append(
+            replace(
+                projection,
+                weights=np.where(direct, projection.weights, 0.0),
+                delays_steps=np.where(direct, delays, 0),
+                max_delay_steps=min(projection.max_delay_steps, int(bound)),
+                mask=direct,
+            )
+        )
         if not hops.any():
             continue
-        needed = hops.max(axis=1)                         # [n_pre]: hops of the pre neuron's longest synapse
+        needed = hops.max(axis=1)  # [n_pre]: hops of the pre neuron's longest synapse
         previous, previous_members = projection.pre, np.arange(len(needed))
         report.relay_neurons[projection.name] = 0
         report.relay_synapses[projection.name] = 0
         insert_at = populations.index(network.population(projection.post))
         for level in range(1, int(needed.max()) + 1):
-            members = np.nonzero(needed >= level)[0]      # pre neurons with a relay at this level
+            members = np.nonzero(needed >= level)[0]  # pre neurons with a relay at this level
             relay, drive = relay_population(f"{projection.name}_relay{level}", len(members), network.dt_ms)
             populations.insert(insert_at, relay)
             insert_at += 1
             link = np.zeros((len(previous_members), len(members)), bool)
             link[np.searchsorted(previous_members, members), np.arange(len(members))] = True
-            link_name = f"{projection.name}_to_relay1" if level == 1 else \
-                f"{projection.name}_relay{level - 1}_to_relay{level}"
-            projections.append(Projection(link_name, previous, relay.name, np.where(link, drive, 0.0),
-                                          np.where(link, bound, 0), int(bound), mask=link,
-                                          metadata={"role": "delay relay link"}))
+            link_name = (
+                f"{projection.name}_to_relay1" if level == 1 else f"{projection.name}_relay{level - 1}_to_relay{level}"
+            )
+            projections.append(
+                Projection(
+                    link_name,
+                    previous,
+                    relay.name,
+                    np.where(link, drive, 0.0),
+                    np.where(link, bound, 0),
+                    int(bound),
+                    mask=link,
+                    metadata={"role": "delay relay link"},
+                )
+            )
             leaving = (hops[members] == level) & existing[members]
             out_delays = np.where(leaving, delays[members] - level * (bound + 1), 0)
-            projections.append(Projection(f"{projection.name}_relay{level}_out", relay.name, projection.post,
-                                          np.where(leaving, projection.weights[members], 0.0), out_delays,
-                                          int(bound), mask=leaving,
-                                          metadata={**projection.metadata, "relayed_from": projection.name}))
+            projections.append(
+                Projection(
+                    f"{projection.name}_relay{level}_out",
+                    relay.name,
+                    projection.post,
+                    np.where(leaving, projection.weights[members], 0.0),
+                    out_delays,
+                    int(bound),
+                    mask=leaving,
+                    metadata={**projection.metadata, "relayed_from": projection.name},
+                )
+            )
             report.relay_neurons[projection.name] += len(members)
             report.relay_synapses[projection.name] += int(link.sum() + leaving.sum())
             previous, previous_members = relay.name, members

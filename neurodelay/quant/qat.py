@@ -12,6 +12,7 @@ time constants snapped to the chip's decay grid) from the first step on.
 With ``target=None`` the same loop fine-tunes in float; with a delay bound it is option (a) of
 :mod:`neurodelay.quant.delay_range` (train with the chip's bound as the delay clamp).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -75,8 +76,14 @@ def starting_network(network: Network, config: FineTuneConfig) -> Network:
     bound = config.delay_bound
     if config.target is not None:
         target = get_target(config.target, "quantize")
-        quantized, _ = quantize(network, config.target, weight_bits=config.weight_bits, scale=config.scale,
-                                signs_split=config.signs_split, **config.target_options)
+        quantized, _ = quantize(
+            network,
+            config.target,
+            weight_bits=config.weight_bits,
+            scale=config.scale,
+            signs_split=config.signs_split,
+            **config.target_options,
+        )
         populations = tuple(quantized.population(p.name) for p in network.populations)
         network = replace(network, populations=populations)
         if bound is None:
@@ -92,8 +99,9 @@ def fine_tune(network: Network, train: Dataset, config: FineTuneConfig) -> tuple
     from ..engine import DelayNetwork, losses
 
     if config.epochs < 0 or config.batch_size < 1:
-        raise ValidationError("fine-tuning", f"epochs {config.epochs}, batch_size {config.batch_size}",
-                              "epochs >= 0, batch_size >= 1")
+        raise ValidationError(
+            "fine-tuning", f"epochs {config.epochs}, batch_size {config.batch_size}", "epochs >= 0, batch_size >= 1"
+        )
     torch.manual_seed(config.seed)
     start = starting_network(network, config)
     model = DelayNetwork(start, dtype=torch.float64)
@@ -104,10 +112,13 @@ def fine_tune(network: Network, train: Dataset, config: FineTuneConfig) -> tuple
         for projection in start.projections:
             straight[projection.name] = StraightThrough()
             parametrize.register_parametrization(model.weights, projection.name, straight[projection.name])
-    parameters = [{"params": [p for n, p in model.named_parameters() if "weights" in n], "lr": config.weight_lr},
-                  {"params": [p for n, p in model.named_parameters() if "delays" in n], "lr": config.delay_lr}]
-    optimiser = torch.optim.Adam([g for g in parameters if g["lr"] > 0]) if any(g["lr"] > 0 for g in parameters) \
-        else None
+    parameters = [
+        {"params": [p for n, p in model.named_parameters() if "weights" in n], "lr": config.weight_lr},
+        {"params": [p for n, p in model.named_parameters() if "delays" in n], "lr": config.delay_lr},
+    ]
+    optimiser = (
+        torch.optim.Adam([g for g in parameters if g["lr"] > 0]) if any(g["lr"] > 0 for g in parameters) else None
+    )
     sampler = BatchSampler(len(train), config.batch_size, config.seed)
     history = []
     for _ in range(config.epochs):
@@ -128,12 +139,23 @@ def fine_tune(network: Network, train: Dataset, config: FineTuneConfig) -> tuple
     for name in straight:
         parametrize.remove_parametrizations(model.weights, name, leave_parametrized=False)
     tuned = model.to_network()
-    provenance = {**network.provenance, "fine_tuning": {
-        "target": config.target, "weight_bits": config.weight_bits, "scale": config.scale,
-        "signs_split": config.signs_split,
-        "delay_bound": config.delay_bound, "epochs": config.epochs, "batch_size": config.batch_size,
-        "weight_lr": config.weight_lr, "delay_lr": config.delay_lr, "loss": config.loss,
-        "seed": config.seed, "epoch_losses": history}}
+    provenance = {
+        **network.provenance,
+        "fine_tuning": {
+            "target": config.target,
+            "weight_bits": config.weight_bits,
+            "scale": config.scale,
+            "signs_split": config.signs_split,
+            "delay_bound": config.delay_bound,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "weight_lr": config.weight_lr,
+            "delay_lr": config.delay_lr,
+            "loss": config.loss,
+            "seed": config.seed,
+            "epoch_losses": history,
+        },
+    }
     return replace(tuned, provenance=provenance), history
 
 
@@ -144,13 +166,20 @@ def _set_fake_quantized(model, start: Network, config: FineTuneConfig, straight:
     for projection in start.projections:
         weights = model.weights.parametrizations[projection.name].original.detach().cpu().numpy()
         delays = model.delays[projection.name].detach().cpu().numpy()
-        projections.append(replace(projection, weights=np.array(weights, np.float64),
-                                   delays_steps=np.array(delays, np.float64)))
+        projections.append(
+            replace(projection, weights=np.array(weights, np.float64), delays_steps=np.array(delays, np.float64))
+        )
     current = start.with_projections(projections)
-    quantized, _ = quantize(current, config.target, weight_bits=config.weight_bits, scale=config.scale,
-                            signs_split=config.signs_split, **config.target_options)
+    quantized, _ = quantize(
+        current,
+        config.target,
+        weight_bits=config.weight_bits,
+        scale=config.scale,
+        signs_split=config.signs_split,
+        **config.target_options,
+    )
     values: dict[str, np.ndarray] = {}
-    for projection in quantized.projections:    # split projections add up again (disjoint masks)
+    for projection in quantized.projections:  # split projections add up again (disjoint masks)
         name = projection.metadata.get("split_from", projection.name)
         values[name] = values.get(name, 0.0) + np.where(projection.existing(), projection.weights, 0.0)
     for name, value in values.items():

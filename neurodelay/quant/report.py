@@ -6,6 +6,7 @@ this report is computed independently from the two networks, so it has the same 
 target and cross-checks theirs. Weight errors are in the network's current unit per spike, delay
 errors in timesteps.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,46 +98,90 @@ class QuantizationSummary:
     target_format: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return as_json({"target": self.target, "network": self.network,
-                        "projections": [asdict(p) for p in self.projections],
-                        "parameters": [asdict(p) for p in self.parameters],
-                        "options": self.options, "target_report": self.target_report,
-                        "target_format": self.target_format})
+        return as_json(
+            {
+                "target": self.target,
+                "network": self.network,
+                "projections": [asdict(p) for p in self.projections],
+                "parameters": [asdict(p) for p in self.parameters],
+                "options": self.options,
+                "target_report": self.target_report,
+                "target_format": self.target_format,
+            }
+        )
 
     def clipping(self) -> list[str]:
         """One line per projection (or parameter) where a value was clipped; empty when none."""
-        lines = [f"projection {p.name!r}: {p.weights_clipped} weight(s) clipped (largest |weight| "
-                 f"{p.max_abs_weight:.4g}, max |error| {p.max_abs_weight_error:.4g})"
-                 for p in self.projections if p.weights_clipped]
-        lines += [f"projection {p.name!r}: {p.delays_clipped} delay(s) clipped to the target's bound "
-                  f"(max |error| {p.max_abs_delay_error_steps:g} steps)" for p in self.projections if p.delays_clipped]
-        lines += [f"{change['field']}: clipped ({change['count']}/{change['total']})"
-                  for change in self.target_report.get("changes", [])
-                  if change.get("kind") == "clipped" and change["field"].startswith("populations")]
+        lines = [
+            f"projection {p.name!r}: {p.weights_clipped} weight(s) clipped (largest |weight| "
+            f"{p.max_abs_weight:.4g}, max |error| {p.max_abs_weight_error:.4g})"
+            for p in self.projections
+            if p.weights_clipped
+        ]
+        lines += [
+            f"projection {p.name!r}: {p.delays_clipped} delay(s) clipped to the target's bound "
+            f"(max |error| {p.max_abs_delay_error_steps:g} steps)"
+            for p in self.projections
+            if p.delays_clipped
+        ]
+        lines += [
+            f"{change['field']}: clipped ({change['count']}/{change['total']})"
+            for change in self.target_report.get("changes", [])
+            if change.get("kind") == "clipped" and change["field"].startswith("populations")
+        ]
         return lines
 
     def check_strict(self) -> None:
         """TargetLimitError naming every projection where something was clipped (``--strict``)."""
         lines = self.clipping()
         if lines:
-            raise TargetLimitError(f"{self.target} quantization of {self.network!r} clips values (--strict): "
-                                   + "; ".join(lines))
+            raise TargetLimitError(
+                f"{self.target} quantization of {self.network!r} clips values (--strict): " + "; ".join(lines)
+            )
 
     def table(self) -> str:
         """The report as fixed-width text tables (projections, then changed parameters)."""
-        header = ("projection", "synapses", "scale", "exp", "grid", "clipped", "zeroed", "rounded",
-                  "max|dw|", "rms dw", "d rounded", "d clipped", "max|dd|")
-        rows = [(p.name, str(p.synapses), f"{p.scale:.4g}", str(p.exponent), str(p.weight_grid),
-                 str(p.weights_clipped), str(p.weights_zeroed), str(p.weights_rounded),
-                 f"{p.max_abs_weight_error:.3g}", f"{p.rms_weight_error:.3g}", str(p.delays_rounded),
-                 str(p.delays_clipped), f"{p.max_abs_delay_error_steps:g}") for p in self.projections]
+        header = (
+            "projection",
+            "synapses",
+            "scale",
+            "exp",
+            "grid",
+            "clipped",
+            "zeroed",
+            "rounded",
+            "max|dw|",
+            "rms dw",
+            "d rounded",
+            "d clipped",
+            "max|dd|",
+        )
+        rows = [
+            (
+                p.name,
+                str(p.synapses),
+                f"{p.scale:.4g}",
+                str(p.exponent),
+                str(p.weight_grid),
+                str(p.weights_clipped),
+                str(p.weights_zeroed),
+                str(p.weights_rounded),
+                f"{p.max_abs_weight_error:.3g}",
+                f"{p.rms_weight_error:.3g}",
+                str(p.delays_rounded),
+                str(p.delays_clipped),
+                f"{p.max_abs_delay_error_steps:g}",
+            )
+            for p in self.projections
+        ]
         lines = [f"{self.target} quantization of {self.network!r} ({self.options.get('scale', 'max-abs')} scales)"]
         lines += _format_table(header, rows)
         if self.parameters:
             lines.append("")
-            lines += _format_table(("population", "parameter", "neurons", "max|change|"),
-                                   [(c.population, c.parameter, str(c.neurons), f"{c.max_abs_change:.4g}")
-                                    for c in self.parameters])
+            lines += _format_table(
+                ("population", "parameter", "neurons", "max|change|"),
+                [(c.population, c.parameter, str(c.neurons), f"{c.max_abs_change:.4g}") for c in self.parameters],
+            )
         else:
             lines.append("neuron parameters: unchanged")
         return "\n".join(lines)
@@ -152,7 +197,7 @@ def projection_report(target: Target, original: Projection, quantized: Projectio
     """Compare one float projection with its quantized version (see :class:`ProjectionReport`)."""
     existing = original.existing()
     weight_format = quantized.weight_format
-    unit = weight_format.scale * 2.0 ** weight_format.exponent
+    unit = weight_format.scale * 2.0**weight_format.exponent
     grid = int(quantized.metadata.get("weight_grid", target.weight_grid(quantized)))
     error = np.where(existing, quantized.weights - original.weights, 0.0)
     clipped = existing & (np.abs(error) > 0.5 * grid * unit * (1 + _RELATIVE_TOLERANCE))
@@ -163,14 +208,24 @@ def projection_report(target: Target, original: Projection, quantized: Projectio
     quantized_delays = np.asarray(quantized.delays_steps, np.float64)
     count = int(existing.sum())
     return ProjectionReport(
-        original.name, original.pre, original.post, count, float(weight_format.scale), int(weight_format.exponent),
-        float(unit), grid, int(clipped.sum()), int(zeroed.sum()), int(rounded.sum()),
+        original.name,
+        original.pre,
+        original.post,
+        count,
+        float(weight_format.scale),
+        int(weight_format.exponent),
+        float(unit),
+        grid,
+        int(clipped.sum()),
+        int(zeroed.sum()),
+        int(rounded.sum()),
         float(np.abs(error).max(initial=0.0)),
         float(math.sqrt(float((error[existing] ** 2).mean()))) if count else 0.0,
         float(np.abs(np.where(existing, original.weights, 0.0)).max(initial=0.0)),
         int((existing & (delays != nearest)).sum()),
         int((existing & (quantized_delays != nearest)).sum()),
-        float(np.abs(np.where(existing, quantized_delays - delays, 0.0)).max(initial=0.0)))
+        float(np.abs(np.where(existing, quantized_delays - delays, 0.0)).max(initial=0.0)),
+    )
 
 
 def parameter_changes(original: Network, quantized: Network) -> list[ParameterChange]:
@@ -184,23 +239,38 @@ def parameter_changes(original: Network, quantized: Network) -> list[ParameterCh
             after = as_vector(getattr(other, name), population.size)
             differs = before != after
             if differs.any():
-                changes.append(ParameterChange(population.name, name, int(differs.sum()),
-                                               float(np.abs(after - before).max())))
+                changes.append(
+                    ParameterChange(population.name, name, int(differs.sum()), float(np.abs(after - before).max()))
+                )
         if isinstance(population, LIF) and population.refractory_steps != other.refractory_steps:
-            changes.append(ParameterChange(population.name, "refractory_steps", population.size,
-                                           float(abs(other.refractory_steps - population.refractory_steps))))
+            changes.append(
+                ParameterChange(
+                    population.name,
+                    "refractory_steps",
+                    population.size,
+                    float(abs(other.refractory_steps - population.refractory_steps)),
+                )
+            )
     return changes
 
 
-def summarize(target: Target, original: Network, quantized: Network, target_report: Any,
-              options: dict[str, Any] | None = None) -> QuantizationSummary:
+def summarize(
+    target: Target, original: Network, quantized: Network, target_report: Any, options: dict[str, Any] | None = None
+) -> QuantizationSummary:
     """The :class:`QuantizationSummary` of ``original`` -> ``quantized`` on ``target``.
 
     target_report: the target quantizer's report (its ``to_dict()`` is kept).
     """
     return QuantizationSummary(
-        target.name, original.name,
-        [projection_report(target, original.projection(q.name), q) for q in quantized.projections
-         if q.name in {p.name for p in original.projections}],
-        parameter_changes(original, quantized), dict(options or {}),
-        as_json(target_report.to_dict()), target.format_table())
+        target.name,
+        original.name,
+        [
+            projection_report(target, original.projection(q.name), q)
+            for q in quantized.projections
+            if q.name in {p.name for p in original.projections}
+        ],
+        parameter_changes(original, quantized),
+        dict(options or {}),
+        as_json(target_report.to_dict()),
+        target.format_table(),
+    )

@@ -26,6 +26,7 @@ Each row: target, delay resolution, dt, bits, mode; float accuracy (fine grid an
 resolution), quantized accuracy, the drop in percentage points, hidden spikes per neuron and
 sample (float vs quantized, relative change per layer), clipped / rounded weights, parity.
 """
+
 from __future__ import annotations
 
 import csv
@@ -65,8 +66,9 @@ class Evaluation:
     spikes_per_neuron: dict[str, float]
 
 
-def evaluate(network: Network, dataset: Dataset, *, mode: str = "float", loss: str = "sum_ce",
-             batch_size: int = 500) -> Evaluation:
+def evaluate(
+    network: Network, dataset: Dataset, *, mode: str = "float", loss: str = "sum_ce", batch_size: int = 500
+) -> Evaluation:
     """Classify ``dataset`` with ``network`` simulated by the reference simulator in ``mode``.
 
     The class score is the engine's readout of the loss (``losses.READOUTS[loss]``) applied to the
@@ -81,16 +83,18 @@ def evaluate(network: Network, dataset: Dataset, *, mode: str = "float", loss: s
     hidden = [p.name for p in network.neurons() if isinstance(p, LIF) and not p.metadata.get("role")]
     correct, spikes = 0, {name: 0.0 for name in hidden}
     for start in range(0, len(dataset), batch_size):
-        inputs = dataset.inputs[start:start + batch_size]
+        inputs = dataset.inputs[start : start + batch_size]
         recording = simulate(network, {source: inputs}, mode=mode)
         population = recording.populations[readout]
         trace = np.asarray(population.states["v"], np.float64) * np.asarray(population.state_scales["v"])
         scores = READOUTS[loss](torch.from_numpy(trace)).numpy()
-        correct += int((scores.argmax(1) == dataset.labels[start:start + batch_size]).sum())
+        correct += int((scores.argmax(1) == dataset.labels[start : start + batch_size]).sum())
         for name in hidden:
             spikes[name] += float(recording.populations[name].spikes.sum())
-    return Evaluation(correct / len(dataset),
-                      {name: total / (len(dataset) * network.population(name).size) for name, total in spikes.items()})
+    return Evaluation(
+        correct / len(dataset),
+        {name: total / (len(dataset) * network.population(name).size) for name, total in spikes.items()},
+    )
 
 
 # ----- configuration ---------------------------------------------------------------------------
@@ -120,9 +124,23 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     document = read_yaml_file(path)
     if not isinstance(document, dict):
         raise ValidationError("config", "not a mapping", "a YAML mapping", file=path)
-    known = {"name", "network", "loss", "data", "targets", "weight_bits", "delay_resolutions", "modes", "qat",
-             "signs_split", "scale", "calibration_samples",
-             "parity", "delay_range", "out"}
+    known = {
+        "name",
+        "network",
+        "loss",
+        "data",
+        "targets",
+        "weight_bits",
+        "delay_resolutions",
+        "modes",
+        "qat",
+        "signs_split",
+        "scale",
+        "calibration_samples",
+        "parity",
+        "delay_range",
+        "out",
+    }
     unknown = sorted(set(document) - known)
     if unknown:
         raise ValidationError(unknown[0], "unknown key", ", ".join(sorted(known)), file=path)
@@ -155,16 +173,22 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     for key in ("qat", "parity", "delay_range"):
         if document.get(key) is not None and not isinstance(document[key], dict):
             raise ValidationError(key, f"{document[key]!r}", "a mapping", file=path)
-    return StudyConfig(network=base / document["network"], data=data,
-                       out=Path(out) if out is not None else base / document.get("out", "study"),
-                       loss=document.get("loss"), targets=targets,
-                       weight_bits=integers("weight_bits", [8], 2),
-                       delay_resolutions=integers("delay_resolutions", [1], 1), modes=modes, signs_split=signs_split,
-                       scale=str(ScaleSelection.parse(str(document.get("scale", "max-abs")))),
-                       calibration_samples=_positive(document.get("calibration_samples", 200),
-                                                     "calibration_samples", path),
-                       qat=dict(document.get("qat") or {}), parity=dict(document.get("parity") or {}),
-                       delay_range=document.get("delay_range"))
+    return StudyConfig(
+        network=base / document["network"],
+        data=data,
+        out=Path(out) if out is not None else base / document.get("out", "study"),
+        loss=document.get("loss"),
+        targets=targets,
+        weight_bits=integers("weight_bits", [8], 2),
+        delay_resolutions=integers("delay_resolutions", [1], 1),
+        modes=modes,
+        signs_split=signs_split,
+        scale=str(ScaleSelection.parse(str(document.get("scale", "max-abs")))),
+        calibration_samples=_positive(document.get("calibration_samples", 200), "calibration_samples", path),
+        qat=dict(document.get("qat") or {}),
+        parity=dict(document.get("parity") or {}),
+        delay_range=document.get("delay_range"),
+    )
 
 
 def _positive(value: Any, key: str, path: Path) -> int:
@@ -173,8 +197,9 @@ def _positive(value: Any, key: str, path: Path) -> int:
     return value
 
 
-def study_data(data: dict[str, Any], dt_ms: float, trained_with: dict[str, Any] | None = None
-               ) -> tuple[Dataset, Dataset]:
+def study_data(
+    data: dict[str, Any], dt_ms: float, trained_with: dict[str, Any] | None = None
+) -> tuple[Dataset, Dataset]:
     """(training split for QAT, evaluation split) of the task, limited as the config asks.
 
     trained_with: the training config's data section; its task and parameters apply unless ``data``
@@ -182,8 +207,11 @@ def study_data(data: dict[str, Any], dt_ms: float, trained_with: dict[str, Any] 
     """
     data = {**(trained_with or {}), **data}
     if data.get("task") not in TASKS:
-        raise ValidationError("data.task", f"{data.get('task')!r} (not in the config, nor in the network's "
-                              "training provenance)", ", ".join(TASKS))
+        raise ValidationError(
+            "data.task",
+            f"{data.get('task')!r} (not in the config, nor in the network's training provenance)",
+            ", ".join(TASKS),
+        )
     spec = TASKS[data["task"]]
     options = {k: v for k, v in data.items() if k not in ("task", "split", "limit", "train_limit")}
     try:
@@ -203,16 +231,23 @@ def _at_resolution(dataset: Dataset, factor: int) -> Dataset:
     if factor == 1:
         return dataset
     coarse, merged = coarsen_inputs({"inputs": dataset.inputs}, factor)
-    return Dataset(dataset.name, coarse["inputs"], dataset.labels, dataset.dt_ms * factor, dataset.n_classes,
-                   {**dataset.metadata, "coarsened_by": factor, "spikes_merged": merged})
+    return Dataset(
+        dataset.name,
+        coarse["inputs"],
+        dataset.labels,
+        dataset.dt_ms * factor,
+        dataset.n_classes,
+        {**dataset.metadata, "coarsened_by": factor, "spikes_merged": merged},
+    )
 
 
 # ----- the study -------------------------------------------------------------------------------
 def run_study(config: StudyConfig, *, progress=console.info) -> dict[str, Any]:
     """Run every combination; write results.csv, results.md, accuracy_vs_bits.png and study.json."""
     network = load(config.network)
-    loss = config.loss or (network.provenance.get("training", {}).get("config", {}).get("loss", {}).get("name")
-                           or "sum_ce")
+    loss = config.loss or (
+        network.provenance.get("training", {}).get("config", {}).get("loss", {}).get("name") or "sum_ce"
+    )
     trained_with = network.provenance.get("training", {}).get("config", {}).get("data")
     train, test = study_data(config.data, network.dt_ms, trained_with)
     float_eval = evaluate(network, test, loss=loss)
@@ -222,60 +257,100 @@ def run_study(config: StudyConfig, *, progress=console.info) -> dict[str, Any]:
         coarse, coarsening = coarsen_timestep(network, factor)
         coarse_test, coarse_train = _at_resolution(test, factor), _at_resolution(train, factor)
         coarse_eval = float_eval if factor == 1 else evaluate(coarse, coarse_test, loss=loss)
-        calibration = {network.sources()[0].name: coarse_train.inputs[:config.calibration_samples]}
+        calibration = {network.sources()[0].name: coarse_train.inputs[: config.calibration_samples]}
         for target_name in config.targets:
             target = get_target(target_name, "study")
             for bits, split, mode in itertools.product(config.weight_bits, config.signs_split, config.modes):
                 if bits > target.native_weight_bits:
                     continue
                 try:
-                    quantized, summary = quantize(coarse, target_name, weight_bits=bits, signs_split=split,
-                                                  scale=config.scale, calibration=calibration)
-                    if mode == "qat":     # fine-tune at the calibrated target scale, without clipping
+                    quantized, summary = quantize(
+                        coarse,
+                        target_name,
+                        weight_bits=bits,
+                        signs_split=split,
+                        scale=config.scale,
+                        calibration=calibration,
+                    )
+                    if mode == "qat":  # fine-tune at the calibrated target scale, without clipping
                         chosen = summary.options["target_options"]
-                        settings = FineTuneConfig(target=target_name, weight_bits=bits, loss=loss,
-                                                  signs_split=split, target_options=chosen,
-                                                  **{k: v for k, v in config.qat.items()})
+                        settings = FineTuneConfig(
+                            target=target_name,
+                            weight_bits=bits,
+                            loss=loss,
+                            signs_split=split,
+                            target_options=chosen,
+                            **{k: v for k, v in config.qat.items()},
+                        )
                         tuned, _ = fine_tune(coarse, coarse_train, settings)
-                        quantized, summary = quantize(tuned, target_name, weight_bits=bits, signs_split=split,
-                                                      **chosen)
+                        quantized, summary = quantize(tuned, target_name, weight_bits=bits, signs_split=split, **chosen)
                 except NeurodelayError as error:
-                    rows.append(_failed_row(target_name, factor, coarse.dt_ms, bits, split, mode, float_eval,
-                                            coarse_eval, error))
+                    rows.append(
+                        _failed_row(
+                            target_name, factor, coarse.dt_ms, bits, split, mode, float_eval, coarse_eval, error
+                        )
+                    )
                     continue
                 result = evaluate(quantized, coarse_test, mode=target_name, loss=loss)
-                row = {"target": target_name, "delay_resolution": factor, "dt_ms": coarse.dt_ms,
-                       "weight_bits": bits, "signs_split": split, "mode": mode, "scale": config.scale,
-                       "target_options": json.dumps(as_json(summary.options["target_options"])),
-                       "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
-                       "quantized_accuracy": result.accuracy,
-                       "drop_pp": 100 * (float_eval.accuracy - result.accuracy),
-                       "weights_clipped": sum(p.weights_clipped for p in summary.projections),
-                       "weights_zeroed": sum(p.weights_zeroed for p in summary.projections),
-                       "latency_retimed_synapses": sum(coarsening.synapses_retimed.values()),
-                       "parity": _parity(quantized, coarse_test, target_name, config.parity),
-                       "error": ""}
+                row = {
+                    "target": target_name,
+                    "delay_resolution": factor,
+                    "dt_ms": coarse.dt_ms,
+                    "weight_bits": bits,
+                    "signs_split": split,
+                    "mode": mode,
+                    "scale": config.scale,
+                    "target_options": json.dumps(as_json(summary.options["target_options"])),
+                    "float_accuracy": float_eval.accuracy,
+                    "float_accuracy_at_resolution": coarse_eval.accuracy,
+                    "quantized_accuracy": result.accuracy,
+                    "drop_pp": 100 * (float_eval.accuracy - result.accuracy),
+                    "weights_clipped": sum(p.weights_clipped for p in summary.projections),
+                    "weights_zeroed": sum(p.weights_zeroed for p in summary.projections),
+                    "latency_retimed_synapses": sum(coarsening.synapses_retimed.values()),
+                    "parity": _parity(quantized, coarse_test, target_name, config.parity),
+                    "error": "",
+                }
                 for name, value in result.spikes_per_neuron.items():
                     reference = coarse_eval.spikes_per_neuron.get(name, 0.0)
                     row[f"spikes_{name}_float"] = reference
                     row[f"spikes_{name}_quantized"] = value
                     row[f"spikes_{name}_change"] = (value - reference) / reference if reference else 0.0
                 rows.append(row)
-                progress(f"{target_name} x{factor} {bits} bits{' split' if split else ''} {mode}: "
-                         f"{100 * result.accuracy:.2f}% "
-                         f"(drop {row['drop_pp']:+.2f} pp)")
+                progress(
+                    f"{target_name} x{factor} {bits} bits{' split' if split else ''} {mode}: "
+                    f"{100 * result.accuracy:.2f}% "
+                    f"(drop {row['drop_pp']:+.2f} pp)"
+                )
     delay_options = delay_option_costs(network, train, test, config, loss, progress) if config.delay_range else []
-    document = {"network": str(config.network), "loss": loss, "samples": len(test), "scale": config.scale,
-                "float_accuracy": float_eval.accuracy, "rows": rows, "delay_options": delay_options}
+    document = {
+        "network": str(config.network),
+        "loss": loss,
+        "samples": len(test),
+        "scale": config.scale,
+        "float_accuracy": float_eval.accuracy,
+        "rows": rows,
+        "delay_options": delay_options,
+    }
     write_outputs(config.out, document)
     return document
 
 
 def _failed_row(target, factor, dt_ms, bits, split, mode, float_eval, coarse_eval, error) -> dict[str, Any]:
-    return {"target": target, "delay_resolution": factor, "dt_ms": dt_ms, "weight_bits": bits,
-            "signs_split": split, "mode": mode,
-            "float_accuracy": float_eval.accuracy, "float_accuracy_at_resolution": coarse_eval.accuracy,
-            "quantized_accuracy": "", "drop_pp": "", "parity": "not run", "error": str(error)}
+    return {
+        "target": target,
+        "delay_resolution": factor,
+        "dt_ms": dt_ms,
+        "weight_bits": bits,
+        "signs_split": split,
+        "mode": mode,
+        "float_accuracy": float_eval.accuracy,
+        "float_accuracy_at_resolution": coarse_eval.accuracy,
+        "quantized_accuracy": "",
+        "drop_pp": "",
+        "parity": "not run",
+        "error": str(error),
+    }
 
 
 def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, Any]) -> str:
@@ -283,6 +358,7 @@ def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, 
     if not settings.get("enabled", False):
         return "not run"
     from ..parity.compare import compare
+
     samples = int(settings.get("samples", 4))
     inputs = {quantized.sources()[0].name: test.inputs[:samples]}
     try:
@@ -298,8 +374,9 @@ def _parity(quantized: Network, test: Dataset, target: str, settings: dict[str, 
     return f"{sum(d.count for d in divergences)} spike mismatches ({samples} samples)"
 
 
-def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: StudyConfig, loss: str,
-                       progress=console.info) -> list[dict[str, Any]]:
+def delay_option_costs(
+    network: Network, train: Dataset, test: Dataset, config: StudyConfig, loss: str, progress=console.info
+) -> list[dict[str, Any]]:
     """Accuracy (float refsim), neurons and cores of the delay-range options at ``delay_range.bound``:
     (a) clamp without and with fine-tuning, (b) the smallest timestep multiple that fits, (c) relays."""
     bound = int(config.delay_range["bound"])
@@ -308,8 +385,9 @@ def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: 
     # (README, "Measured figures").
     fine_tune_epochs = int(config.delay_range.get("epochs", 3))
     target = get_target(config.delay_range.get("target", config.targets[0]), "study")
-    longest = max(int(np.floor(np.asarray(p.delays_steps)[p.existing()] + 0.5).max(initial=0))
-                  for p in network.projections)
+    longest = max(
+        int(np.floor(np.asarray(p.delays_steps)[p.existing()] + 0.5).max(initial=0)) for p in network.projections
+    )
     neurons = lambda net: sum(p.size for p in net.neurons())  # noqa: E731
 
     def cores(net: Network) -> int | str:
@@ -321,35 +399,69 @@ def delay_option_costs(network: Network, train: Dataset, test: Dataset, config: 
 
     rows = []
     clamped, clamp_report = clamp_delays(network, bound)
-    rows.append({"option": "a: clamp (no retraining)", "accuracy": evaluate(clamped, test, loss=loss).accuracy,
-                 "neurons": neurons(clamped), "cores": cores(clamped),
-                 "detail": f"{sum(clamp_report.clipped.values())} delays clipped"})
-    tuned, _ = fine_tune(network, train, FineTuneConfig(delay_bound=bound, loss=loss, epochs=fine_tune_epochs,
-                                                        delay_lr=float(config.delay_range.get("delay_lr", 0.05)),
-                                                        weight_lr=float(config.delay_range.get("weight_lr", 1e-3))))
-    rows.append({"option": f"a: clamp + {fine_tune_epochs} epoch(s) fine-tuning",
-                 "accuracy": evaluate(tuned, test, loss=loss).accuracy, "neurons": neurons(tuned),
-                 "cores": cores(tuned), "detail": "trained with the bound as the delay clamp"})
+    rows.append(
+        {
+            "option": "a: clamp (no retraining)",
+            "accuracy": evaluate(clamped, test, loss=loss).accuracy,
+            "neurons": neurons(clamped),
+            "cores": cores(clamped),
+            "detail": f"{sum(clamp_report.clipped.values())} delays clipped",
+        }
+    )
+    tuned, _ = fine_tune(
+        network,
+        train,
+        FineTuneConfig(
+            delay_bound=bound,
+            loss=loss,
+            epochs=fine_tune_epochs,
+            delay_lr=float(config.delay_range.get("delay_lr", 0.05)),
+            weight_lr=float(config.delay_range.get("weight_lr", 1e-3)),
+        ),
+    )
+    rows.append(
+        {
+            "option": f"a: clamp + {fine_tune_epochs} epoch(s) fine-tuning",
+            "accuracy": evaluate(tuned, test, loss=loss).accuracy,
+            "neurons": neurons(tuned),
+            "cores": cores(tuned),
+            "detail": "trained with the bound as the delay clamp",
+        }
+    )
     factor = 1
     while coarse_delay_steps(np.array([longest]), factor)[0] > bound:
         factor += 1
     coarse, coarsening = coarsen_timestep(network, factor)
     coarse_test = _at_resolution(test, factor)
-    rows.append({"option": f"b: timestep x{factor}", "accuracy": evaluate(coarse, coarse_test, loss=loss).accuracy,
-                 "neurons": neurons(coarse), "cores": cores(coarse),
-                 "detail": f"{sum(coarsening.synapses_retimed.values())} latencies moved, "
-                           f"max {max(coarsening.max_latency_error_ms.values()):g} ms; "
-                           f"{coarse_test.metadata.get('spikes_merged', 0)} input spikes merged"})
+    rows.append(
+        {
+            "option": f"b: timestep x{factor}",
+            "accuracy": evaluate(coarse, coarse_test, loss=loss).accuracy,
+            "neurons": neurons(coarse),
+            "cores": cores(coarse),
+            "detail": f"{sum(coarsening.synapses_retimed.values())} latencies moved, "
+            f"max {max(coarsening.max_latency_error_ms.values()):g} ms; "
+            f"{coarse_test.metadata.get('spikes_merged', 0)} input spikes merged",
+        }
+    )
     relayed, relay_report = relay_chains(network, bound)
-    rows.append({"option": "c: relay chains", "accuracy": evaluate(relayed, test, loss=loss).accuracy,
-                 "neurons": neurons(relayed), "cores": cores(relayed),
-                 "detail": f"{relay_report.extra_neurons} relay neurons, "
-                           f"{sum(relay_report.relay_synapses.values())} relay synapses"})
+    rows.append(
+        {
+            "option": "c: relay chains",
+            "accuracy": evaluate(relayed, test, loss=loss).accuracy,
+            "neurons": neurons(relayed),
+            "cores": cores(relayed),
+            "detail": f"{relay_report.extra_neurons} relay neurons, "
+            f"{sum(relay_report.relay_synapses.values())} relay synapses",
+        }
+    )
     for row in rows:
         row["bound"] = bound
         row["target_for_cores"] = target.name
-        progress(f"delay option {row['option']}: {100 * row['accuracy']:.2f}%, {row['neurons']} neurons, "
-                 f"{row['cores']} cores ({row['detail']})")
+        progress(
+            f"delay option {row['option']}: {100 * row['accuracy']:.2f}%, {row['neurons']} neurons, "
+            f"{row['cores']} cores ({row['detail']})"
+        )
     return rows
 
 
@@ -368,34 +480,50 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
 
 
 def markdown_text(document: dict[str, Any]) -> str:
-    lines = [f"# Quantization study of `{document['network']}`", "",
-             f"Float accuracy: {100 * document['float_accuracy']:.2f}% on {document['samples']} samples "
-             f"(readout `{document['loss']}`); quantized accuracy on the reference simulator's target mode; "
-             f"scales: {document['scale']}.", "",
-             "| target | dt multiple | weight bits | signs | mode | float at dt (%) | quantized (%) | drop (pp) "
-             "| clipped | parity |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Quantization study of `{document['network']}`",
+        "",
+        f"Float accuracy: {100 * document['float_accuracy']:.2f}% on {document['samples']} samples "
+        f"(readout `{document['loss']}`); quantized accuracy on the reference simulator's target mode; "
+        f"scales: {document['scale']}.",
+        "",
+        "| target | dt multiple | weight bits | signs | mode | float at dt (%) | quantized (%) | drop (pp) "
+        "| clipped | parity |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in document["rows"]:
         if row.get("error"):
-            lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
-                         f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
-                         f"{100 * row['float_accuracy_at_resolution']:.2f} | failed: {row['error']} | | | |")
+            lines.append(
+                f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
+                f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
+                f"{100 * row['float_accuracy_at_resolution']:.2f} | failed: {row['error']} | | | |"
+            )
             continue
-        lines.append(f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
-                     f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
-                     f"{100 * row['float_accuracy_at_resolution']:.2f} | {100 * row['quantized_accuracy']:.2f} | "
-                     f"{row['drop_pp']:+.2f} | {row['weights_clipped']} | {row['parity']} |")
+        lines.append(
+            f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
+            f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
+            f"{100 * row['float_accuracy_at_resolution']:.2f} | {100 * row['quantized_accuracy']:.2f} | "
+            f"{row['drop_pp']:+.2f} | {row['weights_clipped']} | {row['parity']} |"
+        )
     if document["delay_options"]:
-        lines += ["", f"## Delays beyond a bound of {document['delay_options'][0]['bound']} steps", "",
-                  "| option | float accuracy (%) | neurons | cores | detail |", "|---|---|---|---|---|"]
-        lines += [f"| {r['option']} | {100 * r['accuracy']:.2f} | {r['neurons']} | {r['cores']} | {r['detail']} |"
-                  for r in document["delay_options"]]
+        lines += [
+            "",
+            f"## Delays beyond a bound of {document['delay_options'][0]['bound']} steps",
+            "",
+            "| option | float accuracy (%) | neurons | cores | detail |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['option']} | {100 * r['accuracy']:.2f} | {r['neurons']} | {r['cores']} | {r['detail']} |"
+            for r in document["delay_options"]
+        ]
     return "\n".join(lines) + "\n"
 
 
 def plot_png(document: dict[str, Any]) -> bytes:
     """Accuracy vs weight bits, one line per (target, delay resolution, mode); the float accuracy dashed."""
     import matplotlib
+
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
@@ -404,12 +532,17 @@ def plot_png(document: dict[str, Any]) -> bytes:
     for row in document["rows"]:
         if not row.get("error"):
             groups.setdefault((row["target"], row["delay_resolution"], row["signs_split"], row["mode"]), []).append(
-                (row["weight_bits"], 100 * row["quantized_accuracy"]))
+                (row["weight_bits"], 100 * row["quantized_accuracy"])
+            )
     for (target, factor, split, mode), points in sorted(groups.items()):
         points.sort()
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o" if not split else "s",
-                  linestyle="-" if mode == "ptq" else "--",
-                  label=f"{target}, dt x{factor}, {'split' if split else 'mixed'}, {mode}")
+        axes.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker="o" if not split else "s",
+            linestyle="-" if mode == "ptq" else "--",
+            label=f"{target}, dt x{factor}, {'split' if split else 'mixed'}, {mode}",
+        )
     axes.axhline(100 * document["float_accuracy"], color="black", linestyle=":", label="float")
     axes.set_xlabel("weight bits (sign included)")
     axes.set_ylabel("accuracy (%)")

@@ -9,6 +9,7 @@ Beside the modes, :mod:`neurodelay.refsim.exact_time` simulates the continuous-t
 dynamics (exact spike times, continuous delays) for gradient checks; it is not a mode, since its
 spikes do not fall on steps.
 """
+
 from __future__ import annotations
 
 from ..errors import ValidationError
@@ -36,6 +37,7 @@ def simulate(network: Network, inputs: Inputs, *, mode: str = FLOAT_MODE) -> Rec
     checked = input_dict(network, inputs)
     if mode == FLOAT_MODE:
         from .float_mode import simulate_float
+
         return simulate_float(network, checked)
     return get_target(mode).simulate(network, checked)
 

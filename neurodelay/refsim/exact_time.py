@@ -39,6 +39,7 @@ Hidden neurons are processed in windows no longer than the shortest latency betw
 populations: inside a window every arrival is already known, so all trials and neurons advance
 together, arrival by arrival (vectorised over ``[batch * neurons]``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,20 +75,25 @@ class Neurons:
 
     tau_m: np.ndarray
     tau_syn: np.ndarray
-    u_start: np.ndarray            # rest - (rest + bias): u at time 0
-    u_threshold: np.ndarray        # threshold - (rest + bias); +inf for leaky integrators
-    u_reset: np.ndarray            # reset - (rest + bias)
+    u_start: np.ndarray  # rest - (rest + bias): u at time 0
+    u_threshold: np.ndarray  # threshold - (rest + bias); +inf for leaky integrators
+    u_reset: np.ndarray  # reset - (rest + bias)
 
     @classmethod
     def of(cls, populations: list[LIF | LeakyIntegrator]) -> "Neurons":
         """Constants of ``populations`` concatenated in order (leaky integrators: no threshold)."""
+
         def joined(name: str, default: float = np.inf) -> np.ndarray:
-            return np.concatenate([as_vector(getattr(p, name, default), p.size) for p in populations]
-                                  + [np.zeros(0)])
+            return np.concatenate([as_vector(getattr(p, name, default), p.size) for p in populations] + [np.zeros(0)])
 
         offset = joined("rest") + joined("bias")
-        return cls(joined("tau_m_ms"), joined("tau_syn_ms"), joined("rest") - offset,
-                   joined("threshold") - offset, joined("reset", 0.0) - offset)
+        return cls(
+            joined("tau_m_ms"),
+            joined("tau_syn_ms"),
+            joined("rest") - offset,
+            joined("threshold") - offset,
+            joined("reset", 0.0) - offset,
+        )
 
     def take(self, rows: np.ndarray) -> "Neurons":
         return Neurons(*(getattr(self, name)[rows] for name in self.__dataclass_fields__))
@@ -113,8 +119,9 @@ def kernel(s: np.ndarray, tau_m: np.ndarray, tau_syn: np.ndarray) -> np.ndarray:
     return (s / tau_m) * np.exp(-s * slow_rate) * relative_expm1(s * np.abs(1.0 / tau_syn - 1.0 / tau_m))
 
 
-def evolve(u: np.ndarray, current: np.ndarray, s: np.ndarray, tau_m: np.ndarray,
-           tau_syn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def evolve(
+    u: np.ndarray, current: np.ndarray, s: np.ndarray, tau_m: np.ndarray, tau_syn: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``(u, I)`` after ``s`` ms without events (all arrays broadcast together)."""
     return u * np.exp(-s / tau_m) + current * kernel(s, tau_m, tau_syn), current * np.exp(-s / tau_syn)
 
@@ -156,8 +163,9 @@ def first_crossing(u: np.ndarray, current: np.ndarray, span: np.ndarray, neurons
     return result
 
 
-def newton_crossing(u: np.ndarray, current: np.ndarray, low: np.ndarray, high: np.ndarray,
-                    neurons: Neurons) -> np.ndarray:
+def newton_crossing(
+    u: np.ndarray, current: np.ndarray, low: np.ndarray, high: np.ndarray, neurons: Neurons
+) -> np.ndarray:
     """The s in ``[low, high]`` (ms) with ``u(s) = u_threshold``, u rising there, to within
     :data:`NEWTON_TOLERANCE_MS`: safeguarded Newton iteration from the secant point.
 
@@ -173,8 +181,9 @@ def newton_crossing(u: np.ndarray, current: np.ndarray, low: np.ndarray, high: n
     u_low, _ = evolve(u, current, low, neurons.tau_m, neurons.tau_syn)
     u_high, _ = evolve(u, current, high, neurons.tau_m, neurons.tau_syn)
     if not (np.all(np.isfinite(u_low)) and np.all(np.isfinite(u_high))):
-        raise ExecutorError("exact-time simulation: a membrane potential is not finite in float64 "
-                            "(weights or currents too large)")
+        raise ExecutorError(
+            "exact-time simulation: a membrane potential is not finite in float64 (weights or currents too large)"
+        )
     low, high = low.copy(), high.copy()
     crossing = low + (high - low) * (neurons.u_threshold - u_low) / (u_high - u_low)
     rows = np.arange(len(u))
@@ -189,18 +198,22 @@ def newton_crossing(u: np.ndarray, current: np.ndarray, low: np.ndarray, high: n
         width = high[rows] - low[rows]
         slope = (current_s - value) / tau_m
         newton = s - excess / np.where(slope > 0.0, slope, np.inf)
-        use_newton = ((slope > 0.0) & (newton > low[rows]) & (newton < high[rows])
-                      & (width <= 0.5 * width_two_ago[rows]))
+        use_newton = (slope > 0.0) & (newton > low[rows]) & (newton < high[rows]) & (width <= 0.5 * width_two_ago[rows])
         following = np.where(excess == 0.0, s, np.where(use_newton, newton, 0.5 * (low[rows] + high[rows])))
         crossing[rows] = following
-        done = ((excess == 0.0) | (width <= NEWTON_TOLERANCE_MS)
-                | (use_newton & (np.abs(following - s) <= NEWTON_TOLERANCE_MS)))
+        done = (
+            (excess == 0.0)
+            | (width <= NEWTON_TOLERANCE_MS)
+            | (use_newton & (np.abs(following - s) <= NEWTON_TOLERANCE_MS))
+        )
         width_two_ago[rows], width_one_ago[rows] = width_one_ago[rows], width
         rows = rows[~done]
         if not len(rows):
             return crossing
-    raise ExecutorError("exact-time simulation: a threshold crossing did not converge because the "
-                        "membrane potential is not finite in float64 (weights or currents too large)")
+    raise ExecutorError(
+        "exact-time simulation: a threshold crossing did not converge because the "
+        "membrane potential is not finite in float64 (weights or currents too large)"
+    )
 
 
 def iterations_needed(width: np.ndarray) -> int:
@@ -231,27 +244,35 @@ class Arrivals:
         return trial[early], neuron[early], time[early], weight[early]
 
 
-def emit(projection: Projection, dt: float, trial: np.ndarray, pre: np.ndarray, time: np.ndarray,
-         post_offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def emit(
+    projection: Projection, dt: float, trial: np.ndarray, pre: np.ndarray, time: np.ndarray, post_offset: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Arrivals of spikes ``(trial, pre neuron, time ms)`` through the existing synapses of
     ``projection``: ``(trial, post_offset + post neuron, arrival time ms, weight)``, flat."""
     existing = projection.existing()
     latency = (np.asarray(projection.delays_steps, np.float64) + 0.5) * dt
     spike, post = np.nonzero(existing[pre])
-    return (trial[spike], post_offset + post, time[spike] + latency[pre[spike], post],
-            np.asarray(projection.weights, np.float64)[pre[spike], post])
+    return (
+        trial[spike],
+        post_offset + post,
+        time[spike] + latency[pre[spike], post],
+        np.asarray(projection.weights, np.float64)[pre[spike], post],
+    )
 
 
 def check_supported(network: Network) -> None:
     """Refuse what the continuous model leaves out: refractory periods, and rest at or above threshold."""
     for population in network.neurons():
         if isinstance(population, LIF) and population.refractory_steps:
-            raise ValidationError(f"populations.{population.name}.refractory_steps", str(population.refractory_steps),
-                                  "0 (the exact-time simulator has no refractory period)")
-        if isinstance(population, LIF) and np.any(as_vector(population.rest, population.size)
-                                                  >= as_vector(population.threshold, population.size)):
-            raise ValidationError(f"populations.{population.name}.rest", "at or above threshold",
-                                  "rest < threshold")
+            raise ValidationError(
+                f"populations.{population.name}.refractory_steps",
+                str(population.refractory_steps),
+                "0 (the exact-time simulator has no refractory period)",
+            )
+        if isinstance(population, LIF) and np.any(
+            as_vector(population.rest, population.size) >= as_vector(population.threshold, population.size)
+        ):
+            raise ValidationError(f"populations.{population.name}.rest", "at or above threshold", "rest < threshold")
 
 
 def simulate_exact(network: Network, inputs: dict[str, np.ndarray]) -> ExactRun:
@@ -289,8 +310,9 @@ def simulate_exact(network: Network, inputs: dict[str, np.ndarray]) -> ExactRun:
             if mine.any():
                 deliver(population.name, trial[mine], unit[mine] - offsets[population.name], time[mine])
 
-    trial, unit, time = run_spiking(hidden, batch, end, shortest_latency(network, set(offsets), dt), pending,
-                                    deliver_spiking)
+    trial, unit, time = run_spiking(
+        hidden, batch, end, shortest_latency(network, set(offsets), dt), pending, deliver_spiking
+    )
     spikes, counts = {}, {}
     for population in lif:
         mine = owned(population, unit)
@@ -305,14 +327,22 @@ def simulate_exact(network: Network, inputs: dict[str, np.ndarray]) -> ExactRun:
 
 def shortest_latency(network: Network, spiking: set[str], dt: float) -> float:
     """Shortest arrival latency (ms) of any existing synapse between LIF populations; +inf if none."""
-    latencies = [np.min((np.asarray(p.delays_steps, np.float64)[p.existing()] + 0.5) * dt)
-                 for p in network.projections if p.pre in spiking and p.post in spiking and p.existing().any()]
+    latencies = [
+        np.min((np.asarray(p.delays_steps, np.float64)[p.existing()] + 0.5) * dt)
+        for p in network.projections
+        if p.pre in spiking and p.post in spiking and p.existing().any()
+    ]
     return min(latencies, default=np.inf)
 
 
-def run_spiking(neurons: Neurons, batch: int, end: float, window: float, pending: Arrivals,
-                deliver: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run_spiking(
+    neurons: Neurons,
+    batch: int,
+    end: float,
+    window: float,
+    pending: Arrivals,
+    deliver: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Advance every LIF neuron of every trial from time 0 to ``end`` (ms).
 
     Windows of at most ``window`` ms: a spike inside a window arrives after it, so the window's
@@ -344,8 +374,9 @@ def run_spiking(neurons: Neurons, batch: int, end: float, window: float, pending
     return spiked // units, spiked % units, np.concatenate([t for _, t in found])
 
 
-def arrival_columns(row: np.ndarray, time: np.ndarray, weight: np.ndarray, rows: int,
-                    stop: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def arrival_columns(
+    row: np.ndarray, time: np.ndarray, weight: np.ndarray, rows: int, stop: float
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(target time [rows], weight [rows])`` per arrival rank: the k-th arrival of every row
     in time order (rows with fewer arrivals get ``stop`` and 0), then a last column ``(stop, 0)``."""
     order = np.lexsort((time, row))
@@ -360,8 +391,9 @@ def arrival_columns(row: np.ndarray, time: np.ndarray, weight: np.ndarray, rows:
     yield np.full(rows, stop), np.zeros(rows)
 
 
-def advance(clock: np.ndarray, u: np.ndarray, current: np.ndarray, targets: np.ndarray,
-            neurons: Neurons) -> list[tuple[np.ndarray, np.ndarray]]:
+def advance(
+    clock: np.ndarray, u: np.ndarray, current: np.ndarray, targets: np.ndarray, neurons: Neurons
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Move every row from ``clock`` to ``targets`` (ms) in place, firing and resetting at every
     threshold crossing on the way; returns the ``(rows, times)`` of those spikes."""
     spikes = []
@@ -382,8 +414,7 @@ def advance(clock: np.ndarray, u: np.ndarray, current: np.ndarray, targets: np.n
     return spikes
 
 
-def sample_integrator(population: LeakyIntegrator, arrivals: Arrivals, batch: int, steps: int,
-                      dt: float) -> np.ndarray:
+def sample_integrator(population: LeakyIntegrator, arrivals: Arrivals, batch: int, steps: int, dt: float) -> np.ndarray:
     """V ``[batch, steps, n]`` of a leaky integrator at ``t_n = (n + 1) dt``, from its arrivals.
 
     The system is linear. An arrival at time a in ``(t_{n-1}, t_n]`` adds ``w e^{-(t_n - a)/tau_syn}``
@@ -420,8 +451,8 @@ def linear_recursion(rate: np.ndarray, drive: np.ndarray, start: np.ndarray) -> 
     result = np.empty_like(drive)
     state = start
     for first in range(0, steps, block):
-        k = np.arange(min(block, steps - first))[:, None] * rate                # [L, n]
-        summed = np.cumsum(np.exp(k)[:, None] * drive[first:first + len(k)], axis=0)
-        result[first:first + len(k)] = np.exp(-k)[:, None] * (np.exp(-rate) * state + summed)
+        k = np.arange(min(block, steps - first))[:, None] * rate  # [L, n]
+        summed = np.cumsum(np.exp(k)[:, None] * drive[first : first + len(k)], axis=0)
+        result[first : first + len(k)] = np.exp(-k)[:, None] * (np.exp(-rate) * state + summed)
         state = result[first + len(k) - 1]
     return result

@@ -17,6 +17,7 @@ population's input at step t + 1 + d, where ``shift`` is ``<< e`` or an arithmet
 applied to that per-step, per-delay sum and the effective weights are Lava's clipped and
 bit-dropped integers (:func:`neurodelay.quant.loihi2.effective_weights`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Network
-from ..quant.loihi2 import FORMAT, Loihi2Model, Loihi2Neurons, Loihi2Synapses, effective_bias, effective_weights, integer_model
+from ..quant.loihi2 import (
+    FORMAT,
+    Loihi2Model,
+    Loihi2Neurons,
+    Loihi2Synapses,
+    effective_bias,
+    effective_weights,
+    integer_model,
+)
 from ..recording import PopulationRecording, Recording
 
 EXECUTOR_NAME = "refsim-loihi2"
@@ -32,7 +41,7 @@ EXECUTOR_NAME = "refsim-loihi2"
 
 def wrap32(values: np.ndarray) -> np.ndarray:
     """int64 values reduced to int32 with two's-complement overflow (still int64)."""
-    return ((values + 2 ** 31) & (2 ** 32 - 1)) - 2 ** 31
+    return ((values + 2**31) & (2**32 - 1)) - 2**31
 
 
 def truncated_decay(state: np.ndarray, factor: int) -> np.ndarray:
@@ -53,12 +62,17 @@ class LifParameters:
     @classmethod
     def of(cls, neurons: Loihi2Neurons) -> "LifParameters":
         unity = FORMAT.decay_unity
-        return cls(unity - (neurons.du + 1), unity - neurons.dv, neurons.vth << FORMAT.threshold_shift,
-                   effective_bias(neurons.bias_mant, neurons.bias_exp))
+        return cls(
+            unity - (neurons.du + 1),
+            unity - neurons.dv,
+            neurons.vth << FORMAT.threshold_shift,
+            effective_bias(neurons.bias_mant, neurons.bias_exp),
+        )
 
 
-def lif_step(u: np.ndarray, v: np.ndarray, activation: np.ndarray, parameters: LifParameters
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lif_step(
+    u: np.ndarray, v: np.ndarray, activation: np.ndarray, parameters: LifParameters
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One bit-accurate LIF step on int64 ``[batch, n]`` arrays; returns ``(spikes, u, v)`` (new arrays)."""
     limit = FORMAT.state_limit
     u = wrap32(truncated_decay(u, parameters.current_factor) + (activation << FORMAT.activation_shift))
@@ -87,9 +101,13 @@ class DelayedWeights:
         weights = effective_weights(synapses.weights, synapses.sign_mode, synapses.num_weight_bits)
         delays = np.unique(synapses.delays_steps)
         groups = [np.where(synapses.delays_steps == d, weights, 0) for d in delays]
-        exact_in_float32 = int(np.abs(weights).sum(axis=0).max(initial=0)) < 2 ** 24
-        return cls(np.concatenate(groups, axis=1).astype(np.float32 if exact_in_float32 else np.float64),
-                   delays.astype(np.int64), synapses.weight_exp, weights.shape[1])
+        exact_in_float32 = int(np.abs(weights).sum(axis=0).max(initial=0)) < 2**24
+        return cls(
+            np.concatenate(groups, axis=1).astype(np.float32 if exact_in_float32 else np.float64),
+            delays.astype(np.int64),
+            synapses.weight_exp,
+            weights.shape[1],
+        )
 
     def contributions(self, spikes: np.ndarray) -> np.ndarray:
         """int64 ``[batch, k, n_post]``: per delay group, the exponent-shifted sum over spiking pre neurons."""
@@ -111,8 +129,7 @@ def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: 
     batch, steps = next(iter(inputs.values())).shape[:2]
     slots = 2 + max((s.max_delay_steps for s in model.synapses), default=0)
     pending = {n.name: np.zeros((slots, batch, n.size), np.int64) for n in model.neurons}
-    state = {n.name: (np.zeros((batch, n.size), np.int64), np.zeros((batch, n.size), np.int64))
-             for n in model.neurons}
+    state = {n.name: (np.zeros((batch, n.size), np.int64), np.zeros((batch, n.size), np.int64)) for n in model.neurons}
     parameters = {n.name: LifParameters.of(n) for n in model.neurons}
     connections = [(s.pre, s.post, DelayedWeights.of(s)) for s in model.synapses]
     spikes = {name: np.ascontiguousarray(np.swapaxes(np.asarray(train, bool), 0, 1)) for name, train in inputs.items()}
@@ -134,8 +151,10 @@ def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: 
             pending[post][arrival] += np.swapaxes(weights.contributions(spikes[pre][step]), 0, 1)
     record = {name: PopulationRecording(np.swapaxes(train, 0, 1)) for name, train in spikes.items()}
     for neurons in model.neurons:
-        record[neurons.name].states = {"u": np.swapaxes(currents[neurons.name], 0, 1),
-                                       "v": np.swapaxes(voltages[neurons.name], 0, 1)}
+        record[neurons.name].states = {
+            "u": np.swapaxes(currents[neurons.name], 0, 1),
+            "v": np.swapaxes(voltages[neurons.name], 0, 1),
+        }
         record[neurons.name].state_scales = {"u": 1.0 / neurons.u_per_unit, "v": 1.0 / neurons.v_per_unit}
     return Recording(executor, 1.0, steps, record)
 

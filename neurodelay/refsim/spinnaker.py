@@ -31,6 +31,7 @@ step n (the chip itself records it one tick later); ``i_syn = I_exc - I_inh`` an
 IR units: v by ``2^-15 / k``; currents by ``2^-15 / (k * init)`` (the IR's I, since the chip
 holds ``init * k * I``; exact for a population with one tau_syn, its mean init otherwise).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,8 +40,16 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..ir import Network
-from ..quant.spinnaker import (EXCITATORY, INHIBITORY, S1615_FRACTION_BITS, S1615_ONE,
-                               WEIGHT_WORD_MAX, SpiNNakerModel, integer_model, split_delay)
+from ..quant.spinnaker import (
+    EXCITATORY,
+    INHIBITORY,
+    S1615_FRACTION_BITS,
+    S1615_ONE,
+    WEIGHT_WORD_MAX,
+    SpiNNakerModel,
+    integer_model,
+    split_delay,
+)
 from ..recording import PopulationRecording, Recording
 
 MEMBRANE_ROUNDINGS = ("floor", "nearest")
@@ -69,9 +78,9 @@ class PopulationState:
     """Integer state of one population: ``[batch, n]`` int64 holding int32 (refractory: int)."""
 
     v: np.ndarray
-    i_syn: np.ndarray                      # [batch, 2, n]: excitatory, inhibitory
+    i_syn: np.ndarray  # [batch, 2, n]: excitatory, inhibitory
     refractory: np.ndarray
-    ring: np.ndarray                       # [batch, 2, D, n] uint16 values
+    ring: np.ndarray  # [batch, 2, D, n] uint16 values
 
 
 @dataclass
@@ -84,18 +93,22 @@ class SpiNNakerRunCounters:
 def _empty_state(layout: SpiNNakerModel, name: str, batch: int) -> PopulationState:
     population = layout.populations[name]
     n = population.size
-    return PopulationState(v=np.tile(population.bits["v"], (batch, 1)),
-                           i_syn=np.zeros((batch, 2, n), np.int64),
-                           refractory=np.zeros((batch, n), np.int64),
-                           ring=np.zeros((batch, 2, population.slots, n), np.int64))
+    return PopulationState(
+        v=np.tile(population.bits["v"], (batch, 1)),
+        i_syn=np.zeros((batch, 2, n), np.int64),
+        refractory=np.zeros((batch, n), np.int64),
+        ring=np.zeros((batch, 2, population.slots, n), np.int64),
+    )
 
 
-def simulate_model(layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *,
-                    membrane_rounding: str = "floor") -> tuple[Recording, SpiNNakerRunCounters]:
+def simulate_model(
+    layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *, membrane_rounding: str = "floor"
+) -> tuple[Recording, SpiNNakerRunCounters]:
     """Run the integer model of ``layout`` on ``{source: bool [batch, steps, n]}`` inputs."""
     if membrane_rounding not in MEMBRANE_ROUNDINGS:
-        raise ValidationError("membrane_rounding", f"unknown rounding {membrane_rounding!r}",
-                              ", ".join(MEMBRANE_ROUNDINGS))
+        raise ValidationError(
+            "membrane_rounding", f"unknown rounding {membrane_rounding!r}", ", ".join(MEMBRANE_ROUNDINGS)
+        )
     batch, steps = next(iter(inputs.values())).shape[:2]
     names = list(layout.populations)
     states = {name: _empty_state(layout, name, batch) for name in names}
@@ -106,13 +119,18 @@ def simulate_model(layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *,
     for name in names:
         population = layout.populations[name]
         shape = (batch, steps, population.size)
-        init_mean = float(np.mean(population.init)) / 2.0 ** 32
+        init_mean = float(np.mean(population.init)) / 2.0**32
         current_scale = 1.0 / (S1615_ONE * layout.voltage_scale_mv * init_mean)
         record[name] = PopulationRecording(
             np.zeros(shape, bool),
             {key: np.zeros(shape, np.int64) for key in ("v", "i_syn", "i_exc", "i_inh")},
-            {"v": 1.0 / (S1615_ONE * layout.voltage_scale_mv), "i_syn": current_scale,
-             "i_exc": current_scale, "i_inh": current_scale})
+            {
+                "v": 1.0 / (S1615_ONE * layout.voltage_scale_mv),
+                "i_syn": current_scale,
+                "i_exc": current_scale,
+                "i_inh": current_scale,
+            },
+        )
     deliveries = []
     for synapses in layout.synapses:
         slots = layout.populations[synapses.post_population].slots
@@ -124,17 +142,18 @@ def simulate_model(layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *,
         for name in names:
             population, state = layout.populations[name], states[name]
             slot = step % population.slots
-            words = state.ring[:, :, slot, :]                                  # [batch, 2, n]
+            words = state.ring[:, :, slot, :]  # [batch, 2, n]
             as_s1615 = wrap_int32(words << population.shift)
             state.i_syn = wrap_int32(state.i_syn + scale_u032(as_s1615, population.init[None, None, :]))
             state.ring[:, :, slot, :] = 0
             integrating = state.refractory <= 0
-            current = wrap_int32(state.i_syn[:, EXCITATORY] - state.i_syn[:, INHIBITORY]
-                                 + population.bits["i_offset"])
-            target = wrap_int32(multiply_s1615(current, population.r_membrane, membrane_rounding)
-                                + population.bits["v_rest"])
-            integrated = wrap_int32(target - multiply_s1615(population.exp_tc, wrap_int32(target - state.v),
-                                                            membrane_rounding))
+            current = wrap_int32(state.i_syn[:, EXCITATORY] - state.i_syn[:, INHIBITORY] + population.bits["i_offset"])
+            target = wrap_int32(
+                multiply_s1615(current, population.r_membrane, membrane_rounding) + population.bits["v_rest"]
+            )
+            integrated = wrap_int32(
+                target - multiply_s1615(population.exp_tc, wrap_int32(target - state.v), membrane_rounding)
+            )
             state.v = np.where(integrating, integrated, state.v)
             state.refractory = np.where(integrating, state.refractory, state.refractory - 1)
             spikes = state.v >= population.bits["v_thresh"]
@@ -150,7 +169,7 @@ def simulate_model(layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *,
         for synapses, stage, row_delay, receptor, slots in deliveries:
             state = states[synapses.post_population]
             n_post = layout.populations[synapses.post_population].size
-            sent_at = step - stage * slots                                      # [k]
+            sent_at = step - stage * slots  # [k]
             valid = sent_at >= 0
             if not valid.any():
                 continue
@@ -166,12 +185,15 @@ def simulate_model(layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *,
             saturated = summed > WEIGHT_WORD_MAX
             counters.ring_buffer_saturations[synapses.post_population] += int(np.count_nonzero(saturated))
             state.ring = np.minimum(summed, WEIGHT_WORD_MAX)
-    return Recording(f"refsim-spinnaker-{membrane_rounding}" if membrane_rounding != "floor"
-                     else "refsim-spinnaker", layout.dt_ms, steps, record), counters
+    return Recording(
+        f"refsim-spinnaker-{membrane_rounding}" if membrane_rounding != "floor" else "refsim-spinnaker",
+        layout.dt_ms,
+        steps,
+        record,
+    ), counters
 
 
-def simulate_network(network: Network, inputs: dict[str, np.ndarray], *,
-                       membrane_rounding: str = "floor") -> Recording:
+def simulate_network(network: Network, inputs: dict[str, np.ndarray], *, membrane_rounding: str = "floor") -> Recording:
     """Reference-simulator mode ``spinnaker``: a network from ``quantize_network`` on checked inputs."""
     recording, _ = simulate_model(integer_model(network), inputs, membrane_rounding=membrane_rounding)
     return recording

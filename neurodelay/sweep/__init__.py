@@ -4,6 +4,7 @@
 runs trials through an Optuna study stored in ``DIR/study.db`` (parallel processes, resume after a
 kill); :mod:`.report` writes the results table, plot and best config.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -21,8 +22,15 @@ from .space import SearchSpace, check_space_against, load_space
 __all__ = ["run_sweep", "SearchSpace", "load_space"]
 
 
-def run_sweep(config_path: str | Path, space_path: str | Path, out: str | Path, *, jobs: int = 1,
-              limit: int | None = None, threads_per_job: int | None = None) -> dict[str, Any]:
+def run_sweep(
+    config_path: str | Path,
+    space_path: str | Path,
+    out: str | Path,
+    *,
+    jobs: int = 1,
+    limit: int | None = None,
+    threads_per_job: int | None = None,
+) -> dict[str, Any]:
     """Run (or resume) the sweep; returns ``{"complete", "best" (row), "requeued", "n_trials", "metric", "left"}``.
 
     jobs: trial processes at once (1: trials run in this process); threads_per_job: torch threads
@@ -44,17 +52,21 @@ def run_sweep(config_path: str | Path, space_path: str | Path, out: str | Path, 
         run_worker(*arguments, 0, limit, threads, False)
     else:
         context = multiprocessing.get_context("spawn")
-        workers = [context.Process(target=run_worker, args=(*arguments, index, limit, threads, True))
-                   for index in range(jobs)]
+        workers = [
+            context.Process(target=run_worker, args=(*arguments, index, limit, threads, True)) for index in range(jobs)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
         failed = [index for index, worker in enumerate(workers) if worker.exitcode != 0]
         if failed:
-            raise NeurodelayError(f"sweep worker(s) {failed} ended with an error (exit codes "
-                                  f"{[workers[i].exitcode for i in failed]}); rerun the same command to resume")
+            raise NeurodelayError(
+                f"sweep worker(s) {failed} ended with an error (exit codes "
+                f"{[workers[i].exitcode for i in failed]}); rerun the same command to resume"
+            )
     summary = write_report(out, study, base, space)
-    summary.update(requeued=requeued, n_trials=space.n_trials, metric=space.metric,
-                   left=progress(study, space.n_trials)["left"])
+    summary.update(
+        requeued=requeued, n_trials=space.n_trials, metric=space.metric, left=progress(study, space.n_trials)["left"]
+    )
     return summary

@@ -1,6 +1,7 @@
 """A sweep's results from its study: ``results.csv`` (every trial), ``results.md`` (finished
 trials, best first), ``results.png`` (the metric by trial, and against each parameter) and
 ``best_config.yaml`` (the base config with the best trial's values). All written atomically."""
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,8 @@ def trial_rows(study, space: SearchSpace) -> list[dict[str, Any]]:
         row.update({name: metrics.get(name) for name in REPORTED if name != space.metric})
         row["run_dir"] = trial.user_attrs.get("run_dir")
         row["note"] = trial.user_attrs.get("error") or (
-            f"interrupted; retried as trial {retried_as[trial.number]}" if trial.number in retried_as else "")
+            f"interrupted; retried as trial {retried_as[trial.number]}" if trial.number in retried_as else ""
+        )
         rows.append(row)
     return rows
 
@@ -59,9 +61,14 @@ def write_report(out: Path, study, base: ExperimentConfig, space: SearchSpace) -
 
     ranked = finished(rows, space)
     shown = [c for c in columns if c not in ("state", "note")]
-    lines = [f"# Sweep: {base.name}, {space.sampler} sampler, metric {space.metric} ({space.direction})", "",
-             f"{len(ranked)} of {space.n_trials} trials complete; accuracies as fractions, seconds of training.", "",
-             "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    lines = [
+        f"# Sweep: {base.name}, {space.sampler} sampler, metric {space.metric} ({space.direction})",
+        "",
+        f"{len(ranked)} of {space.n_trials} trials complete; accuracies as fractions, seconds of training.",
+        "",
+        "| " + " | ".join(shown) + " |",
+        "|" + "---|" * len(shown),
+    ]
     lines += ["| " + " | ".join(_cell(row[c]) for c in shown) + " |" for row in ranked]
     failures = [row for row in rows if row["state"] == "FAIL" and row["note"]]
     if failures:
@@ -72,14 +79,17 @@ def write_report(out: Path, study, base: ExperimentConfig, space: SearchSpace) -
     best = ranked[0] if ranked else None
     if best is not None:
         config = configured(base, {name: best[name] for name in space.parameters})
-        header = (f"# Best of sweep over {', '.join(space.parameters)}: trial {best['trial']}, "
-                  f"{space.metric} = {best[space.metric]:.6g} (run folder {best['run_dir']})\n")
+        header = (
+            f"# Best of sweep over {', '.join(space.parameters)}: trial {best['trial']}, "
+            f"{space.metric} = {best[space.metric]:.6g} (run folder {best['run_dir']})\n"
+        )
         write_text(out / BEST_CONFIG_NAME, header + yaml.safe_dump(config.to_dict(), sort_keys=False))
     return {"complete": len(ranked), "best": best}
 
 
 def _plot(path: Path, ranked: list[dict[str, Any]], space: SearchSpace) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -90,7 +100,7 @@ def _plot(path: Path, ranked: list[dict[str, Any]], space: SearchSpace) -> None:
     axes[0, 0].plot([row["trial"] for row in by_trial], values, "o", label="trial")
     if values:
         pick = max if space.direction == "maximize" else min
-        running = [pick(values[:i + 1]) for i in range(len(values))]
+        running = [pick(values[: i + 1]) for i in range(len(values))]
         axes[0, 0].step([row["trial"] for row in by_trial], running, where="post", label="best so far")
         axes[0, 0].legend()
     axes[0, 0].set_xlabel("trial")

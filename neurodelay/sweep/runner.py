@@ -17,6 +17,7 @@ a normal run folder) and returns the space's metric. Resuming after a kill:
 New trials are drawn under a lock file, so the processes of one machine never start more trials
 than the space asks for (processes on other machines may add one each at the very end).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -53,9 +54,12 @@ def storage(out: Path):
 
     _quiet_experimental_warnings()
     return optuna.storages.RDBStorage(
-        f"sqlite:///{Path(out).resolve() / STUDY_FILE}", engine_kwargs={"connect_args": {"timeout": 120}},
-        heartbeat_interval=HEARTBEAT_SECONDS, grace_period=3 * HEARTBEAT_SECONDS,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback())
+        f"sqlite:///{Path(out).resolve() / STUDY_FILE}",
+        engine_kwargs={"connect_args": {"timeout": 120}},
+        heartbeat_interval=HEARTBEAT_SECONDS,
+        grace_period=3 * HEARTBEAT_SECONDS,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(),
+    )
 
 
 def sampler(space: SearchSpace, worker: int):
@@ -65,8 +69,9 @@ def sampler(space: SearchSpace, worker: int):
     import optuna
 
     if space.sampler == "grid":
-        return optuna.samplers.GridSampler({name: spec.values for name, spec in space.parameters.items()},
-                                           seed=space.seed)
+        return optuna.samplers.GridSampler(
+            {name: spec.values for name, spec in space.parameters.items()}, seed=space.seed
+        )
     seed = space.seed + worker
     if space.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -78,15 +83,21 @@ def open_study(out: Path, base: ExperimentConfig, space: SearchSpace, document: 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage(out), study_name=STUDY_NAME, direction=space.direction,
-                                sampler=sampler(space, worker), load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage(out),
+        study_name=STUDY_NAME,
+        direction=space.direction,
+        sampler=sampler(space, worker),
+        load_if_exists=True,
+    )
     fingerprint = {"config": base.to_dict(), "space": document}
     stored = study.user_attrs.get("fingerprint")
     if stored is None:
         study.set_user_attr("fingerprint", json.loads(json.dumps(fingerprint)))
     elif stored != json.loads(json.dumps(fingerprint)):
-        raise NeurodelayError(f"{out / STUDY_FILE}: this folder holds a sweep of another config or space "
-                              "(choose another --out)")
+        raise NeurodelayError(
+            f"{out / STUDY_FILE}: this folder holds a sweep of another config or space (choose another --out)"
+        )
     return study
 
 
@@ -162,6 +173,7 @@ def draw_lock(out: Path) -> Iterator[Any]:
             if held[0]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 held[0] = False
+
         try:
             yield release
         finally:
@@ -174,7 +186,9 @@ def suggest(trial, space: SearchSpace) -> dict[str, Any]:
         if spec.values is not None:
             values[name] = trial.suggest_categorical(name, spec.values)
         elif spec.type == "int":
-            values[name] = trial.suggest_int(name, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log)
+            values[name] = trial.suggest_int(
+                name, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log
+            )
         else:
             values[name] = trial.suggest_float(name, spec.low, spec.high, step=spec.step, log=spec.log)
     return values
@@ -183,17 +197,21 @@ def suggest(trial, space: SearchSpace) -> dict[str, Any]:
 def trial_metrics(records: list[dict[str, Any]]) -> dict[str, float]:
     """Every metric of :data:`METRICS` that the run's records hold (accuracies as fractions)."""
     best, last = best_record(records), records[-1]
-    metrics = {"final_train_accuracy": last["train_accuracy"], "final_train_loss": last["train_loss"],
-               "final_test_accuracy": last["test_accuracy"], "best_test_accuracy": best["test_accuracy"]}
+    metrics = {
+        "final_train_accuracy": last["train_accuracy"],
+        "final_train_loss": last["train_loss"],
+        "final_test_accuracy": last["test_accuracy"],
+        "best_test_accuracy": best["test_accuracy"],
+    }
     if "validation_accuracy" in last:
-        metrics.update(final_validation_accuracy=last["validation_accuracy"],
-                       best_validation_accuracy=best["validation_accuracy"])
+        metrics.update(
+            final_validation_accuracy=last["validation_accuracy"], best_validation_accuracy=best["validation_accuracy"]
+        )
     metrics.update(epochs=len(records), best_epoch=best["epoch"], seconds=sum(r["seconds"] for r in records))
     return {key: float(value) for key, value in metrics.items()}
 
 
-def run_trial(trial, out: Path, base: ExperimentConfig, space: SearchSpace, limit: int | None,
-              release_lock) -> float:
+def run_trial(trial, out: Path, base: ExperimentConfig, space: SearchSpace, limit: int | None, release_lock) -> float:
     """The Optuna objective: train the trial's config (resuming its run folder) and return the metric."""
     from ..train import RunOptions, train
     from ..train.checkpoint import CHECKPOINT_NAME
@@ -208,16 +226,19 @@ def run_trial(trial, out: Path, base: ExperimentConfig, space: SearchSpace, limi
     folder = Path(out) / run_dir
     try:
         config = configured(base, values)
-        if (folder / NETWORK_NAME).exists():        # trained, but killed before the result was stored
+        if (folder / NETWORK_NAME).exists():  # trained, but killed before the result was stored
             records = json.loads((folder / METRICS_NAME).read_text())
             records = records["records"] if isinstance(records, dict) else records
         else:
-            records = train(config, RunOptions(folder, resume=(folder / CHECKPOINT_NAME).exists(),
-                                               limit=limit, progress=False))
+            records = train(
+                config, RunOptions(folder, resume=(folder / CHECKPOINT_NAME).exists(), limit=limit, progress=False)
+            )
         metrics = trial_metrics(records)
         if space.metric not in metrics:
-            raise NeurodelayError(f"metric {space.metric}: the runs of this config have no validation split "
-                                  f"(choose one of {', '.join(sorted(m for m in METRICS if m in metrics))})")
+            raise NeurodelayError(
+                f"metric {space.metric}: the runs of this config have no validation split "
+                f"(choose one of {', '.join(sorted(m for m in METRICS if m in metrics))})"
+            )
     except NeurodelayError as error:
         trial.set_user_attr("error", str(error))
         raise
@@ -236,8 +257,15 @@ def die_with_parent() -> None:
         pass  # not Linux: workers of a killed sweep finish their current trial, then stop
 
 
-def run_worker(out: str, base_document: dict[str, Any], space_document: dict[str, Any], worker: int,
-               limit: int | None, threads: int, child: bool) -> None:
+def run_worker(
+    out: str,
+    base_document: dict[str, Any],
+    space_document: dict[str, Any],
+    worker: int,
+    limit: int | None,
+    threads: int,
+    child: bool,
+) -> None:
     """One sweep process: draw and run trials until the space is covered."""
     import torch
 
@@ -256,5 +284,8 @@ def run_worker(out: str, base_document: dict[str, Any], space_document: dict[str
         with draw_lock(out_path) as release:
             if progress(study, space.n_trials)["left"] == 0:
                 break
-            study.optimize(lambda trial: run_trial(trial, out_path, base, space, limit, release),
-                           n_trials=1, catch=(NeurodelayError,))
+            study.optimize(
+                lambda trial: run_trial(trial, out_path, base, space, limit, release),
+                n_trials=1,
+                catch=(NeurodelayError,),
+            )

@@ -16,6 +16,7 @@ lead into an optional section that the config leaves out or sets to null (the se
 the config with the values applied is validated as a whole, so a path or value the config does not
 accept is an error naming the field.
 """
+
 from __future__ import annotations
 
 import copy
@@ -58,8 +59,9 @@ class ParameterRange:
 
     def check(self, path: str) -> None:
         if (self.values is None) == (self.low is None or self.high is None):
-            raise ValidationError(path, "needs either values or both low and high",
-                                  "{values: [...]} or {low: L, high: H}")
+            raise ValidationError(
+                path, "needs either values or both low and high", "{values: [...]} or {low: L, high: H}"
+            )
         if self.values is not None:
             if not self.values:
                 raise ValidationError(f"{path}.values", "empty", "at least one value")
@@ -86,8 +88,14 @@ class SearchSpace:
     sampler: Literal["grid", "random", "tpe"] = "tpe"
     trials: int | None = None
     seed: int = 0
-    metric: Literal["best_validation_accuracy", "final_validation_accuracy", "final_train_accuracy",
-                    "final_train_loss", "best_test_accuracy", "final_test_accuracy"] = "best_validation_accuracy"
+    metric: Literal[
+        "best_validation_accuracy",
+        "final_validation_accuracy",
+        "final_train_accuracy",
+        "final_train_loss",
+        "best_test_accuracy",
+        "final_test_accuracy",
+    ] = "best_validation_accuracy"
 
     def check(self, path: str) -> None:
         if not self.parameters:
@@ -97,8 +105,11 @@ class SearchSpace:
             if ranged:
                 raise ValidationError(f"parameters.{ranged[0]}", "a range in a grid sweep", "values: [...]")
             if self.trials is not None and self.trials != self.grid_size:
-                raise ValidationError("trials", f"got {self.trials} for a grid of {self.grid_size} points",
-                                      f"{self.grid_size} or leave it out")
+                raise ValidationError(
+                    "trials",
+                    f"got {self.trials} for a grid of {self.grid_size} points",
+                    f"{self.grid_size} or leave it out",
+                )
         elif self.trials is None or self.trials < 1:
             raise ValidationError("trials", f"got {self.trials}", f">= 1 trial for sampler {self.sampler!r}")
 
@@ -120,8 +131,10 @@ class SearchSpace:
     def grid(self) -> list[dict[str, Any]]:
         """Every combination of the parameters' values (grid sweeps), in a fixed order."""
         names = list(self.parameters)
-        return [dict(zip(names, combination))
-                for combination in itertools.product(*(self.parameters[name].values for name in names))]
+        return [
+            dict(zip(names, combination))
+            for combination in itertools.product(*(self.parameters[name].values for name in names))
+        ]
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -137,8 +150,11 @@ def load_space(path: str | Path) -> SearchSpace:
 def parse_path(path: str) -> list[str | int]:
     """``network.hidden[0].size`` -> ``['network', 'hidden', 0, 'size']``."""
     if not _PATH.fullmatch(path):
-        raise ValidationError(f"parameters.{path}", "not a config field path",
-                              "names joined by dots, [i] for list items: e.g. network.hidden[0].size")
+        raise ValidationError(
+            f"parameters.{path}",
+            "not a config field path",
+            "names joined by dots, [i] for list items: e.g. network.hidden[0].size",
+        )
     return [name if name else int(index) for name, index in _STEP.findall(path)]
 
 
@@ -149,11 +165,15 @@ def set_field(document: dict[str, Any], path: str, value: Any) -> None:
     for step, following in zip(steps, steps[1:]):
         if isinstance(step, int):
             if not isinstance(target, list) or step >= len(target):
-                raise ValidationError(f"parameters.{path}", f"index [{step}] is not in the config", "an existing list item")
+                raise ValidationError(
+                    f"parameters.{path}", f"index [{step}] is not in the config", "an existing list item"
+                )
             target = target[step]
             continue
         if not isinstance(target, dict):
-            raise ValidationError(f"parameters.{path}", f"{step!r} is inside a value, not a section", "a config field path")
+            raise ValidationError(
+                f"parameters.{path}", f"{step!r} is inside a value, not a section", "a config field path"
+            )
         if target.get(step) is None:
             target[step] = [] if isinstance(following, int) else {}
         target = target[step]

@@ -39,6 +39,7 @@ A file-format target (NIR) names only an exporter. ``quantizer``, ``formats``, `
 ``exporter``, ``executors``, ``parity_prepare`` and ``build_check`` may be ``"module:attribute"``
 strings; ``weight_grid``, ``integer_range``, ``delay_bound`` and ``cores`` are callables.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -119,6 +120,7 @@ class Target:
     def format_table(self) -> dict[str, Any]:
         """The target's format table as a plain dict (for reports); empty when it names none."""
         from dataclasses import asdict, is_dataclass
+
         if self.formats is None:
             return {}
         table = self.resolve("formats")
@@ -142,8 +144,7 @@ class Target:
         named = dict(self.executors)
         chosen = self.executors[0][0] if name is None else name
         if chosen not in named:
-            raise ValidationError("--executor", f"target {self.name} has no executor {chosen!r}",
-                                  ", ".join(named))
+            raise ValidationError("--executor", f"target {self.name} has no executor {chosen!r}", ", ".join(named))
         return load_reference(named[chosen], f"the executor {chosen!r} of target {self.name!r}")(**options)
 
     def prepare_for_parity(self, network: Any, rng: Any) -> Any:
@@ -159,8 +160,10 @@ def load_reference(value: Ref, what: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise NeurodelayError(f"{what} cannot be imported ({error}); install the target's dependencies "
-                              "(for the built-in targets: python3 dev.py setup)") from error
+        raise NeurodelayError(
+            f"{what} cannot be imported ({error}); install the target's dependencies "
+            "(for the built-in targets: python3 dev.py setup)"
+        ) from error
     try:
         return getattr(module, attribute) if attribute else module
     except AttributeError:
@@ -169,6 +172,7 @@ def load_reference(value: Ref, what: str) -> Any:
 
 def _plain(value: Any) -> Any:
     from ..quant.report import as_json
+
     return as_json(value)
 
 
@@ -186,8 +190,9 @@ def _load() -> tuple[dict[str, Target], dict[str, str]]:
     found: dict[str, Target] = {}
     failures: dict[str, str] = {}
     sources = [(name, reference, "built-in entry") for name, reference in BUILTIN.items()]
-    sources += [(point.name, point.value, f"entry point of {getattr(point.dist, 'name', '?')}")
-                for point in _entry_points()]
+    sources += [
+        (point.name, point.value, f"entry point of {getattr(point.dist, 'name', '?')}") for point in _entry_points()
+    ]
     for name, reference, origin in sources:
         try:
             target = load_reference(reference, f"target {name!r} ({origin} {reference})")
@@ -209,7 +214,7 @@ def _load() -> tuple[dict[str, Target], dict[str, str]]:
 
 
 def _registry() -> tuple[dict[str, Target], dict[str, str]]:
-    key = tuple(sys.path)          # a new path entry may hold new distributions: read them again
+    key = tuple(sys.path)  # a new path entry may hold new distributions: read them again
     if key not in _cache:
         _cache.clear()
         _cache[key] = _load()
@@ -232,10 +237,12 @@ def get_target(name: str, role: str | None = None) -> Target:
     if name in failures and name not in targets:
         raise NeurodelayError(f"target {name!r}: {failures[name]}")
     if name not in targets or (role is not None and not targets[name].can(role)):
-        raise ValidationError("--target", f"unknown target {name!r}" if name not in targets
-                              else f"target {name!r} cannot {role}", ", ".join(target_names(role)))
+        raise ValidationError(
+            "--target",
+            f"unknown target {name!r}" if name not in targets else f"target {name!r} cannot {role}",
+            ", ".join(target_names(role)),
+        )
     return targets[name]
 
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Target", "all_targets", "get_target", "load_reference",
-           "target_names"]
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Target", "all_targets", "get_target", "load_reference", "target_names"]

@@ -1,4 +1,5 @@
 """Training: experiment configs, the network builder, the trainer, checkpoints, data parallelism."""
+
 from .config import ExperimentConfig, config_from_dict, load_config
 from .python_data import train_on
 from .trainer import RunOptions, Trainer, train

@@ -18,6 +18,7 @@ for bit, and if ``checkpoint.pt`` is damaged later the error says whether the pr
 Restoring a checkpoint and running on reproduces an uninterrupted run bit for bit on CPU (same
 software, same thread count).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,8 +55,10 @@ def random_states() -> dict[str, Any]:
     """The states of Python's, numpy's and torch's global generators (CUDA's too, when present),
     as plain data and tensors (numpy's key as an int64 tensor)."""
     numpy_state = np.random.get_state(legacy=False)
-    numpy_state["state"] = {"key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
-                            "pos": int(numpy_state["state"]["pos"])}
+    numpy_state["state"] = {
+        "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+        "pos": int(numpy_state["state"]["pos"]),
+    }
     states = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["torch_cuda"] = torch.cuda.get_rng_state_all()
@@ -64,8 +67,10 @@ def random_states() -> dict[str, Any]:
 
 def restore_random_states(states: dict[str, Any]) -> None:
     numpy_state = dict(states["numpy"])
-    numpy_state["state"] = {"key": numpy_state["state"]["key"].numpy().astype(np.uint32),
-                            "pos": numpy_state["state"]["pos"]}
+    numpy_state["state"] = {
+        "key": numpy_state["state"]["key"].numpy().astype(np.uint32),
+        "pos": numpy_state["state"]["pos"],
+    }
     random.setstate(states["python"])
     np.random.set_state(numpy_state)
     torch.set_rng_state(states["torch"])
@@ -93,8 +98,12 @@ def encode(state: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     torch.save(plain(dict(state, format_version=FORMAT_VERSION)), buffer)
     payload = buffer.getvalue()
-    header = {"format_version": FORMAT_VERSION, "sha256": hashlib.sha256(payload).hexdigest(),
-              "payload_bytes": len(payload), "completed_epochs": int(state.get("completed_epochs", 0))}
+    header = {
+        "format_version": FORMAT_VERSION,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_bytes": len(payload),
+        "completed_epochs": int(state.get("completed_epochs", 0)),
+    }
     return MAGIC + json.dumps(header).encode("ascii") + b"\n" + payload
 
 
@@ -130,8 +139,10 @@ def read_verified(path: Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         if 3 * size > memory_limit_bytes():
-            raise CheckpointDamaged(f"is {format_bytes(size)}, loading it would need about "
-                                    f"{format_bytes(3 * size)} (limit {format_bytes(memory_limit_bytes())})")
+            raise CheckpointDamaged(
+                f"is {format_bytes(size)}, loading it would need about "
+                f"{format_bytes(3 * size)} (limit {format_bytes(memory_limit_bytes())})"
+            )
         with open(path, "rb") as stream:
             magic = stream.read(len(MAGIC))
             header_line = stream.readline(MAX_HEADER_BYTES)
@@ -140,13 +151,16 @@ def read_verified(path: Path) -> dict[str, Any]:
         raise CheckpointDamaged(f"cannot be read ({error.strerror})") from None
     if magic != MAGIC:
         if magic.startswith(b"PK"):
-            raise CheckpointDamaged("is an old-style pickled checkpoint (format 1), which is not loaded because "
-                                    "unpickling it could run code; start the run again without --resume")
+            raise CheckpointDamaged(
+                "is an old-style pickled checkpoint (format 1), which is not loaded because "
+                "unpickling it could run code; start the run again without --resume"
+            )
         raise CheckpointDamaged("is not a neurodelay checkpoint (no 'neurodelay-checkpoint' first line)")
     header = parse_header(header_line)
     if len(payload) != header["payload_bytes"]:
-        raise CheckpointDamaged(f"is truncated or padded: {len(payload)} payload bytes, the header says "
-                                f"{header['payload_bytes']}")
+        raise CheckpointDamaged(
+            f"is truncated or padded: {len(payload)} payload bytes, the header says {header['payload_bytes']}"
+        )
     if hashlib.sha256(payload).hexdigest() != header["sha256"]:
         raise CheckpointDamaged("is damaged: the SHA-256 of its contents does not match the one written with it")
     try:
@@ -158,8 +172,10 @@ def read_verified(path: Path) -> dict[str, Any]:
         raise CheckpointDamaged(f"has an unreadable payload ({type(error).__name__})") from None
     check_fields(state)
     if state["completed_epochs"] != header.get("completed_epochs"):
-        raise CheckpointDamaged(f"has a damaged header line (completed_epochs {header.get('completed_epochs')!r}, "
-                                f"the contents say {state['completed_epochs']})")
+        raise CheckpointDamaged(
+            f"has a damaged header line (completed_epochs {header.get('completed_epochs')!r}, "
+            f"the contents say {state['completed_epochs']})"
+        )
     return state
 
 
@@ -195,8 +211,10 @@ def describe_previous(path: Path) -> str:
         state = read_verified(previous)
     except CheckpointDamaged as damage:
         return f"the previous checkpoint {previous} {damage} as well"
-    return (f"the previous checkpoint {previous} (after epoch {state['completed_epochs']}) is intact: "
-            f"copy it to {path} to resume from there")
+    return (
+        f"the previous checkpoint {previous} (after epoch {state['completed_epochs']}) is intact: "
+        f"copy it to {path} to resume from there"
+    )
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ Top-level layout::
     early_stopping {metric, patience, min_delta, restore_best} | null,
     silent_neuron_bump {amount, period} | null
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -42,16 +43,18 @@ class InitSpec:
     high: float | None = None
     values: list[list[float]] | None = None
 
-    REQUIRED = {"constant": ("value",), "normal": ("mean", "std"), "uniform": ("low", "high"),
-                "values": ("values",)}
+    REQUIRED = {"constant": ("value",), "normal": ("mean", "std"), "uniform": ("low", "high"), "values": ("values",)}
 
     def check(self, path: str) -> None:
         needed = self.REQUIRED[self.kind]
         for name in ("value", "mean", "std", "low", "high", "values"):
             given = getattr(self, name) is not None
             if given != (name in needed):
-                raise ValidationError(f"{path}.{name}", "missing" if not given else f"not used by kind {self.kind!r}",
-                                      f"kind {self.kind!r} takes exactly: {', '.join(needed)}")
+                raise ValidationError(
+                    f"{path}.{name}",
+                    "missing" if not given else f"not used by kind {self.kind!r}",
+                    f"kind {self.kind!r} takes exactly: {', '.join(needed)}",
+                )
         if self.kind == "normal" and self.std < 0:
             raise ValidationError(f"{path}.std", f"got {self.std}", ">= 0")
         if self.kind == "uniform" and not self.low <= self.high:
@@ -100,14 +103,21 @@ class ProjectionSpec:
             raise ValidationError(f"{path}.max_delay_steps", f"got {self.max_delay_steps}", "[0, 65535] timesteps")
         bounds = self.delays.bounds()
         if bounds is None:
-            raise ValidationError(f"{path}.delays.kind", "'normal' can leave [0, max_delay_steps]",
-                                  "constant, uniform or values (delays are never clipped silently)")
+            raise ValidationError(
+                f"{path}.delays.kind",
+                "'normal' can leave [0, max_delay_steps]",
+                "constant, uniform or values (delays are never clipped silently)",
+            )
         if bounds[0] < 0 or bounds[1] > self.max_delay_steps:
-            raise ValidationError(f"{path}.delays", f"initial delays span [{bounds[0]}, {bounds[1]}] steps",
-                                  f"within [0, max_delay_steps = {self.max_delay_steps}]")
+            raise ValidationError(
+                f"{path}.delays",
+                f"initial delays span [{bounds[0]}, {bounds[1]}] steps",
+                f"within [0, max_delay_steps = {self.max_delay_steps}]",
+            )
         if self.learn_delays and self.max_delay_steps == 0:
-            raise ValidationError(f"{path}.learn_delays", "true, but max_delay_steps is 0",
-                                  "false, or max_delay_steps >= 1")
+            raise ValidationError(
+                f"{path}.learn_delays", "true, but max_delay_steps is 0", "false, or max_delay_steps >= 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -161,8 +171,9 @@ class NetworkSpec:
         names = ["input"] + [layer.name for layer in self.hidden] + [self.readout.name]
         for index, name in enumerate(names):
             if name in names[:index]:
-                raise ValidationError(f"{path}", f"population name {name!r} is used twice",
-                                      "unique names ('input' is the spike source)")
+                raise ValidationError(
+                    f"{path}", f"population name {name!r} is used twice", "unique names ('input' is the spike source)"
+                )
 
 
 @dataclass(frozen=True)
@@ -202,8 +213,11 @@ class LrScheduleSpec:
         for name in ("decay_per_epoch", "final_factor"):
             given = getattr(self, name) is not None
             if given != (name in needed):
-                raise ValidationError(f"{path}.{name}", "missing" if not given else f"not used by kind {self.kind!r}",
-                                      f"kind {self.kind!r} takes exactly: {', '.join(needed) or 'nothing'}")
+                raise ValidationError(
+                    f"{path}.{name}",
+                    "missing" if not given else f"not used by kind {self.kind!r}",
+                    f"kind {self.kind!r} takes exactly: {', '.join(needed) or 'nothing'}",
+                )
         if self.decay_per_epoch is not None and not 0 < self.decay_per_epoch <= 1:
             raise ValidationError(f"{path}.decay_per_epoch", f"got {self.decay_per_epoch}", "(0, 1]")
         if self.final_factor is not None and not 0 <= self.final_factor <= 1:
@@ -347,8 +361,11 @@ class ExperimentConfig:
         if not 0 <= self.seed < 2**32:
             raise ValidationError("seed", f"got {self.seed}", "[0, 2**32 - 1]")
         if self.silent_neuron_bump is not None and not self.network.hidden:
-            raise ValidationError("silent_neuron_bump", "set, but the network has no hidden layer",
-                                  "null for a network without hidden layers")
+            raise ValidationError(
+                "silent_neuron_bump",
+                "set, but the network has no hidden layer",
+                "null for a network without hidden layers",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the data section flattened back to ``{task, ...}``)."""
@@ -364,15 +381,21 @@ def _check_population(spec: Any, path: str) -> None:
         if getattr(spec, name) <= 0:
             raise ValidationError(f"{path}.{name}", f"got {getattr(spec, name)}", "> 0 ms")
     if spec.tau_m_ms == spec.tau_syn_ms:
-        raise ValidationError(f"{path}.tau_syn_ms", f"equals tau_m_ms = {spec.tau_m_ms}",
-                              "a value different from tau_m_ms (the adjoint divides by tau_m - tau_syn)")
+        raise ValidationError(
+            f"{path}.tau_syn_ms",
+            f"equals tau_m_ms = {spec.tau_m_ms}",
+            "a value different from tau_m_ms (the adjoint divides by tau_m - tau_syn)",
+        )
 
 
 def config_from_dict(document: Any) -> ExperimentConfig:
     """Validate a parsed config document (the errors name the field path, not the file)."""
     if not isinstance(document, dict):
-        raise ValidationError("(top level)", f"expected a mapping, got {type(document).__name__}",
-                              "a YAML mapping with data, network, optimiser, loss, epochs, batch_size")
+        raise ValidationError(
+            "(top level)",
+            f"expected a mapping, got {type(document).__name__}",
+            "a YAML mapping with data, network, optimiser, loss, epochs, batch_size",
+        )
     data = document.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("task"), str):
         raise ValidationError("data.task", "missing or not a string", "one of " + ", ".join(TASKS))
@@ -392,4 +415,3 @@ def load_config(path: str | Path) -> ExperimentConfig:
         return config_from_dict(document)
     except ValidationError as error:
         raise error.in_file(path) from None
-

@@ -5,6 +5,7 @@ Launched under ``torchrun`` (environment ``WORLD_SIZE`` > 1, with ``RANK``, ``MA
 ``MASTER_PORT``), :func:`from_environment` joins the process group (gloo on CPU, NCCL on CUDA).
 Without it the same code runs as one process (``world_size == 1``) and every collective is a no-op.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,13 +43,12 @@ class Distributed:
         """Replace each parameter's gradient by its sum over ranks (a missing gradient counts as 0)."""
         if not self.active or not parameters:
             return
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
-                          for p in parameters])
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in parameters])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         offset = 0
         for parameter in parameters:
             count = parameter.numel()
-            parameter.grad = flat[offset:offset + count].view_as(parameter).clone()
+            parameter.grad = flat[offset : offset + count].view_as(parameter).clone()
             offset += count
 
     def broadcast_parameters_(self, module: torch.nn.Module) -> None:
@@ -69,11 +69,10 @@ class Distributed:
             return local
         largest = max(shard_sizes)
         padded = torch.zeros((largest,) + tuple(local.shape[1:]), dtype=local.dtype, device=local.device)
-        padded[:local.shape[0]] = local.detach()
+        padded[: local.shape[0]] = local.detach()
         gathered = [torch.empty_like(padded) for _ in range(self.world_size)]
         dist.all_gather(gathered, padded)
-        parts = [local if rank == self.rank else gathered[rank][:size]
-                 for rank, size in enumerate(shard_sizes)]
+        parts = [local if rank == self.rank else gathered[rank][:size] for rank, size in enumerate(shard_sizes)]
         return torch.cat(parts, dim=0)
 
     def barrier(self) -> None:

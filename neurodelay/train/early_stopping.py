@@ -4,6 +4,7 @@ The tracker keeps the best epoch's model parameters in memory and in the checkpo
 resumed after any interruption stops at the same epoch and restores the same parameters as an
 uninterrupted run.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +19,7 @@ class BestEpochTracker:
 
     def __init__(self, spec: EarlyStoppingSpec) -> None:
         self.spec = spec
-        self.best_epoch: int | None = None       # 1-based, as in the metric records
+        self.best_epoch: int | None = None  # 1-based, as in the metric records
         self.best_value: float | None = None
         self.best_parameters: dict[str, torch.Tensor] | None = None
 
@@ -40,8 +41,11 @@ class BestEpochTracker:
 
     def should_stop(self, completed_epochs: int) -> bool:
         """True once ``patience`` epochs have passed without an improvement."""
-        return (self.spec.patience is not None and self.best_epoch is not None
-                and completed_epochs - self.best_epoch >= self.spec.patience)
+        return (
+            self.spec.patience is not None
+            and self.best_epoch is not None
+            and completed_epochs - self.best_epoch >= self.spec.patience
+        )
 
     def restore_best(self, model: torch.nn.Module) -> bool:
         """Load the best epoch's parameters into ``model`` if ``restore_best`` is set (True if done)."""
@@ -51,12 +55,17 @@ class BestEpochTracker:
         return True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.best_epoch, "value": self.best_value,
-                "parameters": None if self.best_parameters is None else
-                {key: tensor.cpu() for key, tensor in self.best_parameters.items()}}
+        return {
+            "epoch": self.best_epoch,
+            "value": self.best_value,
+            "parameters": None
+            if self.best_parameters is None
+            else {key: tensor.cpu() for key, tensor in self.best_parameters.items()},
+        }
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
         self.best_epoch, self.best_value = state["epoch"], state["value"]
         parameters = state["parameters"]
-        self.best_parameters = None if parameters is None else {key: tensor.to(device)
-                                                                for key, tensor in parameters.items()}
+        self.best_parameters = (
+            None if parameters is None else {key: tensor.to(device) for key, tensor in parameters.items()}
+        )

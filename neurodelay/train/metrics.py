@@ -1,4 +1,5 @@
 """Per-epoch metrics of a run: ``metrics.json`` (a list of records) and the plot ``metrics.png``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +19,7 @@ def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
 def plot_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     """``metrics.png``: training loss (left) and accuracies (right) against the epoch."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -26,8 +28,7 @@ def plot_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     loss_axes.plot(epochs, [record["train_loss"] for record in records], marker=".")
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("training loss")
-    for key, label in (("train_accuracy", "train"), ("validation_accuracy", "validation"),
-                       ("test_accuracy", "test")):
+    for key, label in (("train_accuracy", "train"), ("validation_accuracy", "validation"), ("test_accuracy", "test")):
         if records and key in records[0]:
             accuracy_axes.plot(epochs, [100.0 * record[key] for record in records], marker=".", label=label)
     accuracy_axes.set_xlabel("epoch")

@@ -6,6 +6,7 @@ lists) of 0/1 values on the network's ``dt_ms``; shorter samples are padded with
 config is an :class:`ExperimentConfig`, a mapping or a YAML path; its ``data`` section may be left
 out (it becomes ``{task: samples}``, which only this function can feed).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -19,10 +20,16 @@ from .config import ExperimentConfig, config_from_dict, load_config
 from .trainer import RunOptions, train
 
 
-def train_on(train_samples: Iterable[tuple[Any, Any]], test_samples: Iterable[tuple[Any, Any]],
-             config: ExperimentConfig | dict | str | Path, out: str | Path, *,
-             validation_samples: Iterable[tuple[Any, Any]] | None = None, n_classes: int | None = None,
-             resume: bool = False) -> list[dict[str, Any]]:
+def train_on(
+    train_samples: Iterable[tuple[Any, Any]],
+    test_samples: Iterable[tuple[Any, Any]],
+    config: ExperimentConfig | dict | str | Path,
+    out: str | Path,
+    *,
+    validation_samples: Iterable[tuple[Any, Any]] | None = None,
+    n_classes: int | None = None,
+    resume: bool = False,
+) -> list[dict[str, Any]]:
     """Train the config's network on the given samples into the run folder ``out``; returns the
     per-epoch metric records (as ``neurodelay train``). ``n_classes`` defaults to 1 + the largest
     label of any split."""
@@ -34,14 +41,17 @@ def train_on(train_samples: Iterable[tuple[Any, Any]], test_samples: Iterable[tu
     named = {"train": train_samples, "test": test_samples}
     if validation_samples is not None:
         named["validation"] = validation_samples
-    datasets = {name: dataset_from_samples(samples, f"samples/{name}", dt_ms, n_classes=n_classes)
-                for name, samples in named.items()}
+    datasets = {
+        name: dataset_from_samples(samples, f"samples/{name}", dt_ms, n_classes=n_classes)
+        for name, samples in named.items()
+    }
     classes = n_classes or max(dataset.n_classes for dataset in datasets.values())
     channels = datasets["train"].n_inputs
     for name, dataset in datasets.items():
         if dataset.n_inputs != channels:
-            raise ValidationError(f"samples/{name}[0].spikes", f"{dataset.n_inputs} channels",
-                                  f"{channels} (as the training samples)")
+            raise ValidationError(
+                f"samples/{name}[0].spikes", f"{dataset.n_inputs} channels", f"{channels} (as the training samples)"
+            )
     datasets = {name: replace(dataset, n_classes=classes) for name, dataset in datasets.items()}
     splits = DataSplits(datasets["train"], datasets["test"], datasets.get("validation"))
     return train(config, RunOptions(Path(out), resume=resume), splits=splits)

@@ -14,6 +14,7 @@ does, mean +- sample standard deviation (n - 1) over the runs of
 
 Written atomically: ``OUT/repeats.json`` and ``OUT/repeats.md``.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,10 +57,15 @@ class RunSummary:
     @classmethod
     def from_records(cls, seed: int, records: list[dict[str, Any]]) -> "RunSummary":
         best = best_record(records)
-        return cls(seed=seed, epochs=len(records), best_epoch=int(best["epoch"]),
-                   final_test=float(records[-1]["test_accuracy"]), best_test=float(best["test_accuracy"]),
-                   peak_test=max(float(r["test_accuracy"]) for r in records),
-                   seconds=float(sum(r["seconds"] for r in records)))
+        return cls(
+            seed=seed,
+            epochs=len(records),
+            best_epoch=int(best["epoch"]),
+            final_test=float(records[-1]["test_accuracy"]),
+            best_test=float(best["test_accuracy"]),
+            peak_test=max(float(r["test_accuracy"]) for r in records),
+            seconds=float(sum(r["seconds"] for r in records)),
+        )
 
 
 def mean_and_std(values: list[float]) -> tuple[float, float]:
@@ -79,18 +85,28 @@ def summarise(runs: list[RunSummary]) -> dict[str, Any]:
 
 def markdown(summary: dict[str, Any], name: str) -> str:
     """The summary as a Markdown table (percentages), one row per seed and a mean +- std row."""
-    lines = [f"# {name}: {summary['n']} seeded repeats", "",
-             "| seed | epochs | best epoch | final test % | best test % | peak test % | time s |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# {name}: {summary['n']} seeded repeats",
+        "",
+        "| seed | epochs | best epoch | final test % | best test % | peak test % | time s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for run in summary["runs"]:
-        lines.append(f"| {run['seed']} | {run['epochs']} | {run['best_epoch']} | {100 * run['final_test']:.2f} | "
-                     f"{100 * run['best_test']:.2f} | {100 * run['peak_test']:.2f} | {run['seconds']:.0f} |")
+        lines.append(
+            f"| {run['seed']} | {run['epochs']} | {run['best_epoch']} | {100 * run['final_test']:.2f} | "
+            f"{100 * run['best_test']:.2f} | {100 * run['peak_test']:.2f} | {run['seconds']:.0f} |"
+        )
     cell = lambda key, scale: f"{scale * summary[key]['mean']:.2f} +- {scale * summary[key]['std']:.2f}"  # noqa: E731
-    lines.append(f"| mean +- std | | | {cell('final_test', 100)} | {cell('best_test', 100)} | "
-                 f"{cell('peak_test', 100)} | {cell('seconds', 1)} |")
-    lines += ["", "final: after the last epoch; best: at the epoch kept by early stopping (else the best "
-              "validation epoch); peak: best test epoch (chosen on the test set, optimistic). "
-              "std: sample standard deviation (n - 1)."]
+    lines.append(
+        f"| mean +- std | | | {cell('final_test', 100)} | {cell('best_test', 100)} | "
+        f"{cell('peak_test', 100)} | {cell('seconds', 1)} |"
+    )
+    lines += [
+        "",
+        "final: after the last epoch; best: at the epoch kept by early stopping (else the best "
+        "validation epoch); peak: best test epoch (chosen on the test set, optimistic). "
+        "std: sample standard deviation (n - 1).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -99,12 +115,15 @@ def repeat_seeds(config: ExperimentConfig, repeats: int) -> list[int]:
         raise ValidationError("--repeats", f"got {repeats}", ">= 1 run")
     seeds = [config.seed + index for index in range(repeats)]
     if seeds[-1] >= 2**32:
-        raise ValidationError("--repeats", f"seeds {seeds[0]}..{seeds[-1]} pass 2**32 - 1", "fewer repeats or a smaller seed")
+        raise ValidationError(
+            "--repeats", f"seeds {seeds[0]}..{seeds[-1]} pass 2**32 - 1", "fewer repeats or a smaller seed"
+        )
     return seeds
 
 
-def run_repeats(config: ExperimentConfig, out: Path, repeats: int, *, limit: int | None = None,
-                progress: bool = True) -> dict[str, Any]:
+def run_repeats(
+    config: ExperimentConfig, out: Path, repeats: int, *, limit: int | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Train (or resume, or read back) ``repeats`` seeded runs under ``out``; write and return the summary."""
     from .trainer import NETWORK_NAME, RunOptions, train
     from .checkpoint import CHECKPOINT_NAME
@@ -118,7 +137,9 @@ def run_repeats(config: ExperimentConfig, out: Path, repeats: int, *, limit: int
             records = records["records"] if isinstance(records, dict) else records
         else:
             resume = (run_dir / CHECKPOINT_NAME).exists()
-            records = train(replace(config, seed=seed), RunOptions(run_dir, resume=resume, limit=limit, progress=progress))
+            records = train(
+                replace(config, seed=seed), RunOptions(run_dir, resume=resume, limit=limit, progress=progress)
+            )
         runs.append(RunSummary.from_records(seed, records))
     summary = summarise(runs)
     summary.update(config_name=config.name, limit=limit)

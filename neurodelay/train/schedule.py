@@ -1,5 +1,6 @@
 """Learning rates as pure functions of the position in training, so a resumed run needs no
 scheduler state: the weight rate's ease-in and the per-epoch schedule of each rate."""
+
 from __future__ import annotations
 
 import math
@@ -12,18 +13,20 @@ def epoch_factor(schedule: LrScheduleSpec | None, fallback_decay: float, epoch: 
     """The factor one rate gets in ``epoch`` (from 0) of ``epochs``: its own ``schedule``, or
     ``fallback_decay ** epoch`` without one (see :class:`LrScheduleSpec`)."""
     if schedule is None:
-        return fallback_decay ** epoch
+        return fallback_decay**epoch
     if schedule.kind == "constant":
         return 1.0
     if schedule.kind == "exponential":
-        return schedule.decay_per_epoch ** epoch
+        return schedule.decay_per_epoch**epoch
     if epochs is None:
         raise ValidationError("optimiser schedule", "a cosine schedule needs the run's epochs", "epochs >= 1")
     progress = 1.0 if epochs <= 1 else min(1.0, epoch / (epochs - 1))
     return schedule.final_factor + (1.0 - schedule.final_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def learning_rates(spec: OptimiserSpec, epoch: int, global_batch: int, epochs: int | None = None) -> tuple[float, float]:
+def learning_rates(
+    spec: OptimiserSpec, epoch: int, global_batch: int, epochs: int | None = None
+) -> tuple[float, float]:
     """``(weight_lr, delay_lr)`` for batch ``global_batch`` (counted from 0 over the whole run)
     of ``epoch`` (from 0) of a run of ``epochs`` (needed by cosine schedules only).
 

@@ -6,6 +6,7 @@ dataclass is built, its ``check(path)`` method (if any) checks ranges and raises
 :class:`~neurodelay.errors.ValidationError` naming the field. Every error names the field path,
 e.g. ``network.hidden[0].input.delays.high``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,14 +21,16 @@ from ..errors import ValidationError
 def build(cls: type, value: Any, path: str) -> Any:
     """An instance of dataclass ``cls`` made from the mapping ``value`` found at ``path``."""
     if not isinstance(value, dict):
-        raise ValidationError(path, f"expected a mapping, got {_describe(value)}",
-                              f"a mapping with fields {', '.join(f.name for f in dataclasses.fields(cls))}")
+        raise ValidationError(
+            path,
+            f"expected a mapping, got {_describe(value)}",
+            f"a mapping with fields {', '.join(f.name for f in dataclasses.fields(cls))}",
+        )
     hints = typing.get_type_hints(cls)
     fields = {field.name: field for field in dataclasses.fields(cls) if field.init}
     unknown = sorted(set(value) - set(fields))
     if unknown:
-        raise ValidationError(_join(path, str(unknown[0])), "unknown field",
-                              f"one of {', '.join(fields)}")
+        raise ValidationError(_join(path, str(unknown[0])), "unknown field", f"one of {', '.join(fields)}")
     arguments = {}
     for name, field in fields.items():
         field_path = _join(path, name)

@@ -5,6 +5,7 @@ training samples) gets a fixed amount added to every feed-forward input weight, 
 reach threshold again: EventProp gives a neuron that never spikes no gradient through its own
 spikes, and without help it stays silent for good (docs/engine.md §E7).
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,14 +21,17 @@ class SilentNeuronBump:
     by the caller's ``clamp_delays_`` after each bump.
     """
 
-    def __init__(self, spec: SilentNeuronBumpSpec, layers: dict[str, str], sizes: dict[str, int],
-                 weights: torch.nn.ParameterDict) -> None:
+    def __init__(
+        self, spec: SilentNeuronBumpSpec, layers: dict[str, str], sizes: dict[str, int], weights: torch.nn.ParameterDict
+    ) -> None:
         self.spec = spec
         self.layers = dict(layers)
         self.weights = weights
         # on the weights' device, so that neither counting nor bumping makes the host wait for a GPU
-        self.counts = {name: torch.zeros(sizes[name], dtype=torch.float64, device=weights[layers[name]].device)
-                       for name in self.layers}
+        self.counts = {
+            name: torch.zeros(sizes[name], dtype=torch.float64, device=weights[layers[name]].device)
+            for name in self.layers
+        }
 
     def observe(self, spike_counts: dict[str, torch.Tensor]) -> None:
         """Add one (local) batch's spike counts ``{population: [batch, n]}`` to the period's totals."""

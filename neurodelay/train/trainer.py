@@ -15,6 +15,7 @@ every rank takes the step one process would take on the whole batch. The regular
 of the whole batch's spike counts, is evaluated on the gathered counts (see
 :meth:`Distributed.global_rows`).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -69,15 +70,25 @@ def resolve_device(name: str) -> torch.device:
 
 
 def software_versions() -> dict[str, str]:
-    return {"neurodelay": neurodelay_version, "python": platform.python_version(),
-            "torch": str(torch.__version__), "numpy": str(np.__version__)}
+    return {
+        "neurodelay": neurodelay_version,
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+    }
 
 
 class Trainer:
     """One training run of an :class:`ExperimentConfig` (see the module docstring)."""
 
-    def __init__(self, config: ExperimentConfig, options: RunOptions, *,
-                 distributed: Distributed | None = None, splits: DataSplits | None = None) -> None:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        options: RunOptions,
+        *,
+        distributed: Distributed | None = None,
+        splits: DataSplits | None = None,
+    ) -> None:
         self.config = config
         self.options = options
         self.run_dir = Path(options.run_dir)
@@ -102,8 +113,7 @@ class Trainer:
         train = self.splits.train
         self.augmenter = augmenter_for(config.data.parameters, train, config.seed)  # None: no augmentation
         self.batch_position = (0, 0)  # (epoch, batch index) of the batch being trained
-        initial = build_network(config.network, n_inputs=train.n_inputs, n_classes=train.n_classes,
-                                seed=network_seed)
+        initial = build_network(config.network, n_inputs=train.n_inputs, n_classes=train.n_classes, seed=network_seed)
         engine = importlib.import_module("neurodelay.engine")
         losses = importlib.import_module("neurodelay.engine.losses")
         self.model = engine.DelayNetwork(initial, device=self.device, dtype=self.dtype)
@@ -119,12 +129,20 @@ class Trainer:
         betas = tuple(config.optimiser.betas)
         # on CUDA the fused Adam keeps its step counters on the device (no host read per step)
         fused = {"fused": True} if self.device.type == "cuda" else {}
-        self.weight_optimiser = (torch.optim.Adam(self.weight_parameters, lr=config.optimiser.weight_lr,
-                                                  betas=betas, eps=config.optimiser.eps, **fused)
-                                 if self.weight_parameters else None)
-        self.delay_optimiser = (torch.optim.Adam(self.delay_parameters, lr=config.optimiser.delay_lr,
-                                                 betas=betas, eps=config.optimiser.eps, **fused)
-                                if self.delay_parameters else None)
+        self.weight_optimiser = (
+            torch.optim.Adam(
+                self.weight_parameters, lr=config.optimiser.weight_lr, betas=betas, eps=config.optimiser.eps, **fused
+            )
+            if self.weight_parameters
+            else None
+        )
+        self.delay_optimiser = (
+            torch.optim.Adam(
+                self.delay_parameters, lr=config.optimiser.delay_lr, betas=betas, eps=config.optimiser.eps, **fused
+            )
+            if self.delay_parameters
+            else None
+        )
         epoch_size = len(train) if self.augmenter is None else self.augmenter.epoch_size
         self.sampler = BatchSampler(epoch_size, config.batch_size, seed=sampler_seed)
         self.bump = self._silent_neuron_bump()
@@ -136,11 +154,12 @@ class Trainer:
 
     # ----- set-up -------------------------------------------------------------------------
     def _prepare_run_dir(self) -> None:
-        existing = [name for name in (CHECKPOINT_NAME, NETWORK_NAME, "metrics.json")
-                    if (self.run_dir / name).exists()]
+        existing = [name for name in (CHECKPOINT_NAME, NETWORK_NAME, "metrics.json") if (self.run_dir / name).exists()]
         if existing and not self.options.resume:
-            raise NeurodelayError(f"{self.run_dir} already holds a run ({', '.join(existing)}): "
-                                  "pass --resume to continue it, or choose another --out")
+            raise NeurodelayError(
+                f"{self.run_dir} already holds a run ({', '.join(existing)}): "
+                "pass --resume to continue it, or choose another --out"
+            )
         if self.distributed.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.distributed.barrier()
@@ -162,17 +181,21 @@ class Trainer:
         if spec is None:
             return None
         if spec.metric == "validation_accuracy" and self.splits.validation is None:
-            raise ValidationError("early_stopping.metric", f"validation_accuracy, but task "
-                                  f"{self.config.data.task!r} as configured has no validation split",
-                                  "train_accuracy or train_loss, or a data section with a validation split")
+            raise ValidationError(
+                "early_stopping.metric",
+                f"validation_accuracy, but task {self.config.data.task!r} as configured has no validation split",
+                "train_accuracy or train_loss, or a data section with a validation split",
+            )
         return BestEpochTracker(spec)
 
     def _trained_parameters(self, network: ir.Network) -> tuple[list, list]:
         """Weights and delays to optimise, in projection order; the others stop taking gradients."""
         weights, delays = [], []
         for projection in network.projections:
-            for table, flag, chosen in ((self.model.weights, "learn_weights", weights),
-                                        (self.model.delays, "learn_delays", delays)):
+            for table, flag, chosen in (
+                (self.model.weights, "learn_weights", weights),
+                (self.model.delays, "learn_delays", delays),
+            ):
                 parameter = table[projection.name]
                 if projection.metadata[flag]:
                     chosen.append(parameter)
@@ -181,25 +204,35 @@ class Trainer:
         return weights, delays
 
     def _state(self, completed_epochs: int) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "limit": self.options.limit,
-                "world_size": self.distributed.world_size, "completed_epochs": completed_epochs,
-                "model": self.model.state_dict(),
-                "weight_optimiser": None if self.weight_optimiser is None else self.weight_optimiser.state_dict(),
-                "delay_optimiser": None if self.delay_optimiser is None else self.delay_optimiser.state_dict(),
-                "sampler": self.sampler.state_dict(), "random_states": random_states(),
-                "records": self.records, "best": None if self.best is None else self.best.state_dict()}
+        return {
+            "config": self.config.to_dict(),
+            "limit": self.options.limit,
+            "world_size": self.distributed.world_size,
+            "completed_epochs": completed_epochs,
+            "model": self.model.state_dict(),
+            "weight_optimiser": None if self.weight_optimiser is None else self.weight_optimiser.state_dict(),
+            "delay_optimiser": None if self.delay_optimiser is None else self.delay_optimiser.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "random_states": random_states(),
+            "records": self.records,
+            "best": None if self.best is None else self.best.state_dict(),
+        }
 
     def _restore(self, state: dict[str, Any]) -> None:
         saved, current = dict(state["config"]), self.config.to_dict()
-        for free in ("epochs", "device"):        # a run may go on for longer, and on another device
+        for free in ("epochs", "device"):  # a run may go on for longer, and on another device
             saved.pop(free, None), current.pop(free, None)
         if saved != current or state.get("limit") != self.options.limit:
-            raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
-                                  "config or --limit (only 'epochs' and 'device' may change when resuming)")
+            raise NeurodelayError(
+                f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
+                "config or --limit (only 'epochs' and 'device' may change when resuming)"
+            )
         try:
             self.model.load_state_dict(state["model"])
-            for optimiser, key in ((self.weight_optimiser, "weight_optimiser"),
-                                   (self.delay_optimiser, "delay_optimiser")):
+            for optimiser, key in (
+                (self.weight_optimiser, "weight_optimiser"),
+                (self.delay_optimiser, "delay_optimiser"),
+            ):
                 if optimiser is not None:
                     optimiser.load_state_dict(state[key])
             self.sampler.load_state_dict(state["sampler"])
@@ -208,9 +241,11 @@ class Trainer:
                 self.best.load_state_dict(state["best"], self.device)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
             # an intact file (checksum verified) whose contents do not fit this run: crafted or foreign
-            raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: its contents do not fit this run's "
-                                  f"model, optimisers or generators ({type(error).__name__}: "
-                                  f"{' '.join(str(error).split())[:160]})") from None
+            raise NeurodelayError(
+                f"{self.run_dir / CHECKPOINT_NAME}: its contents do not fit this run's "
+                f"model, optimisers or generators ({type(error).__name__}: "
+                f"{' '.join(str(error).split())[:160]})"
+            ) from None
         self.records = list(state["records"])
         self.start_epoch = int(state["completed_epochs"])
 
@@ -234,8 +269,9 @@ class Trainer:
         inputs, labels = self.augmenter.batch(indices, *self.batch_position, stream=self.distributed.rank)
         return self._to_device(inputs.astype(bool, copy=False)), self._to_device(labels)
 
-    def _train_batch(self, global_indices: np.ndarray, weight_lr: float, delay_lr: float
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _train_batch(
+        self, global_indices: np.ndarray, weight_lr: float, delay_lr: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimiser step on a global batch; returns (global batch loss, correct on this rank) as
         0-d tensors on the device, so that the host never waits for the batch to finish."""
         world, rank = self.distributed.world_size, self.distributed.rank
@@ -247,8 +283,10 @@ class Trainer:
                 optimiser.zero_grad(set_to_none=True)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         objective = torch.zeros((), device=self.device, dtype=self.dtype)
-        counts: dict[str, torch.Tensor] = {name: torch.zeros(0, size, device=self.device, dtype=self.dtype)
-                                           for name, size in zip(self.hidden_names, self.hidden_sizes)}
+        counts: dict[str, torch.Tensor] = {
+            name: torch.zeros(0, size, device=self.device, dtype=self.dtype)
+            for name, size in zip(self.hidden_names, self.hidden_sizes)
+        }
         if len(local):
             inputs, labels = self._training_tensor(local)
             result = self.model(inputs)
@@ -268,8 +306,10 @@ class Trainer:
                 loss_value = loss_value + penalty.detach()
         if objective.requires_grad:
             objective.backward()
-        for optimiser, parameters, lr in ((self.weight_optimiser, self.weight_parameters, weight_lr),
-                                          (self.delay_optimiser, self.delay_parameters, delay_lr)):
+        for optimiser, parameters, lr in (
+            (self.weight_optimiser, self.weight_parameters, weight_lr),
+            (self.delay_optimiser, self.delay_parameters, delay_lr),
+        ):
             if optimiser is not None:
                 self.distributed.sum_gradients_(parameters)
                 for group in optimiser.param_groups:
@@ -287,7 +327,7 @@ class Trainer:
         mine = shard(np.arange(len(dataset)), rank, world)
         totals = torch.zeros(1 + len(self.hidden_names), dtype=torch.float64, device=self.device)
         for start in range(0, len(mine), self.config.eval_batch_size):
-            indices = mine[start:start + self.config.eval_batch_size]
+            indices = mine[start : start + self.config.eval_batch_size]
             inputs, labels = self._tensor(dataset, indices)
             result = self.model(inputs)
             scores = self.class_scores(result.readout[self.readout_name])
@@ -295,8 +335,10 @@ class Trainer:
             for position, name in enumerate(self.hidden_names):
                 totals[1 + position] += result.spike_counts[name].sum().double()
         self.distributed.sum_(totals)
-        spikes = {name: float(totals[1 + position]) / (len(dataset) * size)
-                  for position, (name, size) in enumerate(zip(self.hidden_names, self.hidden_sizes))}
+        spikes = {
+            name: float(totals[1 + position]) / (len(dataset) * size)
+            for position, (name, size) in enumerate(zip(self.hidden_names, self.hidden_sizes))
+        }
         return float(totals[0]) / len(dataset), spikes
 
     # ----- the run ------------------------------------------------------------------------
@@ -313,11 +355,17 @@ class Trainer:
             loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
             correct = torch.zeros((), dtype=torch.float64, device=self.device)
             bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
-                       disable=not (main and self.options.progress and console.progress_bars()))
+            bar = tqdm(
+                batches,
+                desc=f"epoch {epoch + 1}/{config.epochs}",
+                unit="batch",
+                leave=False,
+                disable=not (main and self.options.progress and console.progress_bars()),
+            )
             for batch_index, indices in enumerate(bar):
-                weight_lr, delay_lr = learning_rates(config.optimiser, epoch, epoch * batches_per_epoch + batch_index,
-                                                     config.epochs)
+                weight_lr, delay_lr = learning_rates(
+                    config.optimiser, epoch, epoch * batches_per_epoch + batch_index, config.epochs
+                )
                 self.batch_position = (epoch, batch_index)
                 batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
                 if self.bump is not None and self.bump.spec.period == "batch":
@@ -330,9 +378,11 @@ class Trainer:
                     self._report_batch(epoch, batch_index, batches_per_epoch, batch_loss)
             bar.close()
             correct_total = self.distributed.sum_(correct.reshape(1))
-            record: dict[str, Any] = {"epoch": epoch + 1,
-                                      "train_loss": float(loss_sum) / self.sampler.n_samples,
-                                      "train_accuracy": float(correct_total[0]) / self.sampler.n_samples}
+            record: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "train_loss": float(loss_sum) / self.sampler.n_samples,
+                "train_accuracy": float(correct_total[0]) / self.sampler.n_samples,
+            }
             if self.splits.validation is not None:
                 record["validation_accuracy"], _ = self.evaluate(self.splits.validation)
             record["test_accuracy"], spikes = self.evaluate(self.splits.test)
@@ -374,8 +424,11 @@ class Trainer:
 
     def _report(self, record: dict[str, Any]) -> None:
         """One line per epoch (unless quiet); ``--verbose`` adds learning rates and spike rates."""
-        parts = [f"epoch {record['epoch']}/{self.config.epochs}", f"loss {record['train_loss']:.4f}",
-                 f"train {100 * record['train_accuracy']:.2f}%"]
+        parts = [
+            f"epoch {record['epoch']}/{self.config.epochs}",
+            f"loss {record['train_loss']:.4f}",
+            f"train {100 * record['train_accuracy']:.2f}%",
+        ]
         if "validation_accuracy" in record:
             parts.append(f"validation {100 * record['validation_accuracy']:.2f}%")
         parts += [f"test {100 * record['test_accuracy']:.2f}%", f"{record['seconds']:.1f} s"]
@@ -395,14 +448,23 @@ class Trainer:
         network = self.model.to_network()
         provenance = dict(network.provenance)
         provenance["training"] = {
-            "config": self.config.to_dict(), "limit": self.options.limit,
-            "world_size": self.distributed.world_size, "device": str(self.device),
-            "software": software_versions(), "final_metrics": self.records[-1] if self.records else None,
+            "config": self.config.to_dict(),
+            "limit": self.options.limit,
+            "world_size": self.distributed.world_size,
+            "device": str(self.device),
+            "software": software_versions(),
+            "final_metrics": self.records[-1] if self.records else None,
             "best_epoch": self.best_epoch(),
             "best_metrics": self.records[self.best_epoch() - 1] if self.best_epoch() else None,
-            "data": {split: dataset.metadata for split, dataset in
-                     (("train", self.splits.train), ("validation", self.splits.validation),
-                      ("test", self.splits.test)) if dataset is not None},
+            "data": {
+                split: dataset.metadata
+                for split, dataset in (
+                    ("train", self.splits.train),
+                    ("validation", self.splits.validation),
+                    ("test", self.splits.test),
+                )
+                if dataset is not None
+            },
         }
         return replace(network, provenance=provenance)
 

@@ -14,6 +14,7 @@ with ``a = round(256 alpha)``, ``b = round(256 beta)``, ``c = round(256 (1 - alp
 I in units of ``1 / v_per_unit`` (``v_per_unit = 4096 / threshold``; 4096 for leaky integrators),
 16-bit signed weights and delays of 0..15 steps.
 """
+
 from neurodelay.targets import Target
 
 from .chip import MAX_DELAY_STEPS, NATIVE_WEIGHT_BITS, WEIGHT_LIMIT

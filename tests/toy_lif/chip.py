@@ -1,4 +1,5 @@
 """The toy chip's format, quantizer and vectorised integer simulation (its refsim mode)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from neurodelay.recording import PopulationRecording, Recording
 
 NAME = "toy_lif"
 NATIVE_WEIGHT_BITS = 16
-WEIGHT_LIMIT = 2 ** 15 - 1
+WEIGHT_LIMIT = 2**15 - 1
 MAX_DELAY_STEPS = 15
 DECAY_ONE = 256
 
@@ -48,8 +49,11 @@ def v_per_unit(population, threshold_lsb: float) -> float:
 def factors(population, dt_ms: float) -> tuple[int, int, int]:
     """``(a, b, c)`` of a population, in 1/256."""
     alpha, beta, i_scale = decays(population, dt_ms)
-    return (int(round(DECAY_ONE * alpha[0])), int(round(DECAY_ONE * beta[0])),
-            int(round(DECAY_ONE * (1 - alpha[0]) * i_scale[0])))
+    return (
+        int(round(DECAY_ONE * alpha[0])),
+        int(round(DECAY_ONE * beta[0])),
+        int(round(DECAY_ONE * (1 - alpha[0]) * i_scale[0])),
+    )
 
 
 def quantize(network: Network, *, threshold_lsb: float = 4096.0) -> tuple[Network, ToyReport]:
@@ -59,10 +63,13 @@ def quantize(network: Network, *, threshold_lsb: float = 4096.0) -> tuple[Networ
     scales = {}
     for population in network.neurons():
         rest = as_vector(population.rest, population.size)
-        if np.any(rest != 0) or (isinstance(population, LIF) and (np.any(as_vector(population.reset, population.size) != 0)
-                                                                 or population.refractory_steps)):
-            raise TargetLimitError(f"populations[{population.name}]: the toy chip needs rest 0, reset 0 and "
-                                   "no refractory period")
+        if np.any(rest != 0) or (
+            isinstance(population, LIF)
+            and (np.any(as_vector(population.reset, population.size) != 0) or population.refractory_steps)
+        ):
+            raise TargetLimitError(
+                f"populations[{population.name}]: the toy chip needs rest 0, reset 0 and no refractory period"
+            )
         scales[population.name] = v_per_unit(population, threshold_lsb)
     projections = []
     for projection in network.projections:
@@ -70,21 +77,33 @@ def quantize(network: Network, *, threshold_lsb: float = 4096.0) -> tuple[Networ
         exists = projection.existing()
         exact = np.where(exists, projection.weights, 0.0) * scale
         integers = np.clip(np.rint(exact), -WEIGHT_LIMIT, WEIGHT_LIMIT).astype(np.int64)
-        changes[f"{projection.name}.weights clipped"] = int(np.count_nonzero(exists & (np.abs(np.rint(exact)) > WEIGHT_LIMIT)))
+        changes[f"{projection.name}.weights clipped"] = int(
+            np.count_nonzero(exists & (np.abs(np.rint(exact)) > WEIGHT_LIMIT))
+        )
         raw = np.asarray(projection.delays_steps, np.float64)
         delays = np.where(exists, np.clip(np.floor(raw + 0.5), 0, MAX_DELAY_STEPS), 0).astype(np.int64)
         changes[f"{projection.name}.delays changed"] = int(np.count_nonzero(exists & (delays != raw)))
         weight_format = WeightFormat(NAME, NATIVE_WEIGHT_BITS, 0, 1.0 / scale)
-        projections.append(replace(projection, weights=weight_format.to_float(integers), integer_weights=integers,
-                                   weight_format=weight_format, delays_steps=delays,
-                                   max_delay_steps=min(projection.max_delay_steps, MAX_DELAY_STEPS)))
+        projections.append(
+            replace(
+                projection,
+                weights=weight_format.to_float(integers),
+                integer_weights=integers,
+                weight_format=weight_format,
+                delays_steps=delays,
+                max_delay_steps=min(projection.max_delay_steps, MAX_DELAY_STEPS),
+            )
+        )
     populations = []
     for population in network.populations:
         if population.kind != "spike_source":
             alpha = decays(population, network.dt_ms)[0][0]
             bias = as_vector(population.bias, population.size) * (1 - alpha) * scales[population.name]
-            population = replace(population, bias=np.rint(bias) / ((1 - alpha) * scales[population.name]),
-                                 metadata={**population.metadata, "toy_threshold_lsb": threshold_lsb})
+            population = replace(
+                population,
+                bias=np.rint(bias) / ((1 - alpha) * scales[population.name]),
+                metadata={**population.metadata, "toy_threshold_lsb": threshold_lsb},
+            )
         populations.append(population)
     report = ToyReport({field: count for field, count in changes.items() if count})
     provenance = {**network.provenance, "quantization": report.to_dict()}
@@ -104,15 +123,32 @@ def integer_parameters(network: Network) -> dict:
         alpha = decays(population, network.dt_ms)[0][0]
         a, b, c = factors(population, network.dt_ms)
         populations[population.name] = {
-            "size": population.size, "a": a, "b": b, "c": c, "spiking": isinstance(population, LIF),
-            "theta": int(round(threshold_lsb)), "scale": 1.0 / scale,
-            "bias": [int(x) for x in np.rint(as_vector(population.bias, population.size) * (1 - alpha) * scale)]}
-    projections = [{"name": p.name, "pre": p.pre, "post": p.post,
-                    "weights": np.where(p.existing(), p.integer_weights, 0).astype(int).tolist(),
-                    "delays": np.where(p.existing(), p.integer_delays(), 0).astype(int).tolist()}
-                   for p in network.projections]
-    return {"name": network.name, "dt_ms": network.dt_ms, "populations": populations, "projections": projections,
-            "sources": {s.name: s.size for s in network.sources()}}
+            "size": population.size,
+            "a": a,
+            "b": b,
+            "c": c,
+            "spiking": isinstance(population, LIF),
+            "theta": int(round(threshold_lsb)),
+            "scale": 1.0 / scale,
+            "bias": [int(x) for x in np.rint(as_vector(population.bias, population.size) * (1 - alpha) * scale)],
+        }
+    projections = [
+        {
+            "name": p.name,
+            "pre": p.pre,
+            "post": p.post,
+            "weights": np.where(p.existing(), p.integer_weights, 0).astype(int).tolist(),
+            "delays": np.where(p.existing(), p.integer_delays(), 0).astype(int).tolist(),
+        }
+        for p in network.projections
+    ]
+    return {
+        "name": network.name,
+        "dt_ms": network.dt_ms,
+        "populations": populations,
+        "projections": projections,
+        "sources": {s.name: s.size for s in network.sources()},
+    }
 
 
 def simulate(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
@@ -120,10 +156,18 @@ def simulate(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
     chip = integer_parameters(network)
     batch, steps = next(iter(inputs.values())).shape[:2]
     spikes = {name: np.asarray(values, bool) for name, values in inputs.items()}
-    state = {name: (np.zeros((batch, p["size"]), np.int64), np.zeros((batch, p["size"]), np.int64))
-             for name, p in chip["populations"].items()}
-    record = {name: {"spikes": np.zeros((batch, steps, p["size"]), bool), "v": np.zeros((batch, steps, p["size"]), np.int64),
-                     "i": np.zeros((batch, steps, p["size"]), np.int64)} for name, p in chip["populations"].items()}
+    state = {
+        name: (np.zeros((batch, p["size"]), np.int64), np.zeros((batch, p["size"]), np.int64))
+        for name, p in chip["populations"].items()
+    }
+    record = {
+        name: {
+            "spikes": np.zeros((batch, steps, p["size"]), bool),
+            "v": np.zeros((batch, steps, p["size"]), np.int64),
+            "i": np.zeros((batch, steps, p["size"]), np.int64),
+        }
+        for name, p in chip["populations"].items()
+    }
     for name, p in chip["populations"].items():
         spikes[name] = record[name]["spikes"]
     for step in range(steps):
@@ -134,7 +178,8 @@ def simulate(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
                 sent = step - 1 - int(delay)
                 if sent >= 0:
                     arriving[projection["post"]] += spikes[projection["pre"]][:, sent].astype(np.int64) @ np.where(
-                        delays == delay, weights, 0)
+                        delays == delay, weights, 0
+                    )
         for name, p in chip["populations"].items():
             v, i = state[name]
             i = np.floor_divide(i * p["b"], DECAY_ONE) + arriving[name]
@@ -145,9 +190,7 @@ def simulate(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
             record[name]["spikes"][:, step], record[name]["v"][:, step], record[name]["i"][:, step] = fired, v, i
     populations = {name: PopulationRecording(values) for name, values in inputs.items()}
     for name, p in chip["populations"].items():
-        populations[name] = PopulationRecording(record[name]["spikes"], {"v": record[name]["v"], "i": record[name]["i"]},
-                                                {"v": p["scale"], "i": p["scale"]})
+        populations[name] = PopulationRecording(
+            record[name]["spikes"], {"v": record[name]["v"], "i": record[name]["i"]}, {"v": p["scale"], "i": p["scale"]}
+        )
     return Recording(f"refsim-{NAME}", network.dt_ms, steps, populations)
-
-
-

@@ -1,5 +1,6 @@
 """The toy chip's exporter (one JSON file of integers) and its executor: an event-by-event loop over
 the exported file, written independently of :func:`toy_lif.chip.simulate`."""
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,22 @@ def export(network, out_dir, **options) -> ExportResult:
 
 
 def floor_div(value: int, divisor: int) -> int:
-    return value // divisor          # Python's // floors, like numpy's floor_divide
+    return value // divisor  # Python's // floors, like numpy's floor_divide
 
 
 def run_file(path: Path, inputs: dict[str, np.ndarray]) -> Recording:
     chip = json.loads(path.read_text())
     batch, steps = next(iter(inputs.values())).shape[:2]
     names = list(chip["populations"])
-    recorded = {name: {key: np.zeros((batch, steps, chip["populations"][name]["size"]), dtype)
-                       for key, dtype in (("spikes", bool), ("v", np.int64), ("i", np.int64))} for name in names}
+    recorded = {
+        name: {
+            key: np.zeros((batch, steps, chip["populations"][name]["size"]), dtype)
+            for key, dtype in (("spikes", bool), ("v", np.int64), ("i", np.int64))
+        }
+        for name in names
+    }
     for trial in range(batch):
-        pending: dict[tuple[int, str, int], int] = {}      # (step, post, neuron) -> summed weight
+        pending: dict[tuple[int, str, int], int] = {}  # (step, post, neuron) -> summed weight
         v = {name: [0] * chip["populations"][name]["size"] for name in names}
         i = {name: [0] * chip["populations"][name]["size"] for name in names}
         for step in range(steps):
@@ -45,7 +51,9 @@ def run_file(path: Path, inputs: dict[str, np.ndarray]) -> Recording:
                 fired_now[name] = []
                 for n in range(p["size"]):
                     i[name][n] = floor_div(i[name][n] * p["b"], 256) + pending.pop((step, name, n), 0)
-                    v[name][n] = floor_div(v[name][n] * p["a"], 256) + floor_div(i[name][n] * p["c"], 256) + p["bias"][n]
+                    v[name][n] = (
+                        floor_div(v[name][n] * p["a"], 256) + floor_div(i[name][n] * p["c"], 256) + p["bias"][n]
+                    )
                     if p["spiking"] and v[name][n] >= p["theta"]:
                         v[name][n] = 0
                         fired_now[name].append(n)
@@ -60,8 +68,9 @@ def run_file(path: Path, inputs: dict[str, np.ndarray]) -> Recording:
     populations = {name: PopulationRecording(np.asarray(values, bool)) for name, values in inputs.items()}
     for name in names:
         scale = chip["populations"][name]["scale"]
-        populations[name] = PopulationRecording(recorded[name]["spikes"], {"v": recorded[name]["v"], "i": recorded[name]["i"]},
-                                                {"v": scale, "i": scale})
+        populations[name] = PopulationRecording(
+            recorded[name]["spikes"], {"v": recorded[name]["v"], "i": recorded[name]["i"]}, {"v": scale, "i": scale}
+        )
     return Recording("toy-event-loop", chip["dt_ms"], steps, populations)
 
 

@@ -5,10 +5,17 @@
 shared :class:`~neurodelay.recording.Recording` (executor ``"emulated-core"``). See
 ``docs/emulated_core.md`` for how it works and how to extend it to another sPyNNaker release.
 """
-from .description import (CorePopulation, EmulatedNetwork, IfCurrExpParameters, SourcePopulation, SynapticMatrix,
-                          to_s1615, uniform_parameters)
-from .executor import EXECUTOR_NAME, EmulatedCoreExecutor, Provenance
 
+from .description import (
+    CorePopulation,
+    EmulatedNetwork,
+    IfCurrExpParameters,
+    SourcePopulation,
+    SynapticMatrix,
+    to_s1615,
+    uniform_parameters,
+)
+from .executor import EXECUTOR_NAME, EmulatedCoreExecutor, Provenance
 
 
 def executor(**options) -> EmulatedCoreExecutor:
@@ -17,5 +24,16 @@ def executor(**options) -> EmulatedCoreExecutor:
     return EmulatedCoreExecutor(**options)
 
 
-__all__ = ["executor", "CorePopulation", "EmulatedNetwork", "IfCurrExpParameters", "SourcePopulation", "SynapticMatrix",
-           "to_s1615", "uniform_parameters", "EXECUTOR_NAME", "EmulatedCoreExecutor", "Provenance"]
+__all__ = [
+    "executor",
+    "CorePopulation",
+    "EmulatedNetwork",
+    "IfCurrExpParameters",
+    "SourcePopulation",
+    "SynapticMatrix",
+    "to_s1615",
+    "uniform_parameters",
+    "EXECUTOR_NAME",
+    "EmulatedCoreExecutor",
+    "Provenance",
+]

@@ -13,6 +13,7 @@ Two sources for the integers, both starting from the SpiNNaker encoding of
 
 The emulated core then derives its constants and runs the dynamics with the vendor's code.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -21,8 +22,7 @@ import numpy as np
 
 from ....errors import TargetLimitError
 from ....recording import PopulationRecording, Recording
-from .description import (CorePopulation, EmulatedNetwork, IfCurrExpParameters, SourcePopulation,
-                          SynapticMatrix)
+from .description import CorePopulation, EmulatedNetwork, IfCurrExpParameters, SourcePopulation, SynapticMatrix
 
 if TYPE_CHECKING:
     from ....quant.spinnaker import SpiNNakerModel
@@ -38,13 +38,25 @@ def description_from_layout(layout: "SpiNNakerModel") -> EmulatedNetwork:
         n = population.size
         zeros = np.zeros(n, np.int64)
         parameters = IfCurrExpParameters(
-            size=n, v_init_mv=bits["v"], v_rest_mv=bits["v_rest"], cm_nf=bits["cm"], tau_m_ms=bits["tau_m"],
-            i_offset_na=bits["i_offset"], v_reset_mv=bits["v_reset"], tau_refrac_ms=bits["tau_refrac"],
-            refract_timer_steps=zeros, v_thresh_mv=bits["v_thresh"], tau_syn_e_ms=bits["tau_syn_E"],
-            isyn_exc_na=zeros, tau_syn_i_ms=bits["tau_syn_E"], isyn_inh_na=zeros,
-            timestep_ms=int(layout.timestep_bits))
-        populations.append(CorePopulation(name, parameters, (population.shift, population.shift),
-                                          population.neurons_per_core))
+            size=n,
+            v_init_mv=bits["v"],
+            v_rest_mv=bits["v_rest"],
+            cm_nf=bits["cm"],
+            tau_m_ms=bits["tau_m"],
+            i_offset_na=bits["i_offset"],
+            v_reset_mv=bits["v_reset"],
+            tau_refrac_ms=bits["tau_refrac"],
+            refract_timer_steps=zeros,
+            v_thresh_mv=bits["v_thresh"],
+            tau_syn_e_ms=bits["tau_syn_E"],
+            isyn_exc_na=zeros,
+            tau_syn_i_ms=bits["tau_syn_E"],
+            isyn_inh_na=zeros,
+            timestep_ms=int(layout.timestep_bits),
+        )
+        populations.append(
+            CorePopulation(name, parameters, (population.shift, population.shift), population.neurons_per_core)
+        )
     sizes = {**layout.sources, **{name: p.size for name, p in layout.populations.items()}}
     matrices = []
     for synapses in layout.synapses:
@@ -53,16 +65,31 @@ def description_from_layout(layout: "SpiNNakerModel") -> EmulatedNetwork:
         delays = np.ones(shape, np.int64)
         mask = np.zeros(shape, bool)
         if np.unique(synapses.pre * shape[1] + synapses.post).size != synapses.pre.size:
-            raise TargetLimitError(f"{synapses.projection} ({synapses.receptor}): several synapses join one "
-                                   "neuron pair; the emulated core's matrices hold one per pair and receptor")
+            raise TargetLimitError(
+                f"{synapses.projection} ({synapses.receptor}): several synapses join one "
+                "neuron pair; the emulated core's matrices hold one per pair and receptor"
+            )
         weights[synapses.pre, synapses.post] = synapses.weight_words
         delays[synapses.pre, synapses.post] = synapses.delay_steps
         mask[synapses.pre, synapses.post] = True
-        matrices.append(SynapticMatrix(f"{synapses.projection}/{synapses.receptor}", synapses.pre_population,
-                                       synapses.post_population, synapses.receptor, weights, delays, mask))
-    return EmulatedNetwork(layout.network_name, layout.dt_ms,
-                           tuple(SourcePopulation(name, size) for name, size in layout.sources.items()),
-                           tuple(populations), tuple(matrices))
+        matrices.append(
+            SynapticMatrix(
+                f"{synapses.projection}/{synapses.receptor}",
+                synapses.pre_population,
+                synapses.post_population,
+                synapses.receptor,
+                weights,
+                delays,
+                mask,
+            )
+        )
+    return EmulatedNetwork(
+        layout.network_name,
+        layout.dt_ms,
+        tuple(SourcePopulation(name, size) for name, size in layout.sources.items()),
+        tuple(populations),
+        tuple(matrices),
+    )
 
 
 def description_from_build(layout: "SpiNNakerModel", built: dict) -> EmulatedNetwork:
@@ -72,8 +99,10 @@ def description_from_build(layout: "SpiNNakerModel", built: dict) -> EmulatedNet
     "pre_index", "post_index", "weight_words", "delay_steps"}}}`` with labels ``projection:receptor``.
     """
     from_layout = description_from_layout(layout)
-    populations = tuple(CorePopulation(p.name, p.parameters, tuple(int(s) for s in built["shifts"][p.name]),
-                                       p.neurons_per_core) for p in from_layout.populations)
+    populations = tuple(
+        CorePopulation(p.name, p.parameters, tuple(int(s) for s in built["shifts"][p.name]), p.neurons_per_core)
+        for p in from_layout.populations
+    )
     sizes = {**layout.sources, **{name: p.size for name, p in layout.populations.items()}}
     endpoints = {f"{s.projection}:{s.receptor}": (s.pre_population, s.post_population) for s in layout.synapses}
     matrices = []
@@ -84,8 +113,10 @@ def description_from_build(layout: "SpiNNakerModel", built: dict) -> EmulatedNet
         shape = (sizes[pre], sizes[post])
         rows, columns = np.asarray(synapses["pre_index"], np.int64), np.asarray(synapses["post_index"], np.int64)
         if np.unique(rows * shape[1] + columns).size != rows.size:
-            raise TargetLimitError(f"{label}: sPyNNaker built several synapses for one neuron pair; the emulated "
-                                   "core's matrices hold one per pair and receptor")
+            raise TargetLimitError(
+                f"{label}: sPyNNaker built several synapses for one neuron pair; the emulated "
+                "core's matrices hold one per pair and receptor"
+            )
         weights = np.zeros(shape, np.int64)
         delays = np.ones(shape, np.int64)
         mask = np.zeros(shape, bool)
@@ -94,8 +125,14 @@ def description_from_build(layout: "SpiNNakerModel", built: dict) -> EmulatedNet
         mask[rows, columns] = True
         receptor = ("excitatory", "inhibitory")[int(synapses["synapse_type"])]
         matrices.append(SynapticMatrix(label, pre, post, receptor, weights, delays, mask))
-    return EmulatedNetwork(layout.network_name, layout.dt_ms, from_layout.sources, populations, tuple(matrices),
-                           metadata={"integers_from": "sPyNNaker virtual-board build"})
+    return EmulatedNetwork(
+        layout.network_name,
+        layout.dt_ms,
+        from_layout.sources,
+        populations,
+        tuple(matrices),
+        metadata={"integers_from": "sPyNNaker virtual-board build"},
+    )
 
 
 def recording_in_ir_units(recording: Recording, layout: "SpiNNakerModel") -> Recording:
@@ -108,11 +145,10 @@ def recording_in_ir_units(recording: Recording, layout: "SpiNNakerModel") -> Rec
             continue
         chip = layout.populations[name]
         k = float(layout.voltage_scale_mv)
-        current_scale = 1.0 / (S1615_ONE * k * (float(np.mean(chip.init)) / 2.0 ** 32))
+        current_scale = 1.0 / (S1615_ONE * k * (float(np.mean(chip.init)) / 2.0**32))
         states = dict(population.states)
         states["i_syn"] = states["i_exc"] - states["i_inh"]
-        scales = {"v": 1.0 / (S1615_ONE * k), "i_syn": current_scale, "i_exc": current_scale,
-                  "i_inh": current_scale}
+        scales = {"v": 1.0 / (S1615_ONE * k), "i_syn": current_scale, "i_exc": current_scale, "i_inh": current_scale}
         populations[name] = PopulationRecording(population.spikes, states, scales)
     return Recording(recording.executor, recording.dt_ms, recording.steps, populations)
 
@@ -121,15 +157,17 @@ def run_networks(executor, jobs: list, *, integers_from: str, timeout_s: float, 
     """Run ``[(quantized network, checked inputs)]``; integers from ``"virtual-board"`` or ``"layout"``.
     Returns ``[(Recording in IR units, Provenance)]``."""
     from ....quant.spinnaker import integer_model
+
     layouts = [integer_model(network) for network, _ in jobs]
     if integers_from == "layout":
         descriptions = [description_from_layout(layout) for layout in layouts]
     else:
         from ... import spinnaker as spynnaker_backend
+
         built: list[dict] = []
         with spynnaker_backend.executor(board=False, timeout_s=timeout_s) as builder:
             for start in range(0, len(jobs), nets_per_build):
-                built += builder.build_many([network for network, _ in jobs[start:start + nets_per_build]])
+                built += builder.build_many([network for network, _ in jobs[start : start + nets_per_build]])
         descriptions = [description_from_build(layout, item) for layout, item in zip(layouts, built)]
     results = []
     for description, layout, (_, inputs) in zip(descriptions, layouts, jobs):

@@ -12,6 +12,7 @@ An APLX file starts with a table of 16-byte little-endian entries ``{op, a, b, c
 sPyNNaker's core applications copy their code to ITCM (address 0x0) and their initialised data to
 DTCM (0x400000) and zero their .bss in DTCM.
 """
+
 from __future__ import annotations
 
 import struct
@@ -21,9 +22,9 @@ from pathlib import Path
 from ....errors import ExecutorError
 
 ITCM_BASE = 0x0000_0000
-ITCM_SIZE = 0x8000           # 32 KiB of instruction memory on a SpiNNaker 1 core
+ITCM_SIZE = 0x8000  # 32 KiB of instruction memory on a SpiNNaker 1 core
 DTCM_BASE = 0x0040_0000
-DTCM_SIZE = 0x1_0000         # 64 KiB of data memory
+DTCM_SIZE = 0x1_0000  # 64 KiB of data memory
 
 ACOPY, RCOPY, FILL, EXEC, END = 1, 2, 3, 4, 0xFF
 ENTRY_BYTES = 16
@@ -59,8 +60,9 @@ class AplxImage:
 
 
 def _in_tcm(address: int, size: int) -> bool:
-    return (ITCM_BASE <= address and address + size <= ITCM_BASE + ITCM_SIZE) or \
-        (DTCM_BASE <= address and address + size <= DTCM_BASE + DTCM_SIZE)
+    return (ITCM_BASE <= address and address + size <= ITCM_BASE + ITCM_SIZE) or (
+        DTCM_BASE <= address and address + size <= DTCM_BASE + DTCM_SIZE
+    )
 
 
 def read_aplx(path: str | Path) -> AplxImage:
@@ -80,13 +82,17 @@ def read_aplx(path: str | Path) -> AplxImage:
         if op == RCOPY:
             source = offset + b
             if source + c > len(blob) or not _in_tcm(a, c):
-                raise ExecutorError(f"{path}: load-table entry {index} copies {c} bytes from file offset "
-                                    f"0x{source:x} to 0x{a:x}, outside the file or the core's TCM")
-            sections.append(LoadedSection(a, blob[source:source + c], False))
+                raise ExecutorError(
+                    f"{path}: load-table entry {index} copies {c} bytes from file offset "
+                    f"0x{source:x} to 0x{a:x}, outside the file or the core's TCM"
+                )
+            sections.append(LoadedSection(a, blob[source : source + c], False))
         elif op == FILL:
             if c != 0 or not _in_tcm(a, b):
-                raise ExecutorError(f"{path}: load-table entry {index} fills 0x{a:x}+{b} with 0x{c:x}; "
-                                    "only zero fills inside DTCM (.bss) are supported")
+                raise ExecutorError(
+                    f"{path}: load-table entry {index} fills 0x{a:x}+{b} with 0x{c:x}; "
+                    "only zero fills inside DTCM (.bss) are supported"
+                )
             sections.append(LoadedSection(a, bytes(b), True))
             bss = (a, a + b)
         elif op == EXEC:
@@ -94,6 +100,8 @@ def read_aplx(path: str | Path) -> AplxImage:
                 raise ExecutorError(f"{path}: the load table has no .bss FILL entry")
             return AplxImage(path, tuple(sections), a, bss[0], bss[1])
         else:
-            raise ExecutorError(f"{path}: load-table entry {index} has op {op:#x}; expected RCOPY (2), "
-                                "FILL (3) or EXEC (4) as in sPyNNaker's core applications")
+            raise ExecutorError(
+                f"{path}: load-table entry {index} has op {op:#x}; expected RCOPY (2), "
+                "FILL (3) or EXEC (4) as in sPyNNaker's core applications"
+            )
     raise ExecutorError(f"{path}: no EXEC entry in the first {MAX_ENTRIES} load-table entries; not an APLX image")

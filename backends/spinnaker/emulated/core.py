@@ -19,6 +19,7 @@ Synaptic rows (static synapses, sPyNNaker 7 format), 32-bit words: ``0`` (no pla
 ``n_fixed``, ``0`` (no plastic-control words), then per synapse
 ``weight << 16 | (delay mod D) << (A + 1) | synapse_type << A | neuron``, A = neuron-index bits.
 """
+
 from __future__ import annotations
 
 import struct
@@ -44,8 +45,8 @@ SYNAPSE_RECORD_BYTES = 24
 """Exponential synapse state: exc {decay u0.32, init u0.32, I s16.15}, inh {decay, init, I}."""
 PARAMETER_RECORD_WORDS = 9
 SYNAPSE_PARAMETER_WORDS = 5
-RECORDED_VALUES = 3   # v, gsyn_exc, gsyn_inh in this order
-COLOUR_MASK = 0xF     # sPyNNaker's default 4 colour bits; a spike's colour is its tick mod 16
+RECORDED_VALUES = 3  # v, gsyn_exc, gsyn_inh in this order
+COLOUR_MASK = 0xF  # sPyNNaker's default 4 colour bits; a spike's colour is its tick mod 16
 
 
 def application_path() -> Path:
@@ -77,8 +78,20 @@ def parameter_region(parameters: IfCurrExpParameters) -> bytes:
     p = parameters
     n = p.size
     timestep = np.full(n, p.timestep_ms, np.int64)
-    neuron = np.stack([p.v_init_mv, p.v_rest_mv, p.cm_nf, p.tau_m_ms, p.i_offset_na, p.v_reset_mv,
-                       p.tau_refrac_ms, p.refract_timer_steps, timestep], axis=1)
+    neuron = np.stack(
+        [
+            p.v_init_mv,
+            p.v_rest_mv,
+            p.cm_nf,
+            p.tau_m_ms,
+            p.i_offset_na,
+            p.v_reset_mv,
+            p.tau_refrac_ms,
+            p.refract_timer_steps,
+            timestep,
+        ],
+        axis=1,
+    )
     synapse = np.stack([p.tau_syn_e_ms, p.isyn_exc_na, p.tau_syn_i_ms, p.isyn_inh_na, timestep], axis=1)
     words = np.concatenate([[p.n_steps_per_timestep], neuron.ravel(), p.v_thresh_mv, synapse.ravel()])
     return words.astype("<i4").tobytes()
@@ -127,12 +140,22 @@ class _Heap:
         return address
 
 
-def synaptic_word(weight: np.ndarray, delay_steps: np.ndarray, synapse_type: int, neuron: np.ndarray,
-                  neuron_bits: int, delay_slots: int) -> np.ndarray:
+def synaptic_word(
+    weight: np.ndarray,
+    delay_steps: np.ndarray,
+    synapse_type: int,
+    neuron: np.ndarray,
+    neuron_bits: int,
+    delay_slots: int,
+) -> np.ndarray:
     """The 32-bit static synaptic words (uint32) of synapses onto a core with ``neuron_bits`` and ``D`` slots."""
-    delay_field = np.asarray(delay_steps, np.int64) & (delay_slots - 1)      # D itself is stored as 0
-    return ((np.asarray(weight, np.int64) << 16) | (delay_field << (neuron_bits + 1))
-            | (synapse_type << neuron_bits) | np.asarray(neuron, np.int64)).astype(np.uint32)
+    delay_field = np.asarray(delay_steps, np.int64) & (delay_slots - 1)  # D itself is stored as 0
+    return (
+        (np.asarray(weight, np.int64) << 16)
+        | (delay_field << (neuron_bits + 1))
+        | (synapse_type << neuron_bits)
+        | np.asarray(neuron, np.int64)
+    ).astype(np.uint32)
 
 
 class EmulatedCore:
@@ -140,27 +163,37 @@ class EmulatedCore:
     (A) and ``delay_slots`` (D) for its ring buffer, and its incoming synaptic ``rows`` (key -> words,
     as made by :func:`synaptic_word`)."""
 
-    def __init__(self, parameters: IfCurrExpParameters, shifts: tuple[int, int], *, delay_slots: int = 1,
-                 neuron_bits: int | None = None, rows: Mapping[Hashable, np.ndarray] | None = None,
-                 application: tuple[AplxImage, CoreLayout] | None = None) -> None:
+    def __init__(
+        self,
+        parameters: IfCurrExpParameters,
+        shifts: tuple[int, int],
+        *,
+        delay_slots: int = 1,
+        neuron_bits: int | None = None,
+        rows: Mapping[Hashable, np.ndarray] | None = None,
+        application: tuple[AplxImage, CoreLayout] | None = None,
+    ) -> None:
         try:
             from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_ARM
             from unicorn.arm_const import UC_CPU_ARM_926
         except ImportError as error:
-            raise ExecutorError(f"the unicorn CPU emulator is needed ({error}); install the project's "
-                                "`spinnaker` extra") from None
+            raise ExecutorError(
+                f"the unicorn CPU emulator is needed ({error}); install the project's `spinnaker` extra"
+            ) from None
         self._uc_error = UcError
         self.image, self.layout = application or load_application()
         self.parameters = parameters
         self.size = n = parameters.size
         self.neuron_bits = n_bits(n) if neuron_bits is None else neuron_bits
         if (1 << self.neuron_bits) < n or delay_slots < 1 or delay_slots & (delay_slots - 1):
-            raise ExecutorError(f"core of {n} neurons: neuron_bits {self.neuron_bits} / delay_slots {delay_slots} "
-                                "do not fit (need 2^bits >= neurons and D a power of two)")
+            raise ExecutorError(
+                f"core of {n} neurons: neuron_bits {self.neuron_bits} / delay_slots {delay_slots} "
+                "do not fit (need 2^bits >= neurons and D a power of two)"
+            )
         self.delay_slots = delay_slots
         self.peak = 1 << self.neuron_bits
         self.uc = uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
-        uc.ctl_set_cpu_model(UC_CPU_ARM_926)   # ARMv5TE, as the ARM968E-S of SpiNNaker 1
+        uc.ctl_set_cpu_model(UC_CPU_ARM_926)  # ARMv5TE, as the ARM968E-S of SpiNNaker 1
         uc.mem_map(ITCM_BASE, ITCM_SIZE)
         uc.mem_map(DTCM_BASE, DTCM_SIZE)
         uc.mem_map(RETURN_ADDRESS, 0x1000)
@@ -210,20 +243,30 @@ class EmulatedCore:
         fields = self.layout.fields
         anchor = self.layout.globals_anchor
         globals_ = {
-            "value_recording_control": value_control, "value_buffers": pointers,
-            "value_indexes": pointers + 12, "spike_recording_control": spike_control,
-            "spike_bitfield": pointers + 24, "spike_indexes": pointers + 28,
-            "neuron_array": self.neuron_address, "synapse_array": self.synapse_address,
-            "threshold_array": self.threshold_address, "n_neurons": n, "n_current_sources": 0,
-            "n_neurons_peak": self.peak, "n_synapse_types": 2, "ring_buffer_shifts": self.shift_address,
+            "value_recording_control": value_control,
+            "value_buffers": pointers,
+            "value_indexes": pointers + 12,
+            "spike_recording_control": spike_control,
+            "spike_bitfield": pointers + 24,
+            "spike_indexes": pointers + 28,
+            "neuron_array": self.neuron_address,
+            "synapse_array": self.synapse_address,
+            "threshold_array": self.threshold_address,
+            "n_neurons": n,
+            "n_current_sources": 0,
+            "n_neurons_peak": self.peak,
+            "n_synapse_types": 2,
+            "ring_buffer_shifts": self.shift_address,
         }
         for name, value in globals_.items():
             write(anchor + fields[name], struct.pack("<I", value))
         write(anchor + fields["use_key"], b"\0")
         type_index_bits = self.neuron_bits + 1
         synapse_globals = {
-            "type_index_bits": type_index_bits, "delay_mask": delay_slots - 1,
-            "delay_field_mask": (delay_slots - 1) << type_index_bits, "ring_buffer_mask": ring_entries - 1,
+            "type_index_bits": type_index_bits,
+            "delay_mask": delay_slots - 1,
+            "delay_field_mask": (delay_slots - 1) << type_index_bits,
+            "ring_buffer_mask": ring_entries - 1,
             "ring_buffers": self.ring_address,
         }
         for name, value in synapse_globals.items():
@@ -234,6 +277,7 @@ class EmulatedCore:
     def _call(self, entry: int, *arguments: int) -> None:
         """Call ``entry`` with up to 4 register arguments and further ones on the stack."""
         from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_R0, UC_ARM_REG_SP
+
         uc = self.uc
         for index, value in enumerate(arguments[:4]):
             uc.reg_write(UC_ARM_REG_R0 + index, value & 0xFFFF_FFFF)
@@ -247,9 +291,11 @@ class EmulatedCore:
             uc.emu_start(entry, RETURN_ADDRESS)
         except self._uc_error as error:
             pc = uc.reg_read(UC_ARM_REG_PC)
-            raise ExecutorError(f"the emulated IF_curr_exp core stopped at 0x{pc:x} while running the routine at "
-                                f"0x{entry:x} ({error}); the binary took a path the emulator does not provide "
-                                "(an error report, recording or packet sending)") from None
+            raise ExecutorError(
+                f"the emulated IF_curr_exp core stopped at 0x{pc:x} while running the routine at "
+                f"0x{entry:x} ({error}); the binary took a path the emulator does not provide "
+                "(an error report, recording or packet sending)"
+            ) from None
 
     def reset(self) -> None:
         """Load the parameters again (the binary's loader: V = V_init, derived constants, I_syn),
@@ -272,14 +318,21 @@ class EmulatedCore:
     def deliver(self, time: int, keys) -> None:
         """Process the synaptic rows ``keys`` for spikes sent in tick ``time`` (colour ``time mod 16``)."""
         for key in keys:
-            self._call(self.layout.process_synaptic_row, time, time & COLOUR_MASK, COLOUR_MASK,
-                       self.row_addresses[key], self.write_back_address)
+            self._call(
+                self.layout.process_synaptic_row,
+                time,
+                time & COLOUR_MASK,
+                COLOUR_MASK,
+                self.row_addresses[key],
+                self.write_back_address,
+            )
 
     def derived_constants(self) -> DerivedConstants:
         neurons = self.read_words(self.neuron_address, self.size * 8, signed=True).reshape(self.size, 8)
         synapses = self.read_words(self.synapse_address, self.size * 6, signed=False).reshape(self.size, 6)
-        return DerivedConstants(neurons[:, 2], neurons[:, 3], neurons[:, 7], synapses[:, 0], synapses[:, 1],
-                                synapses[:, 3], synapses[:, 4])
+        return DerivedConstants(
+            neurons[:, 2], neurons[:, 3], neurons[:, 7], synapses[:, 0], synapses[:, 1], synapses[:, 3], synapses[:, 4]
+        )
 
     def read_words(self, address: int, count: int, *, signed: bool) -> np.ndarray:
         raw = self.uc.mem_read(address, 4 * count)

@@ -16,6 +16,7 @@ This is the description sPyNNaker itself would load onto a board, written as pla
 Latency (the chip's): a spike emitted (or injected) at step t through delay d is added to ring
 slot ``t + d`` and enters the target's synaptic current at the start of step ``t + d``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -46,8 +47,9 @@ def to_s1615(value: float, field_name: str) -> int:
     """``value`` as s16.15 bits; raises if it is not exactly representable (nothing is rounded here)."""
     bits = value * S1615_ONE
     if not np.isfinite(bits) or bits != round(bits) or not INT32_RANGE[0] <= bits <= INT32_RANGE[1]:
-        raise ValidationError(field_name, f"{value!r} is not an exact s16.15 value",
-                              "multiples of 2^-15 in [-65536, 65536)")
+        raise ValidationError(
+            field_name, f"{value!r} is not an exact s16.15 value", "multiples of 2^-15 in [-65536, 65536)"
+        )
     return int(round(bits))
 
 
@@ -88,19 +90,24 @@ class IfCurrExpParameters:
                 continue
             array = np.asarray(getattr(self, item.name))
             if array.dtype.kind not in "iu" and not (array.dtype.kind == "f" and np.all(array == np.round(array))):
-                raise ValidationError(f"parameters.{item.name}", f"dtype {array.dtype} with non-integer values",
-                                      "integer s16.15 bits (use to_s1615 to convert exact values)")
+                raise ValidationError(
+                    f"parameters.{item.name}",
+                    f"dtype {array.dtype} with non-integer values",
+                    "integer s16.15 bits (use to_s1615 to convert exact values)",
+                )
             array = np.broadcast_to(array.astype(np.int64), (self.size,)).copy()
             low = 1 if item.name in positive else (0 if item.name == "tau_refrac_ms" else INT32_RANGE[0])
             if array.min() < low or array.max() > INT32_RANGE[1]:
-                raise ValidationError(f"parameters.{item.name}", f"bits in [{array.min()}, {array.max()}]",
-                                      f"int32 s16.15 bits >= {low}")
+                raise ValidationError(
+                    f"parameters.{item.name}", f"bits in [{array.min()}, {array.max()}]", f"int32 s16.15 bits >= {low}"
+                )
             object.__setattr__(self, item.name, array)
         if not isinstance(self.timestep_ms, (int, np.integer)) or not 0 < self.timestep_ms <= INT32_RANGE[1]:
             raise ValidationError("parameters.timestep_ms", f"{self.timestep_ms!r}", "s16.15 bits > 0")
         if not isinstance(self.n_steps_per_timestep, (int, np.integer)) or not 1 <= self.n_steps_per_timestep <= 64:
-            raise ValidationError("parameters.n_steps_per_timestep", f"{self.n_steps_per_timestep!r}",
-                                  "an integer in [1, 64]")
+            raise ValidationError(
+                "parameters.n_steps_per_timestep", f"{self.n_steps_per_timestep!r}", "an integer in [1, 64]"
+            )
 
     def select(self, neurons: slice) -> "IfCurrExpParameters":
         """The parameters of neurons ``neurons`` (one core's slice)."""
@@ -131,8 +138,10 @@ class CorePopulation:
 
     def core_slices(self) -> list[slice]:
         """The neurons of each core, in order (the last core may hold fewer)."""
-        return [slice(start, min(start + self.neurons_per_core, self.size))
-                for start in range(0, self.size, self.neurons_per_core)]
+        return [
+            slice(start, min(start + self.neurons_per_core, self.size))
+            for start in range(0, self.size, self.neurons_per_core)
+        ]
 
     def max_delay_slots(self) -> int:
         """Ring-buffer delay slots available on one of its cores: 2^(14 - neuron bits - 1)."""
@@ -185,8 +194,9 @@ class EmulatedNetwork:
         for kind, group in (("sources", self.sources), ("populations", self.populations)):
             for index, population in enumerate(group):
                 if population.name in sizes:
-                    raise ValidationError(f"{kind}[{index}].name", f"duplicate name {population.name!r}",
-                                          "unique population names")
+                    raise ValidationError(
+                        f"{kind}[{index}].name", f"duplicate name {population.name!r}", "unique population names"
+                    )
                 sizes[population.name] = population.size
         emulated = {p.name: p for p in self.populations}
         for index, population in enumerate(self.populations):
@@ -194,15 +204,19 @@ class EmulatedNetwork:
                 if not 0 <= int(shift) <= 16:
                     raise ValidationError(f"populations[{index}].ring_buffer_shifts[{s}]", f"{shift}", "0..16")
             if not 1 <= population.neurons_per_core <= DEFAULT_NEURONS_PER_CORE:
-                raise ValidationError(f"populations[{index}].neurons_per_core", f"{population.neurons_per_core}",
-                                      f"1..{DEFAULT_NEURONS_PER_CORE}")
+                raise ValidationError(
+                    f"populations[{index}].neurons_per_core",
+                    f"{population.neurons_per_core}",
+                    f"1..{DEFAULT_NEURONS_PER_CORE}",
+                )
         for index, matrix in enumerate(self.matrices):
             where = f"matrices[{index}]"
             if matrix.pre not in sizes:
                 raise ValidationError(f"{where}.pre", f"unknown population {matrix.pre!r}", ", ".join(sizes))
             if matrix.post not in emulated:
-                raise ValidationError(f"{where}.post", f"{matrix.post!r} is not an emulated population",
-                                      ", ".join(emulated))
+                raise ValidationError(
+                    f"{where}.post", f"{matrix.post!r} is not an emulated population", ", ".join(emulated)
+                )
             if matrix.synapse_type not in SYNAPSE_TYPES:
                 raise ValidationError(f"{where}.synapse_type", f"{matrix.synapse_type!r}", " or ".join(SYNAPSE_TYPES))
             shape = (sizes[matrix.pre], sizes[matrix.post])
@@ -214,20 +228,29 @@ class EmulatedNetwork:
             weights = np.asarray(matrix.weights)
             delays = np.asarray(matrix.delays_steps)
             if weights.dtype.kind not in "iu" or delays.dtype.kind not in "iu":
-                raise ValidationError(f"{where}", "weights/delays_steps are not integer arrays",
-                                      "uint16 weights and integer delays in steps")
+                raise ValidationError(
+                    f"{where}",
+                    "weights/delays_steps are not integer arrays",
+                    "uint16 weights and integer delays in steps",
+                )
             if existing.any():
                 if weights[existing].min() < 0 or weights[existing].max() > WEIGHT_MAX:
-                    raise ValidationError(f"{where}.weights", f"values in [{weights[existing].min()}, "
-                                          f"{weights[existing].max()}]", f"0..{WEIGHT_MAX}")
+                    raise ValidationError(
+                        f"{where}.weights",
+                        f"values in [{weights[existing].min()}, {weights[existing].max()}]",
+                        f"0..{WEIGHT_MAX}",
+                    )
                 slots = emulated[matrix.post].max_delay_slots()
                 if delays[existing].min() < 1:
-                    raise ValidationError(f"{where}.delays_steps", f"minimum {delays[existing].min()}",
-                                          f"1..{slots} steps")
+                    raise ValidationError(
+                        f"{where}.delays_steps", f"minimum {delays[existing].min()}", f"1..{slots} steps"
+                    )
                 if delays[existing].max() > slots:
-                    raise TargetLimitError(f"{where}.delays_steps: {delays[existing].max()} steps exceeds the "
-                                           f"{slots} ring-buffer slots of a {matrix.post!r} core; longer delays need "
-                                           "a delay-extension core, which the emulated core does not model")
+                    raise TargetLimitError(
+                        f"{where}.delays_steps: {delays[existing].max()} steps exceeds the "
+                        f"{slots} ring-buffer slots of a {matrix.post!r} core; longer delays need "
+                        "a delay-extension core, which the emulated core does not model"
+                    )
 
     def population(self, name: str) -> CorePopulation | SourcePopulation:
         for population in (*self.sources, *self.populations):
@@ -236,15 +259,40 @@ class EmulatedNetwork:
         raise KeyError(name)
 
 
-def uniform_parameters(size: int, *, dt_ms: float = 1.0, v_init_mv: float = -65.0, v_rest_mv: float = -65.0,
-                       cm_nf: float = 1.0, tau_m_ms: float = 20.0, i_offset_na: float = 0.0,
-                       v_reset_mv: float = -65.0, tau_refrac_ms: float = 0.0, v_thresh_mv: float = -50.0,
-                       tau_syn_e_ms: float = 5.0, tau_syn_i_ms: float = 5.0) -> IfCurrExpParameters:
+def uniform_parameters(
+    size: int,
+    *,
+    dt_ms: float = 1.0,
+    v_init_mv: float = -65.0,
+    v_rest_mv: float = -65.0,
+    cm_nf: float = 1.0,
+    tau_m_ms: float = 20.0,
+    i_offset_na: float = 0.0,
+    v_reset_mv: float = -65.0,
+    tau_refrac_ms: float = 0.0,
+    v_thresh_mv: float = -50.0,
+    tau_syn_e_ms: float = 5.0,
+    tau_syn_i_ms: float = 5.0,
+) -> IfCurrExpParameters:
     """Parameters shared by ``size`` neurons, from exact s16.15 values (defaults: sPyNNaker's, tau_refrac 0)."""
-    values = dict(v_init_mv=v_init_mv, v_rest_mv=v_rest_mv, cm_nf=cm_nf, tau_m_ms=tau_m_ms,
-                  i_offset_na=i_offset_na, v_reset_mv=v_reset_mv, tau_refrac_ms=tau_refrac_ms,
-                  v_thresh_mv=v_thresh_mv, tau_syn_e_ms=tau_syn_e_ms, tau_syn_i_ms=tau_syn_i_ms)
+    values = dict(
+        v_init_mv=v_init_mv,
+        v_rest_mv=v_rest_mv,
+        cm_nf=cm_nf,
+        tau_m_ms=tau_m_ms,
+        i_offset_na=i_offset_na,
+        v_reset_mv=v_reset_mv,
+        tau_refrac_ms=tau_refrac_ms,
+        v_thresh_mv=v_thresh_mv,
+        tau_syn_e_ms=tau_syn_e_ms,
+        tau_syn_i_ms=tau_syn_i_ms,
+    )
     bits = {name: np.full(size, to_s1615(value, name), np.int64) for name, value in values.items()}
-    return IfCurrExpParameters(size=size, refract_timer_steps=np.zeros(size, np.int64),
-                               isyn_exc_na=np.zeros(size, np.int64), isyn_inh_na=np.zeros(size, np.int64),
-                               timestep_ms=to_s1615(dt_ms, "dt_ms"), **bits)
+    return IfCurrExpParameters(
+        size=size,
+        refract_timer_steps=np.zeros(size, np.int64),
+        isyn_exc_na=np.zeros(size, np.int64),
+        isyn_inh_na=np.zeros(size, np.int64),
+        timestep_ms=to_s1615(dt_ms, "dt_ms"),
+        **bits,
+    )

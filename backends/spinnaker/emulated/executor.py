@@ -13,6 +13,7 @@ Per tick ``t`` (``time`` = t on every core):
 Timing effects (late packets, DMA queueing) are board-only and not modelled. A population larger
 than ``neurons_per_core`` is split over several cores as sPyNNaker does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .core import EmulatedCore, load_application, synaptic_word
 from .description import SYNAPSE_TYPES, EmulatedNetwork, n_bits
 
 EXECUTOR_NAME = "emulated-core"
-S1615_SCALE = 2.0 ** -15
+S1615_SCALE = 2.0**-15
 STATES = ("v", "i_exc", "i_inh")
 """Recorded per step, as s16.15 bits (scale 2^-15: mV for ``v``, nA for the currents).
 
@@ -76,8 +77,14 @@ class EmulatedCoreExecutor(Executor):
     name = EXECUTOR_NAME
     INTEGER_SOURCES = ("virtual-board", "layout")
 
-    def __init__(self, application=None, *, integers_from: str = "virtual-board", timeout_s: float = 600.0,
-                 nets_per_build: int = 25) -> None:
+    def __init__(
+        self,
+        application=None,
+        *,
+        integers_from: str = "virtual-board",
+        timeout_s: float = 600.0,
+        nets_per_build: int = 25,
+    ) -> None:
         """``integers_from``: where :meth:`run` takes shifts, weight words and delays of an IR network:
         ``"virtual-board"`` (what sPyNNaker builds for the exported model) or ``"layout"`` (our
         encoding alone); see :mod:`.adapter`. ``timeout_s``, ``nets_per_build``: for the builds."""
@@ -90,8 +97,9 @@ class EmulatedCoreExecutor(Executor):
         self.provenance = Provenance()
         self.provenance_per_run: list[Provenance] = []
 
-    def run_description(self, network: EmulatedNetwork, inputs: Mapping[str, np.ndarray],
-                        steps: int | None = None) -> Recording:
+    def run_description(
+        self, network: EmulatedNetwork, inputs: Mapping[str, np.ndarray], steps: int | None = None
+    ) -> Recording:
         """Simulate ``network`` on ``inputs``; ``steps`` is needed only when there are no sources."""
         spikes_in = source_spikes(network, inputs)
         if spikes_in:
@@ -144,8 +152,9 @@ class EmulatedCoreExecutor(Executor):
     def _build_cores(self, network: EmulatedNetwork, population) -> list[tuple[slice, EmulatedCore]]:
         """The population's cores with their synaptic rows, keyed ``(matrix index, pre neuron)``."""
         incoming = [(index, m) for index, m in enumerate(network.matrices) if m.post == population.name]
-        longest = max((int(np.asarray(m.delays_steps)[m.existing()].max()) for _, m in incoming
-                       if m.existing().any()), default=1)
+        longest = max(
+            (int(np.asarray(m.delays_steps)[m.existing()].max()) for _, m in incoming if m.existing().any()), default=1
+        )
         slots = min(1 << n_bits(longest), population.max_delay_slots())
         neuron_bits = n_bits(min(population.size, population.neurons_per_core))
         cores = []
@@ -158,11 +167,17 @@ class EmulatedCoreExecutor(Executor):
                 kind = SYNAPSE_TYPES.index(matrix.synapse_type)
                 for pre in np.flatnonzero(existing.any(axis=1)):
                     targets = np.flatnonzero(existing[pre])
-                    rows[(index, int(pre))] = synaptic_word(weights[pre, targets], delays[pre, targets], kind,
-                                                            targets, neuron_bits, slots)
-            core = EmulatedCore(population.parameters.select(neurons), population.ring_buffer_shifts,
-                                delay_slots=slots, neuron_bits=neuron_bits, rows=rows,
-                                application=self.application)
+                    rows[(index, int(pre))] = synaptic_word(
+                        weights[pre, targets], delays[pre, targets], kind, targets, neuron_bits, slots
+                    )
+            core = EmulatedCore(
+                population.parameters.select(neurons),
+                population.ring_buffer_shifts,
+                delay_slots=slots,
+                neuron_bits=neuron_bits,
+                rows=rows,
+                application=self.application,
+            )
             cores.append((neurons, core))
         return cores
 
@@ -174,9 +189,15 @@ class EmulatedCoreExecutor(Executor):
         """Several ``(network, inputs)`` at once (their sPyNNaker builds share a few processes).
         ``provenance_per_run`` holds each network's counts, in order."""
         from .adapter import run_networks
+
         checked = [(network, input_dict(network, inputs)) for network, inputs in jobs]
-        results = run_networks(self, checked, integers_from=self.integers_from, timeout_s=self.timeout_s,
-                               nets_per_build=self.nets_per_build)
+        results = run_networks(
+            self,
+            checked,
+            integers_from=self.integers_from,
+            timeout_s=self.timeout_s,
+            nets_per_build=self.nets_per_build,
+        )
         self.provenance_per_run = [provenance for _, provenance in results]
         return [recording for recording, _ in results]
 

@@ -29,6 +29,7 @@ Signatures (all on the ARM code copied to ITCM; functions are the targets of ``b
   (the state write-back routine walks the same records but calls nothing). Calling it derives R_membrane, exp_TC,
   T_refract and the synaptic decay/init on the emulated core.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,8 +76,16 @@ class CoreLayout:
 
     def located_part(self) -> tuple:
         """What :func:`locate` finds by structure (the fingerprint compared with a verified release)."""
-        return (self.neuron_update, self.neuron_transfer, self.load_parameters, self.timer_callback,
-                self.globals_anchor, self.anchor_offsets, self.process_synaptic_row, self.synapse_anchor)
+        return (
+            self.neuron_update,
+            self.neuron_transfer,
+            self.load_parameters,
+            self.timer_callback,
+            self.globals_anchor,
+            self.anchor_offsets,
+            self.process_synaptic_row,
+            self.synapse_anchor,
+        )
 
 
 # Fields of the static-variable block (offsets from the anchor) and what the emulator puts there:
@@ -93,24 +102,74 @@ class CoreLayout:
 #   (entries - 1), ring_buffers (pointer), saturation_count, skipped_synapses (late), processed_synapses
 KNOWN_RELEASES: dict[str, CoreLayout] = {
     "1!7.4.1": CoreLayout(
-        release="1!7.4.1", neuron_update=0x220C, neuron_transfer=0x2928, load_parameters=0x16B4, timer_callback=0x3F4,
+        release="1!7.4.1",
+        neuron_update=0x220C,
+        neuron_transfer=0x2928,
+        load_parameters=0x16B4,
+        timer_callback=0x3F4,
         globals_anchor=0x400168,
-        fields=dict(value_recording_control=0x00, value_buffers=0x04, value_indexes=0x08,
-                    spike_recording_control=0x0C, spike_bitfield=0x10, spike_indexes=0x14,
-                    n_steps_per_timestep=0x4C, neuron_array=0x50, synapse_array=0x54,
-                    threshold_array=0x58, n_neurons=0x5C, n_current_sources=0x64, use_key=0x70,
-                    n_neurons_peak=0x74, n_synapse_types=0x78, ring_buffer_shifts=0x80),
+        fields=dict(
+            value_recording_control=0x00,
+            value_buffers=0x04,
+            value_indexes=0x08,
+            spike_recording_control=0x0C,
+            spike_bitfield=0x10,
+            spike_indexes=0x14,
+            n_steps_per_timestep=0x4C,
+            neuron_array=0x50,
+            synapse_array=0x54,
+            threshold_array=0x58,
+            n_neurons=0x5C,
+            n_current_sources=0x64,
+            use_key=0x70,
+            n_neurons_peak=0x74,
+            n_synapse_types=0x78,
+            ring_buffer_shifts=0x80,
+        ),
         anchor_offsets=dict(
-            neuron_update=(0x0, 0x4, 0x8, 0xC, 0x10, 0x14, 0x20, 0x30, 0x34, 0x38, 0x3C, 0x40, 0x44,
-                           0x48, 0x4C, 0x50, 0x54, 0x58, 0x5C, 0x64, 0x70, 0x7C, 0x84, 0x88, 0x8C),
+            neuron_update=(
+                0x0,
+                0x4,
+                0x8,
+                0xC,
+                0x10,
+                0x14,
+                0x20,
+                0x30,
+                0x34,
+                0x38,
+                0x3C,
+                0x40,
+                0x44,
+                0x48,
+                0x4C,
+                0x50,
+                0x54,
+                0x58,
+                0x5C,
+                0x64,
+                0x70,
+                0x7C,
+                0x84,
+                0x88,
+                0x8C,
+            ),
             neuron_transfer=(0x54, 0x5C, 0x74, 0x78, 0x80),
             load_parameters=(0x0, 0x18, 0x4C, 0x50, 0x54, 0x58),
             process_synaptic_row=(0xC, 0x28, 0x2C, 0x38, 0x3C, 0x40, 0x44, 0x48, 0x4C, 0x50),
         ),
-        process_synaptic_row=0xC08, synapse_anchor=0x400114,
-        synapse_fields=dict(type_index_bits=0x0C, delay_mask=0x28, delay_field_mask=0x2C, ring_buffer_mask=0x38,
-                            ring_buffers=0x3C, processed_synapses=0x48, skipped_synapses=0x4C,
-                            saturation_count=0x50),
+        process_synaptic_row=0xC08,
+        synapse_anchor=0x400114,
+        synapse_fields=dict(
+            type_index_bits=0x0C,
+            delay_mask=0x28,
+            delay_field_mask=0x2C,
+            ring_buffer_mask=0x38,
+            ring_buffers=0x3C,
+            processed_synapses=0x48,
+            skipped_synapses=0x4C,
+            saturation_count=0x50,
+        ),
     ),
 }
 
@@ -120,12 +179,17 @@ def disassemble(image: AplxImage) -> list[Instruction]:
     try:
         import capstone
     except ImportError as error:  # part of the `spinnaker` extra
-        raise ExecutorError(f"capstone is needed to locate routines in {image.path.name} ({error}); "
-                            "install the project's `spinnaker` extra") from None
+        raise ExecutorError(
+            f"capstone is needed to locate routines in {image.path.name} ({error}); "
+            "install the project's `spinnaker` extra"
+        ) from None
     decoder = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_ARM)
     decoder.skipdata = True
-    return [Instruction(i.address, i.mnemonic, i.op_str)
-            for i in decoder.disasm(image.itcm, ITCM_BASE) if i.mnemonic != ".byte"]
+    return [
+        Instruction(i.address, i.mnemonic, i.op_str)
+        for i in decoder.disasm(image.itcm, ITCM_BASE)
+        if i.mnemonic != ".byte"
+    ]
 
 
 def _word(code: bytes, address: int) -> int | None:
@@ -216,11 +280,17 @@ def _accum_multiplies(instructions: list[Instruction]) -> int:
         if instruction.mnemonic != "smull":
             continue
         lo, hi = [part.strip() for part in instruction.operands.split(",")[:2]]
-        window = instructions[index + 1: index + 4]
-        shifted = [i.operands.split(",")[0] for i in window
-                   if i.mnemonic == "lsl" and re.fullmatch(rf"\w+, {hi}, #(?:0x11|17)", i.operands)]
-        if any(i.mnemonic == "orr" and re.fullmatch(rf"{x}, {x}, {lo}, lsr #(?:0xf|15)", i.operands)
-               for x in shifted for i in window):
+        window = instructions[index + 1 : index + 4]
+        shifted = [
+            i.operands.split(",")[0]
+            for i in window
+            if i.mnemonic == "lsl" and re.fullmatch(rf"\w+, {hi}, #(?:0x11|17)", i.operands)
+        ]
+        if any(
+            i.mnemonic == "orr" and re.fullmatch(rf"{x}, {x}, {lo}, lsr #(?:0xf|15)", i.operands)
+            for x in shifted
+            for i in window
+        ):
             found += 1
     return found
 
@@ -228,9 +298,11 @@ def _accum_multiplies(instructions: list[Instruction]) -> int:
 def _unique(candidates: list[int], what: str, image: AplxImage) -> int:
     if len(candidates) != 1:
         found = ", ".join(f"0x{c:x}" for c in candidates) or "none"
-        raise ExecutorError(f"{image.path.name}: the {what} signature matched {len(candidates)} routines "
-                            f"({found}); expected exactly one. This is not an IF_curr_exp binary this "
-                            "emulator knows: see docs/emulated_core.md, 'Another release'")
+        raise ExecutorError(
+            f"{image.path.name}: the {what} signature matched {len(candidates)} routines "
+            f"({found}); expected exactly one. This is not an IF_curr_exp binary this "
+            "emulator knows: see docs/emulated_core.md, 'Another release'"
+        )
     return candidates[0]
 
 
@@ -238,41 +310,74 @@ def locate(image: AplxImage) -> CoreLayout:
     """Find the routines and the anchor by structure (unchecked; see :func:`checked_layout`)."""
     program = _Program(image)
     functions = program.functions
-    update = _unique([e for e, body in functions.items()
-                      if _accum_multiplies(body) >= 2 and _count(body, "add", r", lsl #5$")],
-                     "neuron update (32-byte neuron_t stride + two smull/lsl #17/orr lsr #15)", image)
-    transfer = _unique([e for e, body in functions.items()
-                        if _count(body, "ldrh", r"\[\w+, #2\]!$") and _count(body, "lsl", r"^\w+, \w+, \w+$")
-                        and _count(body, "umull", "") and _count(body, "mla", "") and
-                        _count(body, "strh", "")],
-                       "ring-buffer transfer (ldrh [rN, #2]! + lsl by register + umull/mla)", image)
-    anchors = {value for _, value in program.literal_loads(update)} & \
-        {value for _, value in program.literal_loads(transfer)}
+    update = _unique(
+        [e for e, body in functions.items() if _accum_multiplies(body) >= 2 and _count(body, "add", r", lsl #5$")],
+        "neuron update (32-byte neuron_t stride + two smull/lsl #17/orr lsr #15)",
+        image,
+    )
+    transfer = _unique(
+        [
+            e
+            for e, body in functions.items()
+            if _count(body, "ldrh", r"\[\w+, #2\]!$")
+            and _count(body, "lsl", r"^\w+, \w+, \w+$")
+            and _count(body, "umull", "")
+            and _count(body, "mla", "")
+            and _count(body, "strh", "")
+        ],
+        "ring-buffer transfer (ldrh [rN, #2]! + lsl by register + umull/mla)",
+        image,
+    )
+    anchors = {value for _, value in program.literal_loads(update)} & {
+        value for _, value in program.literal_loads(transfer)
+    }
     anchors = [a for a in anchors if image.bss_start <= a < image.bss_end]
     anchor = _unique(sorted(anchors), ".bss anchor (literal shared by update and transfer inside .bss)", image)
-    timer = _unique([e for e in program.entries
-                     if transfer in program.calls(e) and any(
-                         value in functions and update in program.calls(value)
-                         for _, value in program.literal_loads(e))],
-                    "timer callback (calls the transfer, schedules a callback that calls the update)", image)
-    loader = _unique([e for e, body in functions.items()
-                      if anchor in {v for _, v in program.literal_loads(e)}
-                      and _count(body, "add", r"^(\w+), \1, #0x24$") and _count(body, "add", r"^(\w+), \1, #0x18$")
-                      and _count(body, "add", r", lsl #5$") and len(program.calls(e)) >= 3],
-                     "parameter loader (36-byte parameter, 32-byte neuron and 24-byte synapse strides, "
-                     "calls to the divide and exponential routines)", image)
-    saturation_literals = {e for e, body in functions.items()
-                           if 0xFFFF0000 in {v for _, v in program.literal_loads(e)}}
-    row = _unique([e for e in sorted(saturation_literals)
-                   if _count(functions[e], "tst", r"^\w+, \w+$") and _count(functions[e], "ldrh", r"\[\w+, \w+\]$")
-                   and _count(functions[e], "strh", r"\[\w+, \w+\]$")],
-                  "synaptic-row processing (ldrh/strh [rA, rB] around a tst with 0xffff0000)", image)
-    synapse_anchor = _unique(sorted({v for _, v in program.literal_loads(row)
-                                     if image.bss_start <= v < image.bss_end}),
-                             "synapse .bss anchor (literal of the row processing inside .bss)", image)
-    offsets = {name: program.anchor_offsets(entry, anchor)
-               for name, entry in (("neuron_update", update), ("neuron_transfer", transfer),
-                                   ("load_parameters", loader))}
+    timer = _unique(
+        [
+            e
+            for e in program.entries
+            if transfer in program.calls(e)
+            and any(value in functions and update in program.calls(value) for _, value in program.literal_loads(e))
+        ],
+        "timer callback (calls the transfer, schedules a callback that calls the update)",
+        image,
+    )
+    loader = _unique(
+        [
+            e
+            for e, body in functions.items()
+            if anchor in {v for _, v in program.literal_loads(e)}
+            and _count(body, "add", r"^(\w+), \1, #0x24$")
+            and _count(body, "add", r"^(\w+), \1, #0x18$")
+            and _count(body, "add", r", lsl #5$")
+            and len(program.calls(e)) >= 3
+        ],
+        "parameter loader (36-byte parameter, 32-byte neuron and 24-byte synapse strides, "
+        "calls to the divide and exponential routines)",
+        image,
+    )
+    saturation_literals = {e for e, body in functions.items() if 0xFFFF0000 in {v for _, v in program.literal_loads(e)}}
+    row = _unique(
+        [
+            e
+            for e in sorted(saturation_literals)
+            if _count(functions[e], "tst", r"^\w+, \w+$")
+            and _count(functions[e], "ldrh", r"\[\w+, \w+\]$")
+            and _count(functions[e], "strh", r"\[\w+, \w+\]$")
+        ],
+        "synaptic-row processing (ldrh/strh [rA, rB] around a tst with 0xffff0000)",
+        image,
+    )
+    synapse_anchor = _unique(
+        sorted({v for _, v in program.literal_loads(row) if image.bss_start <= v < image.bss_end}),
+        "synapse .bss anchor (literal of the row processing inside .bss)",
+        image,
+    )
+    offsets = {
+        name: program.anchor_offsets(entry, anchor)
+        for name, entry in (("neuron_update", update), ("neuron_transfer", transfer), ("load_parameters", loader))
+    }
     offsets["process_synaptic_row"] = program.anchor_offsets(row, synapse_anchor)
     return CoreLayout("(located)", update, transfer, loader, timer, anchor, {}, offsets, row, synapse_anchor, {})
 
@@ -290,15 +395,21 @@ def checked_layout(image: AplxImage, release: str) -> CoreLayout:
     """Locate the routines in ``image`` and check them against the verified layout of ``release``."""
     located = locate(image)
     known = KNOWN_RELEASES.get(release)
-    described = (f"located: update 0x{located.neuron_update:x}, transfer 0x{located.neuron_transfer:x}, "
-                 f"loader 0x{located.load_parameters:x}, timer callback 0x{located.timer_callback:x}, "
-                 f"row processing 0x{located.process_synaptic_row:x}, anchors 0x{located.globals_anchor:x} and "
-                 f"0x{located.synapse_anchor:x}, anchor offsets {located.anchor_offsets}")
+    described = (
+        f"located: update 0x{located.neuron_update:x}, transfer 0x{located.neuron_transfer:x}, "
+        f"loader 0x{located.load_parameters:x}, timer callback 0x{located.timer_callback:x}, "
+        f"row processing 0x{located.process_synaptic_row:x}, anchors 0x{located.globals_anchor:x} and "
+        f"0x{located.synapse_anchor:x}, anchor offsets {located.anchor_offsets}"
+    )
     if known is None:
-        raise ExecutorError(f"sPyNNaker {release} is not a release the emulated core has been verified on "
-                            f"(known: {', '.join(KNOWN_RELEASES)}); {described}. See docs/emulated_core.md, "
-                            "'Another release', to verify and add it")
+        raise ExecutorError(
+            f"sPyNNaker {release} is not a release the emulated core has been verified on "
+            f"(known: {', '.join(KNOWN_RELEASES)}); {described}. See docs/emulated_core.md, "
+            "'Another release', to verify and add it"
+        )
     if located.located_part() != known.located_part():
-        raise ExecutorError(f"{image.path}: the binary does not match the verified layout of sPyNNaker {release} "
-                            f"({described}); refusing to guess. See docs/emulated_core.md, 'Another release'")
+        raise ExecutorError(
+            f"{image.path}: the binary does not match the verified layout of sPyNNaker {release} "
+            f"({described}); refusing to guess. See docs/emulated_core.md, 'Another release'"
+        )
     return known

@@ -31,10 +31,50 @@ representable: its time constants give integer du/dv, its weights equal ``intege
 :class:`Loihi2Model` deterministically and refuses (naming the field) anything that is not
 representable, so the integers never silently differ from the network they came from.
 """
+
 from __future__ import annotations
 
-from .formats import (TARGET, Loihi2Format, FORMAT, SIGN_MODES, DEFAULT_VTH, VTH_METADATA, READOUT_VTH)
-from .model import (Loihi2Neurons, Loihi2Synapses, Loihi2Model, effective_weights, sign_mode_of, effective_bias, uniform, check_neuron_limits, decay_integers, bias_encoding, incoming_scale, integer_model, encode_projection)
-from .quantizer import (QuantChange, QuantReport, quantize_weights, quantize_network)
+from .formats import TARGET, Loihi2Format, FORMAT, SIGN_MODES, DEFAULT_VTH, VTH_METADATA, READOUT_VTH
+from .model import (
+    Loihi2Neurons,
+    Loihi2Synapses,
+    Loihi2Model,
+    effective_weights,
+    sign_mode_of,
+    effective_bias,
+    uniform,
+    check_neuron_limits,
+    decay_integers,
+    bias_encoding,
+    incoming_scale,
+    integer_model,
+    encode_projection,
+)
+from .quantizer import QuantChange, QuantReport, quantize_weights, quantize_network
 
-__all__ = ["TARGET", "Loihi2Format", "FORMAT", "SIGN_MODES", "DEFAULT_VTH", "VTH_METADATA", "READOUT_VTH", "Loihi2Neurons", "Loihi2Synapses", "Loihi2Model", "effective_weights", "sign_mode_of", "effective_bias", "uniform", "check_neuron_limits", "decay_integers", "bias_encoding", "incoming_scale", "integer_model", "encode_projection", "QuantChange", "QuantReport", "quantize_weights", "quantize_network"]
+__all__ = [
+    "TARGET",
+    "Loihi2Format",
+    "FORMAT",
+    "SIGN_MODES",
+    "DEFAULT_VTH",
+    "VTH_METADATA",
+    "READOUT_VTH",
+    "Loihi2Neurons",
+    "Loihi2Synapses",
+    "Loihi2Model",
+    "effective_weights",
+    "sign_mode_of",
+    "effective_bias",
+    "uniform",
+    "check_neuron_limits",
+    "decay_integers",
+    "bias_encoding",
+    "incoming_scale",
+    "integer_model",
+    "encode_projection",
+    "QuantChange",
+    "QuantReport",
+    "quantize_weights",
+    "quantize_network",
+]

@@ -1,4 +1,5 @@
 """Loihi 2's integer formats as Lava 0.10.0's bit-accurate models see them (docs/loihi2.md §L1, §L2)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,19 +34,22 @@ class Loihi2Format:
     weight_magnitude_bits: int = 8
     weight_mantissa_bits_ir: int = 9
     weight_range: tuple[tuple[str, int, int], ...] = (
-        ("mixed", -256, 255), ("excitatory", 0, 255), ("inhibitory", -255, 0))
+        ("mixed", -256, 255),
+        ("excitatory", 0, 255),
+        ("inhibitory", -255, 0),
+    )
     weight_exp_range: tuple[int, int] = (-8, 7)
     quantizer_weight_exp_range: tuple[int, int] = (0, 7)
     decay_range: tuple[int, int] = (0, 4095)
     decay_unity: int = 4096
     state_bits: int = 24
-    vth_range: tuple[int, int] = (0, 2 ** 17 - 1)
+    vth_range: tuple[int, int] = (0, 2**17 - 1)
     bias_mant_range: tuple[int, int] = (-4096, 4095)
     bias_exp_range: tuple[int, int] = (0, 7)
     delay_range: tuple[int, int] = (0, 62)
     activation_shift: int = 6
     threshold_shift: int = 6
-    max_abs_activation: int = 2 ** 25 - 1
+    max_abs_activation: int = 2**25 - 1
 
     @property
     def state_limit(self) -> int:
@@ -61,7 +65,7 @@ class Loihi2Format:
 
 FORMAT = Loihi2Format()
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")
-DEFAULT_VTH = 2 ** 13
+DEFAULT_VTH = 2**13
 """Default threshold mantissa: v reaches threshold at 2**19, leaving 16 thresholds of headroom to
 the 24-bit saturation."""
 VTH_METADATA = "loihi2_vth"
@@ -70,4 +74,3 @@ only for a population without incoming projections, whose scale cannot come from
 READOUT_VTH = FORMAT.vth_range[1]
 """Leaky-integrator readouts become LIFs with the largest threshold; v can only exceed 64 * READOUT_VTH
 (8388544) inside 63 LSBs of the saturation value, which the quantization report states in network units."""
-

@@ -1,5 +1,6 @@
 """The integer Loihi 2 model of a quantized network (Lava LIF and Dense / DelayDense parameters) and
 the deterministic encoding that refuses anything not representable (docs/loihi2.md §L4)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -109,8 +110,10 @@ _TOLERANCE = 1e-6
 def _whole(value: float, field: str, meaning: str) -> int:
     nearest = round(value)
     if abs(value - nearest) > _TOLERANCE * max(1.0, abs(value)):
-        raise TargetLimitError(f"{field}: {meaning} is {value!r}, not a whole number; quantize the "
-                               "network for loihi2 first (quantize_network)")
+        raise TargetLimitError(
+            f"{field}: {meaning} is {value!r}, not a whole number; quantize the "
+            "network for loihi2 first (quantize_network)"
+        )
     return int(nearest)
 
 
@@ -118,8 +121,10 @@ def uniform(value: Any, size: int, field: str, why: str) -> float:
     """The single value of a per-neuron parameter that Loihi holds once per population."""
     vector = as_vector(value, size)
     if np.any(vector != vector[0]):
-        raise TargetLimitError(f"{field}: per-neuron values {vector.min()}..{vector.max()} but Loihi 2 "
-                               f"holds {why} once per LIF process (allowed: one value per population)")
+        raise TargetLimitError(
+            f"{field}: per-neuron values {vector.min()}..{vector.max()} but Loihi 2 "
+            f"holds {why} once per LIF process (allowed: one value per population)"
+        )
     return float(vector[0])
 
 
@@ -133,8 +138,10 @@ def check_neuron_limits(network: Network, index: int) -> None:
         if np.any(as_vector(population.reset, population.size) != 0):
             raise TargetLimitError(f"{field}.reset: Loihi 2 resets v to 0 (allowed: 0)")
         if population.refractory_steps != 0:
-            raise TargetLimitError(f"{field}.refractory_steps: {population.refractory_steps}, but Lava's "
-                                   "fixed-point LIF has no refractory period (allowed: 0)")
+            raise TargetLimitError(
+                f"{field}.refractory_steps: {population.refractory_steps}, but Lava's "
+                "fixed-point LIF has no refractory period (allowed: 0)"
+            )
         uniform(population.threshold, population.size, f"{field}.threshold", "vth")
     uniform(population.tau_m_ms, population.size, f"{field}.tau_m_ms", "dv")
     uniform(population.tau_syn_ms, population.size, f"{field}.tau_syn_ms", "du")
@@ -155,14 +162,16 @@ def bias_encoding(bias_lsb: np.ndarray, field: str) -> tuple[np.ndarray, np.ndar
     low, high = FORMAT.bias_mant_range
     for neuron, value in enumerate(bias_lsb):
         for exponent in range(FORMAT.bias_exp_range[0], FORMAT.bias_exp_range[1] + 1):
-            scaled = value / 2.0 ** exponent
+            scaled = value / 2.0**exponent
             if round(scaled) <= high and round(scaled) >= low:
                 mant[neuron] = _whole(scaled, f"{field}[{neuron}]", f"bias in units of 2**{exponent} LSB")
                 exp[neuron] = exponent
                 break
         else:
-            raise TargetLimitError(f"{field}[{neuron}]: bias of {value} v-LSBs exceeds Loihi 2's range "
-                                   f"(allowed: |bias_mant| <= {high} with bias_exp <= {FORMAT.bias_exp_range[1]})")
+            raise TargetLimitError(
+                f"{field}[{neuron}]: bias of {value} v-LSBs exceeds Loihi 2's range "
+                f"(allowed: |bias_mant| <= {high} with bias_exp <= {FORMAT.bias_exp_range[1]})"
+            )
     return mant, exp
 
 
@@ -174,9 +183,11 @@ def incoming_scale(network: Network, population: str) -> float | None:
     first = next(iter(scales.values()))
     for name, scale in scales.items():
         if abs(scale - first) > _TOLERANCE * first:
-            raise TargetLimitError(f"projection {name!r}: weight scale {scale} differs from {first} of the other "
-                                   f"projections into {population!r}; on Loihi 2 every input of a population "
-                                   "adds to the same u (allowed: one scale per post population)")
+            raise TargetLimitError(
+                f"projection {name!r}: weight scale {scale} differs from {first} of the other "
+                f"projections into {population!r}; on Loihi 2 every input of a population "
+                "adds to the same u (allowed: one scale per post population)"
+            )
     return first
 
 
@@ -184,8 +195,10 @@ def integer_model(network: Network) -> Loihi2Model:
     """Integer Loihi 2 parameters of a network quantized for ``loihi2`` (see the module docstring)."""
     for index, projection in enumerate(network.projections):
         if projection.weight_format is None or projection.weight_format.target != TARGET:
-            raise TargetLimitError(f"projections[{index}] ({projection.name!r}): not quantized for loihi2 "
-                                   "(run quantize_network or `neurodelay quantize --target loihi2`)")
+            raise TargetLimitError(
+                f"projections[{index}] ({projection.name!r}): not quantized for loihi2 "
+                "(run quantize_network or `neurodelay quantize --target loihi2`)"
+            )
     neurons = []
     for index, population in enumerate(network.populations):
         if population.kind == "spike_source":
@@ -198,8 +211,11 @@ def integer_model(network: Network) -> Loihi2Model:
         scale = incoming_scale(network, population.name)
         readout = isinstance(population, LeakyIntegrator)
         if scale is None:  # no input: the quantizer's choice is kept in the population's metadata
-            v_per_unit = 64.0 * int(population.metadata.get(VTH_METADATA, DEFAULT_VTH)) / (
-                1.0 if readout else uniform(population.threshold, population.size, f"{field}.threshold", "vth"))
+            v_per_unit = (
+                64.0
+                * int(population.metadata.get(VTH_METADATA, DEFAULT_VTH))
+                / (1.0 if readout else uniform(population.threshold, population.size, f"{field}.threshold", "vth"))
+            )
         else:
             v_per_unit = 64.0 / scale / decay_factor
         if readout:
@@ -208,14 +224,26 @@ def integer_model(network: Network) -> Loihi2Model:
             threshold = uniform(population.threshold, population.size, f"{field}.threshold", "vth")
             vth = _whole(v_per_unit * threshold / 64.0, f"{field}.threshold", "64*vth/threshold scaled threshold")
             if not FORMAT.vth_range[0] <= vth <= FORMAT.vth_range[1]:
-                raise TargetLimitError(f"{field}.threshold: encodes to vth={vth} (allowed: "
-                                       f"{FORMAT.vth_range[0]}..{FORMAT.vth_range[1]})")
+                raise TargetLimitError(
+                    f"{field}.threshold: encodes to vth={vth} (allowed: {FORMAT.vth_range[0]}..{FORMAT.vth_range[1]})"
+                )
             v_per_unit = 64.0 * vth / threshold
         bias_lsb = v_per_unit * (1.0 - alpha) * as_vector(population.bias, population.size)
         bias_mant, bias_exp = bias_encoding(bias_lsb, f"{field}.bias")
-        neurons.append(Loihi2Neurons(population.name, population.size, du, dv, vth, bias_mant, bias_exp,
-                                     u_per_unit=v_per_unit * decay_factor, v_per_unit=v_per_unit,
-                                     readout=readout))
+        neurons.append(
+            Loihi2Neurons(
+                population.name,
+                population.size,
+                du,
+                dv,
+                vth,
+                bias_mant,
+                bias_exp,
+                u_per_unit=v_per_unit * decay_factor,
+                v_per_unit=v_per_unit,
+                readout=readout,
+            )
+        )
     synapses = [encode_projection(network, index) for index in range(len(network.projections))]
     return Loihi2Model(network.name, {s.name: s.size for s in network.sources()}, tuple(neurons), tuple(synapses))
 
@@ -226,7 +254,12 @@ def encode_projection(network: Network, index: int) -> Loihi2Synapses:
     existing = projection.existing()
     weights = np.where(existing, projection.integer_weights, 0)
     delays = np.where(existing, projection.integer_delays(), 0)
-    return Loihi2Synapses(projection.name, projection.pre, projection.post, weights.astype(np.int64),
-                          delays.astype(np.int64), int(projection.weight_format.exponent),
-                          sign_mode_of(weights[existing]))
-
+    return Loihi2Synapses(
+        projection.name,
+        projection.pre,
+        projection.post,
+        weights.astype(np.int64),
+        delays.astype(np.int64),
+        int(projection.weight_format.exponent),
+        sign_mode_of(weights[existing]),
+    )

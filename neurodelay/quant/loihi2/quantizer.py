@@ -1,4 +1,5 @@
 """The post-training quantizer for Loihi 2 and its report (docs/loihi2.md §L4)."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ class QuantReport(ChipReport):
     def add(self, field_name: str, kind: str, changed: np.ndarray, error: np.ndarray, unit: str) -> None:
         count = int(np.count_nonzero(changed))
         if count:
-            self.changes.append(QuantChange(field_name, kind, count, int(changed.size),
-                                            float(np.max(np.abs(error[changed]))), unit))
+            self.changes.append(
+                QuantChange(field_name, kind, count, int(changed.size), float(np.max(np.abs(error[changed]))), unit)
+            )
 
     def count(self, kind: str) -> int:
         return sum(change.count for change in self.changes if change.kind == kind)
@@ -49,8 +51,10 @@ class QuantReport(ChipReport):
     def lines(self) -> list[str]:
         if not self.changes:
             return ["loihi2 quantization: lossless"]
-        return [f"{c.field}: {c.kind} {c.count}/{c.total} (max |error| {c.max_abs_error:.4g} {c.unit})"
-                for c in self.changes]
+        return [
+            f"{c.field}: {c.kind} {c.count}/{c.total} (max |error| {c.max_abs_error:.4g} {c.unit})"
+            for c in self.changes
+        ]
 
 
 def _snap_decays(population, dt_ms: float, where: str, report: QuantReport):
@@ -59,11 +63,16 @@ def _snap_decays(population, dt_ms: float, where: str, report: QuantReport):
     du_exact = FORMAT.decay_unity - 1 - FORMAT.decay_unity * beta[0]
     dv_exact = FORMAT.decay_unity * (1.0 - alpha[0])
     du = int(np.clip(np.floor(du_exact + 0.5), 0, FORMAT.decay_range[1] - 1))  # du = 4095 means tau_syn = 0
-    dv = int(np.clip(np.floor(dv_exact + 0.5), 1, FORMAT.decay_range[1]))      # dv = 0 means tau_m = infinity
+    dv = int(np.clip(np.floor(dv_exact + 0.5), 1, FORMAT.decay_range[1]))  # dv = 0 means tau_m = infinity
     for name, exact, chosen, low, high in (("tau_syn_ms", du_exact, du, 0, 4094), ("tau_m_ms", dv_exact, dv, 1, 4095)):
         clipped = not (low - 0.5 <= exact <= high + 0.5)
-        report.add(f"{where}.{name}", "clipped" if clipped else "rounded",
-                   np.array([abs(exact - chosen) > 1e-12]), np.array([exact - chosen]), "1/4096 decay")
+        report.add(
+            f"{where}.{name}",
+            "clipped" if clipped else "rounded",
+            np.array([abs(exact - chosen) > 1e-12]),
+            np.array([exact - chosen]),
+            "1/4096 decay",
+        )
     beta_q = (FORMAT.decay_unity - 1 - du) / FORMAT.decay_unity
     alpha_q = (FORMAT.decay_unity - dv) / FORMAT.decay_unity
     return -dt_ms / math.log(alpha_q), -dt_ms / math.log(beta_q)
@@ -75,19 +84,20 @@ def _quantize_bias(bias_lsb: np.ndarray, where: str, report: QuantReport) -> np.
     top = FORMAT.bias_exp_range[1]
     exponent = np.zeros(bias_lsb.shape)
     for candidate in range(top, -1, -1):
-        fits = np.floor(bias_lsb / 2.0 ** candidate + 0.5)
+        fits = np.floor(bias_lsb / 2.0**candidate + 0.5)
         exponent = np.where((fits >= low) & (fits <= high), candidate, exponent)
-    mant = np.floor(bias_lsb / 2.0 ** exponent + 0.5)
+    mant = np.floor(bias_lsb / 2.0**exponent + 0.5)
     clipped = (mant < low) | (mant > high)
     mant = np.clip(mant, low, high)
-    encoded = mant * 2.0 ** exponent
+    encoded = mant * 2.0**exponent
     report.add(where, "clipped", clipped, bias_lsb - encoded, "v LSB")
     report.add(where, "rounded", ~clipped & (encoded != bias_lsb), bias_lsb - encoded, "v LSB")
     return encoded
 
 
-def quantize_weights(values: np.ndarray, existing: np.ndarray, sign_mode: str, where: str,
-                     report: QuantReport) -> tuple[np.ndarray, int]:
+def quantize_weights(
+    values: np.ndarray, existing: np.ndarray, sign_mode: str, where: str, report: QuantReport
+) -> tuple[np.ndarray, int]:
     """Integer weights and weight_exp for ``values`` (= c_u * w / 64, integer LSBs at exponent 0).
 
     The exponent is the smallest in the quantizer's range whose mantissa grid holds max |value|
@@ -100,13 +110,14 @@ def quantize_weights(values: np.ndarray, existing: np.ndarray, sign_mode: str, w
     smallest = float(np.min(values[existing], initial=0.0))
     first, last = FORMAT.quantizer_weight_exp_range
     exponent = first
-    while exponent < last and not (largest / 2.0 ** exponent < high + step / 2
-                                   and smallest / 2.0 ** exponent >= low - step / 2):
+    while exponent < last and not (
+        largest / 2.0**exponent < high + step / 2 and smallest / 2.0**exponent >= low - step / 2
+    ):
         exponent += 1
-    mant = step * np.floor(values / 2.0 ** exponent / step + 0.5)
+    mant = step * np.floor(values / 2.0**exponent / step + 0.5)
     clipped = existing & ((mant < low) | (mant > high))
     mant = np.where(existing, np.clip(mant, low, high), 0).astype(np.int64)
-    error = values - mant * 2.0 ** exponent
+    error = values - mant * 2.0**exponent
     report.add(where, "clipped", clipped, error, "u/64 LSB")
     report.add(where, "zeroed", existing & ~clipped & (mant == 0) & (values != 0), error, "u/64 LSB")
     report.add(where, "rounded", existing & ~clipped & (mant != 0) & (error != 0), error, "u/64 LSB")
@@ -135,28 +146,37 @@ def quantize_network(network: Network, *, vth: int = DEFAULT_VTH) -> QuantizedNe
         tau_m, tau_syn = _snap_decays(population, network.dt_ms, field_name, report)
         snapped = replace(population, tau_m_ms=tau_m, tau_syn_ms=tau_syn)
         alpha, _, i_scale = decays(snapped, network.dt_ms)
-        reference = 1.0 if population.kind == "leaky_integrator" else uniform(
-            population.threshold, population.size, f"{field_name}.threshold", "vth")
+        reference = (
+            1.0
+            if population.kind == "leaky_integrator"
+            else uniform(population.threshold, population.size, f"{field_name}.threshold", "vth")
+        )
         v_per_unit = 64.0 * vth / reference
         leak = 1.0 - alpha[0]
-        bias_lsb = _quantize_bias(v_per_unit * leak * as_vector(population.bias, population.size),
-                                  f"{field_name}.bias", report)
-        populations.append(replace(snapped, bias=bias_lsb / (v_per_unit * leak),
-                                   metadata={**population.metadata, VTH_METADATA: vth}))
+        bias_lsb = _quantize_bias(
+            v_per_unit * leak * as_vector(population.bias, population.size), f"{field_name}.bias", report
+        )
+        populations.append(
+            replace(snapped, bias=bias_lsb / (v_per_unit * leak), metadata={**population.metadata, VTH_METADATA: vth})
+        )
         u_per_unit[population.name] = v_per_unit * leak * i_scale[0]
-        report.scales[population.name] = {"vth": vth if population.kind == "lif" else READOUT_VTH,
-                                          "v_per_unit": v_per_unit, "u_per_unit": u_per_unit[population.name],
-                                          "v_saturation_units": (FORMAT.state_limit - 1) / v_per_unit}
-    projections = [_quantize_projection(network, index, u_per_unit, report)
-                   for index in range(len(network.projections))]
+        report.scales[population.name] = {
+            "vth": vth if population.kind == "lif" else READOUT_VTH,
+            "v_per_unit": v_per_unit,
+            "u_per_unit": u_per_unit[population.name],
+            "v_saturation_units": (FORMAT.state_limit - 1) / v_per_unit,
+        }
+    projections = [
+        _quantize_projection(network, index, u_per_unit, report) for index in range(len(network.projections))
+    ]
     provenance = dict(network.provenance)
     provenance["quantization"] = report.to_dict()
-    return QuantizedNetwork(Network(network.name, network.dt_ms, tuple(populations), tuple(projections), provenance),
-                            report)
+    return QuantizedNetwork(
+        Network(network.name, network.dt_ms, tuple(populations), tuple(projections), provenance), report
+    )
 
 
-def _quantize_projection(network: Network, index: int, u_per_unit: dict[str, float],
-                         report: QuantReport) -> Projection:
+def _quantize_projection(network: Network, index: int, u_per_unit: dict[str, float], report: QuantReport) -> Projection:
     projection = network.projections[index]
     field_name = f"projections[{index}]"
     existing = projection.existing()
@@ -171,7 +191,18 @@ def _quantize_projection(network: Network, index: int, u_per_unit: dict[str, flo
     clipped = existing & (delays > top)
     delays = np.where(existing, np.clip(delays, 0, top), 0)
     report.add(f"{field_name}.delays_steps", "clipped", clipped, delays_exact - delays, "steps")
-    report.add(f"{field_name}.delays_steps", "rounded", existing & ~clipped & (delays != delays_exact),
-               delays_exact - delays, "steps")
-    return replace(projection, weights=weight_format.to_float(integers), delays_steps=delays.astype(np.int64),
-                   max_delay_steps=top, integer_weights=integers, weight_format=weight_format)
+    report.add(
+        f"{field_name}.delays_steps",
+        "rounded",
+        existing & ~clipped & (delays != delays_exact),
+        delays_exact - delays,
+        "steps",
+    )
+    return replace(
+        projection,
+        weights=weight_format.to_float(integers),
+        delays_steps=delays.astype(np.int64),
+        max_delay_steps=top,
+        integer_weights=integers,
+        weight_format=weight_format,
+    )

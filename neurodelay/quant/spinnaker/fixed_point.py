@@ -1,5 +1,6 @@
 """The chip's fixed-point arithmetic: s16.15 encoding, ``kdivk``, the table exponential and the
 constants the core derives at load time (docs/spinnaker.md §S1)."""
+
 from __future__ import annotations
 
 from decimal import Decimal, getcontext
@@ -8,8 +9,16 @@ from typing import Any
 import numpy as np
 
 from ...errors import TargetLimitError
-from .formats import (EXP_SATURATION_HIGH_BITS, EXP_ZERO_BELOW_BITS, S1615_FRACTION_BITS, S1615_MAX_BITS,
-                      S1615_MIN_BITS, S1615_ONE, U032_ONE_BITS)
+from .formats import (
+    EXP_SATURATION_HIGH_BITS,
+    EXP_ZERO_BELOW_BITS,
+    S1615_FRACTION_BITS,
+    S1615_MAX_BITS,
+    S1615_MIN_BITS,
+    S1615_ONE,
+    U032_ONE_BITS,
+)
+
 
 def encode_s1615(values: Any, field: str) -> np.ndarray:
     """s16.15 bits (int64 array) of ``values`` as the sPyNNaker host writes them: round half to even.
@@ -20,9 +29,11 @@ def encode_s1615(values: Any, field: str) -> np.ndarray:
     scaled = np.asarray(values, np.float64) * S1615_ONE
     bits = np.round(scaled)
     if np.any(~np.isfinite(bits)) or np.any(bits < S1615_MIN_BITS) or np.any(bits > S1615_MAX_BITS):
-        raise TargetLimitError(f"{field}: value(s) out of the SpiNNaker s16.15 range "
-                               f"(min {np.min(scaled) / S1615_ONE}, max {np.max(scaled) / S1615_ONE}); "
-                               "allowed: [-65536, 65535.99997]; lower voltage_scale_mv")
+        raise TargetLimitError(
+            f"{field}: value(s) out of the SpiNNaker s16.15 range "
+            f"(min {np.min(scaled) / S1615_ONE}, max {np.max(scaled) / S1615_ONE}); "
+            "allowed: [-65536, 65535.99997]; lower voltage_scale_mv"
+        )
     return bits.astype(np.int64)
 
 
@@ -47,8 +58,7 @@ def _exp_tables() -> tuple[list[int], list[int]]:
     getcontext().prec = 60
     e = Decimal(1).exp()
     integer_powers = [int((e ** (k - 13) * U032_ONE_BITS).to_integral_value()) for k in range(26)]
-    sixteenths = [int(((1 - (-Decimal(i) / 16).exp()) * U032_ONE_BITS).to_integral_value())
-                  for i in range(16)]
+    sixteenths = [int(((1 - (-Decimal(i) / 16).exp()) * U032_ONE_BITS).to_integral_value()) for i in range(16)]
     return integer_powers, sixteenths
 
 
@@ -125,4 +135,3 @@ def refractory_timesteps(tau_refrac_bits: int, timestep_bits: int) -> int:
     """The chip's ``T_refract = ceil(tau_refrac / ts)`` (integer part, +1 if any fraction bit is set)."""
     quotient = kdivk(tau_refrac_bits, timestep_bits)
     return (quotient >> S1615_FRACTION_BITS) + (1 if quotient & (S1615_ONE - 1) else 0)
-

@@ -1,5 +1,6 @@
 """Core placement: ring-buffer shift rule, delay slots per core, neurons per core and the delay
 extensions sPyNNaker 1!7.4.1 can build (docs/spinnaker.md §S3, §S4)."""
+
 from __future__ import annotations
 
 import math
@@ -8,17 +9,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import TargetLimitError
-from .formats import (DEFAULT_NEURONS_PER_CORE, DELAY_EXTENSION_STAGES, MAX_RING_BUFFER_BITS,
-                      MIN_AUTO_NEURONS_PER_CORE, SPYNNAKER_VERSION, SYNAPSE_TYPE_BITS)
+from .formats import (
+    DEFAULT_NEURONS_PER_CORE,
+    DELAY_EXTENSION_STAGES,
+    MAX_RING_BUFFER_BITS,
+    MIN_AUTO_NEURONS_PER_CORE,
+    SPYNNAKER_VERSION,
+    SYNAPSE_TYPE_BITS,
+)
 
 if TYPE_CHECKING:
     from .model import PopulationLayout, SynapseList
+
 
 def spynnaker_shift_rule(max_summed_weight_nA: float) -> int:
     """sPyNNaker's ring-buffer shift for an expected maximum summed weight (``get_ring_buffer_shifts``);
     the exporter pins each population's shift through it (``pynn_model.pinned_summed_weight``)."""
     power = 0 if max_summed_weight_nA <= 0 else int(math.ceil(max(0.0, math.log2(max_summed_weight_nA))))
-    return power + 1 if 2 ** power <= max_summed_weight_nA else power
+    return power + 1 if 2**power <= max_summed_weight_nA else power
 
 
 def n_bits(n_values: int) -> int:
@@ -57,9 +65,7 @@ def split_delay(spynnaker_delay_steps: np.ndarray, slots: int) -> tuple[np.ndarr
     return stage, delays - stage * slots
 
 
-
-def auto_neurons_per_core(n_neurons: int, needed_delay_steps: int,
-                          minimum: int = MIN_AUTO_NEURONS_PER_CORE) -> int:
+def auto_neurons_per_core(n_neurons: int, needed_delay_steps: int, minimum: int = MIN_AUTO_NEURONS_PER_CORE) -> int:
     """Neurons per core for a population: the largest power of two <= 256 (and >= ``minimum``)
     whose core holds ``needed_delay_steps`` delay slots without a delay extension; if none does,
     ``minimum`` (the most slots, extended by delay-extension stages)."""
@@ -71,9 +77,9 @@ def auto_neurons_per_core(n_neurons: int, needed_delay_steps: int,
     return minimum
 
 
-
-def check_delay_extensions(populations: dict[str, PopulationLayout], sizes: dict[str, int],
-                           synapses: list[SynapseList]) -> None:
+def check_delay_extensions(
+    populations: dict[str, PopulationLayout], sizes: dict[str, int], synapses: list[SynapseList]
+) -> None:
     """Raise :class:`TargetLimitError` for delay-extension set-ups sPyNNaker 1!7.4.1 cannot build.
 
     * One delay extension per pre population, with one stage length for all its targets: every
@@ -95,7 +101,8 @@ def check_delay_extensions(populations: dict[str, PopulationLayout], sizes: dict
                 raise TargetLimitError(
                     f"projections[{synapse_list.projection}]: population {synapse_list.pre_population!r} "
                     f"would need one delay extension with two stage lengths ({detail}); sPyNNaker allows "
-                    "one; give the post populations the same neurons_per_core (option neurons_per_core)")
+                    "one; give the post populations the same neurons_per_core (option neurons_per_core)"
+                )
             stage, _ = split_delay(synapse_list.delay_steps, post.slots)
             stages[synapse_list.pre_population] = max(stages.get(synapse_list.pre_population, 0), int(stage.max()))
     for synapse_list in synapses:
@@ -113,5 +120,5 @@ def check_delay_extensions(populations: dict[str, PopulationLayout], sizes: dict
             f"{synapse_list.pre_population!r} ({n_pre} neurons) to {post.name!r} ({on_core} neurons per core); "
             f"sPyNNaker {SPYNNAKER_VERSION} builds such stages correctly only when the pre population has "
             f"exactly as many neurons as a post core (any stage) or no more (one stage); allowed here: IR delays "
-            f"up to {limit - 1} steps; or choose neurons_per_core so that the delays fit on the core")
-
+            f"up to {limit - 1} steps; or choose neurons_per_core so that the delays fit on the core"
+        )
