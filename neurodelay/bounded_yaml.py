@@ -86,6 +86,7 @@ def check_expansion(root: yaml.Node) -> None:
     and depths are computed once per distinct node, so this is linear in the text)."""
     sizes: dict[int, int] = {}
     depths: dict[int, int] = {}
+    open_nodes: set[int] = set()  # entered, children not yet all sized: a path from the root
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:  # post-order: a node after all its children
         node, children_done = stack.pop()
@@ -93,9 +94,18 @@ def check_expansion(root: yaml.Node) -> None:
             continue
         below = children(node)
         if not children_done:
+            if id(node) in open_nodes:  # reached again below itself: an alias inside its own anchor
+                line = node.start_mark.line + 1
+                raise _Refused(
+                    f"the value at line {line} contains itself (an alias inside its own anchor)",
+                    "aliases only to values defined before them and outside them",
+                    line,
+                )
+            open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in below if id(child) not in sizes)
             continue
+        open_nodes.discard(id(node))
         sizes[id(node)] = 1 + sum(sizes[id(child)] for child in below)
         depths[id(node)] = int(isinstance(node, yaml.CollectionNode)) + max(
             (depths[id(child)] for child in below), default=0

@@ -113,6 +113,8 @@ def test_real_cli_processes_end_cleanly(generated, argv, expect):
         ("a: " + "1" * 41, "digits"),
         (b"a: \xff", "UTF-8"),
         ("a: [", "not valid YAML"),
+        ("name: &a [*a]", "contains itself"),
+        ("a: &m {b: [1, {c: *m}]}", "contains itself"),
     ],
 )
 def test_bounded_yaml_refuses(text, problem):
