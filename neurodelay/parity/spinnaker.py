@@ -231,13 +231,18 @@ def arriving_words(layout, spikes: dict[str, np.ndarray], steps: int) -> dict[tu
     for synapses in layout.synapses:
         key = (synapses.post_population, synapses.receptor)
         total = sums.setdefault(key, np.zeros((steps, sizes[synapses.post_population]), np.int64))
-        sent = spikes[synapses.pre_population].astype(np.int64)
-        for delay in np.unique(synapses.delay_steps):
-            chosen = synapses.delay_steps == delay
-            words = np.zeros((sizes[synapses.pre_population], sizes[synapses.post_population]), np.int64)
-            np.add.at(words, (synapses.pre[chosen], synapses.post[chosen]), synapses.weight_words[chosen])
-            if int(delay) < steps:
-                total[int(delay) :] += (sent @ words)[: steps - int(delay)]
+        sent_steps, sent_neurons = np.nonzero(spikes[synapses.pre_population])
+        order = np.argsort(synapses.pre, kind="stable")
+        pre, post = synapses.pre[order], synapses.post[order]
+        words, delays = synapses.weight_words[order], synapses.delay_steps[order]
+        first = np.searchsorted(pre, sent_neurons, "left")
+        count = np.searchsorted(pre, sent_neurons, "right") - first
+        # one (spike, synapse) pair per synapse of each spiking pre neuron
+        spike_of_pair = np.repeat(np.arange(sent_steps.size), count)
+        synapse_of_pair = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+        arrival = sent_steps[spike_of_pair] + delays[synapse_of_pair]
+        within = arrival < steps
+        np.add.at(total, (arrival[within], post[synapse_of_pair][within]), words[synapse_of_pair][within])
     return sums
 
 

@@ -6,6 +6,7 @@ campaign and an uninterrupted one give the same summary; ``throughput`` comes fr
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def summarize(
         entry["nets"] = max(entry["nets"], int(line["nets"]))
     seconds = sum(e["seconds"] for e in per_session.values())
     nets = sum(e["nets"] for e in per_session.values())
-    rejected = Counter(r["error"].splitlines()[0][:160] for r in ordered if r["status"] == "rejected")
+    rejected = Counter(reason_of(r["error"]) for r in ordered if r["status"] == "rejected")
     return {
         "campaign": manifest,
         "requested": manifest["count"],
@@ -71,6 +72,12 @@ def summarize(
             "nets_per_s": round(nets / seconds, 4) if seconds > 0 else None,
         },
     }
+
+
+def reason_of(error: str) -> str:
+    """A rejection's kind: its first line with every number and quoted name replaced by ``#``."""
+    first = error.splitlines()[0] if error else ""
+    return re.sub(r"'[^']*'|\d+(\.\d+)?", "#", first)[:200]
 
 
 def reproduce_command(manifest: dict[str, Any], case: dict[str, str]) -> str:
