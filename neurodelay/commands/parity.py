@@ -2,9 +2,13 @@
 
     neurodelay parity NET_OR_RUN --target T [--executor E] [--inputs FILE] [--json PATH] [--plot PNG]
     neurodelay parity --target T --random N --seed S --json PATH
+    neurodelay parity --campaign N --target T [--executor E] --workers K --out DIR [--seed S] [--resume]
 
 Runs the target's bit-accurate reference-simulator mode and the target's executor on the same
-inputs and compares spikes and every state step by step. A float network is first quantized for
+inputs and compares spikes and every state step by step. ``--campaign`` runs N networks of the
+campaign distribution (docs/parity_campaigns.md) in K worker processes, appends each network's
+result to DIR/results.jsonl and writes DIR/summary.json and DIR/summary.md; a campaign that was
+stopped resumes where it stopped when started again on the same DIR. A float network is first quantized for
 the target (its report is printed). NET_OR_RUN is a network file or a training run directory
 (its network.ndnet). --inputs is an .npz of ``{source: [batch, steps, n]}`` 0/1 arrays; without
 it, Poisson inputs are drawn from --seed, --steps and --rate. Exit status 1 when anything differs.
@@ -31,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", required=True, choices=target_names("parity"))
     parser.add_argument("--inputs", help="npz with one [batch, steps, n] 0/1 array per spike source")
     parser.add_argument("--random", type=int, metavar="N", help="check N seeded random networks instead")
+    parser.add_argument(
+        "--campaign", type=int, metavar="N", help="run a resumable campaign of N networks (needs --out)"
+    )
+    parser.add_argument("--out", help="campaign directory (created, or resumed when it holds this campaign)")
+    parser.add_argument("--resume", action="store_true", help="require --out to hold this campaign already")
+    parser.add_argument("--nets-per-run", type=int, help="campaign networks per executor run (default: the target's)")
     parser.add_argument("--seed", type=int, default=0, help="first random seed (nets and inputs)")
     parser.add_argument("--steps", type=int, default=100, help="steps of generated inputs")
     parser.add_argument("--rate", type=float, default=0.1, help="spike probability per step of generated inputs")
@@ -42,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--executor", help=f"one of the target's executors (default: its first; {executors})")
     parser.add_argument("--workers", type=int, default=2, help="executor processes running at once")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as hung")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds before a run counts as hung (default: the executor's)"
+    )
     parser.add_argument("--json", help="write the report as JSON here")
     parser.add_argument("--plot", help="PNG of the first mismatching net (default: next to --json)")
     parser.set_defaults(handler=run)
@@ -83,7 +95,42 @@ def cases_from_file(args: argparse.Namespace):
     return [(network, inputs, None)]
 
 
+def run_campaign(args: argparse.Namespace) -> int:
+    from ..parity.campaign.driver import Campaign, CampaignConfig
+
+    if args.network is not None or args.random is not None or not args.out:
+        raise ValidationError("--campaign", "needs --out DIR and no network or --random", "--campaign N --out DIR")
+    if args.campaign < 1 or args.workers < 1 or (args.nets_per_run is not None and args.nets_per_run < 1):
+        raise ValidationError(
+            "--campaign/--workers/--nets-per-run",
+            f"{args.campaign}/{args.workers}/{args.nets_per_run}",
+            "N >= 1, K >= 1, nets per run >= 1",
+        )
+    config = CampaignConfig(
+        args.target,
+        args.executor,
+        args.campaign,
+        args.seed,
+        Path(args.out),
+        args.workers,
+        args.nets_per_run,
+        args.timeout,
+    )
+    summary = Campaign(config, resume=args.resume).run()
+    statuses = ", ".join(f"{count} {status}" for status, count in summary["statuses"].items())
+    print(
+        f"campaign {summary['completed']}/{summary['requested']}: {statuses}; summary in {Path(args.out) / 'summary.md'}"
+    )
+    if summary["uncovered"]:
+        print(f"corners not exercised: {', '.join(summary['uncovered'])}")
+    return 1 if summary["statuses"]["mismatch"] or summary["failures"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.campaign is not None:
+        return run_campaign(args)
+    if args.out or args.resume:
+        raise ValidationError("--out/--resume", "given without --campaign", "--campaign N --out DIR [--resume]")
     if (args.random is None) == (args.network is None):
         raise ValidationError(
             "NET_OR_RUN/--random",
@@ -97,10 +144,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         cases = cases_from_file(args)
     spec = get_target(args.target, "parity")
+    timeout = {} if args.timeout is None else {"timeout_s": args.timeout}
     chosen = (
-        spec.executor(args.executor, timeout_s=args.timeout)
-        if args.executor
-        else spec.executor(workers=args.workers, timeout_s=args.timeout)
+        spec.executor(args.executor, **timeout) if args.executor else spec.executor(workers=args.workers, **timeout)
     )
     with chosen as executor:
         if spec.build_check and not getattr(executor, "records", True):

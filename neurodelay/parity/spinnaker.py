@@ -28,6 +28,7 @@ from ..atomic import write_json
 from ..errors import TargetLimitError
 from ..ir import Network
 from ..quant.spinnaker import integer_model, quantize_network
+from .campaign.plug import CampaignPlug
 
 SYNAPSE_TYPES = {"excitatory": 0, "inhibitory": 1}
 
@@ -107,14 +108,17 @@ VOLTAGE_SCALES_MV = (1.0, 16.0, 100.0)
 FALLBACK_SCALES_MV = (1.0, 1.0 / 16, 1.0 / 256)
 
 
-def prepare(network: Network, rng: np.random.Generator | None) -> Network:
+def prepare(
+    network: Network, rng: np.random.Generator | None, neurons_per_core: dict[str, int] | None = None
+) -> Network:
     """``network`` quantized for SpiNNaker; ``rng`` draws the shift policy and the voltage scale
     (None: the quantizer's defaults). When the weights are too large for the drawn voltage scale
-    (SpiNNaker's largest weight unit is 2 nA), the next smaller scale of 1, 1/16, 1/256 mV is used."""
-    options: dict[str, Any] = {}
+    (SpiNNaker's largest weight unit is 2 nA), the next smaller scale of 1, 1/16, 1/256 mV is used.
+    ``neurons_per_core`` pins populations' neurons per core (None: the quantizer chooses)."""
+    options: dict[str, Any] = {} if neurons_per_core is None else {"neurons_per_core": neurons_per_core}
     scales = [16.0]
     if rng is not None:
-        options = {"shift_policy": str(rng.choice(SHIFT_POLICIES))}
+        options["shift_policy"] = str(rng.choice(SHIFT_POLICIES))
         scales = [float(rng.choice(VOLTAGE_SCALES_MV))]
     scales += [scale for scale in FALLBACK_SCALES_MV if scale < scales[0]]
     for scale in scales[:-1]:
@@ -123,6 +127,22 @@ def prepare(network: Network, rng: np.random.Generator | None) -> Network:
         except TargetLimitError:
             continue
     return quantize_network(network, voltage_scale_mv=scales[-1], **options)[0]
+
+
+WIDE = 64
+"""Populations of at least this many neurons are the campaign's wide ones."""
+PINNED_SHARE = 0.7
+
+
+def campaign_prepare(network: Network, rng: np.random.Generator, executor: str) -> Network:
+    """The campaign's quantization: :func:`prepare`, and in 70 % of the networks with a wide population
+    its neurons per core pinned to 256 (the quantizer would otherwise choose fewer, to hold every delay
+    in the core's own ring buffer), so that long delays into it go through the delay extension; not
+    for the emulated core, which has no delay-extension core."""
+    wide = [p.name for p in network.neurons() if p.size >= WIDE]
+    pin = wide and rng.random() < PINNED_SHARE and executor != "emulated-core"
+    pinned = {name: 256 for name in wide} if pin else None
+    return prepare(network, rng, pinned)
 
 
 @dataclass
@@ -200,3 +220,67 @@ def check_builds(cases: Sequence[tuple[Network, Any, Any]], executor: Any) -> Bu
         report.checked["delay_extension_nets"] += int(any(read_back["delay_extension"].values()))
     report.seconds = time.monotonic() - started
     return report
+
+
+def arriving_words(layout, spikes: dict[str, np.ndarray], steps: int) -> dict[tuple[str, str], np.ndarray]:
+    """int64 ``[steps, n_post]`` per (post population, receptor): the sum of weight words landing in
+    the ring-buffer slot read at each tick, rebuilt from the recorded spikes (``{population: bool
+    [steps, n]}``); a spike at t through sPyNNaker delay d lands in the slot read at t + d."""
+    sums: dict[tuple[str, str], np.ndarray] = {}
+    sizes = {name: train.shape[1] for name, train in spikes.items()}
+    for synapses in layout.synapses:
+        key = (synapses.post_population, synapses.receptor)
+        total = sums.setdefault(key, np.zeros((steps, sizes[synapses.post_population]), np.int64))
+        sent_steps, sent_neurons = np.nonzero(spikes[synapses.pre_population])
+        order = np.argsort(synapses.pre, kind="stable")
+        pre, post = synapses.pre[order], synapses.post[order]
+        words, delays = synapses.weight_words[order], synapses.delay_steps[order]
+        first = np.searchsorted(pre, sent_neurons, "left")
+        count = np.searchsorted(pre, sent_neurons, "right") - first
+        # one (spike, synapse) pair per synapse of each spiking pre neuron
+        spike_of_pair = np.repeat(np.arange(sent_steps.size), count)
+        synapse_of_pair = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+        arrival = sent_steps[spike_of_pair] + delays[synapse_of_pair]
+        within = arrival < steps
+        np.add.at(total, (arrival[within], post[synapse_of_pair][within]), words[synapse_of_pair][within])
+    return sums
+
+
+def coverage(network: Network, inputs: dict, reference: Any) -> set[str]:
+    """SpiNNaker's corners in the reference run: ``ring_buffer_saturation`` (the words landing in one
+    ring-buffer slot summed past 0xFFFF) and ``delay_extension`` (a spike crossed a synapse whose
+    delay exceeds the post core's slots, so the delay-extension core re-sent it, and it arrived
+    within the run)."""
+    from ..quant.spinnaker import WEIGHT_WORD_MAX
+
+    layout = integer_model(network)
+    spikes = {name: np.asarray(p.spikes[0], bool) for name, p in reference.populations.items()}
+    found: set[str] = set()
+    if any((total > WEIGHT_WORD_MAX).any() for total in arriving_words(layout, spikes, reference.steps).values()):
+        found.add("ring_buffer_saturation")
+    for synapses in layout.synapses:
+        extended = synapses.delay_steps > layout.populations[synapses.post_population].slots
+        if not extended.any():
+            continue
+        train = spikes[synapses.pre_population]
+        fired = train.any(axis=0)
+        first = np.where(fired, np.argmax(train, axis=0), reference.steps)
+        if (first[synapses.pre[extended]] + synapses.delay_steps[extended] < reference.steps).any():
+            found.add("delay_extension")
+    return found
+
+
+CAMPAIGN = CampaignPlug(
+    max_delay_steps=287,
+    refractory=True,
+    wide_sizes=(64, 255),
+    corners=("ring_buffer_saturation", "delay_extension"),
+    coverage=coverage,
+    prepare=campaign_prepare,
+    unsupported_corners={"emulated-core": ("delay_extension",)},
+    nets_per_run={"spynnaker": 50, "emulated-core": 50},
+)
+"""Campaign settings: delays up to 287 steps (9 x 32 slots, the delay-extension maximum of a core of
+128-255 neurons; smaller populations allow longer delays than a campaign can afford to run), a
+refractory period of 0-8 steps, an occasional wide population of 64-255 neurons (few ring-buffer
+slots, so long delays go through the delay extension), 50 networks per sPyNNaker build."""

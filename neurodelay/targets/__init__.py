@@ -33,11 +33,13 @@ parity_prepare        ``f(float network, rng or None) -> quantized network`` for
 parity_max_delay_steps  the largest delay random parity networks use
 build_check           ``f(cases, executor) -> report`` for executors that record nothing (``records``
                       False): it compares what the executor built instead
+parity_campaign       a :class:`neurodelay.parity.campaign.plug.CampaignPlug`: how far ``parity --campaign``
+                      networks reach on this target and which of its corners it measures (optional)
 ====================  ==========================================================================
 
 A file-format target (NIR) names only an exporter. ``quantizer``, ``formats``, ``refsim``,
-``exporter``, ``executors``, ``parity_prepare`` and ``build_check`` may be ``"module:attribute"``
-strings; ``weight_grid``, ``integer_range``, ``delay_bound`` and ``cores`` are callables.
+``exporter``, ``executors``, ``parity_prepare``, ``build_check`` and ``parity_campaign`` may be
+``"module:attribute"`` strings; ``weight_grid``, ``integer_range``, ``delay_bound`` and ``cores`` are callables.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class Target:
     parity_prepare: Ref | None = None
     parity_max_delay_steps: int = 0
     build_check: Ref | None = None
+    parity_campaign: Ref | None = None
 
     def resolve(self, entry: str) -> Any:
         """The object the spec's ``entry`` names (imported now if given as ``"module:attribute"``)."""

@@ -54,5 +54,6 @@ TARGET = Target(
     executors=(("lava-fixed_pt", "neurodelay.backends.loihi2:executor"),),
     parity_states=("u", "v"),
     parity_prepare="neurodelay.parity.loihi2:prepare",
+    parity_campaign="neurodelay.parity.loihi2:CAMPAIGN",
     parity_max_delay_steps=62,
 )

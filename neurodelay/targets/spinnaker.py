@@ -67,6 +67,7 @@ TARGET = Target(
     ),
     parity_states=("v", "i_exc", "i_inh", "i_syn"),
     parity_prepare="neurodelay.parity.spinnaker:prepare",
+    parity_campaign="neurodelay.parity.spinnaker:CAMPAIGN",
     parity_max_delay_steps=200,
     build_check="neurodelay.parity.spinnaker:check_builds",
 )
