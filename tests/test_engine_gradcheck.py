@@ -150,3 +150,53 @@ def test_readout_weight_gradient_matches_the_linear_exact_loss(small_case):
         np.ones(4, bool),
     )
     assert comparison.trials_kept == 4 and comparison.rel_err < 0.01
+
+
+def test_the_refined_problem_is_the_same_continuous_time_problem(small_case):
+    """At dt / 3 the exact-time simulator sees the same input spike times and synaptic latencies:
+    its hidden spikes are the same to rounding (written independently: times from the exact
+    simulator, not from the mapping)."""
+    network, inputs, labels, base = small_case
+    finer, spread = check.refined_problem(network, inputs, 3)
+    assert finer.dt_ms == pytest.approx(network.dt_ms / 3) and spread.shape[1] == 3 * inputs.shape[1]
+    assert spread.sum() == inputs.sum()
+    refined = check.exact_losses(finer, spread, labels)
+    assert np.array_equal(refined.counts, base.counts) and base.counts.sum() > 0
+    order, refined_order = np.lexsort(base.spikes[::-1]), np.lexsort(refined.spikes[::-1])
+    for coarse, fine in zip(base.spikes, refined.spikes):
+        np.testing.assert_allclose(fine[refined_order], coarse[order], rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="odd"):
+        check.refined_problem(network, inputs, 2)
+
+
+def test_a_kink_of_the_discrete_model_is_refined_away():
+    """Network 65537 (found on seed 65521, a seed no test had fixed): one trial's spike step is
+    decided by a near-tie at dt 0.0025 ms and three comparisons miss 5 %; the same problem at dt / 3
+    meets the targets, and the record keeps both errors."""
+    comparisons = check.run_case(65537, check.CaseSettings())
+    unrefined = [c.unrefined_rel_err for c in comparisons if c.unrefined_rel_err is not None]
+    refined = [c.rel_err for c in comparisons if c.rel_err is not None]
+    assert len(unrefined) == len(comparisons) and max(unrefined) > check.MAX_TARGET
+    assert max(refined) < check.MAX_TARGET
+    assert all(c.dt_ms == pytest.approx(check.CaseSettings().dt_ms / check.REFINEMENT) for c in comparisons)
+    summary = check.summarise(comparisons, check.CaseSettings().batch)
+    assert [r["case"] for r in summary["refined"]] == [65537]
+    assert summary["refined"][0]["unrefined_max_rel_err"] == max(unrefined)
+
+
+def test_refinement_does_not_hide_a_wrong_gradient(monkeypatch):
+    """An engine whose gradients are 20 % too large misses the target at dt and again at dt / 3."""
+    honest = check.engine_trials
+
+    def inflated(network, inputs, labels):
+        trials = honest(network, inputs, labels)
+        for kinds in trials.gradients.values():
+            for kind in kinds:
+                kinds[kind] = kinds[kind] * 1.2
+        return trials
+
+    monkeypatch.setattr(check, "engine_trials", inflated)
+    settings = check.CaseSettings(duration_ms=5.0, batch=4, dt_ms=0.01, input_rate_hz=400.0)
+    comparisons = check.run_case(0, settings)
+    assert comparisons and all(c.unrefined_rel_err is not None for c in comparisons)
+    assert min(c.rel_err for c in comparisons if c.rel_err is not None) > 0.1
