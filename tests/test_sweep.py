@@ -219,3 +219,19 @@ def test_interrupted_trials_are_requeued_once_with_their_values(tmp_path):
     assert sorted(t.params["x"] for t in waiting) == sorted(t.params["x"] for t in (killed, unowned, stopped))
     assert study.trials[alive.number].state == optuna.trial.TrialState.RUNNING
     assert requeue_orphans(study, tmp_path) == []  # never twice
+
+
+def test_a_grid_sweep_killed_while_its_last_point_ran_is_requeued(tmp_path):
+    """Failing the orphan of the last unvisited grid point must not ask the study to stop: the grid
+    sampler does that in ``after_trial``, which Optuna refuses outside ``optimize`` (CI saw the
+    rerun of a killed sweep end with that RuntimeError)."""
+    from neurodelay.sweep.runner import requeue_orphans
+
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler({"x": [0.0, 1.0]}, seed=0))
+    distribution = optuna.distributions.CategoricalDistribution([0.0, 1.0])
+    first = study.ask({"x": distribution})
+    study.tell(first, 0.5)
+    last = study.ask({"x": distribution})  # the last grid point; its process was killed before it recorded an owner
+    assert requeue_orphans(study, tmp_path) == [last.number]
+    (waiting,) = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert waiting.params["x"] == last.params["x"] != first.params["x"]

@@ -122,12 +122,26 @@ def requeue_orphans(study, out: Path) -> list[int]:
 
     _quiet_experimental_warnings()
     host = socket.gethostname()
+    housekeeping = _without_sampler_hooks(study)
     with draw_lock(out):
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        for trial in housekeeping.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             owner = trial.user_attrs.get("owner")
             if owner is None or (owner["host"] == host and not _process_exists(owner["pid"])):
-                study.tell(trial.number, state=TrialState.FAIL)
-        return _retry_failed(study)
+                housekeeping.tell(trial.number, state=TrialState.FAIL)
+        return _retry_failed(housekeeping)
+
+
+def _without_sampler_hooks(study):
+    """The same stored study under a sampler whose ``after_trial`` does nothing.
+
+    ``study.tell`` runs the sampler's ``after_trial``; a grid sampler there calls ``study.stop()``
+    when the told trial held the last unvisited grid point, which Optuna refuses outside
+    ``optimize`` (a sweep killed while its last grid point ran could not be resumed)."""
+    import optuna
+
+    return optuna.load_study(
+        study_name=study.study_name, storage=study._storage, sampler=optuna.samplers.RandomSampler()
+    )
 
 
 def _retry_failed(study) -> list[int]:
