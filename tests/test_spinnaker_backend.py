@@ -107,10 +107,27 @@ def test_board_recordings_are_shifted_into_the_ir_step_numbering():
         board_recording(layout, {k: v[:30] for k, v in chip.items()}, {"in": inputs[0]}, 30)
 
 
+def unreached_network() -> Network:
+    """in -> mid -> out where every in -> mid weight rounds to zero word: ``mid`` gets no synapses.
+    Campaign seed 2794 found such a population: sPyNNaker gives its cores 1 delay slot, not 2."""
+    return Network(
+        "unreached",
+        1.0,
+        (SpikeSource("in", 3), LIF("mid", 4, tau_m_ms=10.0), LIF("out", 2, tau_m_ms=10.0)),
+        (
+            Projection("in_mid", "in", "mid", np.full((3, 4), 1e-9), np.zeros((3, 4), np.int64), 3),
+            Projection("mid_out", "mid", "out", np.full((4, 2), 0.5), np.array([[0, 1]] * 4), 3),
+        ),
+    )
+
+
 def test_virtual_board_builds_match_and_leave_home_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("NEURODELAY_SPINNAKER_BOARD", raising=False)
-    networks = [quantize_network(small_network())[0]]
+    unreached = quantize_network(unreached_network())[0]
+    assert not np.any(unreached.projection("in_mid").integer_weights)
+    assert integer_model(unreached).populations["mid"].slots == 1
+    networks = [quantize_network(small_network())[0], unreached]
     for seed in range(5):
         network, _ = random_case(seed, max_delay_steps=60)
         networks.append(prepare(network, np.random.default_rng(seed)))

@@ -44,8 +44,11 @@ def delay_slots_available(n_neurons: int, neurons_per_core: int) -> int:
 
 
 def delay_slots(n_neurons: int, neurons_per_core: int, max_incoming_delay_steps: int) -> int:
-    """D, the ring-buffer slots of the target core (``max_delay_steps_incoming`` in sPyNNaker)."""
-    wanted = 2 ** n_bits(max(1, max_incoming_delay_steps))
+    """D, the ring-buffer slots of the target core (``max_delay_steps_incoming`` in sPyNNaker).
+
+    ``max_incoming_delay_steps`` is 0 for a population without incoming synapses (none, or all
+    weights rounded to zero and so not built): sPyNNaker then gives its cores 2^0 = 1 slot."""
+    wanted = 2 ** n_bits(max_incoming_delay_steps)
     return min(wanted, delay_slots_available(n_neurons, neurons_per_core))
 
 
