@@ -114,6 +114,19 @@ def random_delays(rng: np.random.Generator, shape: tuple[int, int], profile: str
     return delays.astype(np.int64)
 
 
+def maybe_readout(rng: np.random.Generator, probability: float) -> LeakyIntegrator | None:
+    """With ``probability``, a leaky-integrator population ``readout`` of 1-4 neurons (tau_m 2-50 ms,
+    tau_syn 1-20 ms); ``None`` otherwise. Draws in this order: the coin, size, tau_m, tau_syn."""
+    if rng.random() >= probability:
+        return None
+    return LeakyIntegrator(
+        "readout",
+        int(rng.integers(1, 5)),
+        tau_m_ms=float(rng.uniform(2.0, 50.0)),
+        tau_syn_ms=float(rng.uniform(1.0, 20.0)),
+    )
+
+
 def campaign_projection(
     rng: np.random.Generator,
     name: str,
@@ -185,15 +198,9 @@ def random_case(seed: int, *, max_delay_steps: int) -> tuple[Network, dict[str, 
             pairs.append(("l2", "l2"))
     if rng.random() < 0.4:
         pairs.append(("l1", "l1"))
-    if rng.random() < 0.5:
-        populations.append(
-            LeakyIntegrator(
-                "readout",
-                int(rng.integers(1, 5)),
-                tau_m_ms=float(rng.uniform(2.0, 50.0)),
-                tau_syn_ms=float(rng.uniform(1.0, 20.0)),
-            )
-        )
+    readout = maybe_readout(rng, 0.5)
+    if readout is not None:
+        populations.append(readout)
         thresholds["readout"] = 1.0
         pairs.append((names[-1], "readout"))
     sizes = {p.name: p.size for p in populations}

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from ...ir import LIF, Network, Projection, SpikeSource
+from ...ir.random_nets import maybe_readout
 from .plug import CampaignPlug
 
 DISTRIBUTION_VERSION = 1
@@ -128,15 +129,9 @@ def draw_case(seed: int, plug: CampaignPlug, delay_bound) -> tuple[Network, dict
         pairs.append((names[-1], names[-1]))
     if topology == "loop":
         pairs.append(("l2", "l1"))
-    if rng.random() < 0.4:
-        populations.append(
-            LeakyIntegrator(
-                "readout",
-                int(rng.integers(1, 5)),
-                tau_m_ms=float(rng.uniform(2.0, 50.0)),
-                tau_syn_ms=float(rng.uniform(1.0, 20.0)),
-            )
-        )
+    readout = maybe_readout(rng, 0.4)
+    if readout is not None:
+        populations.append(readout)
         thresholds["readout"] = 1.0
         pairs.append((names[-1], "readout"))
     sizes = {p.name: p.size for p in populations}
