@@ -114,6 +114,24 @@ def random_delays(rng: np.random.Generator, shape: tuple[int, int], profile: str
     return delays.astype(np.int64)
 
 
+def random_lif(
+    rng: np.random.Generator, name: str, size: int, threshold: float, bias: float | np.ndarray, refractory_steps: int
+) -> LIF:
+    """A LIF population with rest and reset 0 and time constants drawn in this order: tau_m in
+    [2, 50) ms, tau_syn in [1, 20) ms."""
+    return LIF(
+        name,
+        size,
+        tau_m_ms=float(rng.uniform(2.0, 50.0)),
+        tau_syn_ms=float(rng.uniform(1.0, 20.0)),
+        threshold=threshold,
+        reset=0.0,
+        rest=0.0,
+        bias=bias,
+        refractory_steps=refractory_steps,
+    )
+
+
 def maybe_readout(rng: np.random.Generator, probability: float) -> LeakyIntegrator | None:
     """With ``probability``, a leaky-integrator population ``readout`` of 1-4 neurons (tau_m 2-50 ms,
     tau_syn 1-20 ms); ``None`` otherwise. Draws in this order: the coin, size, tau_m, tau_syn."""
@@ -176,19 +194,7 @@ def random_case(seed: int, *, max_delay_steps: int) -> tuple[Network, dict[str, 
         bias = 0.0
         if rng.random() < 0.3:
             bias = rng.normal(0.0, thresholds[name] * rng.choice([0.2, 1.0, 50.0]), size)
-        populations.append(
-            LIF(
-                name,
-                size,
-                tau_m_ms=float(rng.uniform(2.0, 50.0)),
-                tau_syn_ms=float(rng.uniform(1.0, 20.0)),
-                threshold=thresholds[name],
-                reset=0.0,
-                rest=0.0,
-                bias=bias,
-                refractory_steps=0,
-            )
-        )
+        populations.append(random_lif(rng, name, size, thresholds[name], bias, 0))
     pairs = [("input", "l1")]
     if "l2" in names:
         pairs.append(("l1", "l2"))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir import LIF, Network, Projection, SpikeSource
-from ...ir.random_nets import maybe_readout
+from ...ir import Network, Projection, SpikeSource
+from ...ir.random_nets import maybe_readout, random_lif
 from .plug import CampaignPlug
 
 DISTRIBUTION_VERSION = 1
@@ -111,19 +111,7 @@ def draw_case(seed: int, plug: CampaignPlug, delay_bound) -> tuple[Network, dict
         if bias_class != "none":
             bias = rng.normal(0.0, thresholds[name] * (0.5 if bias_class == "small" else 50.0), size)
         refractory = int(rng.choice(REFRACTORY_STEPS)) if plug.refractory else 0
-        populations.append(
-            LIF(
-                name,
-                size,
-                tau_m_ms=float(rng.uniform(2.0, 50.0)),
-                tau_syn_ms=float(rng.uniform(1.0, 20.0)),
-                threshold=thresholds[name],
-                reset=0.0,
-                rest=0.0,
-                bias=bias,
-                refractory_steps=refractory,
-            )
-        )
+        populations.append(random_lif(rng, name, size, thresholds[name], bias, refractory))
     pairs = [("input", "l1")] + ([("l1", "l2")] if "l2" in names else [])
     if topology == "self_recurrent":
         pairs.append((names[-1], names[-1]))
