@@ -224,3 +224,21 @@ def test_the_public_entry_point_defaults_to_the_compiled_engine_and_names_the_ch
         refsim.simulate(network, inputs, mode="loihi2", engine="fortran")
     with pytest.raises(ValidationError, match="float mode has no 'compiled' engine"):
         refsim.simulate(network, inputs, mode="float", engine="compiled")
+
+
+def test_without_a_writable_cache_the_kernels_are_compiled_per_process(monkeypatch):
+    """numba refuses ``cache=True`` with a RuntimeError where no cache directory is writable (a
+    read-only install); the engines' decorator then compiles without a cache instead of failing."""
+    from neurodelay.refsim import jit
+
+    calls = []
+
+    def njit(**options):
+        calls.append(options)
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return lambda function: ("compiled", function)
+
+    monkeypatch.setattr(jit, "njit", njit)
+    assert jit.compiled(len) == ("compiled", len)
+    assert calls == [{"cache": True, "nogil": True}, {"nogil": True}]

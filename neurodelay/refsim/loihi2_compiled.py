@@ -21,10 +21,10 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from ..quant.loihi2 import FORMAT, Loihi2Model, effective_weights
 from ..recording import PopulationRecording, Recording
+from .jit import compiled
 from .loihi2 import LifParameters
 
 
@@ -151,12 +151,12 @@ def _flatten(model: Loihi2Model) -> FlatModel:
     )
 
 
-@njit(cache=False, nogil=True)
+@compiled
 def _wrap32(value):
     return ((value + 2**31) & (2**32 - 1)) - 2**31
 
 
-@njit(cache=False, nogil=True)
+@compiled
 def _decay(state, factor):
     product = state * factor
     if product >= 0:
@@ -164,7 +164,7 @@ def _decay(state, factor):
     return -((-product) >> 12)
 
 
-@njit(cache=False, nogil=True)
+@compiled
 def _run(
     sources,
     current_factor,
@@ -264,7 +264,8 @@ def _run(
 
 def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: str) -> Recording:
     """Same contract as :func:`neurodelay.refsim.loihi2.simulate_model`: ``{source: bool [batch, steps, n]}``
-    in, spikes and int64 ``u``, ``v`` ``[batch, steps, n]`` per population out."""
+    in, spikes and int64 ``u``, ``v`` ``[batch, steps, n]`` per population out (views into one
+    ``[batch, steps, N]`` array per quantity)."""
     batch, steps = next(iter(inputs.values())).shape[:2]
     flat = flatten(model)
     trains = {name: np.asarray(train, bool) for name, train in inputs.items()}
@@ -306,8 +307,8 @@ def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: 
         part = slice(start, start + neurons.size)
         start += neurons.size
         record[neurons.name] = PopulationRecording(
-            np.ascontiguousarray(spikes[:, :, part]),
-            {"u": np.ascontiguousarray(currents[:, :, part]), "v": np.ascontiguousarray(voltages[:, :, part])},
+            spikes[:, :, part],
+            {"u": currents[:, :, part], "v": voltages[:, :, part]},
             {"u": 1.0 / neurons.u_per_unit, "v": 1.0 / neurons.v_per_unit},
         )
     return Recording(executor, 1.0, steps, record)

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from ..quant.spinnaker import EXCITATORY, INHIBITORY, WEIGHT_WORD_MAX, SpiNNakerModel, split_delay
 from ..recording import PopulationRecording, Recording
+from .jit import compiled
 from .spinnaker import SpiNNakerRunCounters, executor_name, state_scales
 
 PARAMETERS = ("v_init", "i_offset", "v_rest", "v_thresh", "v_reset", "r_membrane", "exp_tc", "t_refract")
@@ -103,12 +103,12 @@ def flatten(layout: SpiNNakerModel) -> FlatLayout:
     )
 
 
-@njit(cache=False, nogil=True)
+@compiled
 def _wrap32(value):
     return ((value + 2**31) & (2**32 - 1)) - 2**31
 
 
-@njit(cache=False, nogil=True)
+@compiled
 def _multiply(a, b, nearest):
     product = a * b
     if nearest:
@@ -116,7 +116,7 @@ def _multiply(a, b, nearest):
     return _wrap32(product >> 15)
 
 
-@njit(cache=False, nogil=True)
+@compiled
 def _run(
     sources,
     neuron,
@@ -214,7 +214,8 @@ def simulate_model(
 ) -> tuple[Recording, SpiNNakerRunCounters]:
     """Same contract as :func:`neurodelay.refsim.spinnaker.simulate_model` (``membrane_rounding`` checked
     there): ``{source: bool [batch, steps, n]}`` in; spikes and int64 ``v``, ``i_syn``, ``i_exc``,
-    ``i_inh`` ``[batch, steps, n]`` per population and the saturation counters out."""
+    ``i_inh`` ``[batch, steps, n]`` per population (views into one array per
+    quantity) and the saturation counters out."""
     batch, steps = next(iter(inputs.values())).shape[:2]
     flat = flatten(layout)
     trains = {name: np.asarray(inputs[name], bool) for name in layout.sources}
@@ -249,8 +250,8 @@ def simulate_model(
     for index, (name, population) in enumerate(layout.populations.items()):
         part = slice(int(flat.population[index, 0]), int(flat.population[index, 0]) + population.size)
         record[name] = PopulationRecording(
-            np.ascontiguousarray(spikes[:, :, part]),
-            {key: np.ascontiguousarray(states[key][:, :, part]) for key in ("v", "i_syn", "i_exc", "i_inh")},
+            spikes[:, :, part],
+            {key: states[key][:, :, part] for key in ("v", "i_syn", "i_exc", "i_inh")},
             state_scales(layout, population),
         )
         counters.ring_buffer_saturations[name] = int(saturations[index])
