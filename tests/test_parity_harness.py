@@ -1,5 +1,5 @@
 """The parity harness itself: it finds divergences (the mutation check: a broken rounding and a
-broken latency in the refsim's Loihi 2 mode make Lava parity fail), reports where they start, and
+broken latency in the refsim's Loihi 2 mode, numpy engine, make Lava parity fail), reports where they start, and
 the CLI exits non-zero, writes the JSON report and a plot. Also the CLI on a network file."""
 
 import json
@@ -13,6 +13,7 @@ from neurodelay.parity import compare, random_cases
 from neurodelay.parity.harness import result_of
 from neurodelay.quant.loihi2 import quantize_network
 from neurodelay.recording import PopulationRecording, Recording
+from neurodelay.refsim import engine as refsim_engine
 from neurodelay.refsim import loihi2 as refsim_loihi2
 from neurodelay.refsim import simulate
 
@@ -60,7 +61,13 @@ def test_unmutated_refsim_matches(lava_runs):
     assert mismatching(*lava_runs) == []
 
 
-def test_mutation_floor_instead_of_truncation_is_caught(lava_runs, monkeypatch):
+@pytest.fixture
+def numpy_engine(monkeypatch):
+    """The mutations below patch the numpy engine's functions, so the refsim must run that engine."""
+    monkeypatch.setattr(refsim_engine, "DEFAULT_ENGINE", "numpy")
+
+
+def test_mutation_floor_instead_of_truncation_is_caught(lava_runs, monkeypatch, numpy_engine):
     monkeypatch.setattr(
         refsim_loihi2, "truncated_decay", lambda state, factor: (state * factor) >> 12
     )  # floor: -639.8 -> -640
@@ -68,14 +75,14 @@ def test_mutation_floor_instead_of_truncation_is_caught(lava_runs, monkeypatch):
     assert failed and failed[0].divergences[0].quantity in ("u", "v")
 
 
-def test_mutation_one_step_late_is_caught(lava_runs, monkeypatch):
+def test_mutation_one_step_late_is_caught(lava_runs, monkeypatch, numpy_engine):
     monkeypatch.setattr(refsim_loihi2, "arrival_steps", lambda step, delays: step + 2 + delays)
     failed = mismatching(*lava_runs)
     assert len(failed) == len(SEEDS)
     assert all(r.divergences[0].quantity in ("u", "v", "spikes") for r in failed)
 
 
-def test_cli_fails_and_plots_on_a_mismatch(tmp_path, monkeypatch, capsys):
+def test_cli_fails_and_plots_on_a_mismatch(tmp_path, monkeypatch, capsys, numpy_engine):
     monkeypatch.setattr(refsim_loihi2, "arrival_steps", lambda step, delays: step + 2 + delays)
     report_path = tmp_path / "parity.json"
     assert main(["parity", "--target", "loihi2", "--random", "2", "--seed", "3", "--json", str(report_path)]) == 1

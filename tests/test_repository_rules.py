@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_NAMES = re.compile(r"loihi|spinnaker|lava|spynnaker|pynn", re.IGNORECASE)
 DOCS_CITATION = re.compile(r"docs/\w+\.md")  # citing the docs page of a chip is not naming it in code
-OWN_MODULES = re.compile(r"^neurodelay/(targets/|(quant|refsim|parity)/(loihi2|spinnaker)(\.py|/))")
+OWN_MODULES = re.compile(r"^neurodelay/(targets/|(quant|refsim|parity)/(loihi2|spinnaker)(_\w+)?(\.py|/))")
 
 
 def test_the_core_names_targets_only_in_their_own_modules():

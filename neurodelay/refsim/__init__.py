@@ -5,6 +5,10 @@ each registered target's name, that target's bit-accurate integer mode (the ``re
 spec in :mod:`neurodelay.targets`, imported only when asked for). Every mode takes a network and
 ``{source: bool [batch, steps, n]}`` inputs and returns a :class:`~neurodelay.recording.Recording`.
 
+The built-in targets' integer modes have two engines (:mod:`.engine`): the compiled time loop
+(numba, the default) and the vectorised numpy oracle it is tested against; ``engine=`` picks one.
+The float mode has the numpy engine only.
+
 Beside the modes, :mod:`neurodelay.refsim.exact_time` simulates the continuous-time limit of the
 dynamics (exact spike times, continuous delays) for gradient checks; it is not a mode, since its
 spikes do not fall on steps.
@@ -17,6 +21,7 @@ from ..executor import Executor, Inputs, input_dict
 from ..ir import Network
 from ..recording import Recording
 from ..targets import get_target, target_names
+from .engine import resolve_engine
 
 FLOAT_MODE = "float"
 
@@ -31,24 +36,38 @@ def _check_mode(mode: str) -> None:
         raise ValidationError("mode", f"unknown reference-simulator mode {mode!r}", ", ".join(modes()))
 
 
-def simulate(network: Network, inputs: Inputs, *, mode: str = FLOAT_MODE) -> Recording:
-    """Simulate ``network`` on ``inputs`` in ``mode`` (see :func:`modes`)."""
+def _check_engine(mode: str, engine: str | None) -> None:
+    if engine is None:
+        return
+    resolve_engine(engine)
+    if mode == FLOAT_MODE and engine != "numpy":
+        raise ValidationError("engine", f"the float mode has no {engine!r} engine", "numpy (or none)")
+
+
+def simulate(network: Network, inputs: Inputs, *, mode: str = FLOAT_MODE, engine: str | None = None) -> Recording:
+    """Simulate ``network`` on ``inputs`` in ``mode`` (see :func:`modes`) with ``engine`` (``compiled``
+    or ``numpy``; None: the mode's default, see :mod:`.engine`)."""
     _check_mode(mode)
+    _check_engine(mode, engine)
     checked = input_dict(network, inputs)
     if mode == FLOAT_MODE:
         from .float_mode import simulate_float
 
         return simulate_float(network, checked)
-    return get_target(mode).simulate(network, checked)
+    if engine is None:
+        return get_target(mode).simulate(network, checked)
+    return get_target(mode).simulate(network, checked, engine=engine)
 
 
 class RefsimExecutor(Executor):
     """The reference simulator in one mode, behind the common executor surface."""
 
-    def __init__(self, mode: str = FLOAT_MODE) -> None:
+    def __init__(self, mode: str = FLOAT_MODE, engine: str | None = None) -> None:
         _check_mode(mode)
+        _check_engine(mode, engine)
         self.mode = mode
+        self.engine = engine
         self.name = f"refsim-{mode}"
 
     def run(self, network: Network, inputs: Inputs) -> Recording:
-        return simulate(network, inputs, mode=self.mode)
+        return simulate(network, inputs, mode=self.mode, engine=self.engine)

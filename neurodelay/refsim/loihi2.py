@@ -35,6 +35,7 @@ from ..quant.loihi2 import (
     integer_model,
 )
 from ..recording import PopulationRecording, Recording
+from .engine import resolve_engine
 
 EXECUTOR_NAME = "refsim-loihi2"
 
@@ -121,11 +122,19 @@ def arrival_steps(step: int, delays_steps: np.ndarray) -> np.ndarray:
     return step + 1 + delays_steps
 
 
-def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: str = EXECUTOR_NAME) -> Recording:
+def simulate_model(
+    model: Loihi2Model, inputs: dict[str, np.ndarray], executor: str = EXECUTOR_NAME, *, engine: str | None = None
+) -> Recording:
     """Run the integer model on ``{source: bool [batch, steps, n]}``; states ``u`` and ``v`` (int64 LSBs).
 
-    Internally time is the leading axis (``[steps, batch, n]``, contiguous per step); the recording
-    is returned in the shared ``[batch, steps, n]`` layout."""
+    ``engine``: ``compiled`` (:mod:`.loihi2_compiled`, the default) or ``numpy`` (this function's
+    own loop, the oracle); see :mod:`neurodelay.refsim.engine`. Both return the same recording.
+    Internally the numpy engine puts time on the leading axis (``[steps, batch, n]``, contiguous per
+    step); the recording is returned in the shared ``[batch, steps, n]`` layout."""
+    if resolve_engine(engine) == "compiled":
+        from .loihi2_compiled import simulate_model as simulate_compiled
+
+        return simulate_compiled(model, inputs, executor)
     batch, steps = next(iter(inputs.values())).shape[:2]
     slots = 2 + max((s.max_delay_steps for s in model.synapses), default=0)
     pending = {n.name: np.zeros((slots, batch, n.size), np.int64) for n in model.neurons}
@@ -159,8 +168,8 @@ def simulate_model(model: Loihi2Model, inputs: dict[str, np.ndarray], executor: 
     return Recording(executor, 1.0, steps, record)
 
 
-def simulate_network(network: Network, inputs: dict[str, np.ndarray]) -> Recording:
-    """The refsim mode entry point: encode the loihi2-quantized ``network`` and simulate it."""
-    recording = simulate_model(integer_model(network), inputs)
+def simulate_network(network: Network, inputs: dict[str, np.ndarray], *, engine: str | None = None) -> Recording:
+    """The refsim mode entry point: encode the loihi2-quantized ``network`` and simulate it with ``engine``."""
+    recording = simulate_model(integer_model(network), inputs, engine=engine)
     recording.dt_ms = network.dt_ms
     return recording

@@ -46,11 +46,13 @@ from ..quant.spinnaker import (
     S1615_FRACTION_BITS,
     S1615_ONE,
     WEIGHT_WORD_MAX,
+    PopulationLayout,
     SpiNNakerModel,
     integer_model,
     split_delay,
 )
 from ..recording import PopulationRecording, Recording
+from .engine import resolve_engine
 
 MEMBRANE_ROUNDINGS = ("floor", "nearest")
 
@@ -101,14 +103,43 @@ def _empty_state(layout: SpiNNakerModel, name: str, batch: int) -> PopulationSta
     )
 
 
+def executor_name(membrane_rounding: str) -> str:
+    """The recording's executor name: ``refsim-spinnaker``, with the rounding when it is not the chip's floor."""
+    return f"refsim-spinnaker-{membrane_rounding}" if membrane_rounding != "floor" else "refsim-spinnaker"
+
+
+def state_scales(layout: SpiNNakerModel, population: PopulationLayout) -> dict[str, float]:
+    """IR units per LSB of the recorded states of ``population`` (see the module docstring)."""
+    init_mean = float(np.mean(population.init)) / 2.0**32
+    current_scale = 1.0 / (S1615_ONE * layout.voltage_scale_mv * init_mean)
+    return {
+        "v": 1.0 / (S1615_ONE * layout.voltage_scale_mv),
+        "i_syn": current_scale,
+        "i_exc": current_scale,
+        "i_inh": current_scale,
+    }
+
+
 def simulate_model(
-    layout: SpiNNakerModel, inputs: dict[str, np.ndarray], *, membrane_rounding: str = "floor"
+    layout: SpiNNakerModel,
+    inputs: dict[str, np.ndarray],
+    *,
+    membrane_rounding: str = "floor",
+    engine: str | None = None,
 ) -> tuple[Recording, SpiNNakerRunCounters]:
-    """Run the integer model of ``layout`` on ``{source: bool [batch, steps, n]}`` inputs."""
+    """Run the integer model of ``layout`` on ``{source: bool [batch, steps, n]}`` inputs.
+
+    ``engine``: ``compiled`` (:mod:`.spinnaker_compiled`, the default) or ``numpy`` (this function's
+    own loop, the oracle); see :mod:`neurodelay.refsim.engine`. Both return the same recording and
+    counters."""
     if membrane_rounding not in MEMBRANE_ROUNDINGS:
         raise ValidationError(
             "membrane_rounding", f"unknown rounding {membrane_rounding!r}", ", ".join(MEMBRANE_ROUNDINGS)
         )
+    if resolve_engine(engine) == "compiled":
+        from .spinnaker_compiled import simulate_model as simulate_compiled
+
+        return simulate_compiled(layout, inputs, membrane_rounding)
     batch, steps = next(iter(inputs.values())).shape[:2]
     names = list(layout.populations)
     states = {name: _empty_state(layout, name, batch) for name in names}
@@ -119,17 +150,10 @@ def simulate_model(
     for name in names:
         population = layout.populations[name]
         shape = (batch, steps, population.size)
-        init_mean = float(np.mean(population.init)) / 2.0**32
-        current_scale = 1.0 / (S1615_ONE * layout.voltage_scale_mv * init_mean)
         record[name] = PopulationRecording(
             np.zeros(shape, bool),
             {key: np.zeros(shape, np.int64) for key in ("v", "i_syn", "i_exc", "i_inh")},
-            {
-                "v": 1.0 / (S1615_ONE * layout.voltage_scale_mv),
-                "i_syn": current_scale,
-                "i_exc": current_scale,
-                "i_inh": current_scale,
-            },
+            state_scales(layout, population),
         )
     deliveries = []
     for synapses in layout.synapses:
@@ -185,15 +209,13 @@ def simulate_model(
             saturated = summed > WEIGHT_WORD_MAX
             counters.ring_buffer_saturations[synapses.post_population] += int(np.count_nonzero(saturated))
             state.ring = np.minimum(summed, WEIGHT_WORD_MAX)
-    return Recording(
-        f"refsim-spinnaker-{membrane_rounding}" if membrane_rounding != "floor" else "refsim-spinnaker",
-        layout.dt_ms,
-        steps,
-        record,
-    ), counters
+    return Recording(executor_name(membrane_rounding), layout.dt_ms, steps, record), counters
 
 
-def simulate_network(network: Network, inputs: dict[str, np.ndarray], *, membrane_rounding: str = "floor") -> Recording:
-    """Reference-simulator mode ``spinnaker``: a network from ``quantize_network`` on checked inputs."""
-    recording, _ = simulate_model(integer_model(network), inputs, membrane_rounding=membrane_rounding)
+def simulate_network(
+    network: Network, inputs: dict[str, np.ndarray], *, membrane_rounding: str = "floor", engine: str | None = None
+) -> Recording:
+    """Reference-simulator mode ``spinnaker``: a network from ``quantize_network`` on checked inputs,
+    simulated with ``engine`` (see :func:`simulate_model`)."""
+    recording, _ = simulate_model(integer_model(network), inputs, membrane_rounding=membrane_rounding, engine=engine)
     return recording

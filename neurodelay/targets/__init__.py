@@ -22,7 +22,8 @@ delay_bound           ``f(network, population) -> int``: the largest delay (step
 cores                 ``f(quantized network) -> {population: cores}``
 scale_option          ``(quantizer option, candidates)``: the free scale a calibration may choose
 refsim                ``f(network, {source: bool [batch, steps, n]}) -> Recording``: the target's
-                      bit-accurate reference-simulator mode (``refsim.simulate(..., mode=name)``)
+                      bit-accurate reference-simulator mode (``refsim.simulate(..., mode=name)``);
+                      a mode with several engines also takes ``engine=`` (neurodelay.refsim.engine)
 exporter              ``export(network, out_dir, **options) ->`` :class:`~neurodelay.export_result.ExportResult`
 export_options        ``(flag, argparse keyword arguments)`` pairs: options ``neurodelay export`` offers for
                       this target; each one's ``dest`` is the exporter's keyword
@@ -129,9 +130,10 @@ class Target:
         table = self.resolve("formats")
         return _plain(asdict(table) if is_dataclass(table) else dict(table))
 
-    def simulate(self, network: Any, inputs: dict[str, Any]) -> Any:
-        """The target's bit-accurate reference-simulator mode on checked inputs."""
-        return self.resolve("refsim")(network, inputs)
+    def simulate(self, network: Any, inputs: dict[str, Any], **options: Any) -> Any:
+        """The target's bit-accurate reference-simulator mode on checked inputs (``options``, e.g.
+        ``engine``, go to the mode's function as keywords)."""
+        return self.resolve("refsim")(network, inputs, **options)
 
     def export(self, network: Any, out_dir: Any, **options: Any) -> Any:
         """Lower ``network`` to the target's artefact under ``out_dir``; an ExportResult."""
