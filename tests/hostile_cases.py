@@ -576,6 +576,50 @@ def npz_cases(root: Path) -> list[dict]:
     return cases
 
 
+def spike_value_cases(root: Path) -> list[dict]:
+    """Readable archives whose arrays are no spike trains: values a cast to bool would turn into
+    spikes (2, -1), fractions, NaN, complex numbers, no samples, no steps, the wrong channel count."""
+    files = {
+        "two": (np.full((1, 10, 20), 2, np.int8), "values other than 0 and 1"),
+        "minus_one": (np.full((1, 10, 20), -1, np.int64), "values other than 0 and 1"),
+        "half": (np.full((1, 10, 20), 0.5), "values other than 0 and 1"),
+        "nan": (np.full((1, 10, 20), np.nan), "values other than 0 and 1"),
+        "complex": (np.zeros((1, 10, 20), complex), "dtype complex128"),
+        "no_samples": (np.zeros((0, 10, 20), bool), "0 samples"),
+        "no_steps": (np.zeros((1, 0, 20), bool), "0 steps"),
+        "channels": (np.zeros((1, 10, 7), bool), "7 channels"),
+    }
+    cases = []
+    for label, (array, problem) in files.items():
+        path = write_bytes(root / f"spikes_{label}.npz", npz_bytes({"input": array}))
+        cases.append(
+            case(
+                f"parity_inputs_spikes_{label}",
+                ["parity", str(NETWORK), "--target", "loihi2", "--inputs", str(path)],
+                [path.name, "--inputs[input]", problem],
+            )
+        )
+        cases.append(
+            case(
+                f"quantize_calibration_spikes_{label}",
+                [
+                    "quantize",
+                    str(NETWORK),
+                    "--target",
+                    "loihi2",
+                    "--out",
+                    str(root / f"cal_spikes_{label}.ndnet"),
+                    "--scale",
+                    "calibrated",
+                    "--calibration",
+                    str(path),
+                ],
+                [path.name, "--calibration[input]", problem],
+            )
+        )
+    return cases
+
+
 def run_folder_cases(root: Path) -> list[dict]:
     """``plot`` on run folders whose metrics.json is damaged, bombed or of the wrong shape."""
     cases = []
@@ -634,6 +678,7 @@ def all_cases(root: Path) -> list[dict]:
         + info_cases(root)
         + checkpoint_cases(root)
         + npz_cases(root)
+        + spike_value_cases(root)
         + space_cases(root)
         + run_folder_cases(root)
     )

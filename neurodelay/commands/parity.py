@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..bounded_npz import read_npz
 from ..errors import ValidationError
+from ..executor import read_spike_inputs
 from ..parity import check_networks, random_cases
 from ..parity.plot import plot_divergence
 from ..targets import all_targets, get_target, target_names
@@ -71,10 +71,6 @@ def network_file(path: str) -> Path:
     return candidate
 
 
-def load_inputs(path: str) -> dict[str, np.ndarray]:
-    return read_npz(path, field="--inputs")
-
-
 def generated_inputs(network: ir.Network, args: argparse.Namespace) -> dict[str, np.ndarray]:
     if not 0.0 <= args.rate <= 1.0 or args.steps < 1 or args.batch < 1:
         raise ValidationError(
@@ -91,7 +87,9 @@ def cases_from_file(args: argparse.Namespace):
         network = get_target(args.target, "parity").prepare_for_parity(network, None)
         for line in network.provenance.get("quantization", {}).get("changes", []):
             print(f"quantized for {args.target}: {line['field']}: {line['kind']} {line['count']}/{line['total']}")
-    inputs = load_inputs(args.inputs) if args.inputs else generated_inputs(network, args)
+    inputs = (
+        read_spike_inputs(args.inputs, network, field="--inputs") if args.inputs else generated_inputs(network, args)
+    )
     return [(network, inputs, None)]
 
 
