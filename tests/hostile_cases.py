@@ -287,6 +287,8 @@ def quantize_cases(root: Path) -> list[dict]:
         ("tiny_dt", {"dt_ms": 1e-300}),
         ("huge_weights", {"weight": 1e300}),
         ("max_float_weights", {"weight": 1.7976931348623157e308}),
+        ("weights_1e303", {"weight": 1e303}),  # the sum is finite, times 2^15 it is not: shift search
+        ("weights_1e305", {"weight": 1e305}),  # ran into 2.0**1024 (OverflowError)
     ):
         path = float_network(root / f"{label}.ndnet", **options)
         field = "dt_ms" if "dt" in label else "weights"
