@@ -292,12 +292,22 @@ def quantize_cases(root: Path) -> list[dict]:
     ):
         path = float_network(root / f"{label}.ndnet", **options)
         field = "dt_ms" if "dt" in label else "weights"
-        # (Loihi 2's quantizer maps such values into its formats and reports every change)
+        # (Loihi 2's quantizer maps most such values into its formats and reports every change)
         cases.append(
             case(
                 f"quantize_spinnaker_{label}",
                 ["quantize", str(path), "--target", "spinnaker", "--out", str(root / f"q_spinnaker_{label}.ndnet")],
                 [path.name, field],
+            )
+        )
+    for label, dt_ms in (("subnormal_dt", 5e-324), ("subnormal_dt_1e-315", 1e-315), ("dt_1e-308", 1e-308)):
+        # a subnormal dt or time constant: the quantized network's taus did not give back du and dv
+        path = float_network(root / f"loihi2_{label}.ndnet", dt_ms=dt_ms)
+        cases.append(
+            case(
+                f"quantize_loihi2_{label}",
+                ["quantize", str(path), "--target", "loihi2", "--out", str(root / f"q_loihi2_{label}.ndnet")],
+                [path.name, "dt_ms", "too small"],
             )
         )
     existing = write_bytes(root / "existing.ndnet", b"keep me")
