@@ -453,6 +453,31 @@ def nir_cases(root: Path) -> list[dict]:
         "empty": (write_bytes(root / "empty.nir", b""), []),
         "truncated": (write_bytes(root / "truncated.nir", valid.read_bytes()[:4000]), []),
     }
+    delay, weight = "node/nodes/input_hidden.d3.delay/delay", "node/nodes/input_hidden.d3/weight"
+
+    def filled(key: str, value: float) -> Callable:
+        return lambda graph: replace(key, np.full(graph[key].shape, value))(graph)
+
+    for label, key, value, expect in (
+        ("delay_nan", delay, np.nan, ["input_hidden.d3.delay.delay", "finite"]),
+        ("delay_inf", delay, np.inf, ["input_hidden.d3.delay.delay", "finite"]),
+        ("delay_huge", delay, 1e6, ["input_hidden.d3.delay.delay", "at most 1000000 steps"]),
+        ("delay_negative", delay, -1e-3, ["input_hidden.d3.delay.delay", ">= 0"]),
+        ("weight_nan", weight, np.nan, ["input_hidden.d3.weight", "NaN"]),
+        ("weight_inf", weight, np.inf, ["input_hidden.d3.weight", "NaN"]),
+        ("tau_negative", f"{hidden}/tau_mem", -0.01, ["hidden.tau_mem", "> 0"]),
+        ("tau_zero", f"{hidden}/tau_syn", 0.0, ["hidden.tau_syn", "> 0"]),
+        ("tau_nan", f"{hidden}/tau_mem", np.nan, ["hidden.tau_mem", "NaN"]),
+        ("tau_huge", f"{hidden}/tau_mem", 1e306, ["hidden.tau_mem", "at most"]),
+        ("threshold_nan", f"{hidden}/v_threshold", np.nan, ["hidden.v_threshold", "NaN"]),
+        ("r_nan", f"{hidden}/r", np.nan, ["hidden.r", "NaN"]),
+        ("w_in_inf", f"{hidden}/w_in", np.inf, ["hidden.w_in", "NaN"]),
+    ):
+        files[label] = (edited(label, filled(key, value)), ["nodes.", *expect])
+    no_dt = edited(
+        "no_dt",
+        lambda g: (delete("node/metadata/neurodelay_dt_ms")(g), delete("node/metadata/dt")(g)),
+    )
     with h5py.File(root / "list_top_level.nir", "w") as graph:
         graph["node"] = [1, 2, 3]
     files["list_top_level"] = (root / "list_top_level.nir", ["node", "not a group"])
@@ -465,6 +490,20 @@ def nir_cases(root: Path) -> list[dict]:
                 f"import_{label}",
                 ["import", str(path), "--out", str(root / f"imported_{label}.ndnet")],
                 [path.name, *expect],
+            )
+        )
+    for label, dt_ms, expect in (
+        ("zero", "0", "a finite number > 0"),
+        ("negative", "-1", "a finite number > 0"),
+        ("nan", "nan", "a finite number > 0"),
+        ("inf", "inf", "a finite number > 0"),
+        ("subnormal", "5e-324", "too small"),
+    ):
+        cases.append(
+            case(
+                f"import_dt_ms_{label}",
+                ["import", str(no_dt), "--out", str(root / f"imported_dt_{label}.ndnet"), f"--dt-ms={dt_ms}"],
+                [no_dt.name, "--dt-ms", expect],
             )
         )
     return cases
