@@ -145,17 +145,22 @@ def to_nir(
                     "population names that do not look like '<projection>.d<steps>'",
                 )
             nodes[name] = node
-    for population in network.populations:
-        if not network.outgoing(population.name):
-            output = f"{population.name}.output"
-            if output in nodes:
-                raise ValidationError(
-                    "populations",
-                    f"output node {output!r} clashes with another node",
-                    "names that do not end in '.output'",
-                )
-            nodes[output] = nir.Output(output_type={"output": np.array([population.size])})
-            edges.append((population.name, output))
+    ends = [population for population in network.populations if not network.outgoing(population.name)]
+    if not ends and network.populations:  # every population feeds one (a loop at the end): the last is read out
+        ends = [network.populations[-1]]
+        report.append(
+            f"every population has outgoing projections: {ends[0].name!r}, the last, gets the graph's Output node"
+        )
+    for population in ends:
+        output = f"{population.name}.output"
+        if output in nodes:
+            raise ValidationError(
+                "populations",
+                f"output node {output!r} clashes with another node",
+                "names that do not end in '.output'",
+            )
+        nodes[output] = nir.Output(output_type={"output": np.array([population.size])})
+        edges.append((population.name, output))
     info = {
         "name": network.name,
         "provenance": network.provenance,
