@@ -672,8 +672,17 @@ def spike_value_cases(root: Path) -> list[dict]:
 
 
 def run_folder_cases(root: Path) -> list[dict]:
-    """``plot`` on run folders whose metrics.json is damaged, bombed or of the wrong shape."""
-    cases = []
+    """``plot`` on run folders whose metrics.json is damaged, bombed or of the wrong shape, and on a
+    network file (by its name or renamed .npz) where a run folder or a recording belongs."""
+    renamed = write_bytes(root / "network_renamed.npz", NETWORK.read_bytes())
+    cases = [
+        case(
+            f"plot_network_file_{label}",
+            ["plot", str(path), "--out", str(root / "plots_net")],
+            [path.name, "network file"],
+        )
+        for label, path in (("ndnet", NETWORK), ("renamed", renamed))
+    ]
     for label, data, expect in (
         ("deep", b"[" * 100000 + b"]" * 100000, "nested too deeply"),
         ("not_utf8", b'[{"epoch": 1, "x": "caf\xe9"}]', "UTF-8"),
