@@ -84,6 +84,11 @@ NET = str(EXAMPLES / "feedforward.ndnet")
         (["parity", NET, "--target", "loihi2", "--steps", "0"], "--steps: 0"),
         (["demo", "--limit", "0", "--out", "{tmp}/d"], "--limit: 0 is out of range"),
         (["demo", "--parity-samples", "0", "--out", "{tmp}/d"], "--parity-samples: 0"),
+        # output paths that cannot be written, refused before the run (an internal error after it before)
+        (["parity", NET, "--target", "loihi2", "--json", "{tmp}"], "--json: {tmp} is a directory"),
+        (["parity", NET, "--target", "loihi2", "--json", "{tmp}/in.npz/r.json"], "--json: {tmp}/in.npz/r.json"),
+        (["parity", "--target", "loihi2", "--random", "1", "--plot", "{tmp}"], "--plot: {tmp} is a directory"),
+        (["parity", "--campaign", "1", "--target", "loihi2", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
         # given but without effect in the mode chosen
         (
             ["parity", NET, "--target", "loihi2", "--inputs", "{tmp}/in.npz", "--steps", "5"],
@@ -133,5 +138,6 @@ def test_option_values_a_command_cannot_use_are_refused_in_one_line(argv, expect
     np.savez(tmp_path / "in.npz", input=np.zeros((1, 10, 20), bool))
     code = main([part.replace("{tmp}", str(tmp_path)) for part in argv])
     message = capsys.readouterr().err.rstrip("\n")
+    expect = expect.replace("{tmp}", str(tmp_path))
     assert code == 1 and "\n" not in message and expect in message, message
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()

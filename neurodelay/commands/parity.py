@@ -24,6 +24,7 @@ import numpy as np
 from .. import ir
 from ..errors import ValidationError
 from ..executor import read_spike_inputs
+from ..outputs import check_output_file, check_output_folder
 from .checks import check_at_least, check_seed, check_timeout, refuse_given
 from ..parity import check_networks, random_cases
 from ..parity.plot import plot_divergence
@@ -121,6 +122,7 @@ def run_campaign(args: argparse.Namespace) -> int:
 
     if args.network is not None or args.random is not None or not args.out:
         raise ValidationError("--campaign", "needs --out DIR and no network or --random", "--campaign N --out DIR")
+    check_output_folder(args.out, force=True)  # a campaign resumes in its folder: only its kind and place
     check_at_least(args.nets_per_run, "--nets-per-run")
     refuse_given(
         args,
@@ -158,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
     if args.campaign is not None:
         return run_campaign(args)
     refuse_given(args, {"--nets-per-run": "nets_per_run"}, "without --campaign", "--campaign N --nets-per-run M")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path:  # reports are rewritten on every run: only the kind and place of the path are checked
+            check_output_file(path, option=option, force=True)
     if args.out or args.resume:
         raise ValidationError("--out/--resume", "given without --campaign", "--campaign N --out DIR [--resume]")
     if (args.random is None) == (args.network is None):
