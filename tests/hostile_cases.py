@@ -310,6 +310,15 @@ def quantize_cases(root: Path) -> list[dict]:
                 [path.name, "dt_ms", "too small"],
             )
         )
+    from neurodelay import ir
+
+    sources_only = ir.save(ir.Network("sources_only", 1.0, (ir.SpikeSource("input", 3),), ()), root / "sources.ndnet")
+    for label, argv in (  # Lava's graph starts at a LIF process: the worker died with a traceback
+        ("quantize", ["quantize", str(sources_only), "--target", "loihi2", "--out", str(root / "q_sources.ndnet")]),
+        ("export", ["export", str(sources_only), "--target", "loihi2", "--out", str(root / "export_sources")]),
+        ("parity", ["parity", str(sources_only), "--target", "loihi2", "--steps", "5"]),
+    ):
+        cases.append(case(f"{label}_loihi2_sources_only", argv, [sources_only.name, "only spike sources"]))
     existing = write_bytes(root / "existing.ndnet", b"keep me")
     folder = root / "a_folder"
     folder.mkdir()

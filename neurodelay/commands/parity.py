@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..errors import ValidationError
+from ..errors import TargetLimitError, ValidationError
 from ..executor import read_spike_inputs
 from ..outputs import check_output_file, check_output_folder
 from .checks import check_at_least, check_seed, check_timeout, refuse_given
@@ -101,7 +101,10 @@ def cases_from_file(args: argparse.Namespace):
     path = network_file(args.network)
     network = ir.load(path)
     if not network.is_quantized or any(p.weight_format.target != args.target for p in network.projections):
-        network = get_target(args.target, "parity").prepare_for_parity(network, None)
+        try:
+            network = get_target(args.target, "parity").prepare_for_parity(network, None)
+        except TargetLimitError as error:
+            raise TargetLimitError(f"{path}: {error}") from None
         for line in network.provenance.get("quantization", {}).get("changes", []):
             print(f"quantized for {args.target}: {line['field']}: {line['kind']} {line['count']}/{line['total']}")
     if args.inputs:

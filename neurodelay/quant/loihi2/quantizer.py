@@ -12,7 +12,7 @@ from ...errors import TargetLimitError, ValidationError
 from ...ir import Network, Projection, WeightFormat, as_vector, decays
 from ..chip_report import ChipReport, QuantizedNetwork
 from .formats import DEFAULT_VTH, FORMAT, READOUT_VTH, TARGET, VTH_METADATA
-from .model import check_neuron_limits, sign_mode_of, uniform
+from .model import check_has_neurons, check_neuron_limits, sign_mode_of, uniform
 
 
 @dataclass
@@ -140,6 +140,7 @@ def quantize_network(network: Network, *, vth: int = DEFAULT_VTH) -> QuantizedNe
     """
     if not FORMAT.vth_range[0] < vth <= FORMAT.vth_range[1]:
         raise ValidationError("vth", f"{vth} is out of range", f"1..{FORMAT.vth_range[1]}")
+    check_has_neurons(network)
     if not network.dt_ms >= MIN_DT_MS:
         raise TargetLimitError(
             f"dt_ms: {network.dt_ms:g} ms is too small for Loihi 2's decays (allowed: at least "
