@@ -692,6 +692,16 @@ def run_folder_cases(root: Path) -> list[dict]:
         )
         for label, path in (("ndnet", NETWORK), ("renamed", renamed))
     ]
+    recording = {"executor": np.array("x"), "dt_ms": np.array(1.0), "steps": np.array(4)}
+    for label, spikes in (("two", np.full((1, 4, 3), 2, np.int8)), ("half", np.full((1, 4, 3), 0.5))):
+        path = write_bytes(root / f"recording_spikes_{label}.npz", npz_bytes({**recording, "p/spikes": spikes}))
+        cases.append(  # a cast to bool drew them as spikes
+            case(
+                f"plot_recording_spikes_{label}",
+                ["plot", str(path), "--out", str(root / f"plots_spikes_{label}")],
+                [path.name, "p/spikes", "values other than 0 and 1"],
+            )
+        )
     for label, data, expect in (
         ("deep", b"[" * 100000 + b"]" * 100000, "nested too deeply"),
         ("not_utf8", b'[{"epoch": 1, "x": "caf\xe9"}]', "UTF-8"),
