@@ -72,7 +72,10 @@ class Recording:
             populations: dict[str, PopulationRecording] = {}
             for key in data:
                 if key.endswith("/spikes"):
-                    populations[key[: -len("/spikes")]] = PopulationRecording(data[key].astype(bool))
+                    spikes = data[key]
+                    if spikes.dtype.kind not in "biuf" or not np.all((spikes == 0) | (spikes == 1)):
+                        raise ValidationError(key, "values other than 0 and 1", "spikes as 0/1 or bool", file=path)
+                    populations[key[: -len("/spikes")]] = PopulationRecording(spikes.astype(bool))
             for key in data:
                 parts = key.split("/")
                 if len(parts) == 3 and parts[1] == "state":

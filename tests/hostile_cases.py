@@ -287,10 +287,12 @@ def quantize_cases(root: Path) -> list[dict]:
         ("tiny_dt", {"dt_ms": 1e-300}),
         ("huge_weights", {"weight": 1e300}),
         ("max_float_weights", {"weight": 1.7976931348623157e308}),
+        ("weights_1e303", {"weight": 1e303}),  # the sum is finite, times 2^15 it is not: shift search
+        ("weights_1e305", {"weight": 1e305}),  # ran into 2.0**1024 (OverflowError)
     ):
         path = float_network(root / f"{label}.ndnet", **options)
         field = "dt_ms" if "dt" in label else "weights"
-        # (Loihi 2's quantizer maps such values into its formats and reports every change)
+        # (Loihi 2's quantizer maps most such values into its formats and reports every change)
         cases.append(
             case(
                 f"quantize_spinnaker_{label}",
@@ -298,6 +300,25 @@ def quantize_cases(root: Path) -> list[dict]:
                 [path.name, field],
             )
         )
+    for label, dt_ms in (("subnormal_dt", 5e-324), ("subnormal_dt_1e-315", 1e-315), ("dt_1e-308", 1e-308)):
+        # a subnormal dt or time constant: the quantized network's taus did not give back du and dv
+        path = float_network(root / f"loihi2_{label}.ndnet", dt_ms=dt_ms)
+        cases.append(
+            case(
+                f"quantize_loihi2_{label}",
+                ["quantize", str(path), "--target", "loihi2", "--out", str(root / f"q_loihi2_{label}.ndnet")],
+                [path.name, "dt_ms", "too small"],
+            )
+        )
+    from neurodelay import ir
+
+    sources_only = ir.save(ir.Network("sources_only", 1.0, (ir.SpikeSource("input", 3),), ()), root / "sources.ndnet")
+    for label, argv in (  # Lava's graph starts at a LIF process: the worker died with a traceback
+        ("quantize", ["quantize", str(sources_only), "--target", "loihi2", "--out", str(root / "q_sources.ndnet")]),
+        ("export", ["export", str(sources_only), "--target", "loihi2", "--out", str(root / "export_sources")]),
+        ("parity", ["parity", str(sources_only), "--target", "loihi2", "--steps", "5"]),
+    ):
+        cases.append(case(f"{label}_loihi2_sources_only", argv, [sources_only.name, "only spike sources"]))
     existing = write_bytes(root / "existing.ndnet", b"keep me")
     folder = root / "a_folder"
     folder.mkdir()
@@ -441,6 +462,31 @@ def nir_cases(root: Path) -> list[dict]:
         "empty": (write_bytes(root / "empty.nir", b""), []),
         "truncated": (write_bytes(root / "truncated.nir", valid.read_bytes()[:4000]), []),
     }
+    delay, weight = "node/nodes/input_hidden.d3.delay/delay", "node/nodes/input_hidden.d3/weight"
+
+    def filled(key: str, value: float) -> Callable:
+        return lambda graph: replace(key, np.full(graph[key].shape, value))(graph)
+
+    for label, key, value, expect in (
+        ("delay_nan", delay, np.nan, ["input_hidden.d3.delay.delay", "finite"]),
+        ("delay_inf", delay, np.inf, ["input_hidden.d3.delay.delay", "finite"]),
+        ("delay_huge", delay, 1e6, ["input_hidden.d3.delay.delay", "at most 1000000 steps"]),
+        ("delay_negative", delay, -1e-3, ["input_hidden.d3.delay.delay", ">= 0"]),
+        ("weight_nan", weight, np.nan, ["input_hidden.d3.weight", "NaN"]),
+        ("weight_inf", weight, np.inf, ["input_hidden.d3.weight", "NaN"]),
+        ("tau_negative", f"{hidden}/tau_mem", -0.01, ["hidden.tau_mem", "> 0"]),
+        ("tau_zero", f"{hidden}/tau_syn", 0.0, ["hidden.tau_syn", "> 0"]),
+        ("tau_nan", f"{hidden}/tau_mem", np.nan, ["hidden.tau_mem", "NaN"]),
+        ("tau_huge", f"{hidden}/tau_mem", 1e306, ["hidden.tau_mem", "at most"]),
+        ("threshold_nan", f"{hidden}/v_threshold", np.nan, ["hidden.v_threshold", "NaN"]),
+        ("r_nan", f"{hidden}/r", np.nan, ["hidden.r", "NaN"]),
+        ("w_in_inf", f"{hidden}/w_in", np.inf, ["hidden.w_in", "NaN"]),
+    ):
+        files[label] = (edited(label, filled(key, value)), ["nodes.", *expect])
+    no_dt = edited(
+        "no_dt",
+        lambda g: (delete("node/metadata/neurodelay_dt_ms")(g), delete("node/metadata/dt")(g)),
+    )
     with h5py.File(root / "list_top_level.nir", "w") as graph:
         graph["node"] = [1, 2, 3]
     files["list_top_level"] = (root / "list_top_level.nir", ["node", "not a group"])
@@ -453,6 +499,20 @@ def nir_cases(root: Path) -> list[dict]:
                 f"import_{label}",
                 ["import", str(path), "--out", str(root / f"imported_{label}.ndnet")],
                 [path.name, *expect],
+            )
+        )
+    for label, dt_ms, expect in (
+        ("zero", "0", "a finite number > 0"),
+        ("negative", "-1", "a finite number > 0"),
+        ("nan", "nan", "a finite number > 0"),
+        ("inf", "inf", "a finite number > 0"),
+        ("subnormal", "5e-324", "too small"),
+    ):
+        cases.append(
+            case(
+                f"import_dt_ms_{label}",
+                ["import", str(no_dt), "--out", str(root / f"imported_dt_{label}.ndnet"), f"--dt-ms={dt_ms}"],
+                [no_dt.name, "--dt-ms", expect],
             )
         )
     return cases
@@ -576,9 +636,72 @@ def npz_cases(root: Path) -> list[dict]:
     return cases
 
 
-def run_folder_cases(root: Path) -> list[dict]:
-    """``plot`` on run folders whose metrics.json is damaged, bombed or of the wrong shape."""
+def spike_value_cases(root: Path) -> list[dict]:
+    """Readable archives whose arrays are no spike trains: values a cast to bool would turn into
+    spikes (2, -1), fractions, NaN, complex numbers, no samples, no steps, the wrong channel count."""
+    files = {
+        "two": (np.full((1, 10, 20), 2, np.int8), "values other than 0 and 1"),
+        "minus_one": (np.full((1, 10, 20), -1, np.int64), "values other than 0 and 1"),
+        "half": (np.full((1, 10, 20), 0.5), "values other than 0 and 1"),
+        "nan": (np.full((1, 10, 20), np.nan), "values other than 0 and 1"),
+        "complex": (np.zeros((1, 10, 20), complex), "dtype complex128"),
+        "no_samples": (np.zeros((0, 10, 20), bool), "0 samples"),
+        "no_steps": (np.zeros((1, 0, 20), bool), "0 steps"),
+        "channels": (np.zeros((1, 10, 7), bool), "7 channels"),
+    }
     cases = []
+    for label, (array, problem) in files.items():
+        path = write_bytes(root / f"spikes_{label}.npz", npz_bytes({"input": array}))
+        cases.append(
+            case(
+                f"parity_inputs_spikes_{label}",
+                ["parity", str(NETWORK), "--target", "loihi2", "--inputs", str(path)],
+                [path.name, "--inputs[input]", problem],
+            )
+        )
+        cases.append(
+            case(
+                f"quantize_calibration_spikes_{label}",
+                [
+                    "quantize",
+                    str(NETWORK),
+                    "--target",
+                    "loihi2",
+                    "--out",
+                    str(root / f"cal_spikes_{label}.ndnet"),
+                    "--scale",
+                    "calibrated",
+                    "--calibration",
+                    str(path),
+                ],
+                [path.name, "--calibration[input]", problem],
+            )
+        )
+    return cases
+
+
+def run_folder_cases(root: Path) -> list[dict]:
+    """``plot`` on run folders whose metrics.json is damaged, bombed or of the wrong shape, and on a
+    network file (by its name or renamed .npz) where a run folder or a recording belongs."""
+    renamed = write_bytes(root / "network_renamed.npz", NETWORK.read_bytes())
+    cases = [
+        case(
+            f"plot_network_file_{label}",
+            ["plot", str(path), "--out", str(root / "plots_net")],
+            [path.name, "network file"],
+        )
+        for label, path in (("ndnet", NETWORK), ("renamed", renamed))
+    ]
+    recording = {"executor": np.array("x"), "dt_ms": np.array(1.0), "steps": np.array(4)}
+    for label, spikes in (("two", np.full((1, 4, 3), 2, np.int8)), ("half", np.full((1, 4, 3), 0.5))):
+        path = write_bytes(root / f"recording_spikes_{label}.npz", npz_bytes({**recording, "p/spikes": spikes}))
+        cases.append(  # a cast to bool drew them as spikes
+            case(
+                f"plot_recording_spikes_{label}",
+                ["plot", str(path), "--out", str(root / f"plots_spikes_{label}")],
+                [path.name, "p/spikes", "values other than 0 and 1"],
+            )
+        )
     for label, data, expect in (
         ("deep", b"[" * 100000 + b"]" * 100000, "nested too deeply"),
         ("not_utf8", b'[{"epoch": 1, "x": "caf\xe9"}]', "UTF-8"),
@@ -634,6 +757,7 @@ def all_cases(root: Path) -> list[dict]:
         + info_cases(root)
         + checkpoint_cases(root)
         + npz_cases(root)
+        + spike_value_cases(root)
         + space_cases(root)
         + run_folder_cases(root)
     )

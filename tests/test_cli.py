@@ -7,7 +7,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import pytest
 import yaml
+
+from neurodelay.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -57,3 +61,83 @@ def test_validate_broken_file_names_field_and_range_without_traceback(tmp_path):
 def test_missing_file_is_one_line_error():
     result = neurodelay("info", "/nonexistent/net.ndnet")
     assert result.returncode == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+NET = str(EXAMPLES / "feedforward.ndnet")
+
+
+@pytest.mark.parametrize(
+    "argv, expect",
+    [
+        (["parity", NET, "--target", "loihi2", "--seed", "-1"], "--seed: -1 is out of range"),
+        (["parity", "--target", "loihi2", "--random", "2", "--seed", str(2**63 - 1)], "--seed"),
+        (["parity", "--campaign", "2", "--target", "loihi2", "--out", "{tmp}/c", "--seed", "-5"], "--seed"),
+        (["gradcheck", "--random", "1", "--seed", "-3"], "--seed: -3 is out of range"),
+        (["parity", NET, "--target", "loihi2", "--timeout", "0"], "--timeout: 0.0 is out of range"),
+        (["parity", NET, "--target", "loihi2", "--timeout", "-3"], "--timeout"),
+        (["parity", NET, "--target", "loihi2", "--timeout", "nan"], "--timeout: nan"),
+        (["parity", NET, "--target", "loihi2", "--timeout", "inf"], "--timeout: inf"),
+        (["parity", NET, "--target", "loihi2", "--workers", "0"], "--workers: 0 is out of range"),
+        (["parity", "--campaign", "2", "--target", "loihi2", "--out", "{tmp}/c", "--workers", "-1"], "--workers"),
+        (["parity", NET, "--target", "spinnaker", "--executor", "emulated-core", "--workers", "2"], "--workers"),
+        (["parity", NET, "--target", "loihi2", "--rate", "1.5"], "--rate: 1.5"),
+        (["parity", NET, "--target", "loihi2", "--steps", "0"], "--steps: 0"),
+        (["demo", "--limit", "0", "--out", "{tmp}/d"], "--limit: 0 is out of range"),
+        (["demo", "--parity-samples", "0", "--out", "{tmp}/d"], "--parity-samples: 0"),
+        # output paths that cannot be written, refused before the run (an internal error after it before)
+        (["parity", NET, "--target", "loihi2", "--json", "{tmp}"], "--json: {tmp} is a directory"),
+        (["parity", NET, "--target", "loihi2", "--json", "{tmp}/in.npz/r.json"], "--json: {tmp}/in.npz/r.json"),
+        (["parity", "--target", "loihi2", "--random", "1", "--plot", "{tmp}"], "--plot: {tmp} is a directory"),
+        (["parity", "--campaign", "1", "--target", "loihi2", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        # given but without effect in the mode chosen
+        (
+            ["parity", NET, "--target", "loihi2", "--inputs", "{tmp}/in.npz", "--steps", "5"],
+            "--steps: given with --inputs",
+        ),
+        (
+            ["parity", NET, "--target", "loihi2", "--inputs", "{tmp}/in.npz", "--rate", "0.5"],
+            "--rate: given with --inputs",
+        ),
+        (
+            ["parity", NET, "--target", "loihi2", "--inputs", "{tmp}/in.npz", "--seed", "3"],
+            "--seed: given with --inputs",
+        ),
+        (["parity", "--target", "loihi2", "--random", "1", "--batch", "4"], "--batch: given with --random"),
+        (
+            ["parity", "--target", "loihi2", "--random", "1", "--inputs", "{tmp}/in.npz"],
+            "--inputs: given with --random",
+        ),
+        (
+            ["parity", "--campaign", "2", "--target", "loihi2", "--out", "{tmp}/c", "--steps", "5"],
+            "--steps: given with --campaign",
+        ),
+        (
+            ["parity", "--campaign", "2", "--target", "loihi2", "--out", "{tmp}/c", "--json", "{tmp}/r.json"],
+            "--json: given with --campaign",
+        ),
+        (["parity", NET, "--target", "loihi2", "--nets-per-run", "3"], "--nets-per-run: given without --campaign"),
+        (["gradcheck", "--random", "1", "--force"], "--force: given without --json"),
+        (
+            ["quantize", NET, "--target", "loihi2", "--out", "{tmp}/q.ndnet", "--calibration", "{tmp}/in.npz"],
+            "--calibration: given with --scale max-abs",
+        ),
+        (["export", NET, "--target", "nir", "--out", "{tmp}/n.nir", "--clip"], "--clip: given with --target nir"),
+        (
+            ["export", NET, "--target", "loihi2", "--out", "{tmp}/l2", "--fold-uniform-delays"],
+            "--fold-uniform-delays: given with --target loihi2",
+        ),
+        (
+            ["export", NET, "--target", "spinnaker", "--out", "{tmp}/sp", "--input-convention", "per-step"],
+            "--input-convention: given with --target spinnaker",
+        ),
+    ],
+)
+def test_option_values_a_command_cannot_use_are_refused_in_one_line(argv, expect, tmp_path, capsys):
+    """Negative seeds, timeouts <= 0 or not finite, counts < 1, and options the chosen mode would
+    ignore end in exit 1 and one line naming the option, before any work starts."""
+    np.savez(tmp_path / "in.npz", input=np.zeros((1, 10, 20), bool))
+    code = main([part.replace("{tmp}", str(tmp_path)) for part in argv])
+    message = capsys.readouterr().err.rstrip("\n")
+    expect = expect.replace("{tmp}", str(tmp_path))
+    assert code == 1 and "\n" not in message and expect in message, message
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()

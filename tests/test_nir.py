@@ -334,3 +334,27 @@ def test_cli_exports_a_float_network_listing_the_rounded_delays(tmp_path, capsys
         if fractional.any():
             assert f"projection {projection.name}: {int(fractional.sum())} of" in out
     assert nir.read(next(tmp_path.glob("*.nir"))).metadata["input_convention"] == "per-step"
+
+
+def test_a_network_ending_in_a_loop_gets_an_output_node(tmp_path, capsys):
+    """Only populations without outgoing projections got an Output node: a network whose last
+    population feeds itself got none, and nir.NIRGraph's type inference refused the graph (the CLI
+    said 'internal error'). The last population is now the graph's output, and it says so."""
+    rng = np.random.default_rng(0)
+    network = ir.Network(
+        "loop_at_the_end",
+        1.0,
+        (ir.SpikeSource("input", 3), ir.LIF("hidden", 4, tau_m_ms=10.0, tau_syn_ms=5.0, threshold=1.0)),
+        (
+            ir.Projection("input_hidden", "input", "hidden", rng.normal(size=(3, 4)), np.ones((3, 4), np.int64), 2),
+            ir.Projection("hidden_hidden", "hidden", "hidden", rng.normal(size=(4, 4)), np.full((4, 4), 2), 2),
+        ),
+    )
+    path = ir.save(network, tmp_path / "loop.ndnet")
+    assert main(["export", str(path), "--target", "nir", "--out", str(tmp_path / "loop.nir")]) == 0
+    assert "'hidden', the last, gets the graph's Output node" in capsys.readouterr().out
+    graph = nir.read(tmp_path / "loop.nir")  # what a peer loads: type inference needs an Output
+    outputs = [name for name, node in graph.nodes.items() if isinstance(node, nir.Output)]
+    assert outputs == ["hidden.output"] and ("hidden", "hidden.output") in graph.edges
+    back, _ = bridge.read(tmp_path / "loop.nir")
+    assert_same_network(back, network)

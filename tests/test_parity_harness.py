@@ -9,6 +9,7 @@ import pytest
 
 from neurodelay import ir
 from neurodelay.cli import main
+from neurodelay.ir.random_nets import random_case, random_delays
 from neurodelay.parity import compare, random_cases
 from neurodelay.parity.harness import result_of
 from neurodelay.quant.loihi2 import quantize_network
@@ -133,3 +134,19 @@ def test_cli_quantizes_a_float_network_and_says_so(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "quantized for loihi2" in out and "0 mismatching" in out
     assert quantize_network(network)[1].changes  # the float net was not exactly representable
+
+
+@pytest.mark.parametrize("max_delay_steps", [0, 1, 2, 3, 4])
+def test_random_parity_networks_keep_a_small_maximum_delay(max_delay_steps):
+    """The mixed delay profile drew its top among 2, 5 and the maximum: a target or campaign bound
+    below 5 steps got delays beyond it (an invalid network for max 0 and 1)."""
+    drawn = 0
+    for seed in range(40):
+        network, _ = random_case(seed, max_delay_steps=max_delay_steps)
+        for projection in network.projections:
+            assert projection.max_delay_steps == max_delay_steps
+            drawn = max(drawn, int(projection.delays_steps.max(initial=0)))
+    assert drawn == max_delay_steps
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        assert random_delays(rng, (6, 7), "mixed", max_delay_steps).max() <= max_delay_steps

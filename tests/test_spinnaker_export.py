@@ -130,3 +130,29 @@ def test_standalone_script_builds_on_a_virtual_board_with_a_delay_extension(tmp_
         )
     )
     assert beyond_core > 100 and checked["synapses"] > beyond_core
+
+
+@pytest.mark.parametrize(
+    "argv, expect",
+    [
+        (["--inputs", "{out}/two.npz"], "--inputs: {out}/two.npz: input: values other than 0 and 1"),
+        (["--inputs", "{out}/minus_one.npz"], "--inputs: {out}/minus_one.npz: input: values other than 0 and 1"),
+        (["--steps", "0"], "--steps: 0 is out of range"),
+    ],
+)
+def test_the_standalone_script_refuses_inputs_that_are_no_spikes(tmp_path, argv, expect):
+    """The script fed any non-zero value as a spike (2, -1) and ran 0 steps; it now stops before
+    sPyNNaker is imported, naming the file and the array."""
+    quantized, _ = quantize_network(extension_network(), neurons_per_core=256)
+    out = tmp_path / "out"
+    export(quantized, out, steps=50)
+    np.savez(out / "two.npz", input=np.full((50, 20), 2, np.int8))
+    np.savez(out / "minus_one.npz", input=np.full((50, 20), -1))
+    done = subprocess.run(
+        [sys.executable, SCRIPT_NAME, *(part.format(out=out) for part in argv)],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and expect.format(out=out) in done.stderr, done.stderr

@@ -102,13 +102,18 @@ def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "model.json"), encoding="utf-8") as stream:
         skeleton = json.load(stream)
-    with np.load(os.path.join(here, "model.npz")) as arrays:
+    with np.load(os.path.join(here, "model.npz"), allow_pickle=False) as arrays:
         model = load_model(skeleton, arrays)
-    steps = int(args.steps or model["steps"])
+    steps = int(model["steps"] if args.steps is None else args.steps)
+    if steps < 1:
+        parser.error(f"--steps: {steps} is out of range (allowed: >= 1)")
     spikes = {}
     if args.inputs:
-        with np.load(args.inputs) as data:
+        with np.load(args.inputs, allow_pickle=False) as data:
             spikes = {name: data[name] for name in data.files}
+        for name, array in spikes.items():  # a cast would make a spike of any value but 0
+            if array.dtype.kind not in "biuf" or not np.all((array == 0) | (array == 1)):
+                parser.error(f"--inputs: {args.inputs}: {name}: values other than 0 and 1 (allowed: 0/1 or bool)")
 
     import pyNN.spiNNaker as sim
     sim.setup(timestep=model["dt_ms"])

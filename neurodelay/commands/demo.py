@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..demo import DEFAULT_CONFIG, DemoOptions, run_demo
+from .checks import check_at_least
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_at_least(args.limit, "--limit")
+    check_at_least(args.parity_samples, "--parity-samples")
     summary = run_demo(
         DemoOptions(args.out, args.config, args.limit, args.parity_samples, progress=not args.no_progress)
     )

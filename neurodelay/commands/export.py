@@ -9,6 +9,7 @@ from .. import ir
 from ..errors import TargetLimitError, ValidationError
 from ..outputs import check_output_file, check_output_folder, staged_folder
 from ..targets import all_targets, get_target, target_names
+from .checks import refuse_given
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if target.can("export") and target.export_options:
             group = parser.add_argument_group(f"{name} options (--target {name})")
             for flag, settings in target.export_options:
-                group.add_argument(flag, **{**settings, "dest": f"{name}:{settings['dest']}"})
+                # default None: an option given with another --target is refused, not ignored
+                group.add_argument(flag, **{**settings, "dest": f"{name}:{settings['dest']}", "default": None})
     parser.add_argument(
         "--force", action="store_true", help="overwrite an existing output file, or write into a non-empty folder"
     )
@@ -37,11 +39,24 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.out, force=args.force)
     else:
         check_output_folder(args.out, force=args.force)
+    for other in all_targets().values():
+        if other.name != target.name and other.can("export"):
+            refuse_given(
+                args,
+                {flag: f"{other.name}:{settings['dest']}" for flag, settings in other.export_options},
+                f"with --target {target.name}",
+                f"only with --target {other.name}",
+            )
+    if writes_a_file:
+        refuse_given(
+            args, {"--clip": "clip"}, f"with --target {target.name}", "leave it out; a NIR file holds every value"
+        )
     network = ir.load(args.network)
     options = {"clip": True} if args.clip else {}
-    options.update(
-        {settings["dest"]: getattr(args, f"{target.name}:{settings['dest']}") for _, settings in target.export_options}
-    )
+    for _, settings in target.export_options:
+        given = getattr(args, f"{target.name}:{settings['dest']}")
+        if given is not None:
+            options[settings["dest"]] = given
     try:
         if writes_a_file:
             exported = target.export(network, args.out, **options)

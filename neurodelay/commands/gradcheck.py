@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..outputs import check_output_file
+from .checks import check_seed, refuse_given
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.random < 1:
         raise ValidationError("--random", f"{args.random}", "an integer >= 1")
+    check_seed(args.seed, count=args.random)
     if args.json is not None:
         check_output_file(args.json, option="--json", force=args.force)
+    else:
+        refuse_given(args, {"--force": "force"}, "without --json", "--json PATH --force")
     torch.set_num_threads(1)  # the check's tensors are tiny: one thread avoids thread overhead
     record = gradcheck(args.random, args.seed)
     record["targets"] = {"median_rel_err": MEDIAN_TARGET, "max_rel_err": MAX_TARGET}

@@ -22,11 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
-from ..bounded_npz import read_npz
-from ..errors import ValidationError
+from ..errors import TargetLimitError, ValidationError
+from ..executor import read_spike_inputs
+from ..outputs import check_output_file, check_output_folder
+from .checks import check_at_least, check_seed, check_timeout, refuse_given
 from ..parity import check_networks, random_cases
 from ..parity.plot import plot_divergence
 from ..targets import all_targets, get_target, target_names
+
+
+DEFAULT_STEPS, DEFAULT_RATE, DEFAULT_BATCH, DEFAULT_WORKERS = 100, 0.1, 1, 2
+GENERATED = {"--steps": "steps", "--rate": "rate", "--batch": "batch"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,17 +47,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="campaign directory (created, or resumed when it holds this campaign)")
     parser.add_argument("--resume", action="store_true", help="require --out to hold this campaign already")
     parser.add_argument("--nets-per-run", type=int, help="campaign networks per executor run (default: the target's)")
-    parser.add_argument("--seed", type=int, default=0, help="first random seed (nets and inputs)")
-    parser.add_argument("--steps", type=int, default=100, help="steps of generated inputs")
-    parser.add_argument("--rate", type=float, default=0.1, help="spike probability per step of generated inputs")
-    parser.add_argument("--batch", type=int, default=1, help="batch of generated inputs")
+    parser.add_argument("--seed", type=int, default=None, help="first random seed (nets and inputs; default 0)")
+    parser.add_argument("--steps", type=int, default=None, help=f"steps of generated inputs (default {DEFAULT_STEPS})")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help=f"spike probability per step of generated inputs (default {DEFAULT_RATE})",
+    )
+    parser.add_argument("--batch", type=int, default=None, help=f"batch of generated inputs (default {DEFAULT_BATCH})")
     executors = "; ".join(
         f"{name}: {', '.join(target.executor_names())}"
         for name, target in all_targets().items()
         if target.can("parity")
     )
     parser.add_argument("--executor", help=f"one of the target's executors (default: its first; {executors})")
-    parser.add_argument("--workers", type=int, default=2, help="executor processes running at once")
+    parser.add_argument(
+        "--workers", type=int, default=None, help=f"executor processes running at once (default {DEFAULT_WORKERS})"
+    )
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds before a run counts as hung (default: the executor's)"
     )
@@ -71,27 +84,39 @@ def network_file(path: str) -> Path:
     return candidate
 
 
-def load_inputs(path: str) -> dict[str, np.ndarray]:
-    return read_npz(path, field="--inputs")
-
-
 def generated_inputs(network: ir.Network, args: argparse.Namespace) -> dict[str, np.ndarray]:
-    if not 0.0 <= args.rate <= 1.0 or args.steps < 1 or args.batch < 1:
-        raise ValidationError(
-            "--rate/--steps/--batch", f"{args.rate}/{args.steps}/{args.batch}", "rate in [0, 1], steps >= 1, batch >= 1"
-        )
-    rng = np.random.default_rng(args.seed)
-    return {s.name: rng.random((args.batch, args.steps, s.size)) < args.rate for s in network.sources()}
+    """Poisson inputs ``{source: bool [batch, steps, n]}`` drawn from --seed, --steps, --rate, --batch."""
+    rate = DEFAULT_RATE if args.rate is None else args.rate
+    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    batch = DEFAULT_BATCH if args.batch is None else args.batch
+    if not 0.0 <= rate <= 1.0:
+        raise ValidationError("--rate", f"{rate} is out of range", "a spike probability in [0, 1]")
+    check_at_least(steps, "--steps")
+    check_at_least(batch, "--batch")
+    rng = np.random.default_rng(args.seed or 0)
+    return {s.name: rng.random((batch, steps, s.size)) < rate for s in network.sources()}
 
 
 def cases_from_file(args: argparse.Namespace):
     path = network_file(args.network)
     network = ir.load(path)
     if not network.is_quantized or any(p.weight_format.target != args.target for p in network.projections):
-        network = get_target(args.target, "parity").prepare_for_parity(network, None)
+        try:
+            network = get_target(args.target, "parity").prepare_for_parity(network, None)
+        except TargetLimitError as error:
+            raise TargetLimitError(f"{path}: {error}") from None
         for line in network.provenance.get("quantization", {}).get("changes", []):
             print(f"quantized for {args.target}: {line['field']}: {line['kind']} {line['count']}/{line['total']}")
-    inputs = load_inputs(args.inputs) if args.inputs else generated_inputs(network, args)
+    if args.inputs:
+        refuse_given(
+            args,
+            {**GENERATED, "--seed": "seed"},
+            "with --inputs",
+            "leave it out; it only shapes the inputs drawn without --inputs",
+        )
+        inputs = read_spike_inputs(args.inputs, network, field="--inputs")
+    else:
+        inputs = generated_inputs(network, args)
     return [(network, inputs, None)]
 
 
@@ -100,19 +125,21 @@ def run_campaign(args: argparse.Namespace) -> int:
 
     if args.network is not None or args.random is not None or not args.out:
         raise ValidationError("--campaign", "needs --out DIR and no network or --random", "--campaign N --out DIR")
-    if args.campaign < 1 or args.workers < 1 or (args.nets_per_run is not None and args.nets_per_run < 1):
-        raise ValidationError(
-            "--campaign/--workers/--nets-per-run",
-            f"{args.campaign}/{args.workers}/{args.nets_per_run}",
-            "N >= 1, K >= 1, nets per run >= 1",
-        )
+    check_output_folder(args.out, force=True)  # a campaign resumes in its folder: only its kind and place
+    check_at_least(args.nets_per_run, "--nets-per-run")
+    refuse_given(
+        args,
+        {"--inputs": "inputs", **GENERATED, "--json": "json", "--plot": "plot"},
+        "with --campaign",
+        "leave it out; a campaign draws each network's inputs and writes DIR/summary.json",
+    )
     config = CampaignConfig(
         args.target,
         args.executor,
         args.campaign,
-        args.seed,
+        args.seed or 0,
         Path(args.out),
-        args.workers,
+        DEFAULT_WORKERS if args.workers is None else args.workers,
         args.nets_per_run,
         args.timeout,
     )
@@ -127,8 +154,18 @@ def run_campaign(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_at_least(args.campaign, "--campaign")
+    check_at_least(args.random, "--random")
+    check_at_least(args.workers, "--workers")
+    check_timeout(args.timeout)
+    if args.seed is not None:
+        check_seed(args.seed, count=args.campaign or args.random or 1)
     if args.campaign is not None:
         return run_campaign(args)
+    refuse_given(args, {"--nets-per-run": "nets_per_run"}, "without --campaign", "--campaign N --nets-per-run M")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path:  # reports are rewritten on every run: only the kind and place of the path are checked
+            check_output_file(path, option=option, force=True)
     if args.out or args.resume:
         raise ValidationError("--out/--resume", "given without --campaign", "--campaign N --out DIR [--resume]")
     if (args.random is None) == (args.network is None):
@@ -138,16 +175,29 @@ def run(args: argparse.Namespace) -> int:
             "a network file or run directory, or --random N",
         )
     if args.random is not None:
-        if args.random < 1:
-            raise ValidationError("--random", f"{args.random}", "N >= 1")
-        cases = random_cases(args.target, args.random, args.seed)
+        refuse_given(
+            args,
+            {"--inputs": "inputs", **GENERATED},
+            "with --random",
+            "leave it out; each random network draws its own inputs",
+        )
+        cases = random_cases(args.target, args.random, args.seed or 0)
     else:
         cases = cases_from_file(args)
     spec = get_target(args.target, "parity")
     timeout = {} if args.timeout is None else {"timeout_s": args.timeout}
-    chosen = (
-        spec.executor(args.executor, **timeout) if args.executor else spec.executor(workers=args.workers, **timeout)
-    )
+    workers = DEFAULT_WORKERS if args.workers is None else args.workers
+    if not args.executor:
+        chosen = spec.executor(workers=workers, **timeout)
+    elif args.workers is None:
+        chosen = spec.executor(args.executor, **timeout)
+    else:
+        try:
+            chosen = spec.executor(args.executor, workers=workers, **timeout)
+        except TypeError:  # the executor's constructor has no workers option
+            raise ValidationError(
+                "--workers", f"the executor {args.executor!r} runs no worker processes", "leave --workers out"
+            ) from None
     with chosen as executor:
         if spec.build_check and not getattr(executor, "records", True):
             report, recordings = spec.resolve("build_check")(cases, executor), []

@@ -5,9 +5,12 @@ traces of the trained network on test samples) or of a saved recording (rasters,
 from __future__ import annotations
 
 import argparse
+import zipfile
 from pathlib import Path
 
+from .. import ir
 from ..errors import ValidationError
+from ..ir.fileformat import YAML_MEMBER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +55,15 @@ def parse_neurons(items: list[str] | None) -> dict[str, list[int]] | None:
     return chosen
 
 
+def is_network_file(path: Path) -> bool:
+    """Whether ``path`` is a network archive (a zip holding ``network.yaml``), whatever its suffix."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return YAML_MEMBER in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     from ..plots import plot_recording, plot_run
     from ..recording import Recording
@@ -63,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
             source, Path(args.out) if args.out else source / "plots", sample=args.sample, neurons=neurons, suffix=suffix
         )
     elif source.is_file():
+        if is_network_file(source):
+            raise ValidationError(
+                "(source)",
+                f"is a network file ({ir.SUFFIX}), not a recording",
+                "a training run folder or a recording .npz (Recording.save); `neurodelay info` summarises a network",
+                file=source,
+            )
         written = plot_recording(
             Recording.load(source),
             Path(args.out) if args.out else source.parent,

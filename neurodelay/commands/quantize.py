@@ -8,6 +8,7 @@ from .. import ir
 from ..atomic import write_json
 from ..errors import TargetLimitError
 from ..outputs import check_output_file
+from .checks import refuse_given
 from ..targets import target_names
 
 
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.report, option="--report", force=args.force)
     network = ir.load(args.network)
     selection = ScaleSelection.parse(args.scale)
+    if selection.kind != "calibrated":
+        refuse_given(args, {"--calibration": "calibration"}, f"with --scale {selection}", "--scale calibrated")
     calibration = load_calibration(args.calibration, network) if args.calibration else None
     try:
         quantized, summary = quantize(

@@ -67,7 +67,7 @@ from ..errors import ValidationError
 from ..limits import check_memory, format_bytes
 from ..ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from ..ir.nodes import NEURON_PARAMETERS
-from ..ir.validate import NAME_PATTERN
+from ..ir.validate import MAX_DELAY_STEPS, NAME_PATTERN
 
 FORMAT = "neurodelay-nir/1"
 SUFFIX = ".nir"
@@ -145,17 +145,22 @@ def to_nir(
                     "population names that do not look like '<projection>.d<steps>'",
                 )
             nodes[name] = node
-    for population in network.populations:
-        if not network.outgoing(population.name):
-            output = f"{population.name}.output"
-            if output in nodes:
-                raise ValidationError(
-                    "populations",
-                    f"output node {output!r} clashes with another node",
-                    "names that do not end in '.output'",
-                )
-            nodes[output] = nir.Output(output_type={"output": np.array([population.size])})
-            edges.append((population.name, output))
+    ends = [population for population in network.populations if not network.outgoing(population.name)]
+    if not ends and network.populations:  # every population feeds one (a loop at the end): the last is read out
+        ends = [network.populations[-1]]
+        report.append(
+            f"every population has outgoing projections: {ends[0].name!r}, the last, gets the graph's Output node"
+        )
+    for population in ends:
+        output = f"{population.name}.output"
+        if output in nodes:
+            raise ValidationError(
+                "populations",
+                f"output node {output!r} clashes with another node",
+                "names that do not end in '.output'",
+            )
+        nodes[output] = nir.Output(output_type={"output": np.array([population.size])})
+        edges.append((population.name, output))
     info = {
         "name": network.name,
         "provenance": network.provenance,
@@ -566,6 +571,12 @@ def _positive_number(value: Any, field: str, unit: str) -> float:
     return float(value)
 
 
+def _finite(value: Any, field: str) -> None:
+    """ValidationError on ``field`` unless ``value`` (None: absent) holds finite numbers only."""
+    if value is not None and not np.all(np.isfinite(np.asarray(value, np.float64))):
+        raise ValidationError(field, "contains NaN or infinity", "finite numbers")
+
+
 def _timestep(metadata: dict[str, Any], dt_ms: float | None) -> float:
     if "neurodelay_dt_ms" in metadata:
         stated = _positive_number(metadata["neurodelay_dt_ms"], "metadata.neurodelay_dt_ms", "ms")
@@ -573,6 +584,14 @@ def _timestep(metadata: dict[str, Any], dt_ms: float | None) -> float:
         stated = _positive_number(metadata["dt"], "metadata.dt", "s") * MS_PER_S
     else:
         stated = None
+    if dt_ms is not None:
+        dt_ms = _positive_number(dt_ms, "--dt-ms", "ms")
+        if dt_ms / MS_PER_S < np.finfo(np.float64).tiny:
+            raise ValidationError(
+                "--dt-ms",
+                f"{dt_ms!r} ms is too small: in seconds (the graph's unit) it is no normal float64",
+                f"at least {MS_PER_S * np.finfo(np.float64).tiny:.3g} ms (a normal float64 in seconds)",
+            )
     if stated is not None and dt_ms is not None and stated != dt_ms:
         raise ValidationError(
             "--dt-ms",
@@ -598,6 +617,8 @@ def _population(name: str, node: Any, info: dict | None, dt_ms: float, conventio
             raise ValidationError(f"nodes.{name}.shape", f"{shape.tolist()}", "a 1-D input (one number)")
         return SpikeSource(name, int(shape[0]), metadata=extra)
     size = int(np.asarray(node.tau_mem).size)
+    for key in ("tau_mem", "tau_syn", "r", "v_leak", "w_in", "v_threshold", "v_reset"):
+        _finite(getattr(node, key, None), f"nodes.{name}.{key}")
     shared = set(str(node_metadata.get("neurodelay_shared", "")).split())
     tau_m_ms = _milliseconds(
         node.tau_mem, node_metadata.get("neurodelay_tau_m_ms"), f"{name}.tau_mem", dt_ms, convention, report
@@ -642,6 +663,13 @@ def _milliseconds(
     decay per step equals the Euler step's ``1 - dt / tau`` (per-step); the metadata's exact value
     where it agrees (to rounding for per-step)."""
     seconds = np.asarray(seconds, np.float64).ravel()
+    with np.errstate(over="ignore"):
+        if not np.all((seconds > 0) & np.isfinite(seconds * MS_PER_S)):
+            raise ValidationError(
+                f"nodes.{where}",
+                f"values in [{seconds.min():.3g}, {seconds.max():.3g}] s",
+                f"finite and > 0 s (at most {np.finfo(np.float64).max / MS_PER_S:.3g} s)",
+            )
     if convention == IMPULSE:
         derived = seconds * MS_PER_S
     else:
@@ -667,7 +695,15 @@ def _milliseconds(
 
 
 def _delay_steps(node: Any, name: str, dt_ms: float) -> np.ndarray:
-    steps = np.asarray(node.delay, np.float64).ravel() * MS_PER_S / dt_ms
+    seconds = np.asarray(node.delay, np.float64).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        steps = seconds * MS_PER_S / dt_ms
+    if not np.all(np.isfinite(steps) & (steps >= 0) & (steps <= MAX_DELAY_STEPS + 0.5)):
+        raise ValidationError(
+            f"nodes.{name}.delay",
+            f"delays in [{seconds.min():.3g}, {seconds.max():.3g}] s with dt = {dt_ms} ms",
+            f"finite, >= 0 and at most {MAX_DELAY_STEPS} steps ({MAX_DELAY_STEPS * dt_ms / MS_PER_S:.3g} s)",
+        )
     whole = np.floor(steps + 0.5)
     if np.any(steps < 0) or np.any(np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)):
         raise ValidationError(
@@ -710,6 +746,7 @@ def _projections(
         if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
             raise ValidationError(f"nodes.{name}.bias", "non-zero", "zero (the IR has no constant synaptic input)")
         weight = np.asarray(node.weight, np.float64)
+        _finite(weight, f"nodes.{name}.weight")
         n_post, n_pre = weight.shape
         pre_delay = post_delay = 0
         pre, post = single(predecessors, name, "incoming"), single(successors, name, "outgoing")

@@ -106,7 +106,7 @@ def random_delays(rng: np.random.Generator, shape: tuple[int, int], profile: str
         return np.full(shape, min(1, max_delay_steps), np.int64)
     if profile == "max":
         return np.full(shape, max_delay_steps, np.int64)
-    top = int(rng.choice([2, 5, max_delay_steps]))
+    top = int(rng.choice([min(2, max_delay_steps), min(5, max_delay_steps), max_delay_steps]))
     delays = rng.integers(0, top + 1, shape)
     flat = delays.reshape(-1)
     for position, value in zip(rng.permutation(flat.size)[:3], (0, min(1, top), top)):

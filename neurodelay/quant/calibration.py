@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..bounded_npz import read_npz
 from ..errors import ValidationError
-from ..executor import input_dict
+from ..executor import read_spike_inputs
 from ..ir import Network
 from .report import QuantizationSummary, summarize
 from ..targets import Target, get_target
@@ -74,17 +73,7 @@ class ScaleSelection:
 def load_calibration(path: str | Path, network: Network) -> dict[str, np.ndarray]:
     """Calibration inputs from an ``.npz``: one bool ``[batch, steps, n]`` array per spike source
     (keyed by source name, or ``inputs`` for a network with one source)."""
-    arrays = read_npz(path, field="--calibration")
-    sources = network.sources()
-    if set(arrays) == {"inputs"} and len(sources) == 1:
-        arrays = {sources[0].name: arrays["inputs"]}
-    try:
-        return input_dict(
-            network,
-            {k: np.asarray(v).astype(bool) if np.asarray(v).dtype.kind in "biu" else v for k, v in arrays.items()},
-        )
-    except ValidationError as error:
-        raise error.in_file(path) from None
+    return read_spike_inputs(path, network, field="--calibration")
 
 
 def clipped_network(network: Network, clips: dict[str, float]) -> Network:

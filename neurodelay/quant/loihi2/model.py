@@ -191,8 +191,18 @@ def incoming_scale(network: Network, population: str) -> float | None:
     return first
 
 
+def check_has_neurons(network: Network) -> None:
+    """TargetLimitError for a network of spike sources only: Lava's graph starts at a LIF process."""
+    if all(population.kind == "spike_source" for population in network.populations):
+        raise TargetLimitError(
+            "populations: only spike sources; Loihi 2 runs LIF processes "
+            "(allowed: at least one LIF or leaky-integrator population)"
+        )
+
+
 def integer_model(network: Network) -> Loihi2Model:
     """Integer Loihi 2 parameters of a network quantized for ``loihi2`` (see the module docstring)."""
+    check_has_neurons(network)
     for index, projection in enumerate(network.projections):
         if projection.weight_format is None or projection.weight_format.target != TARGET:
             raise TargetLimitError(

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ValidationError
+from ...errors import TargetLimitError, ValidationError
 from ...ir import Network, Projection, WeightFormat, as_vector, decays
 from ..chip_report import ChipReport, QuantizedNetwork
 from .formats import DEFAULT_VTH, FORMAT, READOUT_VTH, TARGET, VTH_METADATA
-from .model import check_neuron_limits, sign_mode_of, uniform
+from .model import check_has_neurons, check_neuron_limits, sign_mode_of, uniform
 
 
 @dataclass
@@ -57,9 +57,15 @@ class QuantReport(ChipReport):
         ]
 
 
+MIN_DT_MS = 16 * float(np.finfo(np.float64).tiny)
+"""Smallest timestep (ms): the time constants Loihi's decays stand for reach down to ``dt / ln 4096``,
+which must stay a normal float64 (a subnormal one holds too few bits to give back du and dv)."""
+
+
 def _snap_decays(population, dt_ms: float, where: str, report: QuantReport):
     """Time constants replaced by the nearest ones Loihi's du/dv represent (clamped to keep taus finite)."""
-    alpha, beta, _ = decays(population, dt_ms)
+    with np.errstate(over="ignore", invalid="ignore"):  # tau / dt beyond float64: only alpha, beta are used
+        alpha, beta, _ = decays(population, dt_ms)
     du_exact = FORMAT.decay_unity - 1 - FORMAT.decay_unity * beta[0]
     dv_exact = FORMAT.decay_unity * (1.0 - alpha[0])
     du = int(np.clip(np.floor(du_exact + 0.5), 0, FORMAT.decay_range[1] - 1))  # du = 4095 means tau_syn = 0
@@ -134,6 +140,12 @@ def quantize_network(network: Network, *, vth: int = DEFAULT_VTH) -> QuantizedNe
     """
     if not FORMAT.vth_range[0] < vth <= FORMAT.vth_range[1]:
         raise ValidationError("vth", f"{vth} is out of range", f"1..{FORMAT.vth_range[1]}")
+    check_has_neurons(network)
+    if not network.dt_ms >= MIN_DT_MS:
+        raise TargetLimitError(
+            f"dt_ms: {network.dt_ms:g} ms is too small for Loihi 2's decays (allowed: at least "
+            f"{MIN_DT_MS:.3g} ms, so that time constants down to dt / ln 4096 stay normal float64)"
+        )
     report = QuantReport()
     populations = []
     u_per_unit: dict[str, float] = {}

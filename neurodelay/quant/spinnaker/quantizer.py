@@ -65,12 +65,13 @@ class QuantizationReport(ChipReport):
 SHIFT_POLICIES = ("worst_case", "largest_weight")
 
 
-def _shift_for(magnitude_words_at_zero_shift: float) -> int:
-    """Smallest shift s >= 0 with rint(m / 2^s) <= word_limit(s), m the magnitude in shift-0 units."""
-    shift = 0
-    while np.rint(magnitude_words_at_zero_shift / 2.0**shift) > word_limit(shift):
-        shift += 1
-    return shift
+def _shift_for(magnitude_words_at_zero_shift: float) -> int | None:
+    """Smallest shift s in 0..MAX_SHIFT with rint(m / 2^s) <= word_limit(s), m the magnitude in
+    shift-0 units (possibly inf); None when no shift the chip has fits it."""
+    for shift in range(MAX_SHIFT + 1):
+        if np.rint(magnitude_words_at_zero_shift / 2.0**shift) <= word_limit(shift):
+            return shift
+    return None
 
 
 def quantize_network(
@@ -133,12 +134,13 @@ def quantize_network(
                 f"populations[{population.name}]: incoming weights times voltage_scale_mv "
                 f"({scale:g}) overflow float64; allowed: |weight| * voltage_scale_mv < 1.8e308"
             )
-        shift = _shift_for(needed * S1615_ONE)
-        if shift > MAX_SHIFT:
+        with np.errstate(over="ignore"):  # a product beyond float64 needs more than any shift
+            shift = _shift_for(needed * S1615_ONE)
+        if shift is None:
             raise TargetLimitError(
                 f"populations[{population.name}]: incoming weights of up to {needed:g} nA "
-                f"need a ring-buffer shift of {shift}; allowed: 0..{MAX_SHIFT}; "
-                "lower voltage_scale_mv"
+                f"need a ring-buffer shift above {MAX_SHIFT}; allowed: 0..{MAX_SHIFT} "
+                f"(at most {word_limit(MAX_SHIFT) * weight_unit_nA(MAX_SHIFT):g} nA); lower voltage_scale_mv"
             )
         shifts[population.name] = shift
         limit = word_limit(shift) * weight_unit_nA(shift)
