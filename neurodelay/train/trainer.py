@@ -40,6 +40,7 @@ from .builder import INPUT_NAME, build_network, projection_name
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, random_states, restore_random_states, save_checkpoint
 from .config import ExperimentConfig
 from .distributed import Distributed, from_environment
+from .divergence import DivergenceMonitor
 from .early_stopping import BestEpochTracker
 from .metrics import plot_metrics, write_metrics
 from .schedule import learning_rates
@@ -126,6 +127,7 @@ class Trainer:
         self.hidden_sizes = [layer.size for layer in config.network.hidden]
 
         self.weight_parameters, self.delay_parameters = self._trained_parameters(initial)
+        self.divergence = DivergenceMonitor(self._trained_parameter_names(initial), self.device)
         betas = tuple(config.optimiser.betas)
         # on CUDA the fused Adam keeps its step counters on the device (no host read per step)
         fused = {"fused": True} if self.device.type == "cuda" else {}
@@ -202,6 +204,18 @@ class Trainer:
                 else:
                     parameter.requires_grad_(False)
         return weights, delays
+
+    def _trained_parameter_names(self, network: ir.Network) -> dict[str, torch.Tensor]:
+        """``{"<projection>.weights" | "<projection>.delays": parameter}`` of every trained parameter."""
+        named = {}
+        for projection in network.projections:
+            for table, flag, kind in (
+                (self.model.weights, "learn_weights", "weights"),
+                (self.model.delays, "learn_delays", "delays"),
+            ):
+                if projection.metadata[flag]:
+                    named[f"{projection.name}.{kind}"] = table[projection.name]
+        return named
 
     def _state(self, completed_epochs: int) -> dict[str, Any]:
         return {
@@ -355,6 +369,7 @@ class Trainer:
             loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
             correct = torch.zeros((), dtype=torch.float64, device=self.device)
             bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
+            self.divergence.start_epoch(epoch)
             bar = tqdm(
                 batches,
                 desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -368,6 +383,7 @@ class Trainer:
                 )
                 self.batch_position = (epoch, batch_index)
                 batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
+                self.divergence.observe(batch_index, batch_loss)  # on CUDA: no host read here
                 if self.bump is not None and self.bump.spec.period == "batch":
                     bumped = self._bump_silent_neurons(bumped)
                 loss_sum += batch_loss.double() * len(indices)
@@ -377,6 +393,7 @@ class Trainer:
                 if main and bar.disable:
                     self._report_batch(epoch, batch_index, batches_per_epoch, batch_loss)
             bar.close()
+            self.divergence.check_epoch()  # before this epoch is evaluated or saved
             correct_total = self.distributed.sum_(correct.reshape(1))
             record: dict[str, Any] = {
                 "epoch": epoch + 1,
