@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import ValidationError
 from .dataset import Dataset, DataSplits
 from .encoding import time_to_first_spike
+from .events import check_step_count
 
 N_CLASSES = 3
 
@@ -113,8 +114,9 @@ def yin_yang_features(points: np.ndarray) -> np.ndarray:
 
 
 def steps_for(duration_ms: float, dt_ms: float) -> int:
-    """Whole timesteps covering ``duration_ms``: ``ceil(duration_ms / dt_ms)`` (tolerant to float error)."""
-    return int(np.ceil(duration_ms / dt_ms - 1e-9))
+    """Whole timesteps covering ``duration_ms``: ``ceil(duration_ms / dt_ms)`` (tolerant to float
+    error), at most :data:`~neurodelay.data.events.MAX_STEPS`."""
+    return int(np.ceil(check_step_count(duration_ms, dt_ms, "data.duration_ms") - 1e-9))
 
 
 def load_yin_yang(parameters: YinYangParameters, dt_ms: float) -> DataSplits:

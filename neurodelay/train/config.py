@@ -25,6 +25,10 @@ from ..errors import ValidationError
 from .schema import build, plain
 
 LOSS_NAMES = ("exp_weighted_ce", "sum_ce", "max_ce")
+MAX_POPULATION_SIZE = 10**7
+"""Neurons per population a config may ask for (a [10^7, 10^7] projection alone is 400 TB)."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal positive float32
 
 
 @dataclass(frozen=True)
@@ -241,13 +245,23 @@ class OptimiserSpec:
     delay_schedule: LrScheduleSpec | None = None
 
     def check(self, path: str) -> None:
-        for name in ("weight_lr", "delay_lr"):
-            if getattr(self, name) < 0:
-                raise ValidationError(f"{path}.{name}", f"got {getattr(self, name)}", ">= 0")
         if len(self.betas) != 2 or not all(0 <= beta < 1 for beta in self.betas):
             raise ValidationError(f"{path}.betas", f"got {self.betas}", "two numbers in [0, 1)")
-        if self.eps <= 0:
-            raise ValidationError(f"{path}.eps", f"got {self.eps}", "> 0")
+        # Adam's first step is lr / (1 - beta1): it must still be a float32 number
+        largest = FLOAT32_MAX * (1 - self.betas[0])
+        for name in ("weight_lr", "delay_lr"):
+            if not 0 <= getattr(self, name) <= largest:
+                raise ValidationError(
+                    f"{path}.{name}",
+                    f"got {getattr(self, name)}",
+                    f">= 0 and <= {largest:.4g} (float32 max {FLOAT32_MAX:.4g} times 1 - betas[0])",
+                )
+        if not FLOAT32_TINY <= self.eps <= FLOAT32_MAX:
+            raise ValidationError(
+                f"{path}.eps",
+                f"got {self.eps}",
+                f"a normal positive float32 number, [{FLOAT32_TINY:.4g}, {FLOAT32_MAX:.4g}] (smaller ones round to 0)",
+            )
         if not 0 < self.lr_decay_per_epoch <= 1:
             raise ValidationError(f"{path}.lr_decay_per_epoch", f"got {self.lr_decay_per_epoch}", "(0, 1]")
 
@@ -322,8 +336,8 @@ class SilentNeuronBumpSpec:
     period: Literal["epoch", "batch"] = "epoch"
 
     def check(self, path: str) -> None:
-        if not self.amount > 0:
-            raise ValidationError(f"{path}.amount", f"got {self.amount}", "> 0")
+        if not 0 < self.amount <= FLOAT32_MAX:
+            raise ValidationError(f"{path}.amount", f"got {self.amount}", f"(0, {FLOAT32_MAX:.4g}] (a float32 number)")
 
 
 @dataclass(frozen=True)
@@ -375,8 +389,8 @@ class ExperimentConfig:
 
 
 def _check_population(spec: Any, path: str) -> None:
-    if hasattr(spec, "size") and not 1 <= spec.size <= 2**24:
-        raise ValidationError(f"{path}.size", f"got {spec.size}", "[1, 16777216] neurons")
+    if hasattr(spec, "size") and not 1 <= spec.size <= MAX_POPULATION_SIZE:
+        raise ValidationError(f"{path}.size", f"got {spec.size}", f"[1, {MAX_POPULATION_SIZE}] neurons")
     for name in ("tau_m_ms", "tau_syn_ms"):
         if getattr(spec, name) <= 0:
             raise ValidationError(f"{path}.{name}", f"got {getattr(spec, name)}", "> 0 ms")
