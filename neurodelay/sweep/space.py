@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,15 @@ class ParameterRange:
             raise ValidationError(f"{path}.step", f"got {self.step}", "> 0")
         if self.type == "int" and not all(float(v).is_integer() for v in (self.low, self.high, self.step or 1)):
             raise ValidationError(path, "type int with fractional low, high or step", "whole numbers")
+        if self.step is not None:  # Optuna would otherwise move high down to the last step, with a warning only
+            count = (self.high - self.low) / self.step
+            if not math.isfinite(count) or abs(count - round(count)) > 1e-9 * max(1.0, count):
+                last = self.low + math.floor(count) * self.step if math.isfinite(count) else self.low
+                raise ValidationError(
+                    f"{path}.step",
+                    f"{self.step} does not divide high - low = {self.high - self.low:.6g}",
+                    f"a step that divides high - low, so that the range ends at high (e.g. high = {last:.6g})",
+                )
 
 
 @dataclass(frozen=True)
