@@ -22,11 +22,10 @@ import numpy as np
 from ..bounded_yaml import read_yaml_file
 from ..data import TASKS
 from ..errors import ValidationError
+from ..ir.validate import MAX_POPULATION_SIZE
 from .schema import build, plain
 
 LOSS_NAMES = ("exp_weighted_ce", "sum_ce", "max_ce")
-MAX_POPULATION_SIZE = 10**7
-"""Neurons per population a config may ask for (a [10^7, 10^7] projection alone is 400 TB)."""
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal positive float32
 
