@@ -77,6 +77,18 @@ def edited(path: str, value, base: str = "yin_yang.yaml") -> dict:
         ("optimiser.eps", 1e-50, "optimiser.eps", "normal positive float32"),
         ("optimiser.eps", 1e39, "optimiser.eps", "normal positive float32"),
         ("silent_neuron_bump", {"amount": 1e300}, "silent_neuron_bump.amount", "a float32 number"),
+        (
+            "network.hidden.0.input.weights",
+            {"kind": "constant", "value": 1e39},
+            "network.hidden[0].input.weights",
+            "float32",
+        ),
+        (
+            "network.hidden.0.input.weights",
+            {"kind": "uniform", "low": -1e308, "high": 1e308},
+            "network.hidden[0].input.weights",
+            "float32",
+        ),
     ],
 )
 def test_bad_config_names_field_and_allowed_range(path, value, field, allowed):

@@ -58,6 +58,14 @@ class InitSpec:
                     "missing" if not given else f"not used by kind {self.kind!r}",
                     f"kind {self.kind!r} takes exactly: {', '.join(needed)}",
                 )
+        numbers = [
+            getattr(self, name) for name in ("value", "mean", "std", "low", "high") if getattr(self, name) is not None
+        ]
+        numbers += [number for row in self.values or [] for number in row]
+        if any(abs(number) > FLOAT32_MAX for number in numbers):  # the network holds float32 parameters
+            raise ValidationError(
+                path, f"a value of magnitude {max(map(abs, numbers)):.4g}", f"magnitudes <= {FLOAT32_MAX:.4g} (float32)"
+            )
         if self.kind == "normal" and self.std < 0:
             raise ValidationError(f"{path}.std", f"got {self.std}", ">= 0")
         if self.kind == "uniform" and not self.low <= self.high:
