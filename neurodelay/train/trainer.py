@@ -237,9 +237,12 @@ class Trainer:
         for free in ("epochs", "device"):  # a run may go on for longer, and on another device
             saved.pop(free, None), current.pop(free, None)
         if saved != current or state.get("limit") != self.options.limit:
+            where = _first_difference(
+                {**saved, "--limit": state.get("limit")}, {**current, "--limit": self.options.limit}, ""
+            )
             raise NeurodelayError(
                 f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
-                "config or --limit (only 'epochs' and 'device' may change when resuming)"
+                f"config or --limit ({where}; only 'epochs' and 'device' may change when resuming)"
             )
         try:
             self.model.load_state_dict(state["model"])
@@ -487,6 +490,25 @@ class Trainer:
 
     def close(self) -> None:
         self.distributed.close()
+
+
+def _first_difference(saved: Any, current: Any, path: str) -> str:
+    """Where two plain config documents first differ, in words (field path, both values)."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        for key in list(saved) + [key for key in current if key not in saved]:
+            if saved.get(key, "(absent)") != current.get(key, "(absent)"):
+                name = f"{path}.{key}" if path else str(key)
+                return _first_difference(saved.get(key, "(absent)"), current.get(key, "(absent)"), name)
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
+        for index, (old, new) in enumerate(zip(saved, current)):
+            if old != new:
+                return _first_difference(old, new, f"{path}[{index}]")
+
+    def shown(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return f"{path}: checkpoint {shown(saved)}, now {shown(current)}"
 
 
 def train(config: ExperimentConfig, options: RunOptions, *, splits: DataSplits | None = None) -> list[dict[str, Any]]:
