@@ -185,3 +185,14 @@ def test_durations_of_more_than_a_billion_steps_name_the_config_and_the_field(tm
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"neurodelay train: error: {config}: data.duration_ms: ")
     assert "at most 1000000000 timesteps per sample" in error and "\n" not in error
+
+
+def test_networks_beyond_the_memory_limit_are_refused_before_drawing(monkeypatch):
+    monkeypatch.setenv("NEURODELAY_MEMORY_LIMIT_GB", "0.5")
+    document = edited("network.hidden.0.size", 3000)
+    second = copy.deepcopy(document["network"]["hidden"][0])
+    document["network"]["hidden"].append(dict(second, name="hidden2"))
+    config = config_from_dict(document)  # 9 million synapses between the hidden layers: about 0.6 GB to train
+    with pytest.raises(ValidationError) as caught:
+        build_network(config.network, n_inputs=5, n_classes=3, seed=0)
+    assert caught.value.field == "network" and "synapses" in caught.value.problem
