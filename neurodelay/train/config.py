@@ -22,7 +22,7 @@ import numpy as np
 from ..bounded_yaml import read_yaml_file
 from ..data import TASKS
 from ..errors import ValidationError
-from ..ir.validate import MAX_POPULATION_SIZE
+from ..ir.validate import MAX_POPULATION_SIZE, MAX_REFRACTORY_STEPS, check_name
 from .schema import build, plain
 
 LOSS_NAMES = ("exp_weighted_ce", "sum_ce", "max_ce")
@@ -149,8 +149,10 @@ class HiddenLayerSpec:
         _check_population(self, path)
         if self.threshold <= 0:
             raise ValidationError(f"{path}.threshold", f"got {self.threshold}", "> 0 (reset is 0)")
-        if self.refractory_steps < 0:
-            raise ValidationError(f"{path}.refractory_steps", f"got {self.refractory_steps}", ">= 0 timesteps")
+        if not 0 <= self.refractory_steps <= MAX_REFRACTORY_STEPS:
+            raise ValidationError(
+                f"{path}.refractory_steps", f"got {self.refractory_steps}", f"[0, {MAX_REFRACTORY_STEPS}] timesteps"
+            )
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,10 @@ class NetworkSpec:
     def check(self, path: str) -> None:
         if self.dt_ms <= 0:
             raise ValidationError(f"{path}.dt_ms", f"got {self.dt_ms}", "> 0 ms")
+        check_name(self.name, f"{path}.name")
+        for index, layer in enumerate(self.hidden):
+            check_name(layer.name, f"{path}.hidden[{index}].name")
+        check_name(self.readout.name, f"{path}.readout.name")
         names = ["input"] + [layer.name for layer in self.hidden] + [self.readout.name]
         for index, name in enumerate(names):
             if name in names[:index]:
