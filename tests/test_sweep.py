@@ -94,6 +94,12 @@ def test_fields_are_set_by_path_creating_optional_sections():
             {"sampler": "tpe", "trials": 2, "parameters": {"x": {"low": 0.1, "high": 0.5, "step": 0.3}}},
             "parameters.x.step",
         ),
+        (
+            {"sampler": "random", "trials": 2, "parameters": {"x": {"low": 0.0, "high": 1e300, "step": 1e-300}}},
+            "parameters.x.step",
+        ),
+        ({"sampler": "random", "trials": 2, "seed": -1, "parameters": {"seed": {"values": [1]}}}, "seed"),
+        ({"sampler": "random", "trials": 2, "seed": 2**32, "parameters": {"seed": {"values": [1]}}}, "seed"),
     ],
 )
 def test_bad_spaces_name_the_file_and_field(tmp_path, document, field):
@@ -148,6 +154,14 @@ def test_a_sampled_sweep_writes_table_plot_and_best_config(tmp_path, capsys):
         )
         == 1
     )
+
+
+def test_a_space_the_config_rejects_names_the_space_file(tmp_path, capsys):
+    space = space_file(tmp_path, {"sampler": "random", "trials": 1, "parameters": {"network..x": {"values": [1]}}})
+    assert main(["sweep", str(tiny_config(tmp_path)), str(space), "--out", str(tmp_path / "sweep")]) == 1
+    assert capsys.readouterr().err.startswith(f"neurodelay sweep: error: {space}: parameters.network..x: ")
+    assert main(["sweep", str(tiny_config(tmp_path)), str(space), "--out", str(tmp_path / "s"), "--jobs", "5000"]) == 1
+    assert "--jobs: got 5000 (allowed: [1, 1024] processes)" in capsys.readouterr().err
 
 
 def test_a_step_that_divides_the_range_is_accepted(tmp_path):
