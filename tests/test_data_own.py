@@ -15,7 +15,7 @@ from neurodelay import ir
 from neurodelay.cli import main
 from neurodelay.data.arrays import ArrayParameters, load_arrays
 from neurodelay.errors import ValidationError
-from neurodelay.train import train_on
+from neurodelay.train import config_from_dict, train_on
 from published_formats import write_speech_file
 
 DT_MS = 1.0
@@ -293,3 +293,9 @@ def test_the_samples_task_is_refused_from_the_command_line(tmp_path, capsys):
     path.write_text(yaml.safe_dump(config({"task": "samples"})))
     assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 1
     assert "train_on" in capsys.readouterr().err
+
+
+def test_tonic_n_classes_is_bounded_like_a_population():
+    with pytest.raises(ValidationError) as raised:
+        config_from_dict(config({"task": "tonic", "dataset": "SHD", "root": ".", "n_classes": 10**12}))
+    assert raised.value.field == "data.n_classes" and "[1, 10000000]" in str(raised.value)

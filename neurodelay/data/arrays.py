@@ -200,7 +200,7 @@ def assemble(raw: dict[str, RawSplit], parameters: ArrayParameters, dt_ms: float
     """Bin event splits, check channel counts and labels across splits, and build the datasets."""
     n_classes = parameters.n_classes or 1 + max(int(split.labels.max(initial=0)) for split in raw.values())
     largest = max(raw.values(), key=lambda split: int(split.labels.max(initial=0)))
-    if n_classes > MAX_POPULATION_SIZE:  # only when derived: a given n_classes is checked with the config
+    if n_classes > MAX_POPULATION_SIZE:  # derived: a given n_classes is checked with the config
         raise ValidationError(
             "labels",
             f"largest label {n_classes - 1} asks for {n_classes} readout neurons",
