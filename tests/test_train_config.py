@@ -70,6 +70,8 @@ def edited(path: str, value, base: str = "yin_yang.yaml") -> dict:
         ("data.colour", "red", "data.colour", "one of r_big"),
         ("regularizer", {"target_spikes_per_neuron": 1.0}, "regularizer.strength", "a value must be given"),
         ("network.hidden.0.size", 10**7 + 1, "network.hidden[0].size", "[1, 10000000] neurons"),
+        ("network.dt_ms", 1000.0, "network.hidden[0].tau_syn_ms", "or a smaller dt_ms"),
+        ("network.readout.tau_syn_ms", 1e-300, "network.readout.tau_syn_ms", "or a smaller dt_ms"),
         ("network.hidden.0.refractory_steps", 10**30, "network.hidden[0].refractory_steps", "[0, 1000000]"),
         ("network.hidden.0.name", "a b", "network.hidden[0].name", "a letter or '_' first"),
         ("network.readout.name", "", "network.readout.name", "a letter or '_' first"),

@@ -13,6 +13,7 @@ Top-level layout::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from .schema import build, plain
 LOSS_NAMES = ("exp_weighted_ce", "sum_ce", "max_ce")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal positive float32
+MAX_DT_PER_TAU = -math.log(FLOAT32_TINY)  # 87.3: exp(-dt / tau) is still a normal float32
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,17 @@ class NetworkSpec:
     def check(self, path: str) -> None:
         if self.dt_ms <= 0:
             raise ValidationError(f"{path}.dt_ms", f"got {self.dt_ms}", "> 0 ms")
+        # the decays exp(-dt / tau) must stay normal float32 numbers (0 made the gradients NaN)
+        layers = [(f"{path}.hidden[{index}]", layer) for index, layer in enumerate(self.hidden)]
+        for where, layer in layers + [(f"{path}.readout", self.readout)]:
+            for name in ("tau_m_ms", "tau_syn_ms"):
+                tau = getattr(layer, name)
+                if not self.dt_ms / tau <= MAX_DT_PER_TAU:
+                    raise ValidationError(
+                        f"{where}.{name}",
+                        f"dt_ms / {name} = {self.dt_ms} / {tau} = {self.dt_ms / tau:.4g}: exp(-dt/tau) underflows float32",
+                        f">= dt_ms / {MAX_DT_PER_TAU:.4g} = {self.dt_ms / MAX_DT_PER_TAU:.4g} ms, or a smaller dt_ms",
+                    )
         check_name(self.name, f"{path}.name")
         for index, layer in enumerate(self.hidden):
             check_name(layer.name, f"{path}.hidden[{index}].name")
