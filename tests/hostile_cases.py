@@ -216,7 +216,19 @@ def config_cases(root: Path) -> list[dict]:
         "negative_epochs": (config_text().replace("epochs: 10", "epochs: -3"), ["epochs"]),
         "duration_of_years": (
             config_text().replace("duration_ms: 25.0", "duration_ms: 1.0e+14"),
-            ["data / network", "do not fit in memory"],
+            ["data.duration_ms", "at most 1000000000 timesteps"],
+        ),
+        "dt_of_a_femtosecond": (
+            config_text().replace("dt_ms: 1.0", "dt_ms: 1.0e-12"),
+            ["data.duration_ms", "at most 1000000000 timesteps"],
+        ),
+        "learning_rate_beyond_float32": (
+            config_text().replace("delay_lr: 1.0", "delay_lr: 1.0e+38"),
+            ["optimiser.delay_lr", "float32"],
+        ),
+        "eps_rounding_to_zero": (
+            config_text().replace("delay_lr: 1.0", "delay_lr: 1.0\n  eps: 1.0e-50"),
+            ["optimiser.eps", "float32"],
         ),
         "billion_repeats": (
             config_text().replace("repeats: 2", "repeats: 100000000000"),

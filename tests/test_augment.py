@@ -91,3 +91,13 @@ def test_spec_checks_and_inactive_spec_gives_no_augmenter():
         augmentation = AugmentationSpec()
 
     assert augmenter_for(Parameters(), make_dataset(), 0) is None
+
+
+def test_shifts_beyond_any_raster_are_refused_with_the_field():
+    with pytest.raises(ValidationError) as raised:
+        AugmentationSpec(channel_shift=10**30).check("data.augmentation")
+    assert raised.value.field == "data.augmentation.channel_shift"
+    dataset = Dataset("t", np.zeros((4, 5, 3), bool), np.array([0, 1, 0, 1]), 1.0, 2)
+    with pytest.raises(ValidationError) as raised:  # 10^300 steps: numpy's integers() refused it as an internal error
+        TrainingAugmenter(AugmentationSpec(time_shift_ms=1e300), dataset, 0)
+    assert raised.value.field == "data.augmentation.time_shift_ms"

@@ -15,7 +15,7 @@ from neurodelay import ir
 from neurodelay.cli import main
 from neurodelay.data.arrays import ArrayParameters, load_arrays
 from neurodelay.errors import ValidationError
-from neurodelay.train import train_on
+from neurodelay.train import config_from_dict, train_on
 from published_formats import write_speech_file
 
 DT_MS = 1.0
@@ -236,6 +236,39 @@ def test_bad_arrays_name_file_and_field(tmp_path, arrays, field, fragment):
     assert raised.value.file.endswith("bad.npz")
 
 
+@pytest.mark.parametrize(
+    "arrays, field, fragment",
+    [
+        ({"spikes": np.zeros((0, 5, 2)), "labels": np.zeros(0, int)}, "labels", "at least 1 sample"),
+        ({"events": np.zeros((0, 3)), "labels": np.zeros(0, int)}, "labels", "at least 1 sample"),
+        ({"spikes": np.zeros((2, 5, 2)), "labels": np.array([0, 10**15])}, "labels", "[0, 9999999]"),
+        ({"events": np.array([[0, 1.0, 10**12]]), "labels": np.zeros(1, int)}, "events.channel", "[0, 9999999]"),
+        ({"events": np.array([[0, 1e12, 0]]), "labels": np.zeros(1, int)}, "events.time", "data.max_duration_ms"),
+        ({"events": np.array([[0, 1e307, 0]]), "labels": np.zeros(1, int)}, "events.time", "overflows"),
+        ({"events": np.array([[0, 1e6, 1]]), "labels": np.zeros(10**5, int)}, "events", "would need about"),
+    ],
+)
+def test_sizes_the_arrays_imply_are_bounded_before_allocating(tmp_path, monkeypatch, arrays, field, fragment):
+    """Channel, class and step counts come from the data when the config leaves them out."""
+    monkeypatch.setenv("NEURODELAY_MEMORY_LIMIT_GB", "0.5")
+    np.savez(tmp_path / "bad.npz", **arrays)
+    np.savez(tmp_path / "good.npz", spikes=np.zeros((2, 5, 2), bool), labels=np.array([0, 1]))
+    unit = "s" if fragment == "overflows" else "ms"
+    with pytest.raises(ValidationError) as raised:
+        load_arrays(ArrayParameters(str(tmp_path / "good.npz"), str(tmp_path / "bad.npz"), time_unit=unit), DT_MS)
+    assert raised.value.field == field and fragment in str(raised.value)
+    assert raised.value.file.endswith("bad.npz")
+
+
+def test_events_without_a_single_event_need_n_channels(tmp_path):
+    np.savez(tmp_path / "silent.npz", events=np.zeros((0, 3)), labels=np.array([0, 1]))
+    silent = str(tmp_path / "silent.npz")
+    with pytest.raises(ValidationError) as raised:
+        load_arrays(ArrayParameters(silent, silent), DT_MS)
+    assert raised.value.field == "data.n_channels"
+    assert load_arrays(ArrayParameters(silent, silent, n_channels=3, max_duration_ms=4.0), DT_MS).train.n_inputs == 3
+
+
 def test_pickled_arrays_and_missing_files_are_refused(tmp_path, capsys):
     np.savez(tmp_path / "objects.npz", spikes=np.array([None, 1], dtype=object), labels=np.zeros(2, int))
     with pytest.raises(ValidationError, match="without pickled objects"):
@@ -260,3 +293,9 @@ def test_the_samples_task_is_refused_from_the_command_line(tmp_path, capsys):
     path.write_text(yaml.safe_dump(config({"task": "samples"})))
     assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 1
     assert "train_on" in capsys.readouterr().err
+
+
+def test_tonic_n_classes_is_bounded_like_a_population():
+    with pytest.raises(ValidationError) as raised:
+        config_from_dict(config({"task": "tonic", "dataset": "SHD", "root": ".", "n_classes": 10**12}))
+    assert raised.value.field == "data.n_classes" and "[1, 10000000]" in str(raised.value)

@@ -237,6 +237,34 @@ def test_missing_files_speakers_and_memory_limit(tmp_path, monkeypatch):
     assert len(load_shd(SHDParameters(root="${SOME_DATA_ROOT}", cache=False), 1.0).train) == 3
 
 
+def declared_only(path, samples: int) -> None:
+    """A file in the published layout that declares ``samples`` samples and stores none of them."""
+    with h5py.File(path, "w") as handle:
+        for name, dtype in (("spikes/times", np.float16), ("spikes/units", np.uint16)):
+            handle.create_dataset(name, shape=(samples,), dtype=h5py.vlen_dtype(dtype), chunks=(1024,))
+        handle.create_dataset("labels", shape=(samples,), dtype=np.uint16, chunks=(1024,))
+
+
+def test_declared_sample_counts_are_bounded_before_reading(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURODELAY_MEMORY_LIMIT_GB", "0.5")
+    for split in ("train", "test"):
+        declared_only(tmp_path / f"shd_{split}.h5", 10**12)  # a 3 kB file: 10^12 labels would be 2 TB
+    with pytest.raises(ValidationError) as raised:
+        load_shd(SHDParameters(root=str(tmp_path), cache=False), 1.0)
+    assert raised.value.field == "labels" and raised.value.file.endswith("shd_train.h5")
+    assert "1000000000000 declared samples" in str(raised.value)
+
+
+def test_a_binned_split_larger_than_the_cache_disk_is_refused(tmp_path):
+    for split in ("train", "test"):
+        declared_only(tmp_path / f"shd_{split}.h5", 10**6)
+    parameters = SHDParameters(root=str(tmp_path), max_duration_ms=1e6, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ValidationError) as raised:
+        load_shd(parameters, 1.0)  # 10^6 samples x 10^6 steps x 700 channels: 636 TiB
+    assert raised.value.field == "labels" and "GiB are free" in str(raised.value)
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == []  # the staging folder is removed
+
+
 def test_cache_publishes_atomically_and_discards_failed_builds(tmp_path):
     cache = BinnedCache(tmp_path / "cache")
     writer = cache.writer("abc")

@@ -140,3 +140,11 @@ def test_too_short_trial_for_the_grid_is_an_error():
     parameters = YinYangParameters(train_size=3, validation_size=3, test_size=3, t_max_ms=30.0, duration_ms=30.2)
     with pytest.raises(ValidationError, match="duration_ms"):
         load_yin_yang(parameters, dt_ms=0.8)  # t_max lands on step 38, the trial has steps 0..37
+
+
+def test_split_sizes_beyond_the_memory_limit_are_refused_before_drawing(monkeypatch):
+    monkeypatch.setenv("NEURODELAY_MEMORY_LIMIT_GB", "0.5")
+    # drawing 10^8 points one by one took hours before any allocation failed
+    with pytest.raises(ValidationError) as raised:
+        load_yin_yang(YinYangParameters(validation_size=10**8), 1.0)
+    assert raised.value.field == "data.validation_size" and "would need about" in str(raised.value)

@@ -86,6 +86,20 @@ def test_fields_are_set_by_path_creating_optional_sections():
         ),
         ({"sampler": "random", "trials": 2, "parameters": {"x": {"values": [[1, 2]]}}}, "parameters.x.values"),
         ({"sampler": "random", "trials": 2, "metric": "test", "parameters": {"seed": {"values": [1]}}}, "metric"),
+        (
+            {"sampler": "random", "trials": 2, "parameters": {"x": {"low": 4, "high": 12, "step": 5, "type": "int"}}},
+            "parameters.x.step",
+        ),
+        (
+            {"sampler": "tpe", "trials": 2, "parameters": {"x": {"low": 0.1, "high": 0.5, "step": 0.3}}},
+            "parameters.x.step",
+        ),
+        (
+            {"sampler": "random", "trials": 2, "parameters": {"x": {"low": 0.0, "high": 1e300, "step": 1e-300}}},
+            "parameters.x.step",
+        ),
+        ({"sampler": "random", "trials": 2, "seed": -1, "parameters": {"seed": {"values": [1]}}}, "seed"),
+        ({"sampler": "random", "trials": 2, "seed": 2**32, "parameters": {"seed": {"values": [1]}}}, "seed"),
     ],
 )
 def test_bad_spaces_name_the_file_and_field(tmp_path, document, field):
@@ -140,6 +154,48 @@ def test_a_sampled_sweep_writes_table_plot_and_best_config(tmp_path, capsys):
         )
         == 1
     )
+
+
+def test_a_space_the_config_rejects_names_the_space_file(tmp_path, capsys):
+    space = space_file(tmp_path, {"sampler": "random", "trials": 1, "parameters": {"network..x": {"values": [1]}}})
+    assert main(["sweep", str(tiny_config(tmp_path)), str(space), "--out", str(tmp_path / "sweep")]) == 1
+    assert capsys.readouterr().err.startswith(f"neurodelay sweep: error: {space}: parameters.network..x: ")
+    assert main(["sweep", str(tiny_config(tmp_path)), str(space), "--out", str(tmp_path / "s"), "--jobs", "5000"]) == 1
+    assert "--jobs: got 5000 (allowed: [1, 1024] processes)" in capsys.readouterr().err
+
+
+def test_a_step_that_divides_the_range_is_accepted(tmp_path):
+    space = {"sampler": "random", "trials": 2, "parameters": {"x": {"low": 0.1, "high": 0.7, "step": 0.2}}}
+    assert load_space(space_file(tmp_path, space)).parameters["x"].step == 0.2
+
+
+def test_failed_trials_make_the_sweep_fail_and_say_how_many(tmp_path, capsys):
+    config = tiny_config(tmp_path, epochs=1)
+    # dt_ms 1e-300 passes the config but not the data (10^301 steps): that trial fails when it trains
+    space = {
+        "sampler": "grid",
+        "metric": "final_train_loss",
+        "parameters": {"network.dt_ms": {"values": [1.0, 1e-300]}},
+    }
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(config), str(space_file(tmp_path, space)), "--out", str(out), "--limit", "20"]) == 1
+    captured = capsys.readouterr()
+    assert "1 of 2 trials complete" in captured.out
+    error = captured.err.strip()
+    assert error.startswith("neurodelay sweep: error: 1 of 2 trials failed (first: trial ")
+    assert "data.duration_ms" in error and "\n" not in error and "Traceback" not in error
+
+
+def test_a_sweep_without_a_completed_trial_ends_in_one_error_line(tmp_path, capsys):
+    config = tiny_config(tmp_path, epochs=1)
+    space = {"sampler": "grid", "metric": "final_train_loss", "parameters": {"data.duration_ms": {"values": [1e300]}}}
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(config), str(space_file(tmp_path, space)), "--out", str(out), "--limit", "20"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    error = captured.err.strip()
+    assert error.startswith("neurodelay sweep: error: no trial completed: 1 of 1 trials failed (first: trial 0: ")
+    assert "\n" not in error and "Traceback" not in error
 
 
 @pytest.mark.slow

@@ -52,7 +52,7 @@ def edited(path: str, value, base: str = "yin_yang.yaml") -> dict:
             "network.hidden[0].input.delays.kind",
             "never clipped",
         ),
-        ("network.hidden.0.size", 0, "network.hidden[0].size", "[1, 16777216]"),
+        ("network.hidden.0.size", 0, "network.hidden[0].size", "[1, 10000000]"),
         ("network.hidden.0.tau_m_ms", -3.0, "network.hidden[0].tau_m_ms", "> 0 ms"),
         ("network.hidden.0.sizee", 3, "network.hidden[0].sizee", "one of name, size"),
         ("network.dt_ms", "fast", "network.dt_ms", "a finite number"),
@@ -69,6 +69,32 @@ def edited(path: str, value, base: str = "yin_yang.yaml") -> dict:
         ("data.t_max_ms", 60.0, "data.duration_ms", "> t_max_ms"),
         ("data.colour", "red", "data.colour", "one of r_big"),
         ("regularizer", {"target_spikes_per_neuron": 1.0}, "regularizer.strength", "a value must be given"),
+        ("network.hidden.0.size", 10**7 + 1, "network.hidden[0].size", "[1, 10000000] neurons"),
+        ("network.dt_ms", 1000.0, "network.hidden[0].tau_syn_ms", "or a smaller dt_ms"),
+        ("network.readout.tau_syn_ms", 1e-300, "network.readout.tau_syn_ms", "or a smaller dt_ms"),
+        ("network.hidden.0.refractory_steps", 10**30, "network.hidden[0].refractory_steps", "[0, 1000000]"),
+        ("network.hidden.0.name", "a b", "network.hidden[0].name", "a letter or '_' first"),
+        ("network.readout.name", "", "network.readout.name", "a letter or '_' first"),
+        ("network.name", "../x", "network.name", "a letter or '_' first"),
+        ("optimiser.weight_lr", 1e38, "optimiser.weight_lr", "float32 max"),
+        ("optimiser.delay_lr", 1e300, "optimiser.delay_lr", "float32 max"),
+        ("optimiser.weight_lr", float("inf"), "optimiser.weight_lr", "a finite number"),
+        ("optimiser.delay_lr", float("nan"), "optimiser.delay_lr", "a finite number"),
+        ("optimiser.eps", 1e-50, "optimiser.eps", "normal positive float32"),
+        ("optimiser.eps", 1e39, "optimiser.eps", "normal positive float32"),
+        ("silent_neuron_bump", {"amount": 1e300}, "silent_neuron_bump.amount", "a float32 number"),
+        (
+            "network.hidden.0.input.weights",
+            {"kind": "constant", "value": 1e39},
+            "network.hidden[0].input.weights",
+            "float32",
+        ),
+        (
+            "network.hidden.0.input.weights",
+            {"kind": "uniform", "low": -1e308, "high": 1e308},
+            "network.hidden[0].input.weights",
+            "float32",
+        ),
     ],
 )
 def test_bad_config_names_field_and_allowed_range(path, value, field, allowed):
@@ -152,3 +178,27 @@ def test_learning_rate_schedule():
     assert learning_rates(spec, 0, 14)[0] == spec.weight_lr  # 0.01 * 1.05 ** 105 = 1.68
     assert learning_rates(spec, 0, 13)[0] < spec.weight_lr  # 0.01 * 1.05 ** 91 = 0.85
     assert learning_rates(spec, 0, 10**6)[0] == spec.weight_lr  # no overflow far out
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [("network.dt_ms", 1e-300), ("network.dt_ms", 1e-8), ("data.duration_ms", 1e300)],
+)
+def test_durations_of_more_than_a_billion_steps_name_the_config_and_the_field(tmp_path, capsys, path, value):
+    config = tmp_path / "steps.yaml"
+    config.write_text(yaml.safe_dump(edited(path, value, base="sequence_detection.yaml")))
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"neurodelay train: error: {config}: data.duration_ms: ")
+    assert "at most 1000000000 timesteps per sample" in error and "\n" not in error
+
+
+def test_networks_beyond_the_memory_limit_are_refused_before_drawing(monkeypatch):
+    monkeypatch.setenv("NEURODELAY_MEMORY_LIMIT_GB", "0.5")
+    document = edited("network.hidden.0.size", 3000)
+    second = copy.deepcopy(document["network"]["hidden"][0])
+    document["network"]["hidden"].append(dict(second, name="hidden2"))
+    config = config_from_dict(document)  # 9 million synapses between the hidden layers: about 0.6 GB to train
+    with pytest.raises(ValidationError) as caught:
+        build_network(config.network, n_inputs=5, n_classes=3, seed=0)
+    assert caught.value.field == "network" and "synapses" in caught.value.problem

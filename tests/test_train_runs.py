@@ -138,7 +138,10 @@ def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path, caps
     assert main(["train", str(config), "--out", str(run), "--limit", "40", "--no-progress"]) == 0
     changed = small_yin_yang(tmp_path, epochs=1, seed=99)
     assert main(["train", str(changed), "--out", str(run), "--limit", "40", "--no-progress", "--resume"]) == 1
-    assert "different config" in capsys.readouterr().err
+    assert "different config or --limit (seed: checkpoint 3, now 99; " in capsys.readouterr().err
+    config = small_yin_yang(tmp_path, epochs=1)  # the same file again, as trained
+    assert main(["train", str(config), "--out", str(run), "--limit", "30", "--no-progress", "--resume"]) == 1
+    assert "(--limit: checkpoint 40, now 30; " in capsys.readouterr().err
     longer = small_yin_yang(tmp_path, epochs=2)  # only 'epochs' may change
     assert main(["train", str(longer), "--out", str(run), "--limit", "40", "--no-progress", "--resume"]) == 0
     assert [r["epoch"] for r in json.loads((run / "metrics.json").read_text())] == [1, 2]

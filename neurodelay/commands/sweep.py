@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import ValidationError
+from ..errors import NeurodelayError, ValidationError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +39,15 @@ def run(args: argparse.Namespace) -> int:
     summary = run_sweep(
         args.config, args.space, Path(args.out), jobs=args.jobs, limit=args.limit, threads_per_job=args.threads_per_job
     )
-    best = summary["best"]
+    best, failed = summary["best"], summary["failed"]
+    if failed:
+        number, error = failed[0]
+        problem = (
+            f"{len(failed)} of {summary['n_trials']} trials failed (first: trial {number}: {' '.join(error.split())[:300]}; "
+            f"all errors in {Path(args.out) / MARKDOWN_NAME})"
+        )
+        if best is None:
+            raise NeurodelayError(f"no trial completed: {problem}")
     line = f"{args.out}: {summary['complete']} of {summary['n_trials']} trials complete"
     if summary["requeued"]:
         line += f" ({len(summary['requeued'])} interrupted trial(s) re-run)"
@@ -50,4 +58,6 @@ def run(args: argparse.Namespace) -> int:
             f"(table {Path(args.out) / MARKDOWN_NAME}, config {Path(args.out) / 'best_config.yaml'})"
         )
     print(line)
+    if failed:
+        raise NeurodelayError(problem)
     return 0

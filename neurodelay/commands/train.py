@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         records = train(
             config, RunOptions(Path(args.out), resume=args.resume, limit=args.limit, progress=not args.no_progress)
         )
+    except ValidationError as error:  # a field of the config (data, network) that only training could check
+        raise error if error.file else error.in_file(args.config) from None
     except MemoryError as error:
         raise ValidationError(
             "data / network",

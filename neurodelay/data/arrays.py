@@ -28,8 +28,10 @@ import numpy as np
 from .. import console
 from ..bounded_npz import read_npz
 from ..errors import ValidationError
+from ..ir.validate import MAX_POPULATION_SIZE
+from ..limits import check_memory
 from .dataset import Dataset, DataSplits
-from .events import BinningReport, bin_samples, steps_for_duration
+from .events import BinningReport, bin_samples, check_step_count, steps_for_duration
 
 MS_PER_UNIT = {"ms": 1.0, "s": 1000.0, "us": 0.001}
 EVENT_FIELDS = ("sample", "time", "channel")
@@ -59,8 +61,8 @@ class ArrayParameters:
             raise ValidationError(f"{path}.max_duration_ms", f"got {self.max_duration_ms}", "a finite number > 0 ms")
         for name in ("n_channels", "n_classes"):
             value = getattr(self, name)
-            if value is not None and not 1 <= value <= 2**24:
-                raise ValidationError(f"{path}.{name}", f"got {value}", "[1, 16777216]")
+            if value is not None and not 1 <= value <= MAX_POPULATION_SIZE:
+                raise ValidationError(f"{path}.{name}", f"got {value}", f"[1, {MAX_POPULATION_SIZE}]")
 
 
 @dataclass
@@ -145,7 +147,12 @@ def _events(array: np.ndarray, file: Path, time_unit: str, dt_ms: float) -> tupl
         raise ValidationError("events.sample", f"smallest sample {sample.min()}", "indices >= 0", file=file)
     if channel.size and channel.min() < 0:
         raise ValidationError("events.channel", f"smallest channel {channel.min()}", "indices >= 0", file=file)
-    times_ms = times * dt_ms if time_unit == "steps" else times * MS_PER_UNIT[time_unit]
+    with np.errstate(over="ignore"):
+        times_ms = times * dt_ms if time_unit == "steps" else times * MS_PER_UNIT[time_unit]
+    if times_ms.size and not np.all(np.isfinite(times_ms)):
+        raise ValidationError(
+            "events.time", f"latest time {times.max()} {time_unit} overflows in ms", "finite times in ms", file=file
+        )
     return sample, times_ms, channel
 
 
@@ -163,6 +170,8 @@ def read_split(path: str | Path, split: str, parameters: ArrayParameters, dt_ms:
             "labels and exactly one of spikes [samples, steps, channels] or events",
             file=file,
         )
+    if np.ndim(arrays["labels"]) == 1 and np.shape(arrays["labels"])[0] == 0:
+        raise ValidationError("labels", "0 samples", "at least 1 sample (one label per sample)", file=file)
     if "spikes" in arrays:
         raster = check_raster(arrays["spikes"], "spikes", file)
         if "dt_ms" in arrays and not np.isclose(float(arrays["dt_ms"]), dt_ms, rtol=1e-12, atol=0):
@@ -190,15 +199,43 @@ def read_split(path: str | Path, split: str, parameters: ArrayParameters, dt_ms:
 def assemble(raw: dict[str, RawSplit], parameters: ArrayParameters, dt_ms: float, task: str) -> DataSplits:
     """Bin event splits, check channel counts and labels across splits, and build the datasets."""
     n_classes = parameters.n_classes or 1 + max(int(split.labels.max(initial=0)) for split in raw.values())
-    channels_seen = [
-        split.raster.shape[2] if split.raster is not None else 1 + int(split.events[2].max(initial=-1))
+    largest = max(raw.values(), key=lambda split: int(split.labels.max(initial=0)))
+    if n_classes > MAX_POPULATION_SIZE:  # derived: a given n_classes is checked with the config
+        raise ValidationError(
+            "labels",
+            f"largest label {n_classes - 1} asks for {n_classes} readout neurons",
+            f"labels in [0, {MAX_POPULATION_SIZE - 1}] (one readout neuron per class)",
+            file=largest.source,
+        )
+    channels_seen = {
+        split.source: split.raster.shape[2] if split.raster is not None else 1 + int(split.events[2].max(initial=-1))
         for split in raw.values()
-    ]
-    n_channels = parameters.n_channels or max(channels_seen)
-    latest_ms = max(
-        (float(split.events[1].max(initial=0.0)) for split in raw.values() if split.events is not None), default=0.0
+    }
+    widest = max(channels_seen, key=channels_seen.get)
+    n_channels = parameters.n_channels or channels_seen[widest]
+    if n_channels > MAX_POPULATION_SIZE:
+        raise ValidationError(
+            "events.channel",
+            f"largest channel {n_channels - 1} asks for {n_channels} inputs",
+            f"channels in [0, {MAX_POPULATION_SIZE - 1}]",
+            file=widest,
+        )
+    if n_channels == 0:
+        raise ValidationError(
+            "data.n_channels", "not given, and no split holds an event", "the number of input channels (>= 1)"
+        )
+    latest = max(
+        ((float(split.events[1].max(initial=0.0)), split.source) for split in raw.values() if split.events is not None),
+        default=(0.0, ""),
     )
-    duration_ms = parameters.max_duration_ms or (math.floor(latest_ms / dt_ms) + 1) * dt_ms
+    if parameters.max_duration_ms is None:  # the duration comes from the latest event
+        try:
+            check_step_count(latest[0], dt_ms, "events.time")
+        except ValidationError as error:
+            raise ValidationError(
+                error.field, error.problem, f"{error.allowed}, or set data.max_duration_ms", file=latest[1]
+            ) from None
+    duration_ms = parameters.max_duration_ms or (math.floor(latest[0] / dt_ms) + 1) * dt_ms
     datasets = {}
     for name, split in raw.items():
         if split.labels.size and split.labels.max() >= n_classes:
@@ -227,9 +264,14 @@ def assemble(raw: dict[str, RawSplit], parameters: ArrayParameters, dt_ms: float
                     f"[0, {n_channels - 1}] (data.n_channels = {n_channels})",
                     file=split.source,
                 )
-            inputs, report = bin_event_rows(
-                sample, times_ms, channel, split.labels.size, n_channels, steps_for_duration(duration_ms, dt_ms), dt_ms
+            steps = steps_for_duration(duration_ms, dt_ms)
+            check_memory(
+                "events",
+                float(split.labels.size) * steps * n_channels,
+                f"the binned raster [{split.labels.size} samples, {steps} steps, {n_channels} channels]",
+                file=split.source,
             )
+            inputs, report = bin_event_rows(sample, times_ms, channel, split.labels.size, n_channels, steps, dt_ms)
             metadata.update(
                 binning="step floor(t / dt_ms), at most one spike per channel and step",
                 max_duration_ms=duration_ms,

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ValidationError
+from ..ir.validate import MAX_POPULATION_SIZE
 from .dataset import Dataset
+from .events import check_step_count
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,10 @@ class AugmentationSpec:
     blend_keep_probability: float = 0.5
 
     def check(self, path: str) -> None:
-        if self.channel_shift < 0:
-            raise ValidationError(f"{path}.channel_shift", f"got {self.channel_shift}", ">= 0 channels")
+        if not 0 <= self.channel_shift <= MAX_POPULATION_SIZE:
+            raise ValidationError(
+                f"{path}.channel_shift", f"got {self.channel_shift}", f"[0, {MAX_POPULATION_SIZE}] channels"
+            )
         if not (math.isfinite(self.time_shift_ms) and self.time_shift_ms >= 0):
             raise ValidationError(f"{path}.time_shift_ms", f"got {self.time_shift_ms}", ">= 0 ms")
         if not 0.0 <= self.blend_fraction <= 10.0:
@@ -106,7 +110,8 @@ class TrainingAugmenter:
         self.spec = spec
         self.dataset = dataset
         self.seed = int(seed)
-        self.max_step_shift = int(math.floor(spec.time_shift_ms / dataset.dt_ms + 1e-9))
+        steps = check_step_count(spec.time_shift_ms, dataset.dt_ms, "data.augmentation.time_shift_ms")
+        self.max_step_shift = int(math.floor(steps + 1e-9))
         self.blended_per_epoch = int(round(spec.blend_fraction * len(dataset)))
         self.members = [np.flatnonzero(dataset.labels == label) for label in range(dataset.n_classes)]
         self.dropped_spikes = 0

@@ -17,13 +17,31 @@ import numpy as np
 from ..errors import ValidationError
 
 
+MAX_STEPS = 10**9
+"""Timesteps per sample a duration and ``dt_ms`` may ask for (one bool raster of one channel: 1 GB)."""
+
+
+def check_step_count(duration_ms: float, dt_ms: float, field: str) -> float:
+    """``duration_ms / dt_ms`` (timesteps, not rounded); a :class:`ValidationError` on ``field`` when
+    it overflows or exceeds :data:`MAX_STEPS`."""
+    ratio = duration_ms / dt_ms if dt_ms > 0 else math.inf
+    if not ratio <= MAX_STEPS:
+        raise ValidationError(
+            field,
+            f"{duration_ms} ms on steps of network.dt_ms = {dt_ms} ms is {ratio:.4g} timesteps",
+            f"at most {MAX_STEPS} timesteps per sample (a shorter duration or a larger dt_ms)",
+        )
+    return ratio
+
+
 def steps_for_duration(max_duration_ms: float, dt_ms: float) -> int:
-    """Timesteps that cover ``[0, max_duration_ms)``: ``ceil(max_duration_ms / dt_ms)``."""
+    """Timesteps that cover ``[0, max_duration_ms)``: ``ceil(max_duration_ms / dt_ms)``, at most
+    :data:`MAX_STEPS`."""
     if not (math.isfinite(max_duration_ms) and max_duration_ms > 0):
         raise ValidationError("data.max_duration_ms", f"got {max_duration_ms}", "a finite number > 0 ms")
     if not (math.isfinite(dt_ms) and dt_ms > 0):
         raise ValidationError("network.dt_ms", f"got {dt_ms}", "a finite number > 0 ms")
-    return int(math.ceil(max_duration_ms / dt_ms))
+    return int(math.ceil(check_step_count(max_duration_ms, dt_ms, "data.max_duration_ms")))
 
 
 @dataclass

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -252,6 +253,7 @@ def _build(
                 for split, indices in rows.items():
                     shape = (len(indices), steps, N_CHANNELS)
                     if writer is not None:
+                        _check_disk(parameters, shape, writer.staging, path)
                         outputs[split] = writer.open_inputs(f"{split}.inputs", shape)
                     else:
                         _check_memory(parameters, shape, arrays)
@@ -306,6 +308,20 @@ def _check_memory(parameters: SpeechParameters, shape: tuple[int, ...], arrays: 
             "data.cache",
             f"false, but the binned splits need {total / 2**30:.1f} GiB of memory",
             f"cache: true (streams from disk) or max_memory_gib >= {total / 2**30:.1f}",
+        )
+
+
+def _check_disk(parameters: SpeechParameters, shape: tuple[int, ...], folder: Path, source: Path) -> None:
+    """Refuse a binned split that the cache folder's free space cannot hold (one byte per value)."""
+    need = float(np.prod(shape, dtype=np.float64))
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise ValidationError(
+            "labels",
+            f"{shape[0]} samples x {shape[1]} steps x {shape[2]} channels need {need / 2**30:.1f} GiB in the cache, "
+            f"{free / 2**30:.1f} GiB are free in {folder.parent}",
+            "fewer samples, a larger dt_ms or shorter max_duration_ms, or data.cache_dir on a larger disk",
+            file=source,
         )
 
 

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from ..errors import ValidationError
+from ..limits import check_memory
 
 GZIP_MAGIC = b"\x1f\x8b"
 TIMES, UNITS, LABELS, SPEAKERS = "spikes/times", "spikes/units", "labels", "extra/speaker"
@@ -137,6 +138,8 @@ class SpikeFile:
                 "the same number of samples in spikes/times, spikes/units and labels",
             )
         self.size = int(sizes[TIMES])
+        # labels, speakers and the loader's row tables: about 64 bytes per declared sample
+        check_memory(LABELS, 64.0 * self.size, f"the per-sample tables of {self.size} declared samples", file=self.path)
         self.labels = labels[()].astype(np.int64)
         if self.size and (self.labels.min() < 0 or self.labels.max() >= self.n_classes):
             raise self._error(

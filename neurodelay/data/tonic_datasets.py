@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import NeurodelayError, ValidationError
+from ..ir.validate import MAX_POPULATION_SIZE
 from .arrays import ArrayParameters, RawSplit, assemble, check_labels
 from .dataset import DataSplits
 
@@ -49,8 +50,8 @@ class TonicParameters:
     def check(self, path: str) -> None:
         if self.max_duration_ms is not None and not (math.isfinite(self.max_duration_ms) and self.max_duration_ms > 0):
             raise ValidationError(f"{path}.max_duration_ms", f"got {self.max_duration_ms}", "a finite number > 0 ms")
-        if self.n_classes is not None and self.n_classes < 1:
-            raise ValidationError(f"{path}.n_classes", f"got {self.n_classes}", ">= 1")
+        if self.n_classes is not None and not 1 <= self.n_classes <= MAX_POPULATION_SIZE:
+            raise ValidationError(f"{path}.n_classes", f"got {self.n_classes}", f"[1, {MAX_POPULATION_SIZE}]")
         if "save_to" in self.options or "train" in self.options:
             raise ValidationError(
                 f"{path}.options",

@@ -27,6 +27,8 @@ import numpy as np
 from ..errors import ValidationError
 from .dataset import Dataset, DataSplits
 from .encoding import time_to_first_spike
+from ..limits import check_memory
+from .events import check_step_count
 
 N_CLASSES = 3
 
@@ -113,8 +115,9 @@ def yin_yang_features(points: np.ndarray) -> np.ndarray:
 
 
 def steps_for(duration_ms: float, dt_ms: float) -> int:
-    """Whole timesteps covering ``duration_ms``: ``ceil(duration_ms / dt_ms)`` (tolerant to float error)."""
-    return int(np.ceil(duration_ms / dt_ms - 1e-9))
+    """Whole timesteps covering ``duration_ms``: ``ceil(duration_ms / dt_ms)`` (tolerant to float
+    error), at most :data:`~neurodelay.data.events.MAX_STEPS`."""
+    return int(np.ceil(check_step_count(duration_ms, dt_ms, "data.duration_ms") - 1e-9))
 
 
 def load_yin_yang(parameters: YinYangParameters, dt_ms: float) -> DataSplits:
@@ -126,6 +129,15 @@ def load_yin_yang(parameters: YinYangParameters, dt_ms: float) -> DataSplits:
             f"{parameters.duration_ms} ms holds {steps} steps of "
             f"{dt_ms} ms, too few for a spike at t_max_ms = {parameters.t_max_ms}",
             "duration_ms > t_max_ms + dt_ms / 2",
+        )
+
+    n_inputs = 4 + int(parameters.bias_input)
+    for name in ("train", "validation", "test"):  # before drawing: the points are drawn one by one
+        size = getattr(parameters, f"{name}_size")
+        check_memory(
+            f"data.{name}_size",
+            float(size) * (steps * n_inputs + 64),  # the raster, and points, features and labels
+            f"the {name} split [{size} samples, {steps} steps, {n_inputs} inputs]",
         )
 
     def split(name: str, size: int, seed: int) -> Dataset:

@@ -35,7 +35,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -52,6 +52,8 @@ from .calibration import ScaleSelection, quantize
 from .delay_range import clamp_delays, coarse_delay_steps, coarsen_inputs, coarsen_timestep, relay_chains
 from .qat import FineTuneConfig, fine_tune
 from ..targets import get_target, target_names
+from ..train.config import FLOAT32_MAX, LOSS_NAMES
+from ..train.schema import build
 from .report import as_json
 
 MODES = ("ptq", "qat")
@@ -118,6 +120,91 @@ class StudyConfig:
     delay_range: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class StudyDataSection:
+    """The study's own keys of ``data`` (the task's parameters are checked when the task loads)."""
+
+    task: str | None = None
+    split: Literal["train", "validation", "test"] | None = None
+    limit: int | None = None
+    train_limit: int | None = None
+
+    def check(self, path: str) -> None:
+        if self.task is not None and self.task not in TASKS:
+            raise ValidationError(f"{path}.task", f"{self.task!r}", ", ".join(TASKS))
+        for name in ("limit", "train_limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValidationError(f"{path}.{name}", f"got {getattr(self, name)}", ">= 1 sample, or null (all)")
+
+
+@dataclass(frozen=True)
+class QatSection:
+    """Keys of ``qat`` (passed to :class:`~neurodelay.quant.qat.FineTuneConfig`; left out: its defaults)."""
+
+    epochs: int | None = None
+    batch_size: int | None = None
+    weight_lr: float | None = None
+    delay_lr: float | None = None
+    delay_bound: int | None = None
+    seed: int | None = None
+
+    def check(self, path: str) -> None:
+        _check_fine_tuning(self, path)
+        if self.delay_bound is not None and self.delay_bound < 0:
+            raise ValidationError(f"{path}.delay_bound", f"got {self.delay_bound}", ">= 0 steps")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise ValidationError(f"{path}.seed", f"got {self.seed}", "[0, 2**32 - 1]")
+
+
+@dataclass(frozen=True)
+class ParitySection:
+    """Keys of ``parity``: ``enabled``, ``samples`` per row, ``executors`` {target: executor name}."""
+
+    enabled: bool | None = None
+    samples: int | None = None
+    executors: dict[str, str] | None = None
+
+    def check(self, path: str) -> None:
+        if self.samples is not None and self.samples < 1:
+            raise ValidationError(f"{path}.samples", f"got {self.samples}", ">= 1")
+
+
+@dataclass(frozen=True)
+class DelayRangeSection:
+    """Keys of ``delay_range``: the ``bound`` in steps, the ``target`` whose cores are counted and
+    the clamp fine-tuning's ``epochs``, ``weight_lr``, ``delay_lr``."""
+
+    bound: int
+    target: str | None = None
+    epochs: int | None = None
+    weight_lr: float | None = None
+    delay_lr: float | None = None
+
+    def check(self, path: str) -> None:
+        if self.bound < 0:
+            raise ValidationError(f"{path}.bound", f"got {self.bound}", ">= 0 steps")
+        _check_fine_tuning(self, path)
+
+
+def _check_fine_tuning(section: Any, path: str) -> None:
+    for name in ("epochs", "batch_size"):
+        value = getattr(section, name, None)
+        if value is not None and value < 1:
+            raise ValidationError(f"{path}.{name}", f"got {value}", ">= 1")
+    for name in ("weight_lr", "delay_lr"):
+        value = getattr(section, name)
+        if value is not None and not 0 <= value <= FLOAT32_MAX * 0.1:
+            raise ValidationError(
+                f"{path}.{name}",
+                f"got {value}",
+                f">= 0 and <= {FLOAT32_MAX * 0.1:.4g} (Adam's first step, lr / (1 - 0.9), in float32)",
+            )
+
+
+MAX_DELAY_RESOLUTION = 65535
+"""Largest timestep multiple of a study (the longest delay any config allows, in steps)."""
+
+
 def load_study_config(path: str | Path, *, out: str | Path | None = None) -> StudyConfig:
     """Read and check a study config; errors name the file and the field."""
     path = Path(path)
@@ -149,11 +236,30 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
             raise ValidationError(key, "missing", "required", file=path)
     base = path.parent
 
-    def integers(key: str, default: list[int], low: int) -> list[int]:
+    def integers(key: str, default: list[int], low: int, high: int | None = None) -> list[int]:
         values = document.get(key, default)
-        if not isinstance(values, list) or not values or not all(isinstance(v, int) and v >= low for v in values):
-            raise ValidationError(key, f"{values!r}", f"a non-empty list of integers >= {low}", file=path)
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= (high or v) for v in values)
+        ):
+            allowed = f"a non-empty list of integers >= {low}" + (f" and <= {high}" if high else "")
+            raise ValidationError(key, f"{values!r}", allowed, file=path)
         return values
+
+    def section(key: str, cls: type) -> None:
+        """Check the mapping under ``key`` against ``cls`` (its fields are the allowed keys)."""
+        if document.get(key) is not None:
+            try:
+                build(cls, document[key], key)
+            except ValidationError as error:
+                raise error.in_file(path) from None
+
+    for key in ("network", "out", "name", "loss", "scale"):
+        if key in document and not isinstance(document[key], str):
+            raise ValidationError(key, f"{document[key]!r}", "a string", file=path)
+    if document.get("loss") is not None and document["loss"] not in LOSS_NAMES:
+        raise ValidationError("loss", f"{document['loss']!r}", ", ".join(LOSS_NAMES), file=path)
 
     known_targets = target_names("study")
     targets = document.get("targets", known_targets)
@@ -168,11 +274,20 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     data = document["data"]
     if not isinstance(data, dict):
         raise ValidationError("data", f"{data!r}", "a mapping", file=path)
-    if "task" in data and data["task"] not in TASKS:
-        raise ValidationError("data.task", f"{data['task']!r}", ", ".join(TASKS), file=path)
+    own = {key: data[key] for key in ("task", "split", "limit", "train_limit") if key in data}
+    try:
+        build(StudyDataSection, own, "data")
+    except ValidationError as error:
+        raise error.in_file(path) from None
     for key in ("qat", "parity", "delay_range"):
         if document.get(key) is not None and not isinstance(document[key], dict):
             raise ValidationError(key, f"{document[key]!r}", "a mapping", file=path)
+    section("qat", QatSection)
+    section("parity", ParitySection)
+    section("delay_range", DelayRangeSection)
+    dr_target = (document.get("delay_range") or {}).get("target")
+    if dr_target is not None and dr_target not in known_targets:
+        raise ValidationError("delay_range.target", f"{dr_target!r}", ", ".join(known_targets), file=path)
     return StudyConfig(
         network=base / document["network"],
         data=data,
@@ -180,15 +295,22 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
         loss=document.get("loss"),
         targets=targets,
         weight_bits=integers("weight_bits", [8], 2),
-        delay_resolutions=integers("delay_resolutions", [1], 1),
+        delay_resolutions=integers("delay_resolutions", [1], 1, MAX_DELAY_RESOLUTION),
         modes=modes,
         signs_split=signs_split,
-        scale=str(ScaleSelection.parse(str(document.get("scale", "max-abs")))),
+        scale=_scale(document.get("scale", "max-abs"), path),
         calibration_samples=_positive(document.get("calibration_samples", 200), "calibration_samples", path),
         qat=dict(document.get("qat") or {}),
         parity=dict(document.get("parity") or {}),
         delay_range=document.get("delay_range"),
     )
+
+
+def _scale(text: str, path: Path) -> str:
+    try:
+        return str(ScaleSelection.parse(text))
+    except ValidationError as error:  # the parser names the command line's --scale
+        raise ValidationError("scale", error.problem, error.allowed, file=path) from None
 
 
 def _positive(value: Any, key: str, path: Path) -> int:

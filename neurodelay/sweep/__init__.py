@@ -17,7 +17,7 @@ from ..errors import NeurodelayError, ValidationError
 from ..train.config import load_config
 from .report import write_report
 from .runner import open_study, progress, requeue_orphans, run_worker
-from .space import SearchSpace, check_space_against, load_space
+from .space import MAX_JOBS, SearchSpace, check_space_against, load_space
 
 __all__ = ["run_sweep", "SearchSpace", "load_space"]
 
@@ -36,11 +36,14 @@ def run_sweep(
     jobs: trial processes at once (1: trials run in this process); threads_per_job: torch threads
     of each (default: the machine's cores divided among the jobs).
     """
-    if jobs < 1:
-        raise ValidationError("--jobs", f"got {jobs}", ">= 1 process")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise ValidationError("--jobs", f"got {jobs}", f"[1, {MAX_JOBS}] processes")
     base = load_config(config_path)
     space = load_space(space_path)
-    check_space_against(base, space)
+    try:
+        check_space_against(base, space)
+    except ValidationError as error:  # a path or value of the space that the config does not accept
+        raise error.in_file(space_path) from None
     space_document = read_yaml_file(space_path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,8 @@ def _cell(value: Any) -> str:
 
 
 def write_report(out: Path, study, base: ExperimentConfig, space: SearchSpace) -> dict[str, Any]:
-    """Write the four files; returns ``{"complete", "best": row or None}``."""
+    """Write the four files; returns ``{"complete", "best": row or None, "failed": [(trial, error)]}``
+    (failed: the trials that ended with an error, not the interrupted ones)."""
     out = Path(out)
     rows = trial_rows(study, space)
     columns = list(rows[0]) if rows else ["trial", "state"]
@@ -84,7 +85,12 @@ def write_report(out: Path, study, base: ExperimentConfig, space: SearchSpace) -
             f"{space.metric} = {best[space.metric]:.6g} (run folder {best['run_dir']})\n"
         )
         write_text(out / BEST_CONFIG_NAME, header + yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return {"complete": len(ranked), "best": best}
+    failed = [
+        (trial.number, trial.user_attrs["error"])
+        for trial in study.get_trials(deepcopy=False)
+        if trial.state.name == "FAIL" and "error" in trial.user_attrs
+    ]
+    return {"complete": len(ranked), "best": best, "failed": failed}
 
 
 def _plot(path: Path, ranked: list[dict[str, Any]], space: SearchSpace) -> None:

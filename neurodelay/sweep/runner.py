@@ -82,7 +82,9 @@ def open_study(out: Path, base: ExperimentConfig, space: SearchSpace, document: 
     """Create the study in ``out`` or load it; a study made for another config or space is refused."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: a failed trial is recorded with its error (results.md) and counted by the command,
+    # not logged with its traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(
         storage=storage(out),
         study_name=STUDY_NAME,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,12 @@ METRICS = {
     "best_test_accuracy": ("maximize", "test accuracy at the best epoch (selects on the test set: only for reporting)"),
     "final_test_accuracy": ("maximize", "test accuracy after the last epoch (selects on the test set)"),
 }
+MAX_STEPS_IN_RANGE = 10**9
+"""Points a range with a ``step`` may hold."""
+MAX_JOBS = 1024
+"""Trial processes of one sweep command."""
+MAX_SEED = 2**32 - 1 - MAX_JOBS
+"""Largest sampler seed: worker ``w`` (< MAX_JOBS) seeds with ``seed + w``, and numpy takes < 2**32."""
 _NAME = r"[A-Za-z_]\w*(?:\[\d+\])*"
 _PATH = re.compile(rf"{_NAME}(?:\.{_NAME})*")
 _STEP = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
@@ -78,6 +85,21 @@ class ParameterRange:
             raise ValidationError(f"{path}.step", f"got {self.step}", "> 0")
         if self.type == "int" and not all(float(v).is_integer() for v in (self.low, self.high, self.step or 1)):
             raise ValidationError(path, "type int with fractional low, high or step", "whole numbers")
+        if self.step is not None:  # Optuna would otherwise move high down to the last step, with a warning only
+            count = (self.high - self.low) / self.step
+            if not count <= MAX_STEPS_IN_RANGE:
+                raise ValidationError(
+                    f"{path}.step",
+                    f"{self.step} makes {count:.4g} steps of high - low = {self.high - self.low:.6g}",
+                    f"at most {MAX_STEPS_IN_RANGE} steps (a larger step, or no step: continuous)",
+                )
+            if abs(count - round(count)) > 1e-9 * max(1.0, count):
+                last = self.low + math.floor(count) * self.step
+                raise ValidationError(
+                    f"{path}.step",
+                    f"{self.step} does not divide high - low = {self.high - self.low:.6g}",
+                    f"a step that divides high - low, so that the range ends at high (e.g. high = {last:.6g})",
+                )
 
 
 @dataclass(frozen=True)
@@ -100,6 +122,10 @@ class SearchSpace:
     def check(self, path: str) -> None:
         if not self.parameters:
             raise ValidationError("parameters", "empty", "at least one config field")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValidationError(
+                "seed", f"got {self.seed}", f"[0, {MAX_SEED}] (worker w seeds its sampler with seed + w)"
+            )
         if self.sampler == "grid":
             ranged = [name for name, spec in self.parameters.items() if spec.values is None]
             if ranged:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from ..limits import check_memory
 from .config import NetworkSpec, ProjectionSpec
 
 INPUT_NAME = "input"
+SYNAPSE_BYTES = 64
+"""Bytes a trained synapse needs at least: float64 weight and delay as drawn, and in float32 the
+weight and delay parameters, their gradients and two Adam moments each."""
 
 
 def projection_name(pre: str, post: str) -> str:
@@ -21,6 +25,14 @@ def build_network(spec: NetworkSpec, *, n_inputs: int, n_classes: int, seed: int
     declaration order (feed-forward before recurrent within a layer). Per-projection training
     flags go into the projection's metadata (``learn_weights``, ``learn_delays``).
     """
+    sizes = [n_inputs] + [layer.size for layer in spec.hidden] + [n_classes]
+    synapses = sum(float(a) * b for a, b in zip(sizes, sizes[1:]))
+    synapses += sum(float(layer.size) ** 2 for layer in spec.hidden if layer.recurrent is not None)
+    check_memory(
+        path,
+        SYNAPSE_BYTES * synapses,
+        f"{synapses:.4g} synapses (weights and delays, their gradients and optimiser state)",
+    )
     rng = np.random.default_rng(seed)
     populations: list = [SpikeSource(INPUT_NAME, n_inputs)]
     projections: list[Projection] = []

@@ -13,6 +13,7 @@ Top-level layout::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -22,9 +23,13 @@ import numpy as np
 from ..bounded_yaml import read_yaml_file
 from ..data import TASKS
 from ..errors import ValidationError
+from ..ir.validate import MAX_POPULATION_SIZE, MAX_REFRACTORY_STEPS, check_name
 from .schema import build, plain
 
 LOSS_NAMES = ("exp_weighted_ce", "sum_ce", "max_ce")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal positive float32
+MAX_DT_PER_TAU = -math.log(FLOAT32_TINY)  # 87.3: exp(-dt / tau) is still a normal float32
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,14 @@ class InitSpec:
                     "missing" if not given else f"not used by kind {self.kind!r}",
                     f"kind {self.kind!r} takes exactly: {', '.join(needed)}",
                 )
+        numbers = [
+            getattr(self, name) for name in ("value", "mean", "std", "low", "high") if getattr(self, name) is not None
+        ]
+        numbers += [number for row in self.values or [] for number in row]
+        if any(abs(number) > FLOAT32_MAX for number in numbers):  # the network holds float32 parameters
+            raise ValidationError(
+                path, f"a value of magnitude {max(map(abs, numbers)):.4g}", f"magnitudes <= {FLOAT32_MAX:.4g} (float32)"
+            )
         if self.kind == "normal" and self.std < 0:
             raise ValidationError(f"{path}.std", f"got {self.std}", ">= 0")
         if self.kind == "uniform" and not self.low <= self.high:
@@ -138,8 +151,10 @@ class HiddenLayerSpec:
         _check_population(self, path)
         if self.threshold <= 0:
             raise ValidationError(f"{path}.threshold", f"got {self.threshold}", "> 0 (reset is 0)")
-        if self.refractory_steps < 0:
-            raise ValidationError(f"{path}.refractory_steps", f"got {self.refractory_steps}", ">= 0 timesteps")
+        if not 0 <= self.refractory_steps <= MAX_REFRACTORY_STEPS:
+            raise ValidationError(
+                f"{path}.refractory_steps", f"got {self.refractory_steps}", f"[0, {MAX_REFRACTORY_STEPS}] timesteps"
+            )
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,21 @@ class NetworkSpec:
     def check(self, path: str) -> None:
         if self.dt_ms <= 0:
             raise ValidationError(f"{path}.dt_ms", f"got {self.dt_ms}", "> 0 ms")
+        # the decays exp(-dt / tau) must stay normal float32 numbers (0 made the gradients NaN)
+        layers = [(f"{path}.hidden[{index}]", layer) for index, layer in enumerate(self.hidden)]
+        for where, layer in layers + [(f"{path}.readout", self.readout)]:
+            for name in ("tau_m_ms", "tau_syn_ms"):
+                tau = getattr(layer, name)
+                if not self.dt_ms / tau <= MAX_DT_PER_TAU:
+                    raise ValidationError(
+                        f"{where}.{name}",
+                        f"dt_ms / {name} = {self.dt_ms} / {tau} = {self.dt_ms / tau:.4g}: exp(-dt/tau) underflows float32",
+                        f">= dt_ms / {MAX_DT_PER_TAU:.4g} = {self.dt_ms / MAX_DT_PER_TAU:.4g} ms, or a smaller dt_ms",
+                    )
+        check_name(self.name, f"{path}.name")
+        for index, layer in enumerate(self.hidden):
+            check_name(layer.name, f"{path}.hidden[{index}].name")
+        check_name(self.readout.name, f"{path}.readout.name")
         names = ["input"] + [layer.name for layer in self.hidden] + [self.readout.name]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -241,13 +271,23 @@ class OptimiserSpec:
     delay_schedule: LrScheduleSpec | None = None
 
     def check(self, path: str) -> None:
-        for name in ("weight_lr", "delay_lr"):
-            if getattr(self, name) < 0:
-                raise ValidationError(f"{path}.{name}", f"got {getattr(self, name)}", ">= 0")
         if len(self.betas) != 2 or not all(0 <= beta < 1 for beta in self.betas):
             raise ValidationError(f"{path}.betas", f"got {self.betas}", "two numbers in [0, 1)")
-        if self.eps <= 0:
-            raise ValidationError(f"{path}.eps", f"got {self.eps}", "> 0")
+        # Adam's first step is lr / (1 - beta1): it must still be a float32 number
+        largest = FLOAT32_MAX * (1 - self.betas[0])
+        for name in ("weight_lr", "delay_lr"):
+            if not 0 <= getattr(self, name) <= largest:
+                raise ValidationError(
+                    f"{path}.{name}",
+                    f"got {getattr(self, name)}",
+                    f">= 0 and <= {largest:.4g} (float32 max {FLOAT32_MAX:.4g} times 1 - betas[0])",
+                )
+        if not FLOAT32_TINY <= self.eps <= FLOAT32_MAX:
+            raise ValidationError(
+                f"{path}.eps",
+                f"got {self.eps}",
+                f"a normal positive float32 number, [{FLOAT32_TINY:.4g}, {FLOAT32_MAX:.4g}] (smaller ones round to 0)",
+            )
         if not 0 < self.lr_decay_per_epoch <= 1:
             raise ValidationError(f"{path}.lr_decay_per_epoch", f"got {self.lr_decay_per_epoch}", "(0, 1]")
 
@@ -322,8 +362,8 @@ class SilentNeuronBumpSpec:
     period: Literal["epoch", "batch"] = "epoch"
 
     def check(self, path: str) -> None:
-        if not self.amount > 0:
-            raise ValidationError(f"{path}.amount", f"got {self.amount}", "> 0")
+        if not 0 < self.amount <= FLOAT32_MAX:
+            raise ValidationError(f"{path}.amount", f"got {self.amount}", f"(0, {FLOAT32_MAX:.4g}] (a float32 number)")
 
 
 @dataclass(frozen=True)
@@ -375,8 +415,8 @@ class ExperimentConfig:
 
 
 def _check_population(spec: Any, path: str) -> None:
-    if hasattr(spec, "size") and not 1 <= spec.size <= 2**24:
-        raise ValidationError(f"{path}.size", f"got {spec.size}", "[1, 16777216] neurons")
+    if hasattr(spec, "size") and not 1 <= spec.size <= MAX_POPULATION_SIZE:
+        raise ValidationError(f"{path}.size", f"got {spec.size}", f"[1, {MAX_POPULATION_SIZE}] neurons")
     for name in ("tau_m_ms", "tau_syn_ms"):
         if getattr(spec, name) <= 0:
             raise ValidationError(f"{path}.{name}", f"got {getattr(spec, name)}", "> 0 ms")

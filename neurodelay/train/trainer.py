@@ -40,6 +40,7 @@ from .builder import INPUT_NAME, build_network, projection_name
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, random_states, restore_random_states, save_checkpoint
 from .config import ExperimentConfig
 from .distributed import Distributed, from_environment
+from .divergence import DivergenceMonitor
 from .early_stopping import BestEpochTracker
 from .metrics import plot_metrics, write_metrics
 from .schedule import learning_rates
@@ -126,6 +127,7 @@ class Trainer:
         self.hidden_sizes = [layer.size for layer in config.network.hidden]
 
         self.weight_parameters, self.delay_parameters = self._trained_parameters(initial)
+        self.divergence = DivergenceMonitor(self._trained_parameter_names(initial), self.device)
         betas = tuple(config.optimiser.betas)
         # on CUDA the fused Adam keeps its step counters on the device (no host read per step)
         fused = {"fused": True} if self.device.type == "cuda" else {}
@@ -203,6 +205,18 @@ class Trainer:
                     parameter.requires_grad_(False)
         return weights, delays
 
+    def _trained_parameter_names(self, network: ir.Network) -> dict[str, torch.Tensor]:
+        """``{"<projection>.weights" | "<projection>.delays": parameter}`` of every trained parameter."""
+        named = {}
+        for projection in network.projections:
+            for table, flag, kind in (
+                (self.model.weights, "learn_weights", "weights"),
+                (self.model.delays, "learn_delays", "delays"),
+            ):
+                if projection.metadata[flag]:
+                    named[f"{projection.name}.{kind}"] = table[projection.name]
+        return named
+
     def _state(self, completed_epochs: int) -> dict[str, Any]:
         return {
             "config": self.config.to_dict(),
@@ -223,9 +237,12 @@ class Trainer:
         for free in ("epochs", "device"):  # a run may go on for longer, and on another device
             saved.pop(free, None), current.pop(free, None)
         if saved != current or state.get("limit") != self.options.limit:
+            where = _first_difference(
+                {**saved, "--limit": state.get("limit")}, {**current, "--limit": self.options.limit}, ""
+            )
             raise NeurodelayError(
                 f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
-                "config or --limit (only 'epochs' and 'device' may change when resuming)"
+                f"config or --limit ({where}; only 'epochs' and 'device' may change when resuming)"
             )
         try:
             self.model.load_state_dict(state["model"])
@@ -355,6 +372,7 @@ class Trainer:
             loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
             correct = torch.zeros((), dtype=torch.float64, device=self.device)
             bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
+            self.divergence.start_epoch(epoch)
             bar = tqdm(
                 batches,
                 desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -368,6 +386,7 @@ class Trainer:
                 )
                 self.batch_position = (epoch, batch_index)
                 batch_loss, batch_correct = self._train_batch(indices, weight_lr, delay_lr)
+                self.divergence.observe(batch_index, batch_loss)  # on CUDA: no host read here
                 if self.bump is not None and self.bump.spec.period == "batch":
                     bumped = self._bump_silent_neurons(bumped)
                 loss_sum += batch_loss.double() * len(indices)
@@ -377,6 +396,7 @@ class Trainer:
                 if main and bar.disable:
                     self._report_batch(epoch, batch_index, batches_per_epoch, batch_loss)
             bar.close()
+            self.divergence.check_epoch()  # before this epoch is evaluated or saved
             correct_total = self.distributed.sum_(correct.reshape(1))
             record: dict[str, Any] = {
                 "epoch": epoch + 1,
@@ -470,6 +490,25 @@ class Trainer:
 
     def close(self) -> None:
         self.distributed.close()
+
+
+def _first_difference(saved: Any, current: Any, path: str) -> str:
+    """Where two plain config documents first differ, in words (field path, both values)."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        for key in list(saved) + [key for key in current if key not in saved]:
+            if saved.get(key, "(absent)") != current.get(key, "(absent)"):
+                name = f"{path}.{key}" if path else str(key)
+                return _first_difference(saved.get(key, "(absent)"), current.get(key, "(absent)"), name)
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
+        for index, (old, new) in enumerate(zip(saved, current)):
+            if old != new:
+                return _first_difference(old, new, f"{path}[{index}]")
+
+    def shown(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return f"{path}: checkpoint {shown(saved)}, now {shown(current)}"
 
 
 def train(config: ExperimentConfig, options: RunOptions, *, splits: DataSplits | None = None) -> list[dict[str, Any]]:
