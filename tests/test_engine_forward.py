@@ -152,6 +152,25 @@ def test_refractory_lif_is_rejected_with_the_field():
         DelayNetwork(network)
 
 
+def with_tau_syn(network: Network, tau_syn_ms: float) -> Network:
+    populations = tuple(
+        dataclasses.replace(p, refractory_steps=0, tau_syn_ms=tau_syn_ms) if isinstance(p, LIF) else p
+        for p in network.populations
+    )
+    return dataclasses.replace(network, populations=populations)
+
+
+def test_a_decay_that_underflows_the_dtype_is_rejected_with_the_population():
+    # dt / tau_syn = 100: exp(-100) is below float32's smallest normal number (1.2e-38) and made the
+    # delay gradients NaN; float64 (smallest normal 2.2e-308) still holds it
+    network = with_tau_syn(random_network(1), random_network(1).dt_ms / 100)
+    with pytest.raises(ValidationError, match=r"populations\[1\]\.tau_syn_ms.*'hidden'.*underflows float32"):
+        DelayNetwork(network)
+    DelayNetwork(network, dtype=torch.float64)
+    with pytest.raises(ValidationError, match=r"tau_syn_ms.*underflows float64"):
+        DelayNetwork(with_tau_syn(network, network.dt_ms / 800), dtype=torch.float64)
+
+
 @pytest.mark.parametrize(
     "inputs, field",
     [

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import ValidationError
-from ..ir import LIF, Network, as_vector, decays
+from ..ir import LIF, LeakyIntegrator, Network, as_vector, decays
 
 DEFAULT_BUCKET_STEPS = 32
 """Largest ring per population, in steps: 32 steps x 256 neurons x batch 32 in float32, mirrored,
@@ -102,6 +102,27 @@ def check_trainable(network: Network) -> None:
             )
 
 
+def check_decays_representable(network: Network, population: LIF | LeakyIntegrator, dtype: torch.dtype) -> None:
+    """Reject a population whose decay exp(-dt/tau) is below the smallest normal number of ``dtype``.
+
+    Such a decay rounds to zero (or a subnormal) in ``dtype`` and the delay gradients, which divide
+    by it through the adjoint's time reversal, become NaN: float32 needs dt/tau <= 87.3, float64
+    <= 708.3. A :class:`ValidationError` names the population and the time constant.
+    """
+    largest_ratio = -float(np.log(torch.finfo(dtype).tiny))
+    index = next(i for i, p in enumerate(network.populations) if p.name == population.name)
+    for field in ("tau_m_ms", "tau_syn_ms"):
+        tau = np.asarray(getattr(population, field), np.float64)
+        ratio = float(np.max(network.dt_ms / tau))
+        if not ratio <= largest_ratio:
+            raise ValidationError(
+                f"populations[{index}].{field}",
+                f"{float(np.min(tau)):.4g} ms (population {population.name!r}; dt_ms / tau = {ratio:.4g}: "
+                f"exp(-dt/tau) underflows {str(dtype).removeprefix('torch.')})",
+                f">= dt_ms / {largest_ratio:.4g} = {network.dt_ms / largest_ratio:.4g} ms",
+            )
+
+
 def compile_network(
     network: Network,
     *,
@@ -121,6 +142,7 @@ def compile_network(
 
     groups = []
     for population in network.neurons():
+        check_decays_representable(network, population, dtype)
         alpha, beta, i_scale = decays(population, network.dt_ms)
         size = population.size
         incoming = network.incoming(population.name)
