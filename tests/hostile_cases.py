@@ -519,6 +519,7 @@ def nir_cases(root: Path) -> list[dict]:
         ("nan", "nan", "a finite number > 0"),
         ("inf", "inf", "a finite number > 0"),
         ("subnormal", "5e-324", "too small"),
+        ("above_the_delays", "1e300", "would become 0"),  # delays of 1-3 ms: 1e-300 steps
     ):
         cases.append(
             case(

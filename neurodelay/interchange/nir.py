@@ -711,6 +711,14 @@ def _delay_steps(node: Any, name: str, dt_ms: float) -> np.ndarray:
             f"delays {np.unique(steps * dt_ms).tolist()[:5]} ms are not whole multiples of dt = {dt_ms} ms",
             "non-negative multiples of the timestep",
         )
+    vanishing = (seconds > 0) & (whole == 0)
+    if np.any(vanishing):  # within the tolerance of 0 steps, yet not 0: a dt far above the delays
+        raise ValidationError(
+            f"nodes.{name}.delay",
+            f"delays down to {seconds[vanishing].min():.3g} s are {steps[vanishing].max():.3g} timesteps "
+            f"of dt = {dt_ms} ms and would become 0",
+            "0 or whole timesteps: a timestep (the graph's dt or --dt-ms) no longer than the delays",
+        )
     return whole.astype(np.int64)
 
 
