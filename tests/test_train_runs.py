@@ -145,3 +145,31 @@ def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path, caps
     longer = small_yin_yang(tmp_path, epochs=2)  # only 'epochs' may change
     assert main(["train", str(longer), "--out", str(run), "--limit", "40", "--no-progress", "--resume"]) == 0
     assert [r["epoch"] for r in json.loads((run / "metrics.json").read_text())] == [1, 2]
+
+
+class KilledWhileWritingMetrics(Exception):
+    """Stands in for a SIGKILL that lands after an epoch's checkpoint, while its metrics are written."""
+
+
+def test_a_run_killed_while_writing_its_metrics_resumes_from_that_epochs_checkpoint(tmp_path, monkeypatch):
+    # a sweep's re-queued trial found metrics.json without a checkpoint ("already holds a run")
+    # when the kill fell between the two: the checkpoint now comes first, and a resumed run rewrites
+    # the metrics of the epochs its checkpoint holds
+    import neurodelay.train.trainer as trainer
+
+    config, run = small_yin_yang(tmp_path, epochs=2), tmp_path / "run"
+
+    def killed(*_):
+        raise KilledWhileWritingMetrics
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "write_metrics", killed)
+        assert main(["train", str(config), "--out", str(run), "--limit", "40", "--no-progress"]) == 2  # internal
+    assert load_checkpoint(run / "checkpoint.pt")["completed_epochs"] == 1
+    assert not (run / "metrics.json").exists()
+    shorter = small_yin_yang(tmp_path, epochs=1)  # (the same file) the checkpoint's epoch is the last one
+    assert main(["train", str(shorter), "--out", str(run), "--limit", "40", "--no-progress", "--resume"]) == 0
+    assert [r["epoch"] for r in json.loads((run / "metrics.json").read_text())] == [1]
+    config = small_yin_yang(tmp_path, epochs=2)
+    assert main(["train", str(config), "--out", str(run), "--limit", "40", "--no-progress", "--resume"]) == 0
+    assert [r["epoch"] for r in json.loads((run / "metrics.json").read_text())] == [1, 2]

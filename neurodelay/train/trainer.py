@@ -363,6 +363,9 @@ class Trainer:
         """Train the remaining epochs, then write the network; returns the metric records."""
         config, main = self.config, self.distributed.is_main
         batches_per_epoch = len(self.sampler)
+        if main and self.records:  # resumed: the metrics may lag the checkpoint by the epoch of a kill
+            write_metrics(self.run_dir, self.records)
+            plot_metrics(self.run_dir, self.records)
         for epoch in range(self.start_epoch, config.epochs):
             if self.best is not None and self.best.should_stop(epoch):
                 break
@@ -418,9 +421,11 @@ class Trainer:
             self.records.append(record)
             if main:
                 self._report(record)
+                # the checkpoint first: a run killed in between then holds a checkpoint to resume
+                # (whose records rewrite the metrics), never metrics without one
+                save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(epoch + 1))
                 write_metrics(self.run_dir, self.records)
                 plot_metrics(self.run_dir, self.records)
-                save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(epoch + 1))
             self.distributed.barrier()
         if self.best is not None:
             self.best.restore_best(self.model)
