@@ -26,16 +26,12 @@ def test_the_core_names_targets_only_in_their_own_modules():
 
 def test_no_file_points_outside_the_repository():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    outside = re.compile(r"/work/|shared/|eventprop\.md|loihi2-lava\.md|(?<!docs/)\breference/")
+    # one letter of each in brackets, so that this file does not itself spell the paths it looks for
+    outside = re.compile(r"/w[o]rk/|share[d]/|eventpro[p]\.md|loihi2-lav[a]\.md|(?<!docs/)\breferenc[e]/")
     offenders = []
     for name in files:
         path = ROOT / name
-        if (
-            name.startswith("benchmarks/results/")
-            or path.suffix in {".png", ".ndnet", ".npz"}
-            or not path.is_file()
-            or path == Path(__file__).resolve()
-        ):  # this file spells the patterns it looks for
+        if name.startswith("benchmarks/results/") or path.suffix in {".png", ".ndnet", ".npz"} or not path.is_file():
             continue
         text = path.read_text(errors="replace")
         offenders += [f"{name}:{number}" for number, line in enumerate(text.splitlines(), 1) if outside.search(line)]
