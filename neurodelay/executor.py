@@ -14,7 +14,7 @@ import numpy as np
 from .bounded_npz import read_npz
 from .errors import ValidationError
 from .ir import Network
-from .recording import Recording
+from .recording import Recording, holds_only_spikes
 
 Inputs = Union[np.ndarray, Mapping[str, np.ndarray]]
 """Spike-source trains: ``{source_name: [batch, steps, size]}`` of 0/1, or one array when the
@@ -72,7 +72,7 @@ def input_dict(network: Network, inputs: Inputs, *, field: str = "inputs") -> di
             )
         if array.dtype.kind not in "biuf":
             raise ValidationError(where, f"dtype {array.dtype}", "spikes as 0/1 of a bool, integer or real dtype")
-        if array.dtype != bool and not np.all((array == 0) | (array == 1)):
+        if not holds_only_spikes(array):
             raise ValidationError(where, "values other than 0 and 1", "spikes as 0/1 or bool")
         if shape is not None and array.shape[:2] != shape:
             raise ValidationError(

@@ -20,6 +20,12 @@ from .bounded_npz import read_npz
 from .errors import ValidationError
 
 
+def holds_only_spikes(array: np.ndarray) -> bool:
+    """Whether ``array`` (any shape) is of a bool, integer or real dtype with every value 0 or 1,
+    so that casting it to bool loses nothing."""
+    return array.dtype.kind in "biuf" and (array.dtype == bool or bool(np.all((array == 0) | (array == 1))))
+
+
 @dataclass
 class PopulationRecording:
     """Spikes ``[batch, steps, n]`` (bool) and states ``{name: [batch, steps, n]}`` of one population."""
@@ -73,7 +79,7 @@ class Recording:
             for key in data:
                 if key.endswith("/spikes"):
                     spikes = data[key]
-                    if spikes.dtype.kind not in "biuf" or not np.all((spikes == 0) | (spikes == 1)):
+                    if not holds_only_spikes(spikes):
                         raise ValidationError(key, "values other than 0 and 1", "spikes as 0/1 or bool", file=path)
                     populations[key[: -len("/spikes")]] = PopulationRecording(spikes.astype(bool))
             for key in data:
