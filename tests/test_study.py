@@ -198,3 +198,35 @@ def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):
     assert float(rows[0]["float_accuracy"]) == accuracy_by_hand(network(), *yin_yang_test_split(), "float")
     chosen = [json.loads(r["target_options"]) for r in rows]
     assert chosen[0] == chosen[1] and chosen[0]["vth"] in get_target("loihi2").scale_option[1]
+
+
+def test_study_rows_count_the_delays_a_target_clips(tmp_path):
+    """Delays beyond Loihi 2's 62 steps are clipped by its quantizer: the study row says how many
+    (before, its only `clipped` column counted weights, and a delay clip was invisible in the table)."""
+    rng = np.random.default_rng(5)
+    base = network()
+    delays = rng.uniform(0, 80, (5, 12))
+    wide = base.with_projections(
+        [
+            Projection("input_hidden", "input", "hidden", base.projections[0].weights, delays, 80),
+            base.projections[1],
+        ]
+    )
+    ir.save(wide, tmp_path / "net.ndnet")
+    config = {
+        "network": "net.ndnet",
+        "loss": "sum_ce",
+        "data": DATA,
+        "targets": ["loihi2"],
+        "weight_bits": [8],
+        "modes": ["ptq"],
+        "out": "results",
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+    assert main(["study", str(tmp_path / "study.yaml")]) == 0
+    (row,) = list(csv.DictReader((tmp_path / "results" / "results.csv").open()))
+    beyond = int(np.count_nonzero(np.floor(delays + 0.5) > 62))  # round half up, then compare with the bound
+    assert int(row["delays_clipped"]) == beyond > 0
+    assert int(row["weights_clipped"]) == 0
+    table = (tmp_path / "results" / "results.md").read_text()
+    assert "| delays clipped |" in table and f"| 0 | {beyond} | not run |" in table

@@ -428,6 +428,7 @@ def run_study(config: StudyConfig, *, progress=console.info) -> dict[str, Any]:
                     "quantized_accuracy": result.accuracy,
                     "drop_pp": 100 * (float_eval.accuracy - result.accuracy),
                     "weights_clipped": sum(p.weights_clipped for p in summary.projections),
+                    "delays_clipped": sum(p.delays_clipped for p in summary.projections),
                     "weights_zeroed": sum(p.weights_zeroed for p in summary.projections),
                     "latency_retimed_synapses": sum(coarsening.synapses_retimed.values()),
                     "parity": _parity(quantized, coarse_test, target_name, config.parity),
@@ -610,22 +611,22 @@ def markdown_text(document: dict[str, Any]) -> str:
         f"scales: {document['scale']}.",
         "",
         "| target | dt multiple | weight bits | signs | mode | float at dt (%) | quantized (%) | drop (pp) "
-        "| clipped | parity |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| weights clipped | delays clipped | parity |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in document["rows"]:
         if row.get("error"):
             lines.append(
                 f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
                 f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
-                f"{100 * row['float_accuracy_at_resolution']:.2f} | failed: {row['error']} | | | |"
+                f"{100 * row['float_accuracy_at_resolution']:.2f} | failed: {row['error']} | | | | |"
             )
             continue
         lines.append(
             f"| {row['target']} | {row['delay_resolution']} | {row['weight_bits']} | "
             f"{'split' if row['signs_split'] else 'mixed'} | {row['mode']} | "
             f"{100 * row['float_accuracy_at_resolution']:.2f} | {100 * row['quantized_accuracy']:.2f} | "
-            f"{row['drop_pp']:+.2f} | {row['weights_clipped']} | {row['parity']} |"
+            f"{row['drop_pp']:+.2f} | {row['weights_clipped']} | {row['delays_clipped']} | {row['parity']} |"
         )
     if document["delay_options"]:
         lines += [
