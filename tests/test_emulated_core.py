@@ -245,6 +245,30 @@ def test_synaptic_rows_land_in_slot_t_plus_d_of_the_binary_ring_buffer():
     assert core.counter("processed_synapses") == 3
 
 
+def test_one_deliver_processes_every_listed_row_in_one_run_and_saturates_across_rows():
+    """Rows listed together go through the binary's row routine one after another in one emulation
+    run: their weights add up in the ring buffer, a sum past 0xFFFF saturates (counted once per
+    saturating synapse), an unlisted row adds nothing, and an empty list is a no-op."""
+    from neurodelay.backends.spinnaker.emulated.core import synaptic_word
+
+    rows = {
+        "a": synaptic_word(np.array([40000, 5]), np.array([1, 2]), 0, np.array([0, 1]), 1, 4),
+        "b": synaptic_word(np.array([40000]), np.array([1]), 0, np.array([0]), 1, 4),
+        "c": synaptic_word(np.array([11]), np.array([3]), 1, np.array([1]), 1, 4),
+        "unused": synaptic_word(np.array([1000]), np.array([1]), 0, np.array([1]), 1, 4),
+    }
+    core = EmulatedCore(uniform_parameters(2), (0, 0), delay_slots=4, neuron_bits=1, rows=rows)
+    core.deliver(2, [])
+    assert core.counter("processed_synapses") == 0
+    core.deliver(2, ["a", "b", "c"])
+    expected = np.zeros((4, 2, 2), np.int64)
+    expected[3, 0, 0] = 0xFFFF  # 40000 + 40000 saturates
+    expected[0, 0, 1] = 5
+    expected[1, 1, 1] = 11
+    assert core.ring_buffer().tolist() == expected.tolist()
+    assert core.counter("processed_synapses") == 4 and core.counter("saturation_count") == 1
+
+
 def test_recurrent_spikes_arrive_after_their_delay_and_two_cores_split_a_population():
     size = 300  # 256 + 44 neurons: two cores
     parameters = uniform_parameters(size, tau_refrac_ms=1.0)

@@ -38,6 +38,29 @@ from .signatures import CoreLayout, checked_layout, installed_release
 SDRAM_BASE = 0x6000_0000
 RETURN_ADDRESS = 0x7000_0000
 """Where emulated calls return to (mapped, never executed: emulation stops on reaching it)."""
+ROW_LOOP_ADDRESS = 0x7100_0000
+"""The row loop's code page; its argument block follows on the next page (a host write to a page
+holding translated code would make the emulator translate the loop again)."""
+ROW_LOOP_ARGUMENTS = ROW_LOOP_ADDRESS + 0x1000
+ROW_LOOP_WORDS = (
+    0xE59F402C,  # 0x00  ldr   r4, [pc, #0x2c]     r4 = argument block (literal at 0x34)
+    0xE59FD02C,  # 0x04  ldr   sp, [pc, #0x2c]     sp = STACK_TOP - 8 (literal at 0x38)
+    0xE8B403E0,  # 0x08  ldm   r4!, {r5-r9}        time, colour, colour mask, write-back, entry
+    0xE4943004,  # 0x0c  ldr   r3, [r4], #4        next row address (0 ends the list)
+    0xE3530000,  # 0x10  cmp   r3, #0
+    0x0A000005,  # 0x14  beq   0x30
+    0xE1A00005,  # 0x18  mov   r0, r5
+    0xE1A01006,  # 0x1c  mov   r1, r6
+    0xE1A02007,  # 0x20  mov   r2, r7
+    0xE58D8000,  # 0x24  str   r8, [sp]            5th argument on the stack
+    0xE12FFF39,  # 0x28  blx   r9                  synapses_process_synaptic_row(r0..r3, [sp])
+    0xEAFFFFF6,  # 0x2c  b     0x0c
+    0xEAFFFFFE,  # 0x30  b     0x30                end of the list: emulation stops on reaching it
+)
+"""``synapses_process_synaptic_row`` called on a list of rows in one emulation run (ARM, ARMv5TE);
+r4-r9 survive the calls (AAPCS callee-saved). Two literal words follow: the argument block's address
+and the stack pointer."""
+ROW_LOOP_END = ROW_LOOP_ADDRESS + 0x30
 STACK_TOP = DTCM_BASE + DTCM_SIZE
 NEURON_RECORD_BYTES = 32
 """``neuron_t``: V, V_rest, R_membrane, exp_TC, I_offset, refract_timer, V_reset, T_refract (int32 each)."""
@@ -197,6 +220,11 @@ class EmulatedCore:
         uc.mem_map(ITCM_BASE, ITCM_SIZE)
         uc.mem_map(DTCM_BASE, DTCM_SIZE)
         uc.mem_map(RETURN_ADDRESS, 0x1000)
+        uc.mem_map(ROW_LOOP_ADDRESS, 0x1000)
+        uc.mem_write(
+            ROW_LOOP_ADDRESS,
+            struct.pack(f"<{len(ROW_LOOP_WORDS) + 2}I", *ROW_LOOP_WORDS, ROW_LOOP_ARGUMENTS, STACK_TOP - 8),
+        )
         for section in self.image.sections:
             uc.mem_write(section.address, section.data)
         heap = _Heap(SDRAM_BASE)
@@ -227,6 +255,7 @@ class EmulatedCore:
         self.value_buffer_address = value_block
         size = (heap.top - SDRAM_BASE + 0xFFF) & ~0xFFF
         uc.mem_map(SDRAM_BASE, size)
+        uc.mem_map(ROW_LOOP_ARGUMENTS, (4 * (5 + len(self.row_addresses) + 1) + 0xFFF) & ~0xFFF)
         write = uc.mem_write
         write(self.parameter_address, region)
         for address, blob in row_blobs:
@@ -276,7 +305,7 @@ class EmulatedCore:
     # ----- calls into the binary -------------------------------------------------------------
     def _call(self, entry: int, *arguments: int) -> None:
         """Call ``entry`` with up to 4 register arguments and further ones on the stack."""
-        from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_R0, UC_ARM_REG_SP
+        from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_R0, UC_ARM_REG_SP
 
         uc = self.uc
         for index, value in enumerate(arguments[:4]):
@@ -287,8 +316,15 @@ class EmulatedCore:
             uc.mem_write(stack, struct.pack(f"<{len(stacked)}I", *(v & 0xFFFF_FFFF for v in stacked)))
         uc.reg_write(UC_ARM_REG_SP, stack)
         uc.reg_write(UC_ARM_REG_LR, RETURN_ADDRESS)
+        self._run(entry, RETURN_ADDRESS)
+
+    def _run(self, entry: int, until: int) -> None:
+        """Emulate from ``entry`` until the program counter reaches ``until``."""
+        from unicorn.arm_const import UC_ARM_REG_PC
+
+        uc = self.uc
         try:
-            uc.emu_start(entry, RETURN_ADDRESS)
+            uc.emu_start(entry, until)
         except self._uc_error as error:
             pc = uc.reg_read(UC_ARM_REG_PC)
             raise ExecutorError(
@@ -316,16 +352,15 @@ class EmulatedCore:
         return raw.reshape(self.delay_slots, 2, self.peak).copy()
 
     def deliver(self, time: int, keys) -> None:
-        """Process the synaptic rows ``keys`` for spikes sent in tick ``time`` (colour ``time mod 16``)."""
-        for key in keys:
-            self._call(
-                self.layout.process_synaptic_row,
-                time,
-                time & COLOUR_MASK,
-                COLOUR_MASK,
-                self.row_addresses[key],
-                self.write_back_address,
-            )
+        """Process the synaptic rows ``keys`` (each at most once), in order, for spikes sent in tick
+        ``time`` (colour ``time mod 16``): the binary's ``synapses_process_synaptic_row`` on each row,
+        called from :data:`ROW_LOOP_WORDS` so that a tick's rows take one emulation run."""
+        addresses = [self.row_addresses[key] for key in keys]
+        if not addresses:
+            return
+        arguments = (time, time & COLOUR_MASK, COLOUR_MASK, self.write_back_address, self.layout.process_synaptic_row)
+        self.uc.mem_write(ROW_LOOP_ARGUMENTS, struct.pack(f"<{len(addresses) + 6}I", *arguments, *addresses, 0))
+        self._run(ROW_LOOP_ADDRESS, ROW_LOOP_END)
 
     def derived_constants(self) -> DerivedConstants:
         neurons = self.read_words(self.neuron_address, self.size * 8, signed=True).reshape(self.size, 8)

@@ -135,11 +135,18 @@ class EmulatedCoreExecutor(Executor):
                         states["i_exc"][item, t, neurons] = result.i_exc
                         states["i_inh"][item, t, neurons] = result.i_inh
                     fired[name] = record[name].spikes[item, t]
-                for index, pre, post in outgoing:
-                    for neuron in np.flatnonzero(fired[pre]):
-                        for _, core in cores[post]:
-                            if (index, neuron) in core.row_addresses:
-                                core.deliver(t, [(index, neuron)])
+                sent = [(index, np.flatnonzero(fired[pre]), post) for index, pre, post in outgoing]
+                for name, population_cores in cores.items():
+                    for _, core in population_cores:
+                        rows = core.row_addresses
+                        keys = [
+                            (index, neuron)
+                            for index, neurons, post in sent
+                            if post == name
+                            for neuron in neurons.tolist()
+                            if (index, neuron) in rows
+                        ]
+                        core.deliver(t, keys)
             for name, population_cores in cores.items():
                 saturations[name] += sum(core.counter("saturation_count") for _, core in population_cores)
                 skipped[name] += sum(core.counter("skipped_synapses") for _, core in population_cores)
