@@ -87,6 +87,50 @@ def test_a_campaign_killed_mid_way_resumes_to_the_same_summary(plugins):
     assert sorted(seeds) == list(range(COUNT))
 
 
+def live_children(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` and that have not exited (zombies count as exited)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc (Linux)")
+def test_workers_of_a_killed_campaign_exit_with_it(plugins):
+    """SIGKILL of the campaign process alone (not its group): its workers must not go on computing
+    queued chunks or wait forever on the dead parent's queue."""
+    out = plugins / "orphaned"
+    child = subprocess.Popen(
+        campaign_command(out), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not ((out / RESULTS).exists() and (out / RESULTS).read_text()):
+            time.sleep(0.05)
+        workers = live_children(child.pid)
+        assert workers, "the campaign must have started its workers"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)]
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+
+
 def test_a_directory_holding_another_campaign_is_refused(plugins):
     out = plugins / "campaign"
     Campaign(CampaignConfig("toy_lif", None, 3, 0, out, workers=1), log=lambda line: None).run()

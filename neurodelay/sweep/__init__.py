@@ -52,11 +52,12 @@ def run_sweep(
     threads = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
     arguments = (str(out), base.to_dict(), space_document)
     if jobs == 1:
-        run_worker(*arguments, 0, limit, threads, False)
+        run_worker(*arguments, 0, limit, threads, None)
     else:
         context = multiprocessing.get_context("spawn")
         workers = [
-            context.Process(target=run_worker, args=(*arguments, index, limit, threads, True)) for index in range(jobs)
+            context.Process(target=run_worker, args=(*arguments, index, limit, threads, os.getpid()))
+            for index in range(jobs)
         ]
         for worker in workers:
             worker.start()

@@ -32,6 +32,7 @@ from typing import Any, Iterator
 from ..errors import NeurodelayError
 from ..train.config import ExperimentConfig
 from ..train.repeats import best_record
+from ..worker_lifetime import exit_with_parent
 from .space import METRICS, SearchSpace, configured
 
 STUDY_NAME = "neurodelay-sweep"
@@ -262,17 +263,6 @@ def run_trial(trial, out: Path, base: ExperimentConfig, space: SearchSpace, limi
     return metrics[space.metric]
 
 
-def die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (a killed sweep takes its workers along)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: workers of a killed sweep finish their current trial, then stop
-
-
 def run_worker(
     out: str,
     base_document: dict[str, Any],
@@ -280,17 +270,18 @@ def run_worker(
     worker: int,
     limit: int | None,
     threads: int,
-    child: bool,
+    parent_pid: int | None,
 ) -> None:
-    """One sweep process: draw and run trials until the space is covered."""
+    """One sweep process: draw and run trials until the space is covered. ``parent_pid``: the sweep
+    process that spawned this worker (it ends when that one is gone), or None when run in-process."""
     import torch
 
     from .. import console
     from ..train import config_from_dict
     from ..train.schema import build
 
-    if child:
-        die_with_parent()
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     torch.set_num_threads(threads)
     console.set_verbosity(console.QUIET)
     out_path = Path(out)

@@ -9,6 +9,7 @@ that kills that worker too is recorded as ``crashed``.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...targets import get_target
+from ...worker_lifetime import exit_with_parent
 from .distribution import DISTRIBUTION_VERSION
 from .runner import campaign_plug, corners_of, failure, run_chunk
 from .store import FORMAT, RESULTS, SESSIONS, append_lines, open_campaign, read_lines
@@ -128,7 +130,9 @@ class Campaign:
         """Run ``chunks``; returns those lost to a dying worker process."""
         lost: list[list[int]] = []
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             futures = {pool.submit(run_chunk, self.worker_config(), seeds): seeds for seeds in chunks}
             waiting = set(futures)
             while waiting:
