@@ -38,10 +38,32 @@ from .signatures import CoreLayout, checked_layout, installed_release
 SDRAM_BASE = 0x6000_0000
 RETURN_ADDRESS = 0x7000_0000
 """Where emulated calls return to (mapped, never executed: emulation stops on reaching it)."""
-ROW_LOOP_ADDRESS = 0x7100_0000
-"""The row loop's code page; its argument block follows on the next page (a host write to a page
-holding translated code would make the emulator translate the loop again)."""
-ROW_LOOP_ARGUMENTS = ROW_LOOP_ADDRESS + 0x1000
+CODE_PAGE = 0x7100_0000
+"""Two host routines (ARM, ARMv5TE) that let one emulation run do what took several calls; the
+argument blocks they read sit on the next page (a host write to a page holding translated code
+would make the emulator translate the routines again). Registers r4-r9 survive the binary's
+functions (AAPCS callee-saved); each routine ends in a branch to itself, where emulation stops."""
+ARGUMENT_PAGE = CODE_PAGE + 0x1000
+TICK_ROUTINE = CODE_PAGE
+TICK_ARGUMENTS = ARGUMENT_PAGE
+TICK_WORDS = (
+    0xE59F4024,  # 0x00  ldr   r4, [pc, #0x24]     r4 = argument block (literal at 0x2c)
+    0xE59FD024,  # 0x04  ldr   sp, [pc, #0x24]     sp = STACK_TOP (literal at 0x30)
+    0xE89403E1,  # 0x08  ldm   r4, {r0, r5-r9}     ring block, time, transfer, update, spikes, spike words
+    0xE12FFF36,  # 0x0c  blx   r6                  neuron_transfer(ring block)
+    0xE3A01000,  # 0x10  mov   r1, #0
+    0xE4881004,  # 0x14  str   r1, [r8], #4        clear the spike bit field, one word at a time
+    0xE2599001,  # 0x18  subs  r9, r9, #1
+    0x1AFFFFFC,  # 0x1c  bne   0x14
+    0xE1A00005,  # 0x20  mov   r0, r5
+    0xE12FFF37,  # 0x24  blx   r7                  neuron update(time)
+    0xEAFFFFFE,  # 0x28  b     0x28                done
+)
+"""One tick of the core, as the timer callback orders it: the tick's ring-buffer slot into the
+synaptic inputs, the spike bits cleared, the neurons updated."""
+TICK_END = TICK_ROUTINE + 0x28
+ROW_LOOP = CODE_PAGE + 0x40
+ROW_ARGUMENTS = ARGUMENT_PAGE + 0x20
 ROW_LOOP_WORDS = (
     0xE59F402C,  # 0x00  ldr   r4, [pc, #0x2c]     r4 = argument block (literal at 0x34)
     0xE59FD02C,  # 0x04  ldr   sp, [pc, #0x2c]     sp = STACK_TOP - 8 (literal at 0x38)
@@ -55,12 +77,10 @@ ROW_LOOP_WORDS = (
     0xE58D8000,  # 0x24  str   r8, [sp]            5th argument on the stack
     0xE12FFF39,  # 0x28  blx   r9                  synapses_process_synaptic_row(r0..r3, [sp])
     0xEAFFFFF6,  # 0x2c  b     0x0c
-    0xEAFFFFFE,  # 0x30  b     0x30                end of the list: emulation stops on reaching it
+    0xEAFFFFFE,  # 0x30  b     0x30                end of the list: done
 )
-"""``synapses_process_synaptic_row`` called on a list of rows in one emulation run (ARM, ARMv5TE);
-r4-r9 survive the calls (AAPCS callee-saved). Two literal words follow: the argument block's address
-and the stack pointer."""
-ROW_LOOP_END = ROW_LOOP_ADDRESS + 0x30
+"""``synapses_process_synaptic_row`` called on a list of rows, in order."""
+ROW_LOOP_END = ROW_LOOP + 0x30
 STACK_TOP = DTCM_BASE + DTCM_SIZE
 NEURON_RECORD_BYTES = 32
 """``neuron_t``: V, V_rest, R_membrane, exp_TC, I_offset, refract_timer, V_reset, T_refract (int32 each)."""
@@ -220,11 +240,12 @@ class EmulatedCore:
         uc.mem_map(ITCM_BASE, ITCM_SIZE)
         uc.mem_map(DTCM_BASE, DTCM_SIZE)
         uc.mem_map(RETURN_ADDRESS, 0x1000)
-        uc.mem_map(ROW_LOOP_ADDRESS, 0x1000)
-        uc.mem_write(
-            ROW_LOOP_ADDRESS,
-            struct.pack(f"<{len(ROW_LOOP_WORDS) + 2}I", *ROW_LOOP_WORDS, ROW_LOOP_ARGUMENTS, STACK_TOP - 8),
-        )
+        uc.mem_map(CODE_PAGE, 0x1000)
+        for address, words, literals in (
+            (TICK_ROUTINE, TICK_WORDS, (TICK_ARGUMENTS, STACK_TOP)),
+            (ROW_LOOP, ROW_LOOP_WORDS, (ROW_ARGUMENTS, STACK_TOP - 8)),
+        ):
+            uc.mem_write(address, struct.pack(f"<{len(words) + 2}I", *words, *literals))
         for section in self.image.sections:
             uc.mem_write(section.address, section.data)
         heap = _Heap(SDRAM_BASE)
@@ -255,7 +276,8 @@ class EmulatedCore:
         self.value_buffer_address = value_block
         size = (heap.top - SDRAM_BASE + 0xFFF) & ~0xFFF
         uc.mem_map(SDRAM_BASE, size)
-        uc.mem_map(ROW_LOOP_ARGUMENTS, (4 * (5 + len(self.row_addresses) + 1) + 0xFFF) & ~0xFFF)
+        row_argument_bytes = ROW_ARGUMENTS - ARGUMENT_PAGE + 4 * (5 + len(self.row_addresses) + 1)
+        uc.mem_map(ARGUMENT_PAGE, (row_argument_bytes + 0xFFF) & ~0xFFF)
         write = uc.mem_write
         write(self.parameter_address, region)
         for address, blob in row_blobs:
@@ -359,8 +381,8 @@ class EmulatedCore:
         if not addresses:
             return
         arguments = (time, time & COLOUR_MASK, COLOUR_MASK, self.write_back_address, self.layout.process_synaptic_row)
-        self.uc.mem_write(ROW_LOOP_ARGUMENTS, struct.pack(f"<{len(addresses) + 6}I", *arguments, *addresses, 0))
-        self._run(ROW_LOOP_ADDRESS, ROW_LOOP_END)
+        self.uc.mem_write(ROW_ARGUMENTS, struct.pack(f"<{len(addresses) + 6}I", *arguments, *addresses, 0))
+        self._run(ROW_LOOP, ROW_LOOP_END)
 
     def derived_constants(self) -> DerivedConstants:
         neurons = self.read_words(self.neuron_address, self.size * 8, signed=True).reshape(self.size, 8)
@@ -377,9 +399,10 @@ class EmulatedCore:
         """One tick at step ``time``: transfer the tick's ring slot, then update the neurons."""
         uc = self.uc
         block = self.ring_address + 2 * ((time & (self.delay_slots - 1)) << (self.neuron_bits + 1))
-        self._call(self.layout.neuron_transfer, block)
-        uc.mem_write(self.spike_address, bytes(4 * self.spike_words))
-        self._call(self.layout.neuron_update, time)
+        layout = self.layout
+        arguments = (block, time, layout.neuron_transfer, layout.neuron_update, self.spike_address, self.spike_words)
+        uc.mem_write(TICK_ARGUMENTS, struct.pack("<6I", *arguments))
+        self._run(TICK_ROUTINE, TICK_END)
         bits = np.frombuffer(bytes(uc.mem_read(self.spike_address, 4 * self.spike_words)), "<u4")
         spikes = np.unpackbits(bits.view(np.uint8), bitorder="little")[: self.size].astype(bool)
         v = self.read_words(self.neuron_address, self.size * 8, signed=True)[::8]
