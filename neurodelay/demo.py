@@ -8,8 +8,10 @@ Steps (each result is a file under ``out_dir``; a second run reuses what is ther
    float mode (the IR's own dynamics, float64).
 3. for each target of the registry (:mod:`neurodelay.targets`) that can be deployed: **quantize**
    with scales calibrated on training samples (report with every lossy step in the quantized
-   network's provenance), measure the **quantized accuracy** in the target's bit-accurate refsim
-   mode, **export**, and check **parity** with the target's executors in their order: an executor
+   network's provenance); where this PTQ loses more than 1 point of validation accuracy, fine-tune
+   with the quantizer in the loop (QAT) and keep it if it does better (:mod:`neurodelay.quant.choice`,
+   every accuracy logged); measure the **quantized accuracy** on the test split in the target's
+   bit-accurate refsim mode, **export**, and check **parity** with the target's executors in their order: an executor
    that records nothing (e.g. a virtual board) runs the target's build check (what the tool chain
    built against the quantizer); the first executor that records is compared with the refsim mode,
    spikes and the target's states at every step.
@@ -32,7 +34,7 @@ from .atomic import write_json
 from .data import load_task
 from .engine.losses import READOUTS
 from .parity import check_networks
-from .quant.calibration import quantize
+from .quant.choice import quantize_choosing
 from .targets import all_targets, get_target
 from .train.config import load_config
 from .train.trainer import NETWORK_NAME, RunOptions, train
@@ -62,6 +64,7 @@ class TargetResult:
     spike_change: float
     quantization: dict[str, Any]
     export_dir: str
+    choice: dict[str, Any]
     parity: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -110,7 +113,17 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     calibration = {source: splits.train.inputs[: options.calibration_samples]}
     for target in [name for name, spec in all_targets().items() if spec.can("deploy")]:
         log(f"[3/4] {target}: quantize, simulate bit-accurately, export, parity")
-        quantized, _ = quantize(network, target, scale="calibrated", calibration=calibration)
+        quantized, _, choice = quantize_choosing(
+            network,
+            target,
+            train=splits.train,
+            check=splits.validation,
+            loss=config.loss.name,
+            scale="calibrated",
+            calibration=calibration,
+        )
+        for line in choice.lines():
+            log(f"      {line}")
         ir.save(quantized, out / f"{target}.ndnet")
         recording = refsim.simulate(quantized, test.inputs, mode=target)
         spikes = hidden_spikes(recording, quantized)
@@ -122,6 +135,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             (spikes - float_spikes) / max(float_spikes, 1),
             quantized.provenance.get("quantization", {}),
             str(export_dir),
+            choice.to_dict(),
         )
         result.parity = parity_checks(target, quantized, sample, log)
         results.append(result)
@@ -135,6 +149,8 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             r.target: {
                 "accuracy": r.accuracy,
                 "accuracy_drop_points": 100 * (float_accuracy - r.accuracy),
+                "quantization_mode": r.choice["chosen"],
+                "quantization_choice": r.choice,
                 "hidden_spike_change": r.spike_change,
                 "parity": r.parity,
                 "mismatches": r.mismatches,
@@ -197,14 +213,15 @@ def parity_checks(target: str, quantized: ir.Network, inputs: np.ndarray, log: C
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     lines = [
-        f"{'':<12}{'accuracy':>10}{'drop (pp)':>11}{'spikes':>9}{'parity':>10}  export",
-        f"{'float':<12}{100 * summary['float_accuracy']:>9.2f}%{'':>11}{'':>9}{'':>10}  {summary['files']['trained']}",
+        f"{'':<12}{'mode':>5}{'accuracy':>10}{'drop (pp)':>11}{'spikes':>9}{'parity':>10}  export",
+        f"{'float':<12}{'':>5}{100 * summary['float_accuracy']:>9.2f}%{'':>11}{'':>9}{'':>10}  {summary['files']['trained']}",
     ]
     for name, result in summary["targets"].items():
         parity = "0 diff" if result["mismatches"] == 0 else f"{result['mismatches']} DIFF"
         lines.append(
-            f"{name:<12}{100 * result['accuracy']:>9.2f}%{result['accuracy_drop_points']:>11.2f}"
-            f"{100 * result['hidden_spike_change']:>+8.1f}%{parity:>10}  {result['export']}"
+            f"{name:<12}{result['quantization_mode']:>5}{100 * result['accuracy']:>9.2f}%"
+            f"{result['accuracy_drop_points']:>11.2f}{100 * result['hidden_spike_change']:>+8.1f}%{parity:>10}"
+            f"  {result['export']}"
         )
     lines.append(
         f"{summary['test_samples']} test samples; parity on the first samples through each target's "

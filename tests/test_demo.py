@@ -54,6 +54,10 @@ def test_reduced_demo_end_to_end(tmp_path):
         result = summary["targets"][target]
         assert result["mismatches"] == 0, result["parity"]
         assert 0.0 <= result["accuracy"] <= 1.0
+        choice = result["quantization_choice"]  # PTQ, or QAT where PTQ lost > 1 pp on validation
+        assert choice["samples"] == 120 and choice["split"] == "validation"
+        assert (choice["qat_accuracy"] is not None) == (choice["ptq_drop_pp"] > 1.0)
+        assert result["quantization_mode"] == choice["chosen"] and f"chosen: {choice['chosen'].upper()}" in text
     spinnaker_checks = [check["executor"] for check in summary["targets"]["spinnaker"]["parity"]]
     assert spinnaker_checks == ["virtual-board", "emulated-core"]
     assert summary["targets"]["loihi2"]["parity"][0]["executor"].startswith("lava")

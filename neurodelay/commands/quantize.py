@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .. import ir
 from ..atomic import write_json
-from ..errors import TargetLimitError
+from ..errors import NeurodelayError, TargetLimitError, ValidationError
 from ..outputs import check_output_file
-from .checks import refuse_given
+from .checks import check_at_least, refuse_given
+from ..quant.choice import DEFAULT_FINE_TUNING, DEFAULT_THRESHOLD_PP, QAT_MODES
 from ..targets import target_names
+
+DEFAULT_CHECK_SAMPLES = 1000
+MAX_QAT_EPOCHS = 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="quantize a float network for a target chip and report every change",
         description="Quantize a float network for a target chip. Prints the per-projection "
         "report (scale, clipped / zeroed / rounded weights, weight errors, rounded / clipped delays, "
-        "changed neuron parameters); the quantized network carries it in its provenance.",
+        "changed neuron parameters); the quantized network carries it in its provenance. "
+        "When the network carries the record of its training data (networks trained with "
+        "`neurodelay train`), the float and PTQ accuracies are measured on the validation split on the "
+        "target's bit-accurate refsim, and where PTQ loses more than --qat-threshold points the network "
+        "is fine-tuned with the quantizer in the loop (QAT) and the better of the two is written; "
+        "every accuracy is printed.",
     )
     parser.add_argument("network", help=f"float network file ({ir.SUFFIX})")
     parser.add_argument("--target", required=True, choices=target_names("quantize"))
@@ -48,6 +58,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="split mixed-sign projections into excitatory and inhibitory ones first "
         "(one more bit of weight resolution where mixed-sign connections lose one)",
     )
+    parser.add_argument(
+        "--qat",
+        choices=QAT_MODES,
+        default="auto",
+        help="auto (default): QAT where PTQ loses more than --qat-threshold points on the validation "
+        "split; on: always fine-tune; off: PTQ only, no accuracy measured",
+    )
+    parser.add_argument(
+        "--qat-threshold",
+        type=float,
+        default=None,
+        metavar="PP",
+        help=f"accuracy loss of PTQ, in percentage points, above which --qat auto fine-tunes (default {DEFAULT_THRESHOLD_PP:g})",
+    )
+    parser.add_argument(
+        "--qat-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"epochs of quantization-aware fine-tuning on the training split (default {DEFAULT_FINE_TUNING['epochs']})",
+    )
+    parser.add_argument(
+        "--check-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"validation samples the accuracies are measured on (default {DEFAULT_CHECK_SAMPLES})",
+    )
     parser.add_argument("--report", default=None, metavar="PATH.json", help="also write the report as JSON")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.set_defaults(handler=run)
@@ -59,26 +97,93 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, force=args.force)
     if args.report:
         check_output_file(args.report, option="--report", force=args.force)
+    check_qat_options(args)
     network = ir.load(args.network)
     selection = ScaleSelection.parse(args.scale)
     if selection.kind != "calibrated":
         refuse_given(args, {"--calibration": "calibration"}, f"with --scale {selection}", "--scale calibrated")
     calibration = load_calibration(args.calibration, network) if args.calibration else None
+    options = dict(
+        scale=selection,
+        calibration=calibration,
+        weight_bits=args.weight_bits,
+        strict=args.strict,
+        signs_split=args.split_signs,
+    )
+    data = None if args.qat == "off" else training_data(network, args)
     try:
-        quantized, summary = quantize(
-            network,
-            args.target,
-            scale=selection,
-            calibration=calibration,
-            weight_bits=args.weight_bits,
-            strict=args.strict,
-            signs_split=args.split_signs,
-        )
+        if data is None:
+            quantized, summary = quantize(network, args.target, **options)
+        else:
+            quantized, summary, choice = quantize_with_check(network, args, data, options)
     except TargetLimitError as error:
         raise TargetLimitError(f"{args.network}: {error}") from None
     print(summary.table())
+    if data is not None:
+        print("\n".join(choice.lines()))
     if args.report:
-        write_json(args.report, summary.to_dict())
+        report = summary.to_dict()
+        if data is not None:
+            report["choice"] = choice.to_dict()
+        write_json(args.report, report)
     ir.save(quantized, args.out)
     print(f"{args.out}: quantized for {args.target}")
     return 0
+
+
+def check_qat_options(args: argparse.Namespace) -> None:
+    names = {"--qat-threshold": "qat_threshold", "--qat-epochs": "qat_epochs", "--check-samples": "check_samples"}
+    if args.qat == "off":
+        refuse_given(args, names, "with --qat off", "--qat auto or on")
+    if args.qat == "on":
+        refuse_given(args, {"--qat-threshold": "qat_threshold"}, "with --qat on", "--qat auto")
+    if args.qat_threshold is not None and not 0.0 <= args.qat_threshold <= 100.0:
+        raise ValidationError("--qat-threshold", f"{args.qat_threshold}", "0 to 100 percentage points")
+    if args.qat_epochs is not None and args.qat_epochs > MAX_QAT_EPOCHS:
+        raise ValidationError("--qat-epochs", f"{args.qat_epochs}", f"1 to {MAX_QAT_EPOCHS}")
+    check_at_least(args.qat_epochs, "--qat-epochs")
+    check_at_least(args.check_samples, "--check-samples")
+
+
+def training_data(network: ir.Network, args: argparse.Namespace) -> tuple[Any, Any, str] | None:
+    """(training split, validation split limited to --check-samples, loss name) from the record of
+    the network's training; None (said on the console) under --qat auto when there is none."""
+    from ..quant.evaluation import study_data
+
+    training = network.provenance.get("training", {}).get("config", {})
+    if not training.get("data"):
+        if args.qat == "on":
+            raise ValidationError(
+                f"{args.network}: provenance.training",
+                "no record of the training data (not trained with `neurodelay train`)",
+                "a network trained with `neurodelay train`, or --qat auto / off",
+            )
+        print(
+            f"{args.network}: no record of its training data, so PTQ accuracy is not measured and QAT "
+            "is not considered (--qat off says this is intended)"
+        )
+        return None
+    limit = args.check_samples or DEFAULT_CHECK_SAMPLES
+    try:
+        train, validation = study_data({"split": "validation", "limit": limit}, network.dt_ms, training["data"])
+    except NeurodelayError as error:
+        if args.qat == "on":
+            raise
+        print(f"{args.network}: its training data cannot be loaded here ({error}); PTQ accuracy is not measured")
+        return None
+    loss = training.get("loss", {}).get("name") or "sum_ce"
+    return train, validation, loss
+
+
+def quantize_with_check(network: ir.Network, args: argparse.Namespace, data, options: dict[str, Any]):
+    from ..quant.choice import QatPolicy, quantize_choosing
+
+    train, validation, loss = data
+    fine_tuning = dict(DEFAULT_FINE_TUNING)
+    if args.qat_epochs is not None:
+        fine_tuning["epochs"] = args.qat_epochs
+    threshold = DEFAULT_THRESHOLD_PP if args.qat_threshold is None else args.qat_threshold
+    policy = QatPolicy(args.qat, threshold, fine_tuning)
+    return quantize_choosing(
+        network, args.target, train=train, check=validation, split="validation", loss=loss, policy=policy, **options
+    )

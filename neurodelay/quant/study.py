@@ -38,18 +38,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from .. import console
 from ..atomic import write_bytes
 from ..bounded_yaml import read_yaml_file
 from ..data import Dataset
-from ..data.tasks import TASKS, load_task
+from ..data.tasks import TASKS
 from ..errors import NeurodelayError, ValidationError
-from ..ir import LIF, Network, load
+from ..ir import Network, load
 from ..refsim import simulate
 from .calibration import ScaleSelection, quantize
 from .delay_range import clamp_delays, coarse_delay_steps, coarsen_inputs, coarsen_timestep, relay_chains
+from .evaluation import evaluate, study_data
 from .qat import FineTuneConfig, fine_tune
 from ..targets import get_target, target_names
 from ..train.config import FLOAT32_MAX, LOSS_NAMES
@@ -57,46 +57,6 @@ from ..train.schema import build
 from .report import as_json
 
 MODES = ("ptq", "qat")
-
-
-# ----- evaluation on the reference simulator --------------------------------------------------
-@dataclass
-class Evaluation:
-    """accuracy: fraction correct; spikes_per_neuron: ``{LIF population: mean spikes per neuron and sample}``."""
-
-    accuracy: float
-    spikes_per_neuron: dict[str, float]
-
-
-def evaluate(
-    network: Network, dataset: Dataset, *, mode: str = "float", loss: str = "sum_ce", batch_size: int = 500
-) -> Evaluation:
-    """Classify ``dataset`` with ``network`` simulated by the reference simulator in ``mode``.
-
-    The class score is the engine's readout of the loss (``losses.READOUTS[loss]``) applied to the
-    last population's voltage in network units (the recording's ``v`` times its scale).
-    """
-    from ..engine.losses import READOUTS
-
-    if loss not in READOUTS:
-        raise ValidationError("loss", f"unknown loss {loss!r}", ", ".join(READOUTS))
-    readout = network.neurons()[-1].name
-    source = network.sources()[0].name
-    hidden = [p.name for p in network.neurons() if isinstance(p, LIF) and not p.metadata.get("role")]
-    correct, spikes = 0, {name: 0.0 for name in hidden}
-    for start in range(0, len(dataset), batch_size):
-        inputs = dataset.inputs[start : start + batch_size]
-        recording = simulate(network, {source: inputs}, mode=mode)
-        population = recording.populations[readout]
-        trace = np.asarray(population.states["v"], np.float64) * np.asarray(population.state_scales["v"])
-        scores = READOUTS[loss](torch.from_numpy(trace)).numpy()
-        correct += int((scores.argmax(1) == dataset.labels[start : start + batch_size]).sum())
-        for name in hidden:
-            spikes[name] += float(recording.populations[name].spikes.sum())
-    return Evaluation(
-        correct / len(dataset),
-        {name: total / (len(dataset) * network.population(name).size) for name, total in spikes.items()},
-    )
 
 
 # ----- configuration ---------------------------------------------------------------------------
@@ -317,36 +277,6 @@ def _positive(value: Any, key: str, path: Path) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValidationError(key, f"{value!r}", "an integer >= 1", file=path)
     return value
-
-
-def study_data(
-    data: dict[str, Any], dt_ms: float, trained_with: dict[str, Any] | None = None
-) -> tuple[Dataset, Dataset]:
-    """(training split for QAT, evaluation split) of the task, limited as the config asks.
-
-    trained_with: the training config's data section; its task and parameters apply unless ``data``
-    gives them.
-    """
-    data = {**(trained_with or {}), **data}
-    if data.get("task") not in TASKS:
-        raise ValidationError(
-            "data.task",
-            f"{data.get('task')!r} (not in the config, nor in the network's training provenance)",
-            ", ".join(TASKS),
-        )
-    spec = TASKS[data["task"]]
-    options = {k: v for k, v in data.items() if k not in ("task", "split", "limit", "train_limit")}
-    try:
-        parameters = spec.parameters(**options)
-    except TypeError as error:
-        raise ValidationError("data", str(error), f"the fields of {spec.parameters.__name__}") from None
-    parameters.check("data")
-    splits = load_task(data["task"], parameters, dt_ms)
-    split = data.get("split", "test")
-    evaluation = getattr(splits, split, None)
-    if evaluation is None:
-        raise ValidationError("data.split", f"{split!r}", "train, validation, test")
-    return splits.train.limited(data.get("train_limit")), evaluation.limited(data.get("limit"))
 
 
 def _at_resolution(dataset: Dataset, factor: int) -> Dataset:
