@@ -141,3 +141,17 @@ def test_option_values_a_command_cannot_use_are_refused_in_one_line(argv, expect
     expect = expect.replace("{tmp}", str(tmp_path))
     assert code == 1 and "\n" not in message and expect in message, message
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+
+
+def test_a_type_error_inside_an_executor_is_not_taken_for_a_refused_workers_option(monkeypatch, capsys):
+    """Only the constructor's refusal of ``workers`` means "this executor runs no workers"; any other
+    TypeError is a bug and is reported as one, not as a bad --workers option."""
+    from neurodelay.targets import Target
+
+    def broken(self, name=None, **options):
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+    monkeypatch.setattr(Target, "executor", broken)
+    code = main(["parity", NET, "--target", "spinnaker", "--executor", "emulated-core", "--workers", "2"])
+    error = capsys.readouterr().err
+    assert code != 0 and "internal error: TypeError: unsupported operand" in error and "--workers:" not in error

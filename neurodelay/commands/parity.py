@@ -194,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             chosen = spec.executor(args.executor, workers=workers, **timeout)
-        except TypeError:  # the executor's constructor has no workers option
+        except TypeError as error:  # the executor's constructor has no workers option
+            if "'workers'" not in str(error):  # any other TypeError is a bug, not a bad option
+                raise
             raise ValidationError(
                 "--workers", f"the executor {args.executor!r} runs no worker processes", "leave --workers out"
             ) from None
