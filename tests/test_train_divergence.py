@@ -91,3 +91,23 @@ def test_the_monitor_names_the_first_bad_batch(device_path):
     monitor.observe(0, torch.tensor(float("nan")))
     with pytest.raises(TrainingDiverged, match=r"epoch 6, batch 1 \(loss is nan\)"):
         monitor.check_epoch()
+
+
+def test_a_learning_rate_that_leaves_no_gradient_is_noted(tmp_path, capsys):
+    """weight_lr 1e30 keeps every value finite (no divergence) but throws the weights so far that no
+    gradient is left: the run says so at each such epoch instead of ending quietly at chance."""
+    config = tiny_config(tmp_path)
+    document = yaml.safe_load(config.read_text())
+    document["optimiser"]["weight_lr"] = 1e30
+    document["epochs"] = 2
+    config.write_text(yaml.safe_dump(document))
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--limit", "40", "--no-progress"]) == 0
+    error = capsys.readouterr().err
+    assert "epoch 1: every" not in error  # the first batches still learn (and throw the weights out)
+    assert "epoch 2: every weight and delay gradient was exactly 0 in all 4 batches" in error
+
+
+def test_a_healthy_run_gets_no_silence_note(tmp_path, capsys):
+    config = tiny_config(tmp_path)
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--limit", "40", "--no-progress"]) == 0
+    assert "gradient was exactly 0" not in capsys.readouterr().err

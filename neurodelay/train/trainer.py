@@ -128,6 +128,8 @@ class Trainer:
 
         self.weight_parameters, self.delay_parameters = self._trained_parameters(initial)
         self.divergence = DivergenceMonitor(self._trained_parameter_names(initial), self.device)
+        self.gradient_mass = torch.zeros((), dtype=torch.float64, device=self.device)
+        """Sum of |gradient| over the epoch's batches, on the device (0: nothing can learn)."""
         betas = tuple(config.optimiser.betas)
         # on CUDA the fused Adam keeps its step counters on the device (no host read per step)
         fused = {"fused": True} if self.device.type == "cuda" else {}
@@ -329,6 +331,9 @@ class Trainer:
         ):
             if optimiser is not None:
                 self.distributed.sum_gradients_(parameters)
+                for parameter in parameters:  # on the device: read once per epoch
+                    if parameter.grad is not None:
+                        self.gradient_mass += parameter.grad.detach().abs().sum(dtype=torch.float64)
                 for group in optimiser.param_groups:
                     group["lr"] = lr
                 optimiser.step()
@@ -376,6 +381,7 @@ class Trainer:
             correct = torch.zeros((), dtype=torch.float64, device=self.device)
             bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
             self.divergence.start_epoch(epoch)
+            self.gradient_mass = torch.zeros((), dtype=torch.float64, device=self.device)
             bar = tqdm(
                 batches,
                 desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -421,6 +427,7 @@ class Trainer:
             self.records.append(record)
             if main:
                 self._report(record)
+                self._note_if_stuck(epoch + 1, batches_per_epoch)
                 # the checkpoint first: a run killed in between then holds a checkpoint to resume
                 # (whose records rewrite the metrics), never metrics without one
                 save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(epoch + 1))
@@ -461,6 +468,17 @@ class Trainer:
             parts += [f"lr {record['weight_lr']:.3g}/{record['delay_lr']:.3g} (weights/delays)"]
             parts += [f"{name} {rate:.2f} spikes/neuron" for name, rate in record["test_spikes_per_neuron"].items()]
         console.info("  ".join(parts))
+
+    def _note_if_stuck(self, epoch: int, batches: int) -> None:
+        """A note when no weight or delay received a non-zero gradient in a whole epoch: the run
+        cannot learn from there on (a learning rate that throws the weights far out, for one, trains
+        on with finite values and a loss stuck at chance, which no divergence check sees)."""
+        if float(self.gradient_mass) == 0.0:
+            console.note(
+                f"epoch {epoch}: every weight and delay gradient was exactly 0 in all {batches} batches, "
+                "so training cannot go on from here (silent layers or saturated readouts pass no "
+                "gradient); lower the learning rates or change the initial weights"
+            )
 
     def _report_batch(self, epoch: int, batch_index: int, batches: int, loss: torch.Tensor) -> None:
         """With ``--verbose`` and no progress bar: a line at every tenth of the epoch's batches."""
