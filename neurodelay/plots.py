@@ -154,7 +154,7 @@ def initial_network(trained: ir.Network) -> ir.Network | None:
     from .train.builder import build_network
     from .train.config import config_from_dict
 
-    document = trained.provenance.get("training", {}).get("config")
+    document = trained.training_config()
     if document is None:
         return None
     config = config_from_dict(document)
@@ -245,8 +245,8 @@ def plot_run(
         written.append(
             save_figure(delay_histogram_figure(trained, initial_network(trained)), out_dir / f"delays{suffix}")
         )
-    document = trained.provenance.get("training", {}).get("config")
-    if document is not None and document["data"]["task"] != "samples":
+    document = trained.training_config()
+    if document is not None and document.get("data", {}).get("task") != "samples":
         config = config_from_dict(document)
         test = load_task(config.data.task, config.data.parameters, trained.dt_ms).test
         recording = simulate(trained, test.inputs[: max(samples, sample + 1)], mode="float")

@@ -322,6 +322,22 @@ def quantize_cases(root: Path) -> list[dict]:
                 [path.name, "dt_ms", "too small"],
             )
         )
+    for label, training in (  # a hand-edited training record: .get() on a str was an internal error
+        ("string", "trained by hand"),
+        ("config_list", {"config": [1, 2]}),
+        ("data_number", {"config": {"data": 5}}),
+        ("loss_string", {"config": {"data": {"task": "yin_yang"}, "loss": "max_ce"}}),
+    ):
+        document = network_document()
+        document["network"]["provenance"] = {"training": training}
+        path = write_network(root / f"training_record_{label}.ndnet", yaml.safe_dump(document, sort_keys=False))
+        cases.append(
+            case(
+                f"quantize_training_record_{label}",
+                ["quantize", str(path), "--target", "loihi2", "--out", str(root / f"q_training_{label}.ndnet")],
+                [path.name, "provenance.training.config"],
+            )
+        )
     from neurodelay import ir
 
     sources_only = ir.save(ir.Network("sources_only", 1.0, (ir.SpikeSource("input", 3),), ()), root / "sources.ndnet")

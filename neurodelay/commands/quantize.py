@@ -150,7 +150,10 @@ def training_data(network: ir.Network, args: argparse.Namespace) -> tuple[Any, A
     the network's training; None (said on the console) under --qat auto when there is none."""
     from ..quant.evaluation import study_data
 
-    training = network.provenance.get("training", {}).get("config", {})
+    try:
+        training = network.training_config() or {}
+    except ValidationError as error:
+        raise error.in_file(args.network) from None
     if not training.get("data"):
         if args.qat == "on":
             raise ValidationError(

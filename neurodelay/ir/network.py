@@ -49,6 +49,27 @@ class Network:
         object.__setattr__(self, "populations", populations)
         object.__setattr__(self, "projections", projections)
 
+    def training_config(self) -> dict[str, Any] | None:
+        """The config the network was trained with (``provenance.training.config``, as
+        ``neurodelay train`` records it), or None when the provenance holds none; a record of
+        another shape (a hand-edited file) raises ValidationError naming the field."""
+        training = self.provenance.get("training")
+        if training is None:
+            return None
+        config = training.get("config") if isinstance(training, dict) else training
+        if config is None:
+            return None
+        if not isinstance(config, dict):
+            raise ValidationError(
+                "provenance.training.config",
+                f"a {type(config).__name__} of another shape",
+                "the training config mapping",
+            )
+        for section in ("data", "loss"):
+            if not isinstance(config.get(section, {}), dict):
+                raise ValidationError(f"provenance.training.config.{section}", "not a mapping", "a mapping")
+        return config
+
     # ----- lookup -------------------------------------------------------------------------
     def population(self, name: str) -> Population:
         for population in self.populations:
