@@ -222,6 +222,10 @@ def plot_run(
             "(run folder)", f"{network_file.name} not found", "a finished training run folder", file=run_dir
         )
     trained = ir.load(network_file)
+    try:
+        trained.training_config()  # a hand-edited record is refused here, naming the file
+    except ValidationError as error:
+        raise error.in_file(network_file) from None
     written = []
     metrics_file = run_dir / "metrics.json"
     if metrics_file.is_file():

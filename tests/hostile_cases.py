@@ -338,6 +338,16 @@ def quantize_cases(root: Path) -> list[dict]:
                 [path.name, "provenance.training.config"],
             )
         )
+        run = root / f"run_training_record_{label}"
+        run.mkdir()
+        write_bytes(run / "network.ndnet", path.read_bytes())
+        cases.append(
+            case(
+                f"plot_training_record_{label}",
+                ["plot", str(run), "--out", str(root / f"plots_training_{label}")],
+                ["network.ndnet", "provenance.training.config"],
+            )
+        )
     from neurodelay import ir
 
     sources_only = ir.save(ir.Network("sources_only", 1.0, (ir.SpikeSource("input", 3),), ()), root / "sources.ndnet")
