@@ -121,6 +121,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             loss=config.loss.name,
             scale="calibrated",
             calibration=calibration,
+            log=lambda line: log(f"      {line}"),
         )
         for line in choice.lines():
             log(f"      {line}")

@@ -61,6 +61,7 @@ def test_qat_on_writes_the_fine_tuned_network_and_reports_all_three_accuracies(t
     assert main(quantize_command(trained, out, "--qat", "on", "--qat-epochs", "2", "--report", str(report_path))) == 0
     printed = capsys.readouterr().out
     assert "accuracy on 80 validation samples" in printed and "chosen: QAT" in printed
+    assert "fine-tuning with the quantizer in the loop (2 epochs on 120 training samples)" in printed
     choice = json.loads(report_path.read_text())["choice"]
     written = ir.load(out)
     assert written.provenance["fine_tuning"]["epochs"] == 2

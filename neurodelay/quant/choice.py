@@ -12,7 +12,9 @@ chosen network carries the record in its provenance (``quantization_choice``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Callable, Literal
+
+from .. import console
 
 from ..data import Dataset
 from ..errors import ValidationError
@@ -93,14 +95,16 @@ def quantize_choosing(
     split: str = "validation",
     loss: str = "sum_ce",
     policy: QatPolicy = QatPolicy(),
+    log: Callable[[str], None] = console.info,
     **quantize_options: Any,
 ) -> tuple[Network, QuantizationSummary, QuantizationChoice]:
     """Quantize ``network`` for ``target`` by PTQ or QAT as ``policy`` says (module docstring).
 
     ``train``: samples the QAT step fine-tunes on; ``check``: held-out samples ``[n, steps, channels]``
     the accuracies are measured on (``split`` names them in the report); ``loss``: the readout the
-    class scores use; ``quantize_options``: :func:`~.calibration.quantize` arguments (scale,
-    calibration, weight_bits, signs_split, strict).
+    class scores use; ``log``: progress lines (the fine-tuning can take minutes);
+    ``quantize_options``: :func:`~.calibration.quantize` arguments (scale, calibration,
+    weight_bits, signs_split, strict).
     """
     if policy.mode == "off":
         raise ValidationError("--qat", "off", "auto or on (with off, call quantize; nothing is measured)")
@@ -122,6 +126,11 @@ def quantize_choosing(
         target_options=chosen_options,
         loss=loss,
         **policy.fine_tuning,
+    )
+    log(
+        f"{target}: PTQ {100 * ptq_accuracy:.2f} % vs float {100 * float_accuracy:.2f} % on {len(check)} {split} "
+        f"samples; fine-tuning with the quantizer in the loop ({settings.epochs} epochs on "
+        f"{len(train)} training samples)"
     )
     tuned, _ = fine_tune(network, train, settings)
     retuned, retuned_summary = quantize(
