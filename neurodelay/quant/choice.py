@@ -28,9 +28,9 @@ QAT_MODES = ("auto", "off", "on")
 DEFAULT_THRESHOLD_PP = 1.0
 DEFAULT_FINE_TUNING = {"epochs": 3, "batch_size": 32, "weight_lr": 1e-3, "delay_lr": 0.05}
 """Fine-tuning settings of the QAT step (:class:`~.qat.FineTuneConfig` fields). Delays learn too,
-within the chip's bound: on the 0.25 ms Yin-Yang net (Loihi 2, 1000 test samples) QAT with
-weights alone (3e-4) gave 92.9 % at 4 bits and 97.2 % at 6, with delays (0.05) and weights at 1e-3
-94.2 % and 97.4 % (float 98.2 %; PTQ 81.0 % and 96.4 %)."""
+within the chip's bound: on the 0.25 ms Yin-Yang net at 4 and 6 bits, QAT with weights alone
+(3e-4) gave 92.9 % and 97.2 %, with delays (0.05) and weights at 1e-3 94.2 % and 97.4 % (float
+98.2 %, PTQ 81.0 % and 96.4 %; benchmarks/results/studies/yin_yang_fine_seed5)."""
 
 
 @dataclass(frozen=True)
