@@ -223,7 +223,7 @@ def plot_run(
         )
     trained = ir.load(network_file)
     try:
-        trained.training_config()  # a hand-edited record is refused here, naming the file
+        document = trained.training_config()  # a hand-edited record is refused here, naming the file
     except ValidationError as error:
         raise error.in_file(network_file) from None
     written = []
@@ -249,7 +249,6 @@ def plot_run(
         written.append(
             save_figure(delay_histogram_figure(trained, initial_network(trained)), out_dir / f"delays{suffix}")
         )
-    document = trained.training_config()
     if document is not None and document.get("data", {}).get("task") != "samples":
         config = config_from_dict(document)
         test = load_task(config.data.task, config.data.parameters, trained.dt_ms).test

@@ -10,7 +10,7 @@ from ..atomic import write_json
 from ..errors import NeurodelayError, TargetLimitError, ValidationError
 from ..outputs import check_output_file
 from .checks import check_at_least, refuse_given
-from ..quant.choice import DEFAULT_FINE_TUNING, DEFAULT_THRESHOLD_PP, QAT_MODES
+from ..quant.choice import DEFAULT_FINE_TUNING, DEFAULT_THRESHOLD_PP, QAT_MODES, QatPolicy, quantize_choosing
 from ..targets import target_names
 
 DEFAULT_CHECK_SAMPLES = 1000
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, force=args.force)
     if args.report:
         check_output_file(args.report, option="--report", force=args.force)
-    check_qat_options(args)
+    policy = qat_policy(args)
     network = ir.load(args.network)
     selection = ScaleSelection.parse(args.scale)
     if selection.kind != "calibrated":
@@ -115,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
         if data is None:
             quantized, summary = quantize(network, args.target, **options)
         else:
-            quantized, summary, choice = quantize_with_check(network, args, data, options)
+            train, validation, loss = data
+            quantized, summary, choice = quantize_choosing(
+                network, args.target, train=train, check=validation, loss=loss, policy=policy, **options
+            )
     except TargetLimitError as error:
         raise TargetLimitError(f"{args.network}: {error}") from None
     print(summary.table())
@@ -131,18 +134,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_qat_options(args: argparse.Namespace) -> None:
+def qat_policy(args: argparse.Namespace) -> QatPolicy:
+    """The --qat options as one policy, checked before any work (QatPolicy checks the threshold)."""
     names = {"--qat-threshold": "qat_threshold", "--qat-epochs": "qat_epochs", "--check-samples": "check_samples"}
     if args.qat == "off":
         refuse_given(args, names, "with --qat off", "--qat auto or on")
     if args.qat == "on":
         refuse_given(args, {"--qat-threshold": "qat_threshold"}, "with --qat on", "--qat auto")
-    if args.qat_threshold is not None and not 0.0 <= args.qat_threshold <= 100.0:
-        raise ValidationError("--qat-threshold", f"{args.qat_threshold}", "0 to 100 percentage points")
     if args.qat_epochs is not None and args.qat_epochs > MAX_QAT_EPOCHS:
         raise ValidationError("--qat-epochs", f"{args.qat_epochs}", f"1 to {MAX_QAT_EPOCHS}")
     check_at_least(args.qat_epochs, "--qat-epochs")
     check_at_least(args.check_samples, "--check-samples")
+    fine_tuning = dict(DEFAULT_FINE_TUNING)
+    if args.qat_epochs is not None:
+        fine_tuning["epochs"] = args.qat_epochs
+    threshold = DEFAULT_THRESHOLD_PP if args.qat_threshold is None else args.qat_threshold
+    return QatPolicy(args.qat, threshold, fine_tuning)
 
 
 def training_data(network: ir.Network, args: argparse.Namespace) -> tuple[Any, Any, str] | None:
@@ -176,17 +183,3 @@ def training_data(network: ir.Network, args: argparse.Namespace) -> tuple[Any, A
         return None
     loss = training.get("loss", {}).get("name") or "sum_ce"
     return train, validation, loss
-
-
-def quantize_with_check(network: ir.Network, args: argparse.Namespace, data, options: dict[str, Any]):
-    from ..quant.choice import QatPolicy, quantize_choosing
-
-    train, validation, loss = data
-    fine_tuning = dict(DEFAULT_FINE_TUNING)
-    if args.qat_epochs is not None:
-        fine_tuning["epochs"] = args.qat_epochs
-    threshold = DEFAULT_THRESHOLD_PP if args.qat_threshold is None else args.qat_threshold
-    policy = QatPolicy(args.qat, threshold, fine_tuning)
-    return quantize_choosing(
-        network, args.target, train=train, check=validation, split="validation", loss=loss, policy=policy, **options
-    )

@@ -122,10 +122,12 @@ def quantize_choosing(
         record.reason = f"PTQ loses {drop_pp:.2f} pp, within the {policy.threshold_pp:g} pp threshold"
         return _with_record(quantized, record), summary, record
     chosen_options = summary.options["target_options"]
+    weight_bits = quantize_options.get("weight_bits")
+    signs_split = bool(quantize_options.get("signs_split", False))
     settings = FineTuneConfig(
         target=target,
-        weight_bits=quantize_options.get("weight_bits"),
-        signs_split=bool(quantize_options.get("signs_split", False)),
+        weight_bits=weight_bits,
+        signs_split=signs_split,
         target_options=chosen_options,
         loss=loss,
         **policy.fine_tuning,
@@ -139,8 +141,8 @@ def quantize_choosing(
     retuned, retuned_summary = quantize(
         tuned,
         target,
-        weight_bits=quantize_options.get("weight_bits"),
-        signs_split=bool(quantize_options.get("signs_split", False)),
+        weight_bits=weight_bits,
+        signs_split=signs_split,
         strict=bool(quantize_options.get("strict", False)),
         **chosen_options,
     )

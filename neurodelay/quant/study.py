@@ -297,8 +297,9 @@ def _at_resolution(dataset: Dataset, factor: int) -> Dataset:
 def run_study(config: StudyConfig, *, progress=console.info) -> dict[str, Any]:
     """Run every combination; write results.csv, results.md, accuracy_vs_bits.png and study.json."""
     network = load(config.network)
-    loss = config.loss or ((network.training_config() or {}).get("loss", {}).get("name") or "sum_ce")
-    trained_with = (network.training_config() or {}).get("data")
+    training = network.training_config() or {}
+    loss = config.loss or training.get("loss", {}).get("name") or "sum_ce"
+    trained_with = training.get("data")
     train, test = study_data(config.data, network.dt_ms, trained_with)
     float_eval = evaluate(network, test, loss=loss)
     progress(f"float: {100 * float_eval.accuracy:.2f}% on {len(test)} samples")
