@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from neurodelay.data import Dataset
-from neurodelay.data.augment import AugmentationSpec, TrainingAugmenter, augmenter_for, blend_pair, shift_raster
+from neurodelay.data.augment import (
+    AugmentationSpec,
+    TrainingAugmenter,
+    augmenter_for,
+    blend_pair,
+    jitter_raster,
+    shift_raster,
+)
 from neurodelay.errors import ValidationError
 
 
@@ -101,3 +108,51 @@ def test_shifts_beyond_any_raster_are_refused_with_the_field():
     with pytest.raises(ValidationError) as raised:  # 10^300 steps: numpy's integers() refused it as an internal error
         TrainingAugmenter(AugmentationSpec(time_shift_ms=1e300), dataset, 0)
     assert raised.value.field == "data.augmentation.time_shift_ms"
+
+
+def test_jitter_moves_each_spike_within_its_bound_and_keeps_edge_spikes_inside():
+    original = raster([(0, 0), (5, 1), (9, 2), (5, 3)], steps=10, channels=4)
+    seen = {channel: set() for channel in range(4)}
+    for seed in range(200):
+        jittered, merged = jitter_raster(original, 2, np.random.default_rng(seed))
+        assert merged == 0 and jittered.sum() == 4  # one spike per channel: nothing can merge
+        for step, channel in np.argwhere(jittered):
+            seen[int(channel)].add(int(step))
+    # every offset in [-2, 2] occurs; spikes at the edges stay inside, moving only inwards
+    assert seen[1] == {3, 4, 5, 6, 7} and seen[3] == {3, 4, 5, 6, 7}
+    assert seen[0] == {0, 1, 2} and seen[2] == {7, 8, 9}
+    # the channels' offsets are independent: the two spikes at step 5 do not always move together
+    pairs = {
+        tuple(np.argwhere(jitter_raster(original, 2, np.random.default_rng(seed))[0])[:, 0][[1, 3]])
+        for seed in range(50)
+    }
+    assert len(pairs) > 5
+
+
+def test_jitter_counts_spikes_that_merge():
+    crowded = np.ones((3, 1), bool)  # steps 0, 1, 2 of one channel, jittered by up to 5 steps
+    jittered, merged = jitter_raster(crowded, 5, np.random.default_rng(0))
+    assert merged == 3 - jittered.sum() and merged >= 0
+    merges = [jitter_raster(crowded, 5, np.random.default_rng(seed))[1] for seed in range(20)]
+    assert max(merges) > 0
+
+
+def test_yin_yang_training_batches_are_jittered_and_the_evaluation_splits_are_not():
+    from neurodelay.data.yin_yang import YinYangParameters, load_yin_yang
+
+    spec = AugmentationSpec(time_jitter_ms=0.5)
+    parameters = YinYangParameters(train_size=20, validation_size=5, test_size=5, augmentation=spec)
+    splits = load_yin_yang(parameters, 0.25)
+    augmenter = augmenter_for(parameters, splits.train, 3)
+    assert augmenter is not None and augmenter.max_jitter == 2 and augmenter.epoch_size == 20
+    inputs, labels = augmenter.batch(np.arange(20), 0, 0)
+    assert np.array_equal(labels, splits.train.labels)
+    original = np.asarray(splits.train.inputs[:])
+    assert not np.array_equal(inputs, original)
+    # each input channel keeps its one spike, within 2 steps of where it was
+    original_steps = original.argmax(1)
+    jittered_steps = inputs.argmax(1)
+    assert np.array_equal(inputs.sum(1), original.sum(1))
+    assert np.abs(jittered_steps - original_steps).max() == 2
+    with pytest.raises(ValidationError, match="time_jitter_ms"):
+        AugmentationSpec(time_jitter_ms=-1.0).check("data.augmentation")

@@ -198,3 +198,17 @@ def test_repeats_report_mean_and_std_over_seeds(tmp_path, capsys):
     before = (out / "seed_8" / "metrics.json").stat().st_mtime_ns
     assert main(["train", str(config), "--out", str(out), "--limit", "40", "--repeats", "3", "--no-progress"]) == 0
     assert (out / "seed_8" / "metrics.json").stat().st_mtime_ns == before
+
+
+def test_augmentation_acts_in_training_and_its_dropped_spikes_are_recorded(tmp_path):
+    plain = run(tiny_yin_yang(), tmp_path / "plain")
+    assert all("augmentation_dropped_spikes" not in record for record in plain)
+    document = tiny_yin_yang()
+    document["data"]["augmentation"] = {"time_jitter_ms": 2.0}
+    jittered = run(document, tmp_path / "jittered")
+    # one spike per input channel: jitter moves them but never merges two
+    assert [record["augmentation_dropped_spikes"] for record in jittered] == [0, 0]
+    assert [r["train_loss"] for r in jittered] != [r["train_loss"] for r in plain]
+    document["data"]["augmentation"] = {"time_shift_ms": 35.0}  # spikes up to 30 ms moved by up to 35 ms
+    shifted = run(document, tmp_path / "shifted")
+    assert all(record["augmentation_dropped_spikes"] > 0 for record in shifted)

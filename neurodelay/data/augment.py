@@ -6,6 +6,12 @@
 * **Time shift**: one integer offset per sample, uniform in ``[-s, s]`` steps with
   ``s = floor(time_shift_ms / dt_ms)``; spikes shifted outside ``[0, steps)`` are dropped.
   (Not used by the paper's recipes; offered for experiments.)
+* **Time jitter**: one integer offset per *spike*, uniform in ``[-j, j]`` steps with
+  ``j = floor(time_jitter_ms / dt_ms)``, each spike independently (tonic's ``TimeJitter`` on a
+  grid). A spike is kept inside the raster: one that would leave it moves to the first or last
+  step instead (so a spike at step 0, such as a bias spike, only moves later). Spikes of one
+  channel that land on the same step merge into one; those merges are counted as dropped spikes.
+  (Not in the paper; a noise augmentation for spike-time coded inputs such as Yin-Yang.)
 * **Blend** (SHD): ``round(blend_fraction * n_train)`` extra samples per epoch (the paper: 7644
   extra for SHD's 8156 training samples, ``blend_fraction = 0.9372``). Each takes a random sample
   and a random sample of the same class, shifts each towards the other by half the difference of
@@ -14,7 +20,8 @@
   The paper blends event lists in µs before binning; here the same rule runs on the binned raster,
   so the time offset is rounded to whole steps.
 
-Shifts apply to every training sample, blended ones included (blend first, as in the paper).
+Shifts apply to every training sample, blended ones included (blend first, as in the paper), and
+the jitter last.
 Every random number of a batch comes from a generator seeded with ``(seed, epoch, batch_index)``,
 so a batch is reproducible on its own (a resumed run makes the same batches) and needs no state.
 """
@@ -38,6 +45,7 @@ class AugmentationSpec:
 
     channel_shift: int = 0
     time_shift_ms: float = 0.0
+    time_jitter_ms: float = 0.0
     blend_fraction: float = 0.0
     blend_keep_probability: float = 0.5
 
@@ -48,6 +56,8 @@ class AugmentationSpec:
             )
         if not (math.isfinite(self.time_shift_ms) and self.time_shift_ms >= 0):
             raise ValidationError(f"{path}.time_shift_ms", f"got {self.time_shift_ms}", ">= 0 ms")
+        if not (math.isfinite(self.time_jitter_ms) and self.time_jitter_ms >= 0):
+            raise ValidationError(f"{path}.time_jitter_ms", f"got {self.time_jitter_ms}", ">= 0 ms")
         if not 0.0 <= self.blend_fraction <= 10.0:
             raise ValidationError(
                 f"{path}.blend_fraction",
@@ -59,7 +69,7 @@ class AugmentationSpec:
 
     @property
     def active(self) -> bool:
-        return self.channel_shift > 0 or self.time_shift_ms > 0 or self.blend_fraction > 0
+        return self.channel_shift > 0 or self.time_shift_ms > 0 or self.time_jitter_ms > 0 or self.blend_fraction > 0
 
 
 def shift_raster(raster: np.ndarray, step_offset: int, channel_offset: int) -> tuple[np.ndarray, int]:
@@ -73,6 +83,19 @@ def shift_raster(raster: np.ndarray, step_offset: int, channel_offset: int) -> t
     shifted = np.zeros_like(raster, dtype=bool)
     shifted[spike_steps[inside], spike_channels[inside]] = True
     return shifted, int(inside.size - np.count_nonzero(inside))
+
+
+def jitter_raster(raster: np.ndarray, max_offset: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """``raster`` (bool ``[steps, channels]``) with every spike moved by its own integer offset,
+    uniform in ``[-max_offset, max_offset]`` steps, kept inside ``[0, steps)``; returns the new
+    raster and the number of spikes lost by landing on another spike of the same channel."""
+    steps = raster.shape[0]
+    spike_steps, spike_channels = np.nonzero(raster)
+    offsets = rng.integers(-max_offset, max_offset + 1, size=spike_steps.size)
+    moved = np.clip(spike_steps + offsets, 0, steps - 1)
+    jittered = np.zeros_like(raster, dtype=bool)
+    jittered[moved, spike_channels] = True
+    return jittered, int(spike_steps.size - np.count_nonzero(jittered))
 
 
 def _centre(raster: np.ndarray) -> tuple[float, float]:
@@ -102,7 +125,7 @@ class TrainingAugmenter:
 
     An epoch has :attr:`epoch_size` samples: indices below ``len(dataset)`` are the training
     samples, the others stand for freshly blended ones. ``dropped_spikes`` counts, over the
-    augmenter's life, the spikes shifts pushed out of the raster (they are part of the
+    augmenter's life, the spikes shifts pushed out of the raster and the jitter merged (they are part of the
     augmentation, and reported rather than hidden).
     """
 
@@ -112,6 +135,8 @@ class TrainingAugmenter:
         self.seed = int(seed)
         steps = check_step_count(spec.time_shift_ms, dataset.dt_ms, "data.augmentation.time_shift_ms")
         self.max_step_shift = int(math.floor(steps + 1e-9))
+        jitter = check_step_count(spec.time_jitter_ms, dataset.dt_ms, "data.augmentation.time_jitter_ms")
+        self.max_jitter = int(math.floor(jitter + 1e-9))
         self.blended_per_epoch = int(round(spec.blend_fraction * len(dataset)))
         self.members = [np.flatnonzero(dataset.labels == label) for label in range(dataset.n_classes)]
         self.dropped_spikes = 0
@@ -150,6 +175,9 @@ class TrainingAugmenter:
             )
             if step_offset or channel_offset:
                 raster, lost = shift_raster(raster, step_offset, channel_offset)
+                self.dropped_spikes += lost
+            if self.max_jitter:
+                raster, lost = jitter_raster(raster, self.max_jitter, rng)
                 self.dropped_spikes += lost
             inputs[row], labels[row] = raster, label
         return inputs, labels

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ValidationError
+from .augment import AugmentationSpec
 from .dataset import Dataset, DataSplits
 from .encoding import time_to_first_spike
 from ..limits import check_memory
@@ -50,6 +51,8 @@ class YinYangParameters:
     duration_ms: float = 40.0
     bias_input: bool = True
     bias_time_ms: float = 0.0
+    augmentation: AugmentationSpec | None = None
+    """Training-set augmentation (:mod:`neurodelay.data.augment`), e.g. ``time_jitter_ms``."""
 
     def check(self, path: str) -> None:
         """Raise :class:`ValidationError` naming ``path.<field>`` for a value out of range."""

@@ -5,7 +5,8 @@ Run directory (written by rank 0 only):
 
     checkpoint.pt   after every epoch (model, both optimisers, epoch, every RNG state, metrics)
     metrics.json    one record per epoch: epoch, train_loss, train_accuracy, [validation_accuracy],
-                    test_accuracy (fractions), seconds, weight_lr, delay_lr, hidden spikes
+                    test_accuracy (fractions), seconds, weight_lr, delay_lr, hidden spikes,
+                    [spikes the training-set augmentation dropped]
     metrics.png     the same as a plot
     network.ndnet   the trained network, provenance: config, versions, final metrics
 
@@ -380,6 +381,7 @@ class Trainer:
             loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
             correct = torch.zeros((), dtype=torch.float64, device=self.device)
             bumped = {name: 0 for name in self.bump.layers} if self.bump is not None else {}
+            dropped_before = self.augmenter.dropped_spikes if self.augmenter is not None else 0
             self.divergence.start_epoch(epoch)
             self.gradient_mass = torch.zeros((), dtype=torch.float64, device=self.device)
             bar = tqdm(
@@ -418,6 +420,8 @@ class Trainer:
             record["seconds"] = time.perf_counter() - started
             record["weight_lr"], record["delay_lr"] = weight_lr, delay_lr
             record["test_spikes_per_neuron"] = spikes
+            if self.augmenter is not None:  # spikes the augmentation dropped or merged (this rank's batches)
+                record["augmentation_dropped_spikes"] = self.augmenter.dropped_spikes - dropped_before
             if self.best is not None:  # before the bump: the parameters that were evaluated
                 record["best_so_far"] = self.best.update(record, self.model)
             if self.bump is not None:
@@ -467,6 +471,8 @@ class Trainer:
         if console.verbosity() >= console.VERBOSE:
             parts += [f"lr {record['weight_lr']:.3g}/{record['delay_lr']:.3g} (weights/delays)"]
             parts += [f"{name} {rate:.2f} spikes/neuron" for name, rate in record["test_spikes_per_neuron"].items()]
+            if record.get("augmentation_dropped_spikes"):
+                parts += [f"augmentation dropped {record['augmentation_dropped_spikes']} spikes"]
         console.info("  ".join(parts))
 
     def _note_if_stuck(self, epoch: int, batches: int) -> None:
