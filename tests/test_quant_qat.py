@@ -16,7 +16,8 @@ from neurodelay.engine import DelayNetwork
 from neurodelay.engine.losses import READOUTS, make_loss
 from neurodelay.ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
 from neurodelay.quant.calibration import quantize
-from neurodelay.quant.qat import FineTuneConfig, StraightThrough, fine_tune, starting_network
+from neurodelay.errors import ValidationError
+from neurodelay.quant.qat import FineTuneConfig, StraightThrough, fine_tune, lr_factor, starting_network
 from neurodelay.refsim import simulate
 
 LOSS = "sum_ce"
@@ -103,3 +104,22 @@ def test_fake_quantized_forward_is_the_quantized_network(task):
         original = model.weights.parametrizations[projection.name].original
         assert not torch.equal(original.detach(), torch.as_tensor(projection.weights))  # float != quantized
         torch.testing.assert_close(original.grad, reference.weights[projection.name].grad)
+
+
+def test_cosine_schedule_runs_from_the_rate_down_to_its_final_factor(task):
+    cosine = FineTuneConfig(lr_schedule="cosine", final_lr_factor=0.01)
+    factors = [lr_factor(cosine, batch, 11) for batch in range(11)]
+    assert factors[0] == 1.0 and factors[-1] == pytest.approx(0.01) and factors[5] == pytest.approx(0.505)
+    assert all(later < earlier for earlier, later in zip(factors, factors[1:]))
+    assert {lr_factor(FineTuneConfig(), batch, 11) for batch in range(11)} == {1.0}
+    # wired into the loop: the same fine-tuning with a cosine ends elsewhere than with a constant rate
+    trained, train, _ = task
+    settings = dict(epochs=1, batch_size=100, weight_lr=5e-2, loss=LOSS)
+    constant, _ = fine_tune(trained, train, FineTuneConfig(**settings))
+    decayed, _ = fine_tune(trained, train, FineTuneConfig(**settings, lr_schedule="cosine", final_lr_factor=1e-6))
+    moved = lambda net: np.abs(net.projection("input_hidden").weights - trained.projection("input_hidden").weights)  # noqa: E731
+    assert moved(decayed).sum() < moved(constant).sum()
+    assert decayed.provenance["fine_tuning"]["lr_schedule"] == "cosine"
+    for bad in (dict(lr_schedule="linear"), dict(lr_schedule="cosine", final_lr_factor=0.0)):
+        with pytest.raises(ValidationError, match="lr_schedule"):
+            fine_tune(trained, train, FineTuneConfig(**settings, **bad))

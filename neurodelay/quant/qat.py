@@ -15,6 +15,7 @@ With ``target=None`` the same loop fine-tunes in float; with a delay bound it is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +40,8 @@ class FineTuneConfig:
     weight_bits / scale / signs_split / target_options: passed to the quantizer (None bits: native).
     delay_bound: clamp delays to this many steps (None: the target's bound, or no clamp in float).
     epochs, batch_size, weight_lr, delay_lr (Adam; 0 freezes), loss (an engine loss name), seed.
+    lr_schedule: ``constant``, or ``cosine``: both rates follow a cosine over the run's batches from
+    their value down to ``final_lr_factor`` times it at the last batch (:func:`lr_factor`).
     """
 
     target: str | None = None
@@ -53,6 +56,19 @@ class FineTuneConfig:
     delay_lr: float = 0.0
     loss: str = "sum_ce"
     seed: int = 0
+    lr_schedule: str = "constant"
+    final_lr_factor: float = 0.01
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(config: FineTuneConfig, batch: int, batches: int) -> float:
+    """The learning-rate factor of batch ``batch`` (from 0) of ``batches`` in the whole fine-tuning."""
+    if config.lr_schedule == "constant" or batches <= 1:
+        return 1.0
+    progress = batch / (batches - 1)
+    return config.final_lr_factor + (1.0 - config.final_lr_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class StraightThrough(nn.Module):
@@ -102,6 +118,12 @@ def fine_tune(network: Network, train: Dataset, config: FineTuneConfig) -> tuple
         raise ValidationError(
             "fine-tuning", f"epochs {config.epochs}, batch_size {config.batch_size}", "epochs >= 0, batch_size >= 1"
         )
+    if config.lr_schedule not in LR_SCHEDULES or not 0.0 < config.final_lr_factor <= 1.0:
+        raise ValidationError(
+            "fine-tuning",
+            f"lr_schedule {config.lr_schedule!r}, final_lr_factor {config.final_lr_factor}",
+            f"lr_schedule one of {', '.join(LR_SCHEDULES)}; final_lr_factor in (0, 1]",
+        )
     torch.manual_seed(config.seed)
     start = starting_network(network, config)
     model = DelayNetwork(start, dtype=torch.float64)
@@ -119,11 +141,17 @@ def fine_tune(network: Network, train: Dataset, config: FineTuneConfig) -> tuple
     optimiser = (
         torch.optim.Adam([g for g in parameters if g["lr"] > 0]) if any(g["lr"] > 0 for g in parameters) else None
     )
+    base_rates = [group["lr"] for group in optimiser.param_groups] if optimiser is not None else []
     sampler = BatchSampler(len(train), config.batch_size, config.seed)
     history = []
+    step, steps = 0, config.epochs * len(sampler)
     for _ in range(config.epochs):
         total = 0.0
         for indices in sampler.epoch_batches():
+            if optimiser is not None:
+                for group, base in zip(optimiser.param_groups, base_rates):
+                    group["lr"] = base * lr_factor(config, step, steps)
+            step += 1
             if straight:
                 _set_fake_quantized(model, start, config, straight)
             inputs = torch.from_numpy(train.inputs[indices]).double()
@@ -153,6 +181,8 @@ def fine_tune(network: Network, train: Dataset, config: FineTuneConfig) -> tuple
             "delay_lr": config.delay_lr,
             "loss": config.loss,
             "seed": config.seed,
+            "lr_schedule": config.lr_schedule,
+            "final_lr_factor": config.final_lr_factor,
             "epoch_losses": history,
         },
     }

@@ -15,7 +15,8 @@ Config (YAML; paths relative to the config file)::
     signs_split: [false, true]        # also split mixed-sign projections (one more bit on some chips)
     scale: calibrated                 # max-abs, percentile:P or calibrated (on calibration_samples
     calibration_samples: 200          #   of the training split; QAT keeps the calibrated target scale)
-    qat: {epochs: 1, batch_size: 32, weight_lr: 0.001}
+    qat: {epochs: 1, batch_size: 32, weight_lr: 0.001,   # also delay_lr, delay_bound, seed,
+          lr_schedule: cosine, final_lr_factor: 0.01}    #   lr_schedule constant (default) or cosine
     parity: {enabled: false, samples: 4,   # target executor vs refsim target mode (slow for some tool chains);
              executors: {T2: E}}        # executor name per target; default: the target's first
     delay_range: {bound: 5}          # optional: cost of the delay-range options at this bound;
@@ -107,9 +108,13 @@ class QatSection:
     delay_lr: float | None = None
     delay_bound: int | None = None
     seed: int | None = None
+    lr_schedule: Literal["constant", "cosine"] | None = None
+    final_lr_factor: float | None = None
 
     def check(self, path: str) -> None:
         _check_fine_tuning(self, path)
+        if self.final_lr_factor is not None and not 0.0 < self.final_lr_factor <= 1.0:
+            raise ValidationError(f"{path}.final_lr_factor", f"got {self.final_lr_factor}", "(0, 1]")
         if self.delay_bound is not None and self.delay_bound < 0:
             raise ValidationError(f"{path}.delay_bound", f"got {self.delay_bound}", ">= 0 steps")
         if self.seed is not None and not 0 <= self.seed < 2**32:
