@@ -13,9 +13,10 @@ import yaml
 from neurodelay import ir
 from neurodelay.cli import main
 from neurodelay.data import load_task
-from neurodelay.errors import ValidationError
+from neurodelay.errors import NeurodelayError, ValidationError
 from neurodelay.refsim import simulate
 from neurodelay.train import RunOptions, config_from_dict, train
+from neurodelay.train import trainer as trainer_module
 from neurodelay.train.checkpoint import load_checkpoint
 from neurodelay.train.config import LrScheduleSpec, OptimiserSpec
 from neurodelay.train.schedule import learning_rates
@@ -212,3 +213,89 @@ def test_augmentation_acts_in_training_and_its_dropped_spikes_are_recorded(tmp_p
     document["data"]["augmentation"] = {"time_shift_ms": 35.0}  # spikes up to 30 ms moved by up to 35 ms
     shifted = run(document, tmp_path / "shifted")
     assert all(record["augmentation_dropped_spikes"] > 0 for record in shifted)
+
+
+def averaging_document(epochs: int = 4) -> dict:
+    document = tiny_yin_yang(epochs=epochs, silent_neuron_bump={"amount": 0.05})
+    document["optimiser"].update(weight_schedule={"kind": "cosine", "final_factor": 0.1})
+    return document
+
+
+def epoch_end_parameters(monkeypatch, document: dict, out: Path) -> list[dict]:
+    """Train ``document`` and keep the model parameters the checkpoint of each epoch holds."""
+    saved = []
+    original = trainer_module.save_checkpoint
+
+    def keep(path, state):
+        saved.append({key: tensor.clone() for key, tensor in state["model"].items()})
+        original(path, state)
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", keep)
+    run(document, out)
+    monkeypatch.setattr(trainer_module, "save_checkpoint", original)
+    return saved
+
+
+def test_weight_averaging_writes_the_mean_of_the_last_epochs(tmp_path, monkeypatch):
+    plain = averaging_document()
+    snapshots = epoch_end_parameters(monkeypatch, plain, tmp_path / "plain")
+    averaged = dict(plain, weight_averaging={"epochs": 2})
+    records = run(averaged, tmp_path / "averaged")
+    # averaging changes nothing about training: the same epochs, then one more evaluation
+    plain_records = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("seconds", "averaged")} for r in rs]  # noqa: E731
+    assert strip(records) == strip(plain_records)
+    network = ir.load(tmp_path / "averaged" / "network.ndnet")
+    for projection in network.projections:
+        for field, prefix in (("weights", "weights."), ("delays_steps", "delays.")):
+            mean = (snapshots[2][prefix + projection.name] + snapshots[3][prefix + projection.name]) / 2
+            np.testing.assert_allclose(getattr(projection, field), mean.numpy(), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(network.projection("input_hidden").weights, snapshots[3]["weights.input_hidden"].numpy())
+    summary = records[-1]["averaged"]
+    assert (summary["first_epoch"], summary["last_epoch"]) == (3, 4)
+    # the recorded test accuracy of the average, recomputed by the reference simulator
+    config = config_from_dict(averaged)
+    test = load_task(config.data.task, config.data.parameters, config.network.dt_ms).limited(40).test
+    voltage = simulate(network, test.inputs, mode="float").populations["readout"]
+    scores = voltage.states["v"].max(axis=1)
+    assert summary["test_accuracy"] == pytest.approx(float(np.mean(scores.argmax(1) == test.labels)))
+    assert json.loads((tmp_path / "averaged" / "metrics.json").read_text())[-1]["averaged"] == summary
+
+
+def test_weight_averaging_survives_an_interruption_and_refuses_a_moved_window(tmp_path, monkeypatch):
+    document = dict(averaging_document(), weight_averaging={"epochs": 3})
+    whole = run(document, tmp_path / "whole")
+    calls = []
+
+    def interrupt_after_the_third_epoch(run_dir, records):
+        calls.append(len(records))
+        if len(records) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "plot_metrics", interrupt_after_the_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(document, tmp_path / "parts")
+    monkeypatch.undo()
+    parts = run(document, tmp_path / "parts", resume=True)
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(parts) == strip(whole)
+    for (name, array), (_, again) in zip(
+        ir.load(tmp_path / "whole" / "network.ndnet").iter_arrays(),
+        ir.load(tmp_path / "parts" / "network.ndnet").iter_arrays(),
+    ):
+        assert np.array_equal(array, again), name
+    # a finished 2-epoch run averaged epochs 1-2; going on to 6 epochs would need epochs 4-6
+    run(dict(document, epochs=2), tmp_path / "short")
+    with pytest.raises(NeurodelayError) as refused:
+        run(dict(document, epochs=6), tmp_path / "short", resume=True)
+    assert "checkpoint.pt" in str(refused.value) and "weight_averaging" in str(refused.value)
+
+
+def test_weight_averaging_and_early_stopping_exclude_each_other():
+    document = tiny_yin_yang(weight_averaging={"epochs": 2}, early_stopping={"metric": "train_loss"})
+    with pytest.raises(ValidationError) as refused:
+        config_from_dict(document)
+    assert refused.value.field == "weight_averaging"
+    with pytest.raises(ValidationError) as refused:
+        config_from_dict(tiny_yin_yang(weight_averaging={"epochs": 0}))
+    assert refused.value.field == "weight_averaging.epochs"

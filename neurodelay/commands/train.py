@@ -76,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
     if records and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 reports
         last = records[-1]
         line = f"{args.out}: trained {last['epoch']} epochs, test accuracy {100 * last['test_accuracy']:.2f}%"
+        if "averaged" in last:
+            averaged = last["averaged"]
+            line += (
+                f"; network holds the average of epochs {averaged['first_epoch']}-{averaged['last_epoch']}: "
+                f"test accuracy {100 * averaged['test_accuracy']:.2f}%"
+            )
         if config.early_stopping is not None:
             kept = [record for record in records if record.get("best_so_far")][-1]
             stopped = " (stopped early)" if last["epoch"] < config.epochs else ""

@@ -8,7 +8,8 @@ Top-level layout::
     eval_batch_size, data {task, <task parameters>}, network {...}, optimiser {...},
     loss {name, options}, regularizer {target_spikes_per_neuron, strength} | null,
     early_stopping {metric, patience, min_delta, restore_best} | null,
-    silent_neuron_bump {amount, period} | null
+    silent_neuron_bump {amount, period} | null,
+    weight_averaging {epochs} | null
 """
 
 from __future__ import annotations
@@ -367,6 +368,19 @@ class SilentNeuronBumpSpec:
 
 
 @dataclass(frozen=True)
+class WeightAveragingSpec:
+    """Stochastic weight averaging: the written network (``network.ndnet``) holds the mean of the
+    weights and delays at the end of each of the run's last ``epochs`` epochs (all of them in a
+    shorter run), evaluated once more after the last epoch (:mod:`neurodelay.train.averaging`)."""
+
+    epochs: int = 10
+
+    def check(self, path: str) -> None:
+        if self.epochs < 1:
+            raise ValidationError(f"{path}.epochs", f"got {self.epochs}", ">= 1 epoch")
+
+
+@dataclass(frozen=True)
 class DataSpec:
     """``task`` (a key of ``neurodelay.data.TASKS``) and the task's parameter dataclass."""
 
@@ -393,6 +407,7 @@ class ExperimentConfig:
     regularizer: RegularizerSpec | None = None
     early_stopping: EarlyStoppingSpec | None = None
     silent_neuron_bump: SilentNeuronBumpSpec | None = None
+    weight_averaging: WeightAveragingSpec | None = None
 
     def check(self, path: str) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -405,6 +420,12 @@ class ExperimentConfig:
                 "silent_neuron_bump",
                 "set, but the network has no hidden layer",
                 "null for a network without hidden layers",
+            )
+        if self.weight_averaging is not None and self.early_stopping is not None:
+            raise ValidationError(
+                "weight_averaging",
+                "set together with early_stopping (one network to write: the average or the best epoch)",
+                "one of weight_averaging and early_stopping, the other null",
             )
 
     def to_dict(self) -> dict[str, Any]:

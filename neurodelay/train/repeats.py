@@ -5,7 +5,8 @@ folder that already holds a finished run is read back, one with only a checkpoin
 so an interrupted set of repeats continues where it stopped. The summary reports, as the field
 does, mean +- sample standard deviation (n - 1) over the runs of
 
-* ``final``: test accuracy after the last trained epoch;
+* ``final``: test accuracy of the network the run writes: after the last trained epoch, or of the
+  average of its last epochs' parameters with ``weight_averaging``;
 * ``best``: test accuracy at the best epoch, chosen without looking at the test set: the epoch
   early stopping kept (config ``early_stopping``), else the first epoch of highest validation
   accuracy, else of highest training accuracy;
@@ -61,7 +62,7 @@ class RunSummary:
             seed=seed,
             epochs=len(records),
             best_epoch=int(best["epoch"]),
-            final_test=float(records[-1]["test_accuracy"]),
+            final_test=float(records[-1].get("averaged", records[-1])["test_accuracy"]),
             best_test=float(best["test_accuracy"]),
             peak_test=max(float(r["test_accuracy"]) for r in records),
             seconds=float(sum(r["seconds"] for r in records)),
@@ -103,7 +104,8 @@ def markdown(summary: dict[str, Any], name: str) -> str:
     )
     lines += [
         "",
-        "final: after the last epoch; best: at the epoch kept by early stopping (else the best "
+        "final: the written network (the last epoch, or the average of the last epochs with weight_averaging); "
+        "best: at the epoch kept by early stopping (else the best "
         "validation epoch); peak: best test epoch (chosen on the test set, optimistic). "
         "std: sample standard deviation (n - 1).",
     ]

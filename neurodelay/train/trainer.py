@@ -42,6 +42,7 @@ from .checkpoint import CHECKPOINT_NAME, load_checkpoint, random_states, restore
 from .config import ExperimentConfig
 from .distributed import Distributed, from_environment
 from .divergence import DivergenceMonitor
+from .averaging import ParameterAverage
 from .early_stopping import BestEpochTracker
 from .metrics import plot_metrics, write_metrics
 from .schedule import learning_rates
@@ -152,6 +153,9 @@ class Trainer:
         self.sampler = BatchSampler(epoch_size, config.batch_size, seed=sampler_seed)
         self.bump = self._silent_neuron_bump()
         self.best = self._best_epoch_tracker()
+        self.average = (
+            ParameterAverage(config.weight_averaging, config.epochs) if config.weight_averaging is not None else None
+        )
         self.records: list[dict[str, Any]] = []
         self.start_epoch = 0
         if saved is not None:
@@ -233,6 +237,7 @@ class Trainer:
             "random_states": random_states(),
             "records": self.records,
             "best": None if self.best is None else self.best.state_dict(),
+            "average": None if self.average is None else self.average.state_dict(),
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -259,6 +264,10 @@ class Trainer:
             restore_random_states(state["random_states"])
             if self.best is not None:
                 self.best.load_state_dict(state["best"], self.device)
+            if self.average is not None:
+                self.average.load_state_dict(state["average"], int(state["completed_epochs"]), self.device)
+        except NeurodelayError as error:  # a checkpoint that does not fit this run's config
+            raise NeurodelayError(f"{self.run_dir / CHECKPOINT_NAME}: {error}") from None
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
             # an intact file (checksum verified) whose contents do not fit this run: crafted or foreign
             raise NeurodelayError(
@@ -428,6 +437,8 @@ class Trainer:
                 if self.bump.spec.period == "epoch":
                     bumped = self._bump_silent_neurons(bumped)
                 record["bumped_silent_neurons"] = {name: int(count) for name, count in bumped.items()}
+            if self.average is not None:  # after the bump: the parameters training goes on from
+                self.average.observe(epoch + 1, self.model)
             self.records.append(record)
             if main:
                 self._report(record)
@@ -440,10 +451,33 @@ class Trainer:
             self.distributed.barrier()
         if self.best is not None:
             self.best.restore_best(self.model)
+        if self.average is not None and self.records and self.average.load_into(self.model):
+            self.records[-1]["averaged"] = self._evaluate_average()
+            if main:
+                write_metrics(self.run_dir, self.records)
         if main:
             ir.save(self.trained_network(), self.run_dir / NETWORK_NAME)
         self.distributed.barrier()
         return self.records
+
+    def _evaluate_average(self) -> dict[str, Any]:
+        """The averaged parameters (already in the model) on the validation and test splits."""
+        epochs = self.average.averaged_epochs
+        result: dict[str, Any] = {"first_epoch": epochs[0], "last_epoch": epochs[-1]}
+        if self.splits.validation is not None:
+            result["validation_accuracy"], _ = self.evaluate(self.splits.validation)
+        result["test_accuracy"], result["test_spikes_per_neuron"] = self.evaluate(self.splits.test)
+        if self.distributed.is_main:
+            console.info(
+                f"average of epochs {epochs[0]}-{epochs[-1]}: "
+                + (
+                    f"validation {100 * result['validation_accuracy']:.2f}%  "
+                    if "validation_accuracy" in result
+                    else ""
+                )
+                + f"test {100 * result['test_accuracy']:.2f}%"
+            )
+        return result
 
     def _bump_silent_neurons(self, bumped: dict[str, int]) -> dict[str, int]:
         """Apply the bump for the period that just ended; returns ``bumped`` plus its counts."""
