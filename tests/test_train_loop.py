@@ -299,3 +299,20 @@ def test_weight_averaging_and_early_stopping_exclude_each_other():
     with pytest.raises(ValidationError) as refused:
         config_from_dict(tiny_yin_yang(weight_averaging={"epochs": 0}))
     assert refused.value.field == "weight_averaging.epochs"
+
+
+def test_repeats_refuse_to_summarise_finished_runs_of_another_config(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_yin_yang(epochs=1, seed=4)))
+    out = tmp_path / "repeats"
+    argv = ["train", str(config), "--out", str(out), "--repeats", "1", "--no-progress", "--limit"]
+    assert main(argv + ["20"]) == 0
+    config.write_text(yaml.safe_dump(tiny_yin_yang(epochs=1, seed=4, batch_size=5)))
+    capsys.readouterr()
+    assert main(argv + ["20"]) == 1
+    error = capsys.readouterr().err
+    assert "seed_4" in error and "batch_size: that run 10, now 5" in error
+    config.write_text(yaml.safe_dump(tiny_yin_yang(epochs=1, seed=4)))
+    assert main(argv + ["30"]) == 1
+    assert "--limit: that run 20, now 30" in capsys.readouterr().err
+    assert main(argv + ["20"]) == 0

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_json, write_text
-from ..errors import ValidationError
+from ..errors import NeurodelayError, ValidationError
 from .config import ExperimentConfig
 from .metrics import METRICS_NAME
 
@@ -123,6 +123,24 @@ def repeat_seeds(config: ExperimentConfig, repeats: int) -> list[int]:
     return seeds
 
 
+def check_finished_run(network_path: Path, config: ExperimentConfig, limit: int | None) -> None:
+    """Refuse to summarise a finished run that another config (or ``--limit``) trained: its
+    network's training record must hold this config (the device aside) and limit."""
+    from .. import ir
+    from .trainer import first_difference
+
+    training = ir.load(network_path).provenance.get("training")
+    saved = dict(training.get("config") or {}) if isinstance(training, dict) else {}
+    current = config.to_dict()
+    saved.pop("device", None), current.pop("device", None)
+    saved["--limit"], current["--limit"] = (training or {}).get("limit") if isinstance(training, dict) else None, limit
+    if saved != current:
+        raise NeurodelayError(
+            f"{network_path}: a finished run of another config or --limit "
+            f"({first_difference(saved, current, saved_label='that run')}): choose another --out, or remove that run folder"
+        )
+
+
 def run_repeats(
     config: ExperimentConfig, out: Path, repeats: int, *, limit: int | None = None, progress: bool = True
 ) -> dict[str, Any]:
@@ -135,6 +153,7 @@ def run_repeats(
     for seed in repeat_seeds(config, repeats):
         run_dir = out / f"seed_{seed}"
         if (run_dir / NETWORK_NAME).exists():
+            check_finished_run(run_dir / NETWORK_NAME, replace(config, seed=seed), limit)
             records = json.loads((run_dir / METRICS_NAME).read_text())
             records = records["records"] if isinstance(records, dict) else records
         else:

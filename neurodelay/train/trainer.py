@@ -245,7 +245,7 @@ class Trainer:
         for free in ("epochs", "device"):  # a run may go on for longer, and on another device
             saved.pop(free, None), current.pop(free, None)
         if saved != current or state.get("limit") != self.options.limit:
-            where = _first_difference(
+            where = first_difference(
                 {**saved, "--limit": state.get("limit")}, {**current, "--limit": self.options.limit}, ""
             )
             raise NeurodelayError(
@@ -555,23 +555,23 @@ class Trainer:
         self.distributed.close()
 
 
-def _first_difference(saved: Any, current: Any, path: str) -> str:
+def first_difference(saved: Any, current: Any, path: str = "", saved_label: str = "checkpoint") -> str:
     """Where two plain config documents first differ, in words (field path, both values)."""
     if isinstance(saved, dict) and isinstance(current, dict):
         for key in list(saved) + [key for key in current if key not in saved]:
             if saved.get(key, "(absent)") != current.get(key, "(absent)"):
                 name = f"{path}.{key}" if path else str(key)
-                return _first_difference(saved.get(key, "(absent)"), current.get(key, "(absent)"), name)
+                return first_difference(saved.get(key, "(absent)"), current.get(key, "(absent)"), name, saved_label)
     if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
         for index, (old, new) in enumerate(zip(saved, current)):
             if old != new:
-                return _first_difference(old, new, f"{path}[{index}]")
+                return first_difference(old, new, f"{path}[{index}]", saved_label)
 
     def shown(value: Any) -> str:
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
 
-    return f"{path}: checkpoint {shown(saved)}, now {shown(current)}"
+    return f"{path}: {saved_label} {shown(saved)}, now {shown(current)}"
 
 
 def train(config: ExperimentConfig, options: RunOptions, *, splits: DataSplits | None = None) -> list[dict[str, Any]]:
