@@ -89,6 +89,10 @@ NET = str(EXAMPLES / "feedforward.ndnet")
         (["parity", NET, "--target", "loihi2", "--json", "{tmp}/in.npz/r.json"], "--json: {tmp}/in.npz/r.json"),
         (["parity", "--target", "loihi2", "--random", "1", "--plot", "{tmp}"], "--plot: {tmp} is a directory"),
         (["parity", "--campaign", "1", "--target", "loihi2", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        (["demo", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        (["demo", "--out", "{tmp}/in.npz/d"], "--out: {tmp}/in.npz/d: {tmp}/in.npz is a file, not a folder"),
+        (["plot", "{tmp}/in.npz", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        (["plot", "{tmp}/in.npz", "--out", "{tmp}/in.npz/p"], "--out: {tmp}/in.npz/p: {tmp}/in.npz is a file"),
         # given but without effect in the mode chosen
         (
             ["parity", NET, "--target", "loihi2", "--inputs", "{tmp}/in.npz", "--steps", "5"],
