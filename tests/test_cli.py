@@ -89,6 +89,18 @@ NET = str(EXAMPLES / "feedforward.ndnet")
         (["parity", NET, "--target", "loihi2", "--json", "{tmp}/in.npz/r.json"], "--json: {tmp}/in.npz/r.json"),
         (["parity", "--target", "loihi2", "--random", "1", "--plot", "{tmp}"], "--plot: {tmp} is a directory"),
         (["parity", "--campaign", "1", "--target", "loihi2", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        # counts that listed (or built) every network or seed first: a hang, then out of memory
+        (["parity", "--target", "loihi2", "--random", str(10**20)], f"--random: {10**20} is out of range"),
+        (["parity", "--target", "loihi2", "--random", "10001"], "--random: 10001 is out of range"),
+        (
+            ["parity", "--campaign", str(10**20), "--target", "loihi2", "--out", "{tmp}/c"],
+            f"--campaign: {10**20} is out of range",
+        ),
+        (["gradcheck", "--random", str(10**20)], f"--random: {10**20} is out of range"),
+        (
+            ["train", str(EXAMPLES / "sequence_detection.yaml"), "--out", "{tmp}/d", "--repeats", str(10**20)],
+            f"--repeats: seeds 1..{10**20} pass 2**32 - 1",
+        ),
         (["demo", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
         (["demo", "--out", "{tmp}/in.npz/d"], "--out: {tmp}/in.npz/d: {tmp}/in.npz is a file, not a folder"),
         (["plot", "{tmp}/in.npz", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
