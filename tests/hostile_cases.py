@@ -783,6 +783,27 @@ def space_cases(root: Path) -> list[dict]:
         cases.append(
             case(f"study_{label}", ["study", str(study), "--out", str(root / f"study_{label}")], [study.name, expect])
         )
+    values = "{values: [" + ", ".join(str(k) for k in range(1000)) + "]}"
+    for label, text, expect in (  # Optuna's grid sampler lists every point: killed for lack of memory
+        (
+            "grid_of_1e12_points",
+            "sampler: grid\nparameters:\n" + "".join(f"  p{k}: {values}\n" for k in range(4)),
+            "grid",
+        ),
+        (
+            "1e23_trials",
+            "sampler: random\ntrials: " + "1" + "0" * 23 + "\nparameters:\n  seed: {values: [1]}\n",
+            "trials",
+        ),
+    ):
+        space = write_bytes(root / f"space_{label}.yaml", text.encode())
+        cases.append(
+            case(
+                f"sweep_{label}",
+                ["sweep", str(CONFIG), str(space), "--out", str(root / f"sweep_{label}")],
+                [space.name, expect, "100000"],
+            )
+        )
     return cases
 
 
