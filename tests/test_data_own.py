@@ -217,6 +217,12 @@ def test_python_samples_train_from_a_torch_dataset(tmp_path):
         ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, 1, 2, 9])}, "labels", "[0, 2]"),
         ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, -1, 0, 0])}, "labels", ">= 0"),
         ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": 0.5}, "dt_ms", "dt_ms = 1.0"),
+        # a dt_ms that is no single number, and rasters without a step or a channel: internal errors before
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": [1.0, 1.0]}, "dt_ms", "one number"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": "1.0"}, "dt_ms", "one number"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": 1 + 0j}, "dt_ms", "one number"),
+        ({"spikes": np.zeros((4, 0, 2)), "labels": np.zeros(4, int)}, "spikes", ">= 1 step and channel"),
+        ({"spikes": np.zeros((4, 5, 0)), "labels": np.zeros(4, int)}, "spikes", ">= 1 step and channel"),
         ({"spikes": np.zeros((4, 5, 2))}, "(arrays)", "labels and exactly one"),
         ({"events": np.zeros((4, 2)), "labels": np.zeros(4, int)}, "events", "[n_events, 3]"),
         ({"events": np.array([[0, -1.0, 0]]), "labels": np.zeros(1, int)}, "events.time", ">= 0"),
@@ -286,6 +292,57 @@ def test_bad_python_samples_name_the_sample(tmp_path):
         train_on([(np.zeros((5, 2)), 0)], [(np.zeros((5, 3)), 0)], document, tmp_path / "b")
     with pytest.raises(ValidationError, match=r"samples/train\[0\]: got int"):
         train_on([1, 2], [(np.zeros((5, 2)), 0)], document, tmp_path / "c")
+
+
+Z = np.zeros((5, 2))
+
+
+@pytest.mark.parametrize(
+    "train, n_classes, field, fragment",
+    [
+        # labels that int() truncated (2.5 -> 2) or that ended in a raw ValueError / TypeError
+        ([(Z, 2.5)], None, "samples/train[0].label", "got 2.5"),
+        ([(Z, torch.tensor(1.7))], None, "samples/train[0].label", "1.7"),
+        ([(Z, float("nan"))], None, "samples/train[0].label", "got nan"),
+        ([(Z, "a")], None, "samples/train[0].label", "got 'a'"),
+        ([(Z, None)], None, "samples/train[0].label", "got None"),
+        ([(Z, [0, 1])], None, "samples/train[0].label", "got [0, 1]"),
+        ([(Z, 10**30)], None, "samples/train[0].label", "an integer class index"),
+        ([(Z, 2**40)], None, "samples/train.labels", "[0, 9999999]"),
+        ([([[0, 1], [1]], 0)], None, "samples/train[0].spikes", "rows of different lengths"),
+        (None, None, "samples/train", "an iterable of (spikes, label) pairs"),
+        ([(Z, 0)], 0, "n_classes", "[1, 10000000]"),  # 0 was taken as "not given"
+        ([(Z, 0)], -3, "n_classes", "[1, 10000000]"),
+        ([(np.zeros((0, 2)), 0)], None, "samples/train.inputs", "at least 1 step"),
+        ([(np.zeros((5, 0)), 0)], None, "samples/train.inputs", "at least 1 step and 1 channel"),
+    ],
+)
+def test_odd_python_samples_are_refused_naming_the_field(tmp_path, train, n_classes, field, fragment):
+    document = config({"task": "samples"})
+    with pytest.raises(ValidationError) as raised:
+        train_on(train, [(Z, 0)], document, tmp_path / "run", n_classes=n_classes)
+    assert raised.value.field == field and fragment in str(raised.value), str(raised.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_on_refuses_a_config_of_another_type_and_an_out_that_is_a_file(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    document = config({"task": "samples"})
+    with pytest.raises(ValidationError, match=r"config: got int"):  # AttributeError before
+        train_on([(Z, 0)], [(Z, 0)], 5, tmp_path / "run")
+    with pytest.raises(ValidationError, match=r"out: .*a_file is a file"):  # FileExistsError before
+        train_on([(Z, 0)], [(Z, 0)], document, tmp_path / "a_file")
+    with pytest.raises(ValidationError, match=r"out: .*a_file is a file, not a folder"):
+        train_on([(Z, 0)], [(Z, 0)], document, tmp_path / "a_file" / "run")
+
+
+def test_boolean_and_whole_float_labels_are_class_indices(tmp_path):
+    document = config({"task": "samples"}, epochs=1)
+    train = [(np.ones((5, 2)), True), (Z, False), (Z, np.float32(1.0)), (Z, torch.tensor(0))]
+    records = train_on(train, [(Z, 1)], document, tmp_path / "run")
+    assert len(records) == 1
+    data = ir.load(tmp_path / "run" / "network.ndnet")
+    assert data.population("readout").size == 2
 
 
 def test_the_samples_task_is_refused_from_the_command_line(tmp_path, capsys):
