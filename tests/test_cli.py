@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -31,6 +32,37 @@ def test_info_prints_populations_synapses_delays_and_loops():
     assert "synapses: 966" in out
     assert "recurrent loops: hidden" in out
     assert "delays (steps):" in out
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """``neurodelay info NET | head -1``: the reader gone, the command stops without an "internal
+    error: BrokenPipeError" line (the read end is closed before the command writes anything)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "neurodelay", "info", str(EXAMPLES / "recurrent.ndnet")],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and result.stderr == "", result.stderr
+
+
+def test_a_broken_pipe_to_anything_but_stdout_is_still_reported(monkeypatch, capsys):
+    """Only stdout's reader gone ends quietly; a broken pipe to a worker is a failure."""
+    import neurodelay.commands.info
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe (a worker)")
+
+    monkeypatch.setattr(neurodelay.commands.info, "run", broken)
+    assert main(["info", "x.ndnet"]) == 2
+    assert "internal error: BrokenPipeError" in capsys.readouterr().err
 
 
 def test_validate_accepts_examples():
