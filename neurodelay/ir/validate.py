@@ -95,7 +95,7 @@ def normalized_population(population: Population, field: str) -> Population:
     size = check_int(population.size, f"{field}.size", 1, MAX_POPULATION_SIZE)
     if not isinstance(population.metadata, dict):
         raise ValidationError(f"{field}.metadata", "expected a mapping", "a dict")
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {"size": size}  # a numpy integer becomes an int (the file writer takes only int)
     for name in NEURON_PARAMETERS[population.kind]:
         rule, test = PARAMETER_RULES[name]
         changes[name] = check_parameter(getattr(population, name), f"{field}.{name}", size, rule, test)
@@ -108,7 +108,7 @@ def normalized_population(population: Population, field: str) -> Population:
             raise ValidationError(
                 f"{field}.reset", "reset must lie below threshold", "reset < threshold for every neuron"
             )
-    return replace(population, **changes) if changes else population
+    return replace(population, **changes)
 
 
 def normalized_projection(projection: Projection, field: str, populations: dict[str, Population]) -> Projection:
