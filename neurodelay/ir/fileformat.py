@@ -66,7 +66,7 @@ def save(network: Network, path: str | Path) -> Path:
             "dt_ms": network.dt_ms,
             "populations": [_population_document(p, reference) for p in network.populations],
             "projections": [_projection_document(p, reference) for p in network.projections],
-            "provenance": _plain(network.provenance, "provenance", 3),  # document > network > provenance
+            "provenance": plain_yaml(network.provenance, "provenance", 3),  # document > network > provenance
         },
     }
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -88,7 +88,7 @@ def _population_document(population, reference: Callable) -> dict[str, Any]:
             document[name] = reference(f"populations/{population.name}/{name}", value)
         else:
             document[name] = value
-    document["metadata"] = _plain(population.metadata, f"populations.{population.name}.metadata", 5)
+    document["metadata"] = plain_yaml(population.metadata, f"populations.{population.name}.metadata", 5)
     return document
 
 
@@ -103,7 +103,7 @@ def _projection_document(projection: Projection, reference: Callable) -> dict[st
         "delays_steps": reference(f"{key}/delays_steps", projection.delays_steps),
         "mask": None if projection.mask is None else reference(f"{key}/mask", projection.mask),
         "quantized": None,
-        "metadata": _plain(projection.metadata, f"projections.{projection.name}.metadata", 5),
+        "metadata": plain_yaml(projection.metadata, f"projections.{projection.name}.metadata", 5),
     }
     if projection.weight_format is not None:
         fmt = projection.weight_format
@@ -117,7 +117,7 @@ def _projection_document(projection: Projection, reference: Callable) -> dict[st
     return document
 
 
-def _plain(value: Any, field: str, depth: int) -> Any:
+def plain_yaml(value: Any, field: str, depth: int) -> Any:
     """``value`` as plain YAML data (numpy scalars and arrays become Python numbers and lists).
 
     depth: the nesting level a collection ``value`` takes in network.yaml (the document itself is
@@ -131,9 +131,9 @@ def _plain(value: Any, field: str, depth: int) -> Any:
             f"at most {MAX_DEPTH} levels, as load reads",
         )
     if isinstance(value, dict):
-        return {str(k): _plain(v, f"{field}.{k}", depth + 1) for k, v in value.items()}
+        return {str(k): plain_yaml(v, f"{field}.{k}", depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value)]
+        return [plain_yaml(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
