@@ -166,6 +166,89 @@ def test_tonic_style_dataset_class_trains_through_the_cli(tmp_path, capsys):
     assert data["train"]["binning_report"]["spikes"] == int(two_class_raster(6, 48)[0].sum())
 
 
+class OddEvents(TinyEvents):
+    """TinyEvents with one thing wrong, chosen by the subclass (each was a silent truncation or an
+    internal error before)."""
+
+    def __init__(self, save_to: str, train: bool = True) -> None:
+        super().__init__(save_to, train)
+
+    def __getitem__(self, index: int):
+        events, label = super().__getitem__(index)
+        return self.odd(events, label)
+
+    def odd(self, events, label):
+        return events, label
+
+
+class FractionalTarget(OddEvents):
+    def odd(self, events, label):
+        return events, label + 0.5  # was int(): class label
+
+
+class StringTarget(OddEvents):
+    def odd(self, events, label):
+        return events, "cat"
+
+
+class FractionalX(OddEvents):
+    def odd(self, events, label):
+        moved = np.zeros(events.size, dtype=[("t", np.int64), ("x", np.float64), ("p", np.int64)])
+        moved["t"], moved["x"], moved["p"] = events["t"], events["x"] + 0.25, events["p"]
+        return moved, label  # x 1.25 was truncated to channel 1
+
+
+class NoPair(OddEvents):
+    def odd(self, events, label):
+        return events
+
+
+class BoolTimes(OddEvents):
+    def odd(self, events, label):
+        return np.zeros(events.size, dtype=[("t", bool), ("x", np.int64)]), label
+
+
+class FourAxes(TinyEvents):
+    sensor_size = (2, 1, 2, 3)  # the fourth axis was ignored, its extent counted in the inputs
+
+
+class FractionalSensor(TinyEvents):
+    sensor_size = (2.5, 1, 2)
+
+
+class NoSamples(TinyEvents):
+    def __len__(self) -> int:
+        return 0
+
+
+class BrokenItems(TinyEvents):
+    def __getitem__(self, index: int):
+        raise IndexError("file vanished")
+
+
+@pytest.mark.parametrize(
+    "name, field, fragment",
+    [
+        ("FractionalTarget", "data.dataset[0].target", "got 0.5"),
+        ("StringTarget", "data.dataset[0].target", "got 'cat'"),
+        ("FractionalX", "data.dataset[0].events.x", "not whole numbers"),
+        ("NoPair", "data.dataset[0]", "an (events, target) pair"),
+        ("BoolTimes", "data.dataset[0].events.t", "dtype bool"),
+        ("FourAxes", "data.dataset", "1 to 3 integer extents"),
+        ("FractionalSensor", "data.dataset", "1 to 3 integer extents"),
+        ("NoSamples", "data.dataset", "0 samples"),
+        ("BrokenItems", "data.dataset[0]", "IndexError: file vanished"),
+    ],
+)
+def test_odd_tonic_style_classes_are_refused_naming_the_field(tmp_path, name, field, fragment):
+    from neurodelay.data.tonic_datasets import TonicParameters, load_tonic
+
+    parameters = TonicParameters(f"test_data_own:{name}", str(tmp_path), max_duration_ms=STEPS * DT_MS)
+    with pytest.raises(ValidationError) as raised:
+        load_tonic(parameters, DT_MS)
+    assert raised.value.field == field and fragment in str(raised.value), str(raised.value)
+
+
 def test_real_tonic_shd_class_on_generated_files(tmp_path, capsys):
     tonic = pytest.importorskip("tonic", reason="the tonic extra is not installed")
     folder = tmp_path / "SHD"  # tonic looks in save_to/<class name>
