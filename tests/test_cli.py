@@ -134,6 +134,26 @@ NET = str(EXAMPLES / "feedforward.ndnet")
             f"--repeats: seeds 1..{10**20} pass 2**32 - 1",
         ),
         (["demo", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        (
+            ["sweep", str(EXAMPLES / "sequence_detection.yaml"), "{tmp}/s.yaml", "--out", "{tmp}/in.npz"],
+            "--out: {tmp}/in.npz is a file",
+        ),
+        (
+            ["sweep", str(EXAMPLES / "sequence_detection.yaml"), "{tmp}/s.yaml", "--out", "{tmp}/in.npz/s"],
+            "--out: {tmp}/in.npz/s: {tmp}/in.npz is a file, not a folder",
+        ),
+        (  # torch started 100000 threads: out of memory
+            [
+                "sweep",
+                str(EXAMPLES / "sequence_detection.yaml"),
+                "{tmp}/s.yaml",
+                "--out",
+                "{tmp}/d",
+                "--threads-per-job",
+                "100000",
+            ],
+            "--threads-per-job: got 100000",
+        ),
         (["demo", "--out", "{tmp}/in.npz/d"], "--out: {tmp}/in.npz/d: {tmp}/in.npz is a file, not a folder"),
         (["plot", "{tmp}/in.npz", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
         (["plot", "{tmp}/in.npz", "--out", "{tmp}/in.npz/p"], "--out: {tmp}/in.npz/p: {tmp}/in.npz is a file"),
