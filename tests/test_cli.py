@@ -129,6 +129,10 @@ NET = str(EXAMPLES / "feedforward.ndnet")
             f"--campaign: {10**20} is out of range",
         ),
         (["gradcheck", "--random", str(10**20)], f"--random: {10**20} is out of range"),
+        (  # each worker a process importing the tool chain: a fork bomb
+            ["parity", "--campaign", "2", "--target", "loihi2", "--out", "{tmp}/c", "--workers", "100000"],
+            "--workers: 100000 is out of range",
+        ),
         (
             ["train", str(EXAMPLES / "sequence_detection.yaml"), "--out", "{tmp}/d", "--repeats", str(10**20)],
             f"--repeats: seeds 1..{10**20} pass 2**32 - 1",

@@ -36,6 +36,8 @@ MAX_RANDOM = 10_000
 """Networks of one --random check: every one is built and quantized before the first run."""
 MAX_CAMPAIGN = 1_000_000
 """Networks of one --campaign: the seeds still to run are listed when it starts or resumes."""
+MAX_WORKERS = 256
+"""Executor processes at once (each imports the tool chain: hundreds of MB)."""
 GENERATED = {"--steps": "steps", "--rate": "rate", "--batch": "batch"}
 
 
@@ -72,7 +74,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--executor", help=f"one of the target's executors (default: its first; {executors})")
     parser.add_argument(
-        "--workers", type=int, default=None, help=f"executor processes running at once (default {DEFAULT_WORKERS})"
+        "--workers",
+        type=int,
+        default=None,
+        help=f"executor processes running at once (default {DEFAULT_WORKERS}, at most {MAX_WORKERS})",
     )
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds before a run counts as hung (default: the executor's)"
@@ -165,7 +170,7 @@ def run_campaign(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     check_count(args.campaign, "--campaign", MAX_CAMPAIGN, "the seeds to run are listed at the start")
     check_count(args.random, "--random", MAX_RANDOM, "all are built first; a --campaign takes more")
-    check_at_least(args.workers, "--workers")
+    check_count(args.workers, "--workers", MAX_WORKERS, "each a process of its own")
     check_timeout(args.timeout)
     if args.seed is not None:
         check_seed(args.seed, count=args.campaign or args.random or 1)
