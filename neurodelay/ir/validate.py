@@ -150,7 +150,9 @@ def normalized_projection(projection: Projection, field: str, populations: dict[
         shape,
         f"numbers in [0, {max_delay}] steps, shape [{shape[0]}, {shape[1]}]",
     )
-    delays = delays.astype(np.int64) if delays.dtype.kind in "biu" else delays.astype(np.float64)
+    if delays.dtype.kind == "b":
+        delays = delays.astype(np.int64)
+    # the range is checked before the cast to int64, which wraps a uint64 above 2**63 to a negative number
     if not np.all(np.isfinite(delays)) or np.any(delays < 0) or np.any(delays > max_delay):
         finite = delays[np.isfinite(delays)] if delays.dtype.kind == "f" else delays
         worst = f"min {finite.min()}, max {finite.max()}" if finite.size else "no finite value"
@@ -159,6 +161,7 @@ def normalized_projection(projection: Projection, field: str, populations: dict[
             f"values out of range ({worst}, or NaN/inf)",
             f"finite steps in [0, max_delay_steps={max_delay}]",
         )
+    delays = delays.astype(np.int64) if delays.dtype.kind in "iu" else delays.astype(np.float64)
     mask = projection.mask
     if mask is not None:
         mask = _as_numeric_array(mask, f"{field}.mask", shape, f"booleans, shape [{shape[0]}, {shape[1]}]")
