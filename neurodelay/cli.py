@@ -3,18 +3,24 @@
 A subcommand module defines ``register(subparsers)``, which adds its parser and sets
 ``handler=function(args) -> int``. Errors the project raises on purpose print one line and exit 1;
 ``--debug`` shows the traceback instead. ``--quiet`` / ``--verbose`` (before or after the
-subcommand) set :mod:`neurodelay.console`'s verbosity.
+subcommand) set :mod:`neurodelay.console`'s verbosity. Output into a pipe whose reader has gone
+(``neurodelay info NET | head``) ends the command quietly with :data:`BROKEN_PIPE_EXIT`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import sys
 import traceback
 
 from . import console
 from .errors import NeurodelayError
+
+BROKEN_PIPE_EXIT = 141
+"""Exit status when stdout's reader has gone: 128 + SIGPIPE, as a shell reports a tool SIGPIPE ended."""
 
 COMMAND_MODULES = (
     "neurodelay.commands.info",
@@ -72,6 +78,17 @@ def add_verbosity_options(parser: argparse.ArgumentParser, *, default: object) -
     )
 
 
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose read end is closed (poll reports an error on it); a broken
+    pipe to anything else (an executor's worker) is a failure to report."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll on this platform, or stdout has no descriptor
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -97,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"neurodelay {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # an unexpected failure is a bug: say so in one line unless --debug
+        if isinstance(error, BrokenPipeError) and stdout_reader_gone():  # `neurodelay info NET | head`
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not fail again
+            return BROKEN_PIPE_EXIT
         if args.debug:
             raise
         print(

@@ -55,6 +55,10 @@ def input_dict(network: Network, inputs: Inputs, *, field: str = "inputs") -> di
                 "a mapping {source name: array}",
             )
         inputs = {sources[0].name: inputs}
+    if not isinstance(inputs, Mapping):  # a list of arrays: "unhashable type" from set() below
+        raise ValidationError(
+            field, f"got {type(inputs).__name__}", "a mapping {source name: [batch, steps, n] array}, or one array"
+        )
     expected = {s.name: s.size for s in sources}
     if set(inputs) != set(expected):
         raise ValidationError(

@@ -87,8 +87,45 @@ class Recording:
                 if len(parts) == 3 and parts[1] == "state":
                     populations[parts[0]].states[parts[2]] = data[key]
                     populations[parts[0]].state_scales[parts[2]] = float(data[f"{parts[0]}/scale/{parts[2]}"])
-            return cls(str(data["executor"]), float(data["dt_ms"]), int(data["steps"]), populations)
+            recording = cls(str(data["executor"]), float(data["dt_ms"]), int(data["steps"]), populations)
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ValidationError(
                 "(file)", f"not a neurodelay recording ({error})", "a .npz written by Recording.save", file=path
             ) from None
+        _check_layout(data, recording, path)
+        return recording
+
+
+def _check_layout(data: dict[str, np.ndarray], recording: Recording, path: str | Path) -> None:
+    """The shapes and values :meth:`Recording.save` writes: a step count >= 1 and a dt_ms > 0 (scalars
+    of a numeric dtype), and per population ``[batch, steps, n]`` spikes (one batch for all, n >= 1)
+    with real states of the same shape and finite scalar scales."""
+
+    def refuse(field: str, problem: str, allowed: str) -> None:
+        raise ValidationError(field, problem, allowed, file=path)
+
+    steps, dt_ms = data["steps"], data["dt_ms"]
+    if steps.shape != () or steps.dtype.kind not in "iu" or recording.steps < 1:
+        refuse("steps", f"{steps.dtype} {steps.tolist()!r}", "one integer >= 1")
+    if dt_ms.shape != () or dt_ms.dtype.kind not in "iuf" or not 0 < recording.dt_ms < np.inf:
+        refuse("dt_ms", f"{dt_ms.dtype} {dt_ms.tolist()!r}", "one finite number > 0 (ms)")
+    if not recording.populations:
+        refuse("(populations)", "no <population>/spikes array", "at least one population")
+    batch = None
+    for name, population in recording.populations.items():
+        shape = population.spikes.shape
+        if len(shape) != 3 or shape[1] != recording.steps or shape[0] < 1 or shape[2] < 1:
+            refuse(f"{name}/spikes", f"shape {list(shape)}", f"[batch >= 1, steps = {recording.steps}, n >= 1]")
+        if batch is not None and shape[0] != batch:
+            refuse(f"{name}/spikes", f"a batch of {shape[0]}", f"{batch}, as the other populations")
+        batch = shape[0]
+        for state, values in population.states.items():
+            if values.shape != shape or values.dtype.kind not in "biuf":
+                refuse(
+                    f"{name}/state/{state}",
+                    f"{values.dtype} of shape {list(values.shape)}",
+                    f"numbers of shape {list(shape)}",
+                )
+            scale = population.state_scales[state]
+            if data[f"{name}/scale/{state}"].shape != () or not np.isfinite(scale):
+                refuse(f"{name}/scale/{state}", f"{scale!r}", "one finite number")

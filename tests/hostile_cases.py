@@ -741,6 +741,33 @@ def run_folder_cases(root: Path) -> list[dict]:
                 [path.name, "p/spikes", "values other than 0 and 1"],
             )
         )
+    full = {
+        **recording,
+        "p/spikes": np.zeros((1, 4, 3), bool),
+        "p/state/v": np.zeros((1, 4, 3)),
+        "p/scale/v": np.array(1.0),
+    }
+    for label, change, expect in (  # internal errors (IndexError, StopIteration, matplotlib's) before
+        ("steps_mismatch", {"steps": np.array(100)}, ["p/spikes", "steps = 100"]),
+        ("steps_negative", {"steps": np.array(-5)}, ["steps", "integer >= 1"]),
+        ("dt_nan", {"dt_ms": np.array(np.nan)}, ["dt_ms", "finite number > 0"]),
+        ("spikes_2d", {"p/spikes": np.zeros((4, 3), bool)}, ["p/spikes", "[batch >= 1"]),
+        ("no_steps", {"p/spikes": np.zeros((1, 0, 3), bool), "p/state/v": np.zeros((1, 0, 3))}, ["p/spikes"]),
+        ("state_shape", {"p/state/v": np.zeros((2, 7))}, ["p/state/v", "shape [1, 4, 3]"]),
+        ("state_strings", {"p/state/v": np.array([["a"]])}, ["p/state/v", "numbers"]),
+        ("scale_nan", {"p/scale/v": np.array(np.nan)}, ["p/scale/v", "finite"]),
+        ("batches_differ", {"q/spikes": np.zeros((3, 4, 2), bool)}, ["q/spikes", "batch of 3"]),
+        ("no_population", {"p/spikes": None, "p/state/v": None, "p/scale/v": None}, ["no <population>/spikes"]),
+    ):
+        arrays = {key: value for key, value in {**full, **change}.items() if value is not None}
+        path = write_bytes(root / f"recording_{label}.npz", npz_bytes(arrays))
+        cases.append(
+            case(
+                f"plot_recording_{label}",
+                ["plot", str(path), "--out", str(root / f"plots_recording_{label}")],
+                [path.name, *expect],
+            )
+        )
     for label, data, expect in (
         ("deep", b"[" * 100000 + b"]" * 100000, "nested too deeply"),
         ("not_utf8", b'[{"epoch": 1, "x": "caf\xe9"}]', "UTF-8"),
@@ -782,6 +809,27 @@ def space_cases(root: Path) -> list[dict]:
         study = write_bytes(root / f"study_{label}.yaml", text if isinstance(text, bytes) else text.encode())
         cases.append(
             case(f"study_{label}", ["study", str(study), "--out", str(root / f"study_{label}")], [study.name, expect])
+        )
+    values = "{values: [" + ", ".join(str(k) for k in range(1000)) + "]}"
+    for label, text, expect in (  # Optuna's grid sampler lists every point: killed for lack of memory
+        (
+            "grid_of_1e12_points",
+            "sampler: grid\nparameters:\n" + "".join(f"  p{k}: {values}\n" for k in range(4)),
+            "grid",
+        ),
+        (
+            "1e23_trials",
+            "sampler: random\ntrials: " + "1" + "0" * 23 + "\nparameters:\n  seed: {values: [1]}\n",
+            "trials",
+        ),
+    ):
+        space = write_bytes(root / f"space_{label}.yaml", text.encode())
+        cases.append(
+            case(
+                f"sweep_{label}",
+                ["sweep", str(CONFIG), str(space), "--out", str(root / f"sweep_{label}")],
+                [space.name, expect, "100000"],
+            )
         )
     return cases
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -31,6 +32,37 @@ def test_info_prints_populations_synapses_delays_and_loops():
     assert "synapses: 966" in out
     assert "recurrent loops: hidden" in out
     assert "delays (steps):" in out
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """``neurodelay info NET | head -1``: the reader gone, the command stops without an "internal
+    error: BrokenPipeError" line (the read end is closed before the command writes anything)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "neurodelay", "info", str(EXAMPLES / "recurrent.ndnet")],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and result.stderr == "", result.stderr
+
+
+def test_a_broken_pipe_to_anything_but_stdout_is_still_reported(monkeypatch, capsys):
+    """Only stdout's reader gone ends quietly; a broken pipe to a worker is a failure."""
+    import neurodelay.commands.info
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe (a worker)")
+
+    monkeypatch.setattr(neurodelay.commands.info, "run", broken)
+    assert main(["info", "x.ndnet"]) == 2
+    assert "internal error: BrokenPipeError" in capsys.readouterr().err
 
 
 def test_validate_accepts_examples():
@@ -89,6 +121,46 @@ NET = str(EXAMPLES / "feedforward.ndnet")
         (["parity", NET, "--target", "loihi2", "--json", "{tmp}/in.npz/r.json"], "--json: {tmp}/in.npz/r.json"),
         (["parity", "--target", "loihi2", "--random", "1", "--plot", "{tmp}"], "--plot: {tmp} is a directory"),
         (["parity", "--campaign", "1", "--target", "loihi2", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        # counts that listed (or built) every network or seed first: a hang, then out of memory
+        (["parity", "--target", "loihi2", "--random", str(10**20)], f"--random: {10**20} is out of range"),
+        (["parity", "--target", "loihi2", "--random", "10001"], "--random: 10001 is out of range"),
+        (
+            ["parity", "--campaign", str(10**20), "--target", "loihi2", "--out", "{tmp}/c"],
+            f"--campaign: {10**20} is out of range",
+        ),
+        (["gradcheck", "--random", str(10**20)], f"--random: {10**20} is out of range"),
+        (  # each worker a process importing the tool chain: a fork bomb
+            ["parity", "--campaign", "2", "--target", "loihi2", "--out", "{tmp}/c", "--workers", "100000"],
+            "--workers: 100000 is out of range",
+        ),
+        (
+            ["train", str(EXAMPLES / "sequence_detection.yaml"), "--out", "{tmp}/d", "--repeats", str(10**20)],
+            f"--repeats: seeds 1..{10**20} pass 2**32 - 1",
+        ),
+        (["demo", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        (
+            ["sweep", str(EXAMPLES / "sequence_detection.yaml"), "{tmp}/s.yaml", "--out", "{tmp}/in.npz"],
+            "--out: {tmp}/in.npz is a file",
+        ),
+        (
+            ["sweep", str(EXAMPLES / "sequence_detection.yaml"), "{tmp}/s.yaml", "--out", "{tmp}/in.npz/s"],
+            "--out: {tmp}/in.npz/s: {tmp}/in.npz is a file, not a folder",
+        ),
+        (  # torch started 100000 threads: out of memory
+            [
+                "sweep",
+                str(EXAMPLES / "sequence_detection.yaml"),
+                "{tmp}/s.yaml",
+                "--out",
+                "{tmp}/d",
+                "--threads-per-job",
+                "100000",
+            ],
+            "--threads-per-job: got 100000",
+        ),
+        (["demo", "--out", "{tmp}/in.npz/d"], "--out: {tmp}/in.npz/d: {tmp}/in.npz is a file, not a folder"),
+        (["plot", "{tmp}/in.npz", "--out", "{tmp}/in.npz"], "--out: {tmp}/in.npz is a file"),
+        (["plot", "{tmp}/in.npz", "--out", "{tmp}/in.npz/p"], "--out: {tmp}/in.npz/p: {tmp}/in.npz is a file"),
         # given but without effect in the mode chosen
         (
             ["parity", NET, "--target", "loihi2", "--inputs", "{tmp}/in.npz", "--steps", "5"],

@@ -166,6 +166,89 @@ def test_tonic_style_dataset_class_trains_through_the_cli(tmp_path, capsys):
     assert data["train"]["binning_report"]["spikes"] == int(two_class_raster(6, 48)[0].sum())
 
 
+class OddEvents(TinyEvents):
+    """TinyEvents with one thing wrong, chosen by the subclass (each was a silent truncation or an
+    internal error before)."""
+
+    def __init__(self, save_to: str, train: bool = True) -> None:
+        super().__init__(save_to, train)
+
+    def __getitem__(self, index: int):
+        events, label = super().__getitem__(index)
+        return self.odd(events, label)
+
+    def odd(self, events, label):
+        return events, label
+
+
+class FractionalTarget(OddEvents):
+    def odd(self, events, label):
+        return events, label + 0.5  # was int(): class label
+
+
+class StringTarget(OddEvents):
+    def odd(self, events, label):
+        return events, "cat"
+
+
+class FractionalX(OddEvents):
+    def odd(self, events, label):
+        moved = np.zeros(events.size, dtype=[("t", np.int64), ("x", np.float64), ("p", np.int64)])
+        moved["t"], moved["x"], moved["p"] = events["t"], events["x"] + 0.25, events["p"]
+        return moved, label  # x 1.25 was truncated to channel 1
+
+
+class NoPair(OddEvents):
+    def odd(self, events, label):
+        return events
+
+
+class BoolTimes(OddEvents):
+    def odd(self, events, label):
+        return np.zeros(events.size, dtype=[("t", bool), ("x", np.int64)]), label
+
+
+class FourAxes(TinyEvents):
+    sensor_size = (2, 1, 2, 3)  # the fourth axis was ignored, its extent counted in the inputs
+
+
+class FractionalSensor(TinyEvents):
+    sensor_size = (2.5, 1, 2)
+
+
+class NoSamples(TinyEvents):
+    def __len__(self) -> int:
+        return 0
+
+
+class BrokenItems(TinyEvents):
+    def __getitem__(self, index: int):
+        raise IndexError("file vanished")
+
+
+@pytest.mark.parametrize(
+    "name, field, fragment",
+    [
+        ("FractionalTarget", "data.dataset[0].target", "got 0.5"),
+        ("StringTarget", "data.dataset[0].target", "got 'cat'"),
+        ("FractionalX", "data.dataset[0].events.x", "not whole numbers"),
+        ("NoPair", "data.dataset[0]", "an (events, target) pair"),
+        ("BoolTimes", "data.dataset[0].events.t", "dtype bool"),
+        ("FourAxes", "data.dataset", "1 to 3 integer extents"),
+        ("FractionalSensor", "data.dataset", "1 to 3 integer extents"),
+        ("NoSamples", "data.dataset", "0 samples"),
+        ("BrokenItems", "data.dataset[0]", "IndexError: file vanished"),
+    ],
+)
+def test_odd_tonic_style_classes_are_refused_naming_the_field(tmp_path, name, field, fragment):
+    from neurodelay.data.tonic_datasets import TonicParameters, load_tonic
+
+    parameters = TonicParameters(f"test_data_own:{name}", str(tmp_path), max_duration_ms=STEPS * DT_MS)
+    with pytest.raises(ValidationError) as raised:
+        load_tonic(parameters, DT_MS)
+    assert raised.value.field == field and fragment in str(raised.value), str(raised.value)
+
+
 def test_real_tonic_shd_class_on_generated_files(tmp_path, capsys):
     tonic = pytest.importorskip("tonic", reason="the tonic extra is not installed")
     folder = tmp_path / "SHD"  # tonic looks in save_to/<class name>
@@ -217,6 +300,12 @@ def test_python_samples_train_from_a_torch_dataset(tmp_path):
         ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, 1, 2, 9])}, "labels", "[0, 2]"),
         ({"spikes": np.zeros((4, 5, 2)), "labels": np.array([0, -1, 0, 0])}, "labels", ">= 0"),
         ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": 0.5}, "dt_ms", "dt_ms = 1.0"),
+        # a dt_ms that is no single number, and rasters without a step or a channel: internal errors before
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": [1.0, 1.0]}, "dt_ms", "one number"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": "1.0"}, "dt_ms", "one number"),
+        ({"spikes": np.zeros((4, 5, 2)), "labels": np.zeros(4, int), "dt_ms": 1 + 0j}, "dt_ms", "one number"),
+        ({"spikes": np.zeros((4, 0, 2)), "labels": np.zeros(4, int)}, "spikes", ">= 1 step and channel"),
+        ({"spikes": np.zeros((4, 5, 0)), "labels": np.zeros(4, int)}, "spikes", ">= 1 step and channel"),
         ({"spikes": np.zeros((4, 5, 2))}, "(arrays)", "labels and exactly one"),
         ({"events": np.zeros((4, 2)), "labels": np.zeros(4, int)}, "events", "[n_events, 3]"),
         ({"events": np.array([[0, -1.0, 0]]), "labels": np.zeros(1, int)}, "events.time", ">= 0"),
@@ -260,6 +349,19 @@ def test_sizes_the_arrays_imply_are_bounded_before_allocating(tmp_path, monkeypa
     assert raised.value.file.endswith("bad.npz")
 
 
+@pytest.mark.parametrize("dt_ms", [0.1, 0.7, 1 / 3])
+def test_events_given_in_steps_land_in_those_steps(tmp_path, dt_ms):
+    """time_unit steps: the times went to ms and were binned by floor(t / dt), and k * dt / dt falls
+    below k for about 5 % of the steps (step 43 on 0.1 ms steps was binned into step 42)."""
+    steps = np.arange(200)
+    events = np.stack([np.zeros(200), steps, steps % 2], axis=1)
+    np.savez(tmp_path / "e.npz", events=events, labels=np.array([0]))
+    path = str(tmp_path / "e.npz")
+    splits = load_arrays(ArrayParameters(path, path, time_unit="steps", max_duration_ms=200 * dt_ms), dt_ms)
+    step, channel = np.nonzero(splits.train.inputs[0])
+    assert np.array_equal(step, steps) and np.array_equal(channel, steps % 2)
+
+
 def test_events_without_a_single_event_need_n_channels(tmp_path):
     np.savez(tmp_path / "silent.npz", events=np.zeros((0, 3)), labels=np.array([0, 1]))
     silent = str(tmp_path / "silent.npz")
@@ -286,6 +388,57 @@ def test_bad_python_samples_name_the_sample(tmp_path):
         train_on([(np.zeros((5, 2)), 0)], [(np.zeros((5, 3)), 0)], document, tmp_path / "b")
     with pytest.raises(ValidationError, match=r"samples/train\[0\]: got int"):
         train_on([1, 2], [(np.zeros((5, 2)), 0)], document, tmp_path / "c")
+
+
+Z = np.zeros((5, 2))
+
+
+@pytest.mark.parametrize(
+    "train, n_classes, field, fragment",
+    [
+        # labels that int() truncated (2.5 -> 2) or that ended in a raw ValueError / TypeError
+        ([(Z, 2.5)], None, "samples/train[0].label", "got 2.5"),
+        ([(Z, torch.tensor(1.7))], None, "samples/train[0].label", "1.7"),
+        ([(Z, float("nan"))], None, "samples/train[0].label", "got nan"),
+        ([(Z, "a")], None, "samples/train[0].label", "got 'a'"),
+        ([(Z, None)], None, "samples/train[0].label", "got None"),
+        ([(Z, [0, 1])], None, "samples/train[0].label", "got [0, 1]"),
+        ([(Z, 10**30)], None, "samples/train[0].label", "an integer class index"),
+        ([(Z, 2**40)], None, "samples/train.labels", "[0, 9999999]"),
+        ([([[0, 1], [1]], 0)], None, "samples/train[0].spikes", "rows of different lengths"),
+        (None, None, "samples/train", "an iterable of (spikes, label) pairs"),
+        ([(Z, 0)], 0, "n_classes", "[1, 10000000]"),  # 0 was taken as "not given"
+        ([(Z, 0)], -3, "n_classes", "[1, 10000000]"),
+        ([(np.zeros((0, 2)), 0)], None, "samples/train.inputs", "at least 1 step"),
+        ([(np.zeros((5, 0)), 0)], None, "samples/train.inputs", "at least 1 step and 1 channel"),
+    ],
+)
+def test_odd_python_samples_are_refused_naming_the_field(tmp_path, train, n_classes, field, fragment):
+    document = config({"task": "samples"})
+    with pytest.raises(ValidationError) as raised:
+        train_on(train, [(Z, 0)], document, tmp_path / "run", n_classes=n_classes)
+    assert raised.value.field == field and fragment in str(raised.value), str(raised.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_on_refuses_a_config_of_another_type_and_an_out_that_is_a_file(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    document = config({"task": "samples"})
+    with pytest.raises(ValidationError, match=r"config: got int"):  # AttributeError before
+        train_on([(Z, 0)], [(Z, 0)], 5, tmp_path / "run")
+    with pytest.raises(ValidationError, match=r"out: .*a_file is a file"):  # FileExistsError before
+        train_on([(Z, 0)], [(Z, 0)], document, tmp_path / "a_file")
+    with pytest.raises(ValidationError, match=r"out: .*a_file is a file, not a folder"):
+        train_on([(Z, 0)], [(Z, 0)], document, tmp_path / "a_file" / "run")
+
+
+def test_boolean_and_whole_float_labels_are_class_indices(tmp_path):
+    document = config({"task": "samples"}, epochs=1)
+    train = [(np.ones((5, 2)), True), (Z, False), (Z, np.float32(1.0)), (Z, torch.tensor(0))]
+    records = train_on(train, [(Z, 1)], document, tmp_path / "run")
+    assert len(records) == 1
+    data = ir.load(tmp_path / "run" / "network.ndnet")
+    assert data.population("readout").size == 2
 
 
 def test_the_samples_task_is_refused_from_the_command_line(tmp_path, capsys):

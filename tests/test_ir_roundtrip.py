@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from neurodelay import ir
+from neurodelay.errors import ValidationError
 from strategies import networks
 
 
@@ -91,3 +93,61 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
         pass
     assert path.read_bytes() == before, "a failed save must leave the previous file intact"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.ndnet"]
+
+
+def small_network(**options) -> ir.Network:
+    populations = (ir.SpikeSource("input", 2, metadata=options.get("source_metadata", {})), ir.LIF("hidden", 2))
+    projection = ir.Projection("p", "input", "hidden", np.ones((2, 2)), np.zeros((2, 2), np.int64), 1)
+    return ir.Network("n", 1.0, populations, (projection,), provenance=options.get("provenance", {}))
+
+
+def nested(levels: int, leaf: np.ndarray | None = None) -> dict:
+    """``levels`` collections deep: mappings around an empty one, or around ``leaf`` (one level per axis)."""
+    value, depth = ({}, 1) if leaf is None else (leaf, leaf.ndim)
+    for _ in range(levels - depth):
+        value = {"x": value}
+    return value
+
+
+def test_every_file_save_writes_is_one_load_reads(tmp_path):
+    """Provenance or metadata nested beyond the reader's limit was written, then refused by load;
+    now the deepest that save writes loads back, and one level more is refused by save itself."""
+    for options, name in (
+        (lambda levels: {"provenance": nested(levels)}, "provenance"),
+        (lambda levels: {"source_metadata": nested(levels)}, "populations.input.metadata"),
+        (lambda levels: {"provenance": nested(levels, np.zeros((1,) * 20))}, "provenance.x"),
+    ):
+        written = []
+        for levels in range(40, 52):
+            try:
+                path = ir.save(small_network(**options(levels)), tmp_path / f"n{levels}.ndnet")
+            except ValidationError as error:
+                assert error.field.startswith(name) and "nested more than 50 levels" in error.problem
+                continue
+            written.append(levels)
+            ir.load(path)  # raised "nested more than 50 levels deep" for the deepest ones before
+        assert written and written[-1] < 51, (name, written)
+
+
+def test_a_provenance_that_contains_itself_is_refused_by_save(tmp_path):
+    provenance: dict = {"seed": 1}
+    provenance["me"] = provenance
+    with pytest.raises(ValidationError, match="contains itself"):  # a RecursionError before
+        ir.save(small_network(provenance=provenance), tmp_path / "n.ndnet")
+
+
+def test_a_numpy_integer_size_is_saved_as_an_int(tmp_path):
+    """ir.LIF("hidden", np.int64(2)) passed validation, then yaml could not represent the size."""
+    population = ir.LIF("hidden", np.int64(2))
+    network = ir.Network("n", 1.0, (ir.SpikeSource("input", np.int64(2)), population), ())
+    assert type(network.populations[1].size) is int
+    assert ir.load(ir.save(network, tmp_path / "n.ndnet")).populations[1].size == 2
+
+
+def test_save_refuses_a_directory_and_a_path_below_a_file(tmp_path):
+    """Raw IsADirectoryError / FileExistsError from the atomic write before."""
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValidationError, match="is a directory"):
+        ir.save(small_network(), tmp_path)
+    with pytest.raises(ValidationError, match="a_file is a file, not a folder"):
+        ir.save(small_network(), tmp_path / "a_file" / "n.ndnet")

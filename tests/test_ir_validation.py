@@ -124,3 +124,13 @@ def test_quantized_projection_recovers_float_values():
     network = build(projection=dict(integer_weights=integers, weight_format=fmt, weights=integers * 0.125))
     assert network.is_quantized
     np.testing.assert_array_equal(network.projections[0].weights, integers * 0.125)
+
+
+def test_a_uint64_delay_above_2_to_the_63_is_named_with_its_value():
+    """The cast to int64 came before the range check: 2**64 - 1 was reported as "min -1, max -1"."""
+    delays = np.full((2, 2), 2**64 - 1, np.uint64)
+    populations = (ir.SpikeSource("i", 2), ir.LIF("h", 2))
+    with pytest.raises(ValidationError, match=r"delays_steps: values out of range \(min 18446744073709551615"):
+        ir.Network("n", 1.0, populations, (ir.Projection("p", "i", "h", np.ones((2, 2)), delays, 3),))
+    projection = ir.Projection("p", "i", "h", np.ones((2, 2)), np.full((2, 2), 2, np.uint8), 3)
+    assert ir.Network("n", 1.0, populations, (projection,)).projections[0].delays_steps.dtype == np.int64

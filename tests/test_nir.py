@@ -358,3 +358,16 @@ def test_a_network_ending_in_a_loop_gets_an_output_node(tmp_path, capsys):
     assert outputs == ["hidden.output"] and ("hidden", "hidden.output") in graph.edges
     back, _ = bridge.read(tmp_path / "loop.nir")
     assert_same_network(back, network)
+
+
+@pytest.mark.parametrize("target", ["loihi2", "spinnaker"])
+def test_a_network_quantized_in_memory_exports_to_nir(tmp_path, target):
+    """The quantizer's report holds numpy numbers: export (without a save and load between) ended
+    in yaml's RepresenterError. The provenance read back is the one a network file keeps."""
+    from neurodelay.quant.calibration import quantize
+
+    quantized, _ = quantize(ir.load("examples/feedforward.ndnet"), target)
+    bridge.export(quantized, tmp_path / "q.nir")
+    back, _ = bridge.read(tmp_path / "q.nir")
+    assert back.provenance == ir.load(ir.save(quantized, tmp_path / "q.ndnet")).provenance
+    assert "quantization_report" in back.provenance

@@ -103,6 +103,15 @@ def test_bad_plot_requests_are_one_line_errors(tmp_path, capsys, arguments, mess
     assert message in capsys.readouterr().err
 
 
+def test_a_run_folder_whose_plots_is_a_file_is_refused_before_any_figure(tmp_path, capsys):
+    """The default output folder RUN/plots blocked by a file: one line naming it (an internal
+    FileExistsError after the figures were drawn before)."""
+    (tmp_path / "plots").write_text("not a folder")
+    assert main(["plot", str(tmp_path)]) == 1
+    message = capsys.readouterr().err.rstrip("\n")
+    assert "\n" not in message and f"(source)/plots: {tmp_path / 'plots'} is a file" in message, message
+
+
 def test_metrics_figure_plots_every_epoch(trained_run):
     import json
 

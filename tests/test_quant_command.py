@@ -269,3 +269,21 @@ def test_reduced_bit_width_never_leaves_the_chip_range_and_counts_the_clip():
     integers = reduced.projection("input_hidden").integer_weights
     assert integers[2, 3] == 240 and integers.max() <= 255
     assert summary.projections[0].weights_clipped == 1
+
+
+def test_a_network_trained_from_python_samples_quantizes_without_its_data(tmp_path, capsys):
+    """Task samples (train_on) has no check(): quantize called it and ended in an internal
+    AttributeError. --qat auto quantizes without an accuracy check, --qat on says why it cannot."""
+    from neurodelay.train import train_on
+    from test_data_own import config
+
+    run = tmp_path / "run"
+    silent, firing = np.zeros((5, 2)), np.ones((5, 2))
+    train_on([(firing, 0), (silent, 1)], [(firing, 0)], config({"task": "samples"}, epochs=1), run)
+    capsys.readouterr()
+    network = str(run / "network.ndnet")
+    assert main(["quantize", network, "--target", "loihi2", "--out", str(tmp_path / "auto.ndnet")]) == 0
+    assert "its training data cannot be loaded here (data.task 'samples'" in capsys.readouterr().out
+    assert main(["quantize", network, "--target", "loihi2", "--out", str(tmp_path / "on.ndnet"), "--qat", "on"]) == 1
+    message = capsys.readouterr().err.rstrip("\n")
+    assert "\n" not in message and "data.task 'samples' takes its data from Python" in message, message

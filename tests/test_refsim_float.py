@@ -106,3 +106,15 @@ def test_non_integer_delays_round_half_up():
 def test_unknown_mode_is_a_clear_error():
     with pytest.raises(ValidationError, match="mode"):
         simulate(one_synapse_network(0, 1.0), np.zeros((1, 3, 1)), mode="nope")
+
+
+@pytest.mark.parametrize("mode", ["float", "loihi2", "spinnaker"])
+def test_inputs_that_are_neither_a_mapping_nor_one_array_are_refused(mode):
+    """A list of arrays ended in "TypeError: unhashable type: 'numpy.ndarray'"."""
+    from neurodelay.quant.calibration import quantize
+
+    network = ir.load("examples/feedforward.ndnet")
+    if mode != "float":
+        network, _ = quantize(network, mode)
+    with pytest.raises(ValidationError, match=r"inputs: got list \(allowed: a mapping"):
+        simulate(network, [np.zeros((1, 10, 20), bool)], mode=mode)

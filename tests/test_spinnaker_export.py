@@ -156,3 +156,18 @@ def test_the_standalone_script_refuses_inputs_that_are_no_spikes(tmp_path, argv,
         timeout=120,
     )
     assert done.returncode == 2 and expect.format(out=out) in done.stderr, done.stderr
+
+
+def test_the_cli_report_names_the_export_folder_not_its_staging_folder(tmp_path, capsys):
+    """``neurodelay export`` builds the folder beside its destination and renames it; the report
+    said "run it with: cd OUT/.name.XXXX && ...", a folder that no longer exists."""
+    from neurodelay.cli import main
+
+    network = tmp_path / "q.ndnet"
+    assert main(["quantize", "examples/feedforward.ndnet", "--target", "spinnaker", "--out", str(network)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "export"
+    assert main(["export", str(network), "--target", "spinnaker", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"cd {out} && python {SCRIPT_NAME}" in printed, printed
+    assert (out / SCRIPT_NAME).is_file()

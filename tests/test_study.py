@@ -157,11 +157,36 @@ def test_study_config_errors_name_the_field(tmp_path):
         ({"network": "n", "data": DATA, "delay_range": {"bound": "x"}}, "delay_range.bound"),
         ({"network": "n", "data": DATA, "delay_range": {"bound": 5, "target": "tpu"}}, "delay_range.target"),
         ({"network": "n", "data": DATA, "delay_range": {"bound": 5, "epochs": [1]}}, "delay_range.epochs"),
+        # accepted before, and the study ran without a row, twice each row, or ignored the executor
+        ({"network": "n", "data": DATA, "targets": ["loihi2"], "weight_bits": [4, 12]}, "weight_bits"),
+        ({"network": "n", "data": DATA, "weight_bits": [100]}, "weight_bits"),
+        ({"network": "n", "data": DATA, "weight_bits": [8, 8]}, "weight_bits"),
+        ({"network": "n", "data": DATA, "delay_resolutions": [1, 2, 1]}, "delay_resolutions"),
+        ({"network": "n", "data": DATA, "parity": {"executors": {"truenorth": "x"}}}, "parity.executors"),
+        (
+            {"network": "n", "data": DATA, "targets": ["loihi2"], "parity": {"executors": {"spinnaker": "spynnaker"}}},
+            "parity.executors",
+        ),
+        ({"network": "n", "data": DATA, "parity": {"executors": {"loihi2": "x"}}}, "parity.executors.loihi2"),
     ):
         path.write_text(yaml.safe_dump(document))
         with pytest.raises(ValidationError) as error:
             load_study_config(path)
         assert error.value.field == field and error.value.file == str(path), document
+
+
+@pytest.mark.parametrize("given", ["config", "option"])
+def test_a_study_out_that_is_a_file_is_refused_before_the_study(tmp_path, capsys, given):
+    """An internal FileExistsError after every row was computed before."""
+    (tmp_path / "a_file").write_text("x")
+    path = tmp_path / "study.yaml"
+    document = {"network": "missing.ndnet", "data": DATA}
+    path.write_text(yaml.safe_dump({**document, "out": "a_file"} if given == "config" else document))
+    argv = ["study", str(path)] + (["--out", str(tmp_path / "a_file")] if given == "option" else [])
+    assert main(argv) == 1
+    message = capsys.readouterr().err.rstrip("\n")
+    option = f"{path}: out" if given == "config" else "--out"
+    assert "\n" not in message and f"{option}: {tmp_path / 'a_file'} is a file" in message, message
 
 
 def test_study_with_qat_signs_split_calibration_and_lava_parity(tmp_path):

@@ -100,6 +100,9 @@ def test_fields_are_set_by_path_creating_optional_sections():
         ),
         ({"sampler": "random", "trials": 2, "seed": -1, "parameters": {"seed": {"values": [1]}}}, "seed"),
         ({"sampler": "random", "trials": 2, "seed": 2**32, "parameters": {"seed": {"values": [1]}}}, "seed"),
+        # a grid sampler lists every point first: 1000^4 points ran out of memory (killed)
+        ({"sampler": "grid", "parameters": {f"p{k}": {"values": list(range(1000))} for k in range(4)}}, "parameters"),
+        ({"sampler": "random", "trials": 10**23, "parameters": {"seed": {"values": [1]}}}, "trials"),
     ],
 )
 def test_bad_spaces_name_the_file_and_field(tmp_path, document, field):

@@ -28,6 +28,12 @@ def check_at_least(value: int | None, option: str, minimum: int = 1) -> None:
         raise ValidationError(option, f"{value} is out of range", f"an integer >= {minimum}")
 
 
+def check_count(value: int | None, option: str, maximum: int, why: str) -> None:
+    """A count option (None: not given) in ``1 .. maximum``; ``why`` says what bounds it."""
+    if value is not None and not 1 <= value <= maximum:
+        raise ValidationError(option, f"{value} is out of range", f"an integer in [1, {maximum}] ({why})")
+
+
 def check_timeout(seconds: float | None, option: str = "--timeout") -> None:
     """A timeout in seconds (None: not given): finite and > 0."""
     if seconds is not None and not (math.isfinite(seconds) and seconds > 0):

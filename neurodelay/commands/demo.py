@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..demo import DEFAULT_CONFIG, DemoOptions, run_demo
+from ..outputs import check_output_folder
 from .checks import check_at_least
 
 
@@ -22,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_at_least(args.limit, "--limit")
     check_at_least(args.parity_samples, "--parity-samples")
+    check_output_folder(args.out, force=True)  # a second run reuses what is there: only kind and place
     summary = run_demo(
         DemoOptions(args.out, args.config, args.limit, args.parity_samples, progress=not args.no_progress)
     )

@@ -57,17 +57,19 @@ def run(args: argparse.Namespace) -> int:
         given = getattr(args, f"{target.name}:{settings['dest']}")
         if given is not None:
             options[settings["dest"]] = given
+    written_to = args.out
     try:
         if writes_a_file:
             exported = target.export(network, args.out, **options)
         else:
             with staged_folder(args.out) as folder:  # a failed export leaves no half-written folder
                 exported = target.export(network, folder, **options)
+                written_to = folder
     except ValidationError as error:
         raise error.in_file(args.network) from None
     except TargetLimitError as error:
         raise TargetLimitError(f"{args.network}: {error}") from None
-    for line in exported.report:
-        print(line)
+    for line in exported.report:  # the report names the folder it was written to: the staging one
+        print(line.replace(str(written_to), str(args.out)))
     print(f"{args.network}: exported for {args.target} to {args.out}")
     return 0

@@ -17,12 +17,17 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..outputs import check_output_file
-from .checks import check_seed, refuse_given
+from .checks import check_count, check_seed, refuse_given
+
+MAX_NETWORKS = 10_000
+"""Networks of one check (each takes seconds; every comparison is kept for the record)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("gradcheck", help="check EventProp gradients against finite differences")
-    parser.add_argument("--random", type=int, required=True, metavar="N", help="number of random networks")
+    parser.add_argument(
+        "--random", type=int, required=True, metavar="N", help=f"number of random networks (at most {MAX_NETWORKS})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the first network (then seed+1, ...)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the full record here")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
@@ -33,10 +38,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..engine.gradcheck import MAX_TARGET, MEDIAN_TARGET, gradcheck
-    from ..errors import ValidationError
 
-    if args.random < 1:
-        raise ValidationError("--random", f"{args.random}", "an integer >= 1")
+    check_count(args.random, "--random", MAX_NETWORKS, "every network's comparisons are kept for the record")
     check_seed(args.seed, count=args.random)
     if args.json is not None:
         check_output_file(args.json, option="--json", force=args.force)

@@ -25,13 +25,19 @@ from .. import ir
 from ..errors import TargetLimitError, ValidationError
 from ..executor import read_spike_inputs
 from ..outputs import check_output_file, check_output_folder
-from .checks import check_at_least, check_seed, check_timeout, refuse_given
+from .checks import check_at_least, check_count, check_seed, check_timeout, refuse_given
 from ..parity import check_networks, random_cases
 from ..parity.plot import plot_divergence
 from ..targets import all_targets, get_target, target_names
 
 
 DEFAULT_STEPS, DEFAULT_RATE, DEFAULT_BATCH, DEFAULT_WORKERS = 100, 0.1, 1, 2
+MAX_RANDOM = 10_000
+"""Networks of one --random check: every one is built and quantized before the first run."""
+MAX_CAMPAIGN = 1_000_000
+"""Networks of one --campaign: the seeds still to run are listed when it starts or resumes."""
+MAX_WORKERS = 256
+"""Executor processes at once (each imports the tool chain: hundreds of MB)."""
 GENERATED = {"--steps": "steps", "--rate": "rate", "--batch": "batch"}
 
 
@@ -40,9 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("network", nargs="?", help=f"network file ({ir.SUFFIX}) or training run directory")
     parser.add_argument("--target", required=True, choices=target_names("parity"))
     parser.add_argument("--inputs", help="npz with one [batch, steps, n] 0/1 array per spike source")
-    parser.add_argument("--random", type=int, metavar="N", help="check N seeded random networks instead")
     parser.add_argument(
-        "--campaign", type=int, metavar="N", help="run a resumable campaign of N networks (needs --out)"
+        "--random", type=int, metavar="N", help=f"check N seeded random networks instead (N <= {MAX_RANDOM})"
+    )
+    parser.add_argument(
+        "--campaign",
+        type=int,
+        metavar="N",
+        help=f"run a resumable campaign of N networks (needs --out; N <= {MAX_CAMPAIGN})",
     )
     parser.add_argument("--out", help="campaign directory (created, or resumed when it holds this campaign)")
     parser.add_argument("--resume", action="store_true", help="require --out to hold this campaign already")
@@ -63,7 +74,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--executor", help=f"one of the target's executors (default: its first; {executors})")
     parser.add_argument(
-        "--workers", type=int, default=None, help=f"executor processes running at once (default {DEFAULT_WORKERS})"
+        "--workers",
+        type=int,
+        default=None,
+        help=f"executor processes running at once (default {DEFAULT_WORKERS}, at most {MAX_WORKERS})",
     )
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds before a run counts as hung (default: the executor's)"
@@ -154,9 +168,9 @@ def run_campaign(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_at_least(args.campaign, "--campaign")
-    check_at_least(args.random, "--random")
-    check_at_least(args.workers, "--workers")
+    check_count(args.campaign, "--campaign", MAX_CAMPAIGN, "the seeds to run are listed at the start")
+    check_count(args.random, "--random", MAX_RANDOM, "all are built first; a --campaign takes more")
+    check_count(args.workers, "--workers", MAX_WORKERS, "each a process of its own")
     check_timeout(args.timeout)
     if args.seed is not None:
         check_seed(args.seed, count=args.campaign or args.random or 1)

@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import ir
 from ..errors import ValidationError
 from ..ir.fileformat import YAML_MEMBER
+from ..outputs import check_output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
 
     source = Path(args.source)
     suffix, neurons = f".{args.format}", parse_neurons(args.neurons)
+    if args.out:  # figures are redrawn on every run: only the kind and place of the folder are checked
+        check_output_folder(args.out, force=True)
     if source.is_dir():
-        written = plot_run(
-            source, Path(args.out) if args.out else source / "plots", sample=args.sample, neurons=neurons, suffix=suffix
-        )
+        out = Path(args.out) if args.out else check_output_folder(source / "plots", option="(source)/plots", force=True)
+        written = plot_run(source, out, sample=args.sample, neurons=neurons, suffix=suffix)
     elif source.is_file():
         if is_network_file(source):
             raise ValidationError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..outputs import check_output_folder
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ..quant.study import load_study_config, run_study
 
     config = load_study_config(args.config, out=args.out)
+    # a study is rewritten on every run: only the kind and place of its folder are checked, first
+    check_output_folder(config.out, option="--out" if args.out else f"{args.config}: out", force=True)
     if args.qat and "qat" not in config.modes:
         config.modes.append("qat")
     if args.parity:

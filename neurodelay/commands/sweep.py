@@ -34,8 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ValidationError("--limit", f"got {args.limit}", ">= 1 sample per split")
-    if args.threads_per_job is not None and args.threads_per_job < 1:
-        raise ValidationError("--threads-per-job", f"got {args.threads_per_job}", ">= 1")
     summary = run_sweep(
         args.config, args.space, Path(args.out), jobs=args.jobs, limit=args.limit, threads_per_job=args.threads_per_job
     )

@@ -153,7 +153,22 @@ def _events(array: np.ndarray, file: Path, time_unit: str, dt_ms: float) -> tupl
         raise ValidationError(
             "events.time", f"latest time {times.max()} {time_unit} overflows in ms", "finite times in ms", file=file
         )
+    if time_unit == "steps":
+        times_ms = _binned_in_step(times_ms, np.floor(times), dt_ms)
     return sample, times_ms, channel
+
+
+def _binned_in_step(times_ms: np.ndarray, steps: np.ndarray, dt_ms: float) -> np.ndarray:
+    """``times_ms`` (= steps * dt_ms) raised by the few ulps that make binning, ``floor(t / dt_ms)``,
+    give back ``steps``: k * dt / dt falls below k for about 5 % of the steps k (an event at step 43
+    on 0.1 ms steps was binned into step 42)."""
+    times_ms = times_ms.copy()
+    for _ in range(8):  # one ulp up suffices in practice
+        early = np.floor(times_ms / dt_ms) < steps
+        if not early.any():
+            break
+        times_ms[early] = np.nextafter(times_ms[early], np.inf)
+    return times_ms
 
 
 def read_split(path: str | Path, split: str, parameters: ArrayParameters, dt_ms: float) -> RawSplit:
@@ -174,13 +189,23 @@ def read_split(path: str | Path, split: str, parameters: ArrayParameters, dt_ms:
         raise ValidationError("labels", "0 samples", "at least 1 sample (one label per sample)", file=file)
     if "spikes" in arrays:
         raster = check_raster(arrays["spikes"], "spikes", file)
-        if "dt_ms" in arrays and not np.isclose(float(arrays["dt_ms"]), dt_ms, rtol=1e-12, atol=0):
+        if 0 in raster.shape[1:]:
             raise ValidationError(
-                "dt_ms",
-                f"the raster is on {float(arrays['dt_ms'])} ms steps",
-                f"the network's dt_ms = {dt_ms}",
+                "spikes",
+                f"shape {list(raster.shape)}",
+                "[samples, steps, channels] of >= 1 step and channel",
                 file=file,
             )
+        if "dt_ms" in arrays:
+            stated = arrays["dt_ms"]
+            if stated.shape != () or stated.dtype.kind not in "iuf":
+                raise ValidationError(
+                    "dt_ms", f"{stated.dtype} of shape {list(stated.shape)}", "one number (ms per step)", file=file
+                )
+            if not np.isclose(float(stated), dt_ms, rtol=1e-12, atol=0):
+                raise ValidationError(
+                    "dt_ms", f"the raster is on {float(stated)} ms steps", f"the network's dt_ms = {dt_ms}", file=file
+                )
         labels = check_labels(arrays["labels"], raster.shape[0], "labels", file)
         return RawSplit(split, str(file), labels, raster=raster)
     sample, times_ms, channel = _events(arrays["events"], file, parameters.time_unit, dt_ms)
@@ -327,14 +352,26 @@ def dataset_from_samples(
     spikes: ``[steps, channels]`` array-like (numpy, torch, lists) of 0/1 values on ``dt_ms``;
     samples of fewer steps are padded with silence to the longest (recorded in the metadata).
     """
+    if n_classes is not None and not (isinstance(n_classes, int) and 1 <= n_classes <= MAX_POPULATION_SIZE):
+        raise ValidationError("n_classes", f"got {n_classes!r}", f"None or an integer in [1, {MAX_POPULATION_SIZE}]")
+    try:
+        items = iter(samples)
+    except TypeError:
+        raise ValidationError(name, f"got {type(samples).__name__}", "an iterable of (spikes, label) pairs") from None
     rasters, labels = [], []
-    for index, item in enumerate(samples):
+    for index, item in enumerate(items):
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise ValidationError(f"{name}[{index}]", f"got {type(item).__name__}", "a (spikes, label) pair")
         spikes, label = item
         if hasattr(spikes, "detach"):  # a torch tensor
             spikes = spikes.detach().cpu().numpy()
-        raster = check_raster(np.asarray(spikes)[None], f"{name}[{index}].spikes", None)[0]
+        try:
+            array = np.asarray(spikes)
+        except ValueError:  # nested lists of different lengths
+            raise ValidationError(
+                f"{name}[{index}].spikes", "rows of different lengths", "a rectangular [steps, channels] array"
+            ) from None
+        raster = check_raster(array[None], f"{name}[{index}].spikes", None)[0]
         if raster.ndim != 2:
             raise ValidationError(f"{name}[{index}].spikes", f"shape {list(raster.shape)}", "[steps, channels]")
         if rasters and raster.shape[1] != rasters[0].shape[1]:
@@ -342,7 +379,7 @@ def dataset_from_samples(
                 f"{name}[{index}].spikes", f"{raster.shape[1]} channels", f"{rasters[0].shape[1]} (as sample 0)"
             )
         rasters.append(raster)
-        labels.append(int(np.asarray(label.detach().cpu() if hasattr(label, "detach") else label).item()))
+        labels.append(sample_label(label, f"{name}[{index}].label"))
     if not rasters:
         raise ValidationError(name, "no samples", "at least one (spikes, label) pair")
     steps = max(raster.shape[0] for raster in rasters)
@@ -352,6 +389,12 @@ def dataset_from_samples(
     label_array = check_labels(np.array(labels), len(labels), f"{name}.labels", None)
     padded = int(sum(raster.shape[0] < steps for raster in rasters))
     classes = n_classes or 1 + int(label_array.max())
+    if classes > MAX_POPULATION_SIZE:
+        raise ValidationError(
+            f"{name}.labels",
+            f"largest label {classes - 1} asks for {classes} readout neurons",
+            f"labels in [0, {MAX_POPULATION_SIZE - 1}] (one readout neuron per class)",
+        )
     return Dataset(
         name,
         inputs,
@@ -360,3 +403,21 @@ def dataset_from_samples(
         classes,
         {"source": "Python samples", "steps": steps, "padded_samples": padded},
     )
+
+
+def sample_label(label: Any, field: str) -> int:
+    """One sample's class index: an integer (Python, numpy or a one-element tensor / array), or a
+    float that is a whole number; anything else (a fraction, NaN, a string, None) is refused, never
+    truncated."""
+    if hasattr(label, "detach"):  # a torch tensor
+        label = label.detach().cpu().numpy()
+    try:
+        value = np.asarray(label)
+    except ValueError:
+        value = np.asarray(None)
+    if value.size == 1 and value.dtype.kind in "biu":  # a bool is 0 or 1
+        return int(value.item())
+    if value.size == 1 and value.dtype.kind == "f" and math.isfinite(value.item()) and value.item().is_integer():
+        return int(value.item())
+    shown = repr(label) if value.size <= 3 else f"{value.dtype} of shape {list(value.shape)}"
+    raise ValidationError(field, f"got {shown[:80]}", "an integer class index >= 0")

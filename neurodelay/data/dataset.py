@@ -39,6 +39,12 @@ class Dataset:
                 f"got {inputs.dtype} of shape {inputs.shape}",
                 "bool [n_samples, steps, n_inputs]",
             )
+        if 0 in inputs.shape[1:]:  # the engine's time loop and the first population need both
+            raise ValidationError(
+                f"{self.name}.inputs",
+                f"{inputs.shape[1]} steps of {inputs.shape[2]} channels per sample",
+                "at least 1 step and 1 channel",
+            )
         if labels.ndim != 1 or labels.shape[0] != inputs.shape[0] or labels.dtype.kind not in "iu":
             raise ValidationError(
                 f"{self.name}.labels",

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import NeurodelayError, ValidationError
 from ..ir.validate import MAX_POPULATION_SIZE
-from .arrays import ArrayParameters, RawSplit, assemble, check_labels
+from .arrays import ArrayParameters, RawSplit, assemble, check_labels, sample_label
 from .dataset import DataSplits
 
 MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -90,7 +90,7 @@ def events_to_rows(events: Any, sensor_size: tuple[int, ...], index: int, time_u
         if name not in names or extent == 1:  # an axis of extent 1 has one channel (tonic's SHD writes p = 1)
             coordinates.append(np.zeros(len(events), np.int64))
             continue
-        values = np.asarray(events[name], np.int64)
+        values = _whole_numbers(events[name], f"{where}.{name}")
         if values.size and (values.min() < 0 or values.max() >= extent):
             raise ValidationError(
                 f"{where}.{name}",
@@ -98,11 +98,54 @@ def events_to_rows(events: Any, sensor_size: tuple[int, ...], index: int, time_u
                 f"[0, {extent - 1}] (sensor_size {list(size)})",
             )
         coordinates.append(values)
+    if events.dtype["t"].kind not in "iuf":
+        raise ValidationError(f"{where}.t", f"dtype {events.dtype['t']}", f"numbers (times in {time_unit})")
     times = np.asarray(events["t"], np.float64)
     if times.size and not (np.all(np.isfinite(times)) and times.min() >= 0):
         raise ValidationError(f"{where}.t", "negative, NaN or infinite times", f"finite times >= 0 {time_unit}")
     channels = coordinates[0] + size[0] * (coordinates[1] + size[1] * coordinates[2])
     return times * MS_PER_UNIT[time_unit], channels
+
+
+def _whole_numbers(values: Any, field: str) -> np.ndarray:
+    """int64 coordinates: integers, or floats that are whole numbers (never truncated)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.floor(values)):
+        return values.astype(np.int64)
+    raise ValidationError(field, f"dtype {values.dtype} with values that are not whole numbers", "integer coordinates")
+
+
+def checked_sensor_size(source: Any, name: str) -> tuple[int, ...]:
+    """The dataset's ``sensor_size``: 1 to 3 whole extents >= 1 (x, y, p)."""
+    sensor_size = getattr(source, "sensor_size", None)
+    try:
+        extents = tuple(sensor_size)
+    except TypeError:
+        extents = ()
+    if not 1 <= len(extents) <= 3 or not all(
+        isinstance(extent, (int, np.integer)) and not isinstance(extent, bool) and extent >= 1 for extent in extents
+    ):
+        raise ValidationError(
+            "data.dataset", f"{name}'s sensor_size is {sensor_size!r}", "1 to 3 integer extents >= 1 (x, y, p)"
+        )
+    return tuple(int(extent) for extent in extents)
+
+
+def _item(source: Any, index: int, name: str) -> tuple[Any, Any]:
+    """Item ``index`` of a dataset object as ``(events, target)``; its own failure named."""
+    try:
+        item = source[index]
+    except Exception as error:  # the dataset class is the user's code: any failure is a data error
+        raise ValidationError(
+            f"data.dataset[{index}]",
+            f"{name}[{index}] failed: {type(error).__name__}: {error}",
+            "an (events, target) item",
+        ) from None
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise ValidationError(f"data.dataset[{index}]", f"got {type(item).__name__}", "an (events, target) pair")
+    return item[0], item[1]
 
 
 def load_tonic(parameters: TonicParameters, dt_ms: float) -> DataSplits:
@@ -112,26 +155,30 @@ def load_tonic(parameters: TonicParameters, dt_ms: float) -> DataSplits:
     raw: dict[str, RawSplit] = {}
     n_channels = None
     for split, train in (("train", True), ("test", False)):
+        call = f"{parameters.dataset}(save_to={str(root)!r}, train={train})"
         try:
             source = cls(save_to=str(root), train=train, **parameters.options)
+            count = len(source)
         except (OSError, RuntimeError, ValueError, KeyError) as error:  # tonic tries to download what is missing
             raise ValidationError(
-                "data.root",
-                f"{parameters.dataset}(save_to={str(root)!r}, train={train}) failed: {type(error).__name__}: {error}",
-                "a folder holding the dataset's files",
+                "data.root", f"{call} failed: {type(error).__name__}: {error}", "a folder holding the dataset's files"
             ) from None
-        sensor_size = tuple(getattr(source, "sensor_size", ()) or ())
-        if not sensor_size:
-            raise ValidationError("data.dataset", f"{parameters.dataset} has no sensor_size", "a tonic dataset class")
+        except Exception as error:  # the class's own code (data.options it does not take, a broken len)
+            raise ValidationError(
+                "data.dataset", f"{call} failed: {type(error).__name__}: {error}", "a tonic dataset class"
+            ) from None
+        if count < 1:
+            raise ValidationError("data.dataset", f"{call} holds 0 samples", "at least 1 sample per split")
+        sensor_size = checked_sensor_size(source, parameters.dataset)
         n_channels = int(np.prod(sensor_size))
         samples, times, channels, labels = [], [], [], []
-        for index in range(len(source)):
-            events, target = source[index]
+        for index in range(count):
+            events, target = _item(source, index, parameters.dataset)
             times_ms, channel = events_to_rows(events, sensor_size, index, parameters.time_unit)
             samples.append(np.full(times_ms.size, index, np.int64))
             times.append(times_ms)
             channels.append(channel)
-            labels.append(int(np.asarray(target).item()))
+            labels.append(sample_label(target, f"data.dataset[{index}].target"))
         labels_array = check_labels(np.array(labels, np.int64), len(labels), f"data.dataset ({split}).labels", None)
         rows = tuple(
             np.concatenate(part) if part else np.zeros(0, kind)

@@ -66,6 +66,7 @@ from ..bounded_yaml import load_yaml
 from ..errors import ValidationError
 from ..limits import check_memory, format_bytes
 from ..ir import LIF, LeakyIntegrator, Network, Projection, SpikeSource
+from ..ir.fileformat import plain_yaml
 from ..ir.nodes import NEURON_PARAMETERS
 from ..ir.validate import MAX_DELAY_STEPS, NAME_PATTERN
 
@@ -187,10 +188,11 @@ def to_nir(
         "input_convention": convention,
         "input_convention_note": CONVENTION_NOTES[convention],
         "neurodelay_latency": LATENCY_NOTE,
-        "neurodelay_network_yaml": yaml.safe_dump(info, sort_keys=False),
+        # numpy numbers in a provenance made in memory (a quantizer's report) become plain ones
+        "neurodelay_network_yaml": yaml.safe_dump(plain_yaml(info, "network", 1), sort_keys=False),
     }
     if rounded:
-        metadata["neurodelay_rounded_delays"] = yaml.safe_dump(rounded, sort_keys=False)
+        metadata["neurodelay_rounded_delays"] = yaml.safe_dump(plain_yaml(rounded, "rounded", 1), sort_keys=False)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata), report
 
 

@@ -23,9 +23,10 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_path
-from ..bounded_yaml import load_yaml
+from ..bounded_yaml import MAX_DEPTH, load_yaml
 from ..errors import NeurodelayError, ValidationError
 from ..limits import check_memory, format_bytes
+from ..outputs import check_output_file
 from .network import Network
 from .nodes import POPULATION_TYPES, Projection, WeightFormat
 from .validate import MAX_POPULATION_SIZE
@@ -43,8 +44,9 @@ LOAD_MEMORY_FACTOR = 3
 
 # ----------------------------------------------------------------------------------- writing
 def save(network: Network, path: str | Path) -> Path:
-    """Write ``network`` to ``path`` atomically; returns the path. Existing files are replaced."""
-    path = Path(path)
+    """Write ``network`` to ``path`` atomically; returns the path. Existing files are replaced; a
+    directory at ``path``, or a file where a folder above it belongs, is refused."""
+    path = check_output_file(path, option="path", force=True)
     arrays: dict[str, np.ndarray] = {}
 
     def reference(key: str, value: np.ndarray) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def save(network: Network, path: str | Path) -> Path:
             "dt_ms": network.dt_ms,
             "populations": [_population_document(p, reference) for p in network.populations],
             "projections": [_projection_document(p, reference) for p in network.projections],
-            "provenance": _plain(network.provenance, "provenance"),
+            "provenance": plain_yaml(network.provenance, "provenance", 3),  # document > network > provenance
         },
     }
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -86,7 +88,7 @@ def _population_document(population, reference: Callable) -> dict[str, Any]:
             document[name] = reference(f"populations/{population.name}/{name}", value)
         else:
             document[name] = value
-    document["metadata"] = _plain(population.metadata, f"populations.{population.name}.metadata")
+    document["metadata"] = plain_yaml(population.metadata, f"populations.{population.name}.metadata", 5)
     return document
 
 
@@ -101,7 +103,7 @@ def _projection_document(projection: Projection, reference: Callable) -> dict[st
         "delays_steps": reference(f"{key}/delays_steps", projection.delays_steps),
         "mask": None if projection.mask is None else reference(f"{key}/mask", projection.mask),
         "quantized": None,
-        "metadata": _plain(projection.metadata, f"projections.{projection.name}.metadata"),
+        "metadata": plain_yaml(projection.metadata, f"projections.{projection.name}.metadata", 5),
     }
     if projection.weight_format is not None:
         fmt = projection.weight_format
@@ -115,12 +117,23 @@ def _projection_document(projection: Projection, reference: Callable) -> dict[st
     return document
 
 
-def _plain(value: Any, field: str) -> Any:
-    """``value`` as plain YAML data (numpy scalars and arrays become Python numbers and lists)."""
+def plain_yaml(value: Any, field: str, depth: int) -> Any:
+    """``value`` as plain YAML data (numpy scalars and arrays become Python numbers and lists).
+
+    depth: the nesting level a collection ``value`` takes in network.yaml (the document itself is
+    level 1); deeper than :data:`MAX_DEPTH`, which :func:`load` refuses, or a value that contains
+    itself, is refused here, so that every file written can be read back."""
+    nesting = value.ndim if isinstance(value, np.ndarray) else 1 if isinstance(value, (dict, list, tuple)) else 0
+    if nesting and depth + nesting - 1 > MAX_DEPTH:
+        raise ValidationError(
+            field,
+            f"nested more than {MAX_DEPTH} levels deep in network.yaml (or contains itself)",
+            f"at most {MAX_DEPTH} levels, as load reads",
+        )
     if isinstance(value, dict):
-        return {str(k): _plain(v, f"{field}.{k}") for k, v in value.items()}
+        return {str(k): plain_yaml(v, f"{field}.{k}", depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{field}[{i}]") for i, v in enumerate(value)]
+        return [plain_yaml(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):

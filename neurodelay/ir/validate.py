@@ -95,7 +95,7 @@ def normalized_population(population: Population, field: str) -> Population:
     size = check_int(population.size, f"{field}.size", 1, MAX_POPULATION_SIZE)
     if not isinstance(population.metadata, dict):
         raise ValidationError(f"{field}.metadata", "expected a mapping", "a dict")
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {"size": size}  # a numpy integer becomes an int (the file writer takes only int)
     for name in NEURON_PARAMETERS[population.kind]:
         rule, test = PARAMETER_RULES[name]
         changes[name] = check_parameter(getattr(population, name), f"{field}.{name}", size, rule, test)
@@ -108,7 +108,7 @@ def normalized_population(population: Population, field: str) -> Population:
             raise ValidationError(
                 f"{field}.reset", "reset must lie below threshold", "reset < threshold for every neuron"
             )
-    return replace(population, **changes) if changes else population
+    return replace(population, **changes)
 
 
 def normalized_projection(projection: Projection, field: str, populations: dict[str, Population]) -> Projection:
@@ -150,7 +150,9 @@ def normalized_projection(projection: Projection, field: str, populations: dict[
         shape,
         f"numbers in [0, {max_delay}] steps, shape [{shape[0]}, {shape[1]}]",
     )
-    delays = delays.astype(np.int64) if delays.dtype.kind in "biu" else delays.astype(np.float64)
+    if delays.dtype.kind == "b":
+        delays = delays.astype(np.int64)
+    # the range is checked before the cast to int64, which wraps a uint64 above 2**63 to a negative number
     if not np.all(np.isfinite(delays)) or np.any(delays < 0) or np.any(delays > max_delay):
         finite = delays[np.isfinite(delays)] if delays.dtype.kind == "f" else delays
         worst = f"min {finite.min()}, max {finite.max()}" if finite.size else "no finite value"
@@ -159,6 +161,7 @@ def normalized_projection(projection: Projection, field: str, populations: dict[
             f"values out of range ({worst}, or NaN/inf)",
             f"finite steps in [0, max_delay_steps={max_delay}]",
         )
+    delays = delays.astype(np.int64) if delays.dtype.kind in "iu" else delays.astype(np.float64)
     mask = projection.mask
     if mask is not None:
         mask = _as_numeric_array(mask, f"{field}.mask", shape, f"booleans, shape [{shape[0]}, {shape[1]}]")

@@ -14,6 +14,7 @@ from ..data.tasks import TASKS, load_task
 from ..errors import ValidationError
 from ..ir import LIF, Network
 from ..refsim import simulate
+from ..train.schema import build
 
 
 @dataclass
@@ -72,11 +73,9 @@ def study_data(
         )
     spec = TASKS[data["task"]]
     options = {k: v for k, v in data.items() if k not in ("task", "split", "limit", "train_limit")}
-    try:
-        parameters = spec.parameters(**options)
-    except TypeError as error:
-        raise ValidationError("data", str(error), f"the fields of {spec.parameters.__name__}") from None
-    parameters.check("data")
+    # as a training config's data section is read: typed fields, and check() where a task has one
+    # (task samples has none: calling it was an internal AttributeError)
+    parameters = build(spec.parameters, options, "data")
     splits = load_task(data["task"], parameters, dt_ms)
     split = data.get("split", "test")
     evaluation = getattr(splits, split, None)

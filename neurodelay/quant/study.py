@@ -210,6 +210,8 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
         ):
             allowed = f"a non-empty list of integers >= {low}" + (f" and <= {high}" if high else "")
             raise ValidationError(key, f"{values!r}", allowed, file=path)
+        if len(set(values)) != len(values):  # each row would be run and listed twice
+            raise ValidationError(key, f"{values!r} repeats a value", "distinct values", file=path)
         return values
 
     def section(key: str, cls: type) -> None:
@@ -253,6 +255,23 @@ def load_study_config(path: str | Path, *, out: str | Path | None = None) -> Stu
     dr_target = (document.get("delay_range") or {}).get("target")
     if dr_target is not None and dr_target not in known_targets:
         raise ValidationError("delay_range.target", f"{dr_target!r}", ", ".join(known_targets), file=path)
+    for target_name, executor in ((document.get("parity") or {}).get("executors") or {}).items():
+        if target_name not in targets:  # it would be ignored
+            raise ValidationError(
+                "parity.executors", f"names {target_name!r}", f"targets of the study: {', '.join(targets)}", file=path
+            )
+        names = get_target(target_name).executor_names()
+        if executor not in names:  # each row's parity would say so, after the work
+            raise ValidationError(f"parity.executors.{target_name}", f"{executor!r}", ", ".join(names), file=path)
+    widest = max(get_target(name).native_weight_bits for name in targets)
+    too_wide = [bits for bits in document.get("weight_bits", []) if isinstance(bits, int) and bits > widest]
+    if too_wide:  # a width above a target's native one is skipped for it; above all of them, never run
+        raise ValidationError(
+            "weight_bits",
+            f"{too_wide} above every target's native width",
+            f"at most {widest} bits for {', '.join(targets)}",
+            file=path,
+        )
     return StudyConfig(
         network=base / document["network"],
         data=data,

@@ -14,12 +14,16 @@ from typing import Any
 
 from ..bounded_yaml import read_yaml_file
 from ..errors import NeurodelayError, ValidationError
+from ..outputs import check_output_folder
 from ..train.config import load_config
 from .report import write_report
 from .runner import open_study, progress, requeue_orphans, run_worker
 from .space import MAX_JOBS, SearchSpace, check_space_against, load_space
 
 __all__ = ["run_sweep", "SearchSpace", "load_space"]
+
+MAX_THREADS_PER_JOB = 1024
+"""Torch threads of one trial process."""
 
 
 def run_sweep(
@@ -38,6 +42,10 @@ def run_sweep(
     """
     if not 1 <= jobs <= MAX_JOBS:
         raise ValidationError("--jobs", f"got {jobs}", f"[1, {MAX_JOBS}] processes")
+    if threads_per_job is not None and not 1 <= threads_per_job <= MAX_THREADS_PER_JOB:
+        # torch starts them all: 100000 ran the machine out of memory
+        raise ValidationError("--threads-per-job", f"got {threads_per_job}", f"[1, {MAX_THREADS_PER_JOB}] threads")
+    check_output_folder(out, force=True)  # a sweep resumes in its folder: only its kind and place
     base = load_config(config_path)
     space = load_space(space_path)
     try:

@@ -43,6 +43,9 @@ METRICS = {
 }
 MAX_STEPS_IN_RANGE = 10**9
 """Points a range with a ``step`` may hold."""
+MAX_TRIALS = 100_000
+"""Trials of one sweep: a grid sampler lists every point of the grid when it starts, and every
+draw reads all trials from the study."""
 MAX_JOBS = 1024
 """Trial processes of one sweep command."""
 MAX_SEED = 2**32 - 1 - MAX_JOBS
@@ -130,14 +133,22 @@ class SearchSpace:
             ranged = [name for name, spec in self.parameters.items() if spec.values is None]
             if ranged:
                 raise ValidationError(f"parameters.{ranged[0]}", "a range in a grid sweep", "values: [...]")
+            if self.grid_size > MAX_TRIALS:
+                raise ValidationError(
+                    "parameters",
+                    f"a grid of {self.grid_size} points (the product of the values lists' lengths)",
+                    f"at most {MAX_TRIALS} points (fewer values, or sampler random / tpe with trials)",
+                )
             if self.trials is not None and self.trials != self.grid_size:
                 raise ValidationError(
                     "trials",
                     f"got {self.trials} for a grid of {self.grid_size} points",
                     f"{self.grid_size} or leave it out",
                 )
-        elif self.trials is None or self.trials < 1:
-            raise ValidationError("trials", f"got {self.trials}", f">= 1 trial for sampler {self.sampler!r}")
+        elif self.trials is None or not 1 <= self.trials <= MAX_TRIALS:
+            raise ValidationError(
+                "trials", f"got {self.trials}", f"[1, {MAX_TRIALS}] trials for sampler {self.sampler!r}"
+            )
 
     @property
     def grid_size(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from ..data import DataSplits
 from ..data.arrays import dataset_from_samples
 from ..errors import ValidationError
+from ..outputs import check_output_folder
 from .config import ExperimentConfig, config_from_dict, load_config
 from .trainer import RunOptions, train
 
@@ -37,6 +38,9 @@ def train_on(
         config = load_config(config)
     elif isinstance(config, dict):
         config = config_from_dict({"data": {"task": "samples"}, **config})
+    elif not isinstance(config, ExperimentConfig):
+        raise ValidationError("config", f"got {type(config).__name__}", "an ExperimentConfig, a mapping or a YAML path")
+    check_output_folder(out, option="out", force=True)  # a run folder (or none yet), not a file or below one
     dt_ms = config.network.dt_ms
     named = {"train": train_samples, "test": test_samples}
     if validation_samples is not None:

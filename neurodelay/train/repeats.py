@@ -112,15 +112,16 @@ def markdown(summary: dict[str, Any], name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def repeat_seeds(config: ExperimentConfig, repeats: int) -> list[int]:
+def repeat_seeds(config: ExperimentConfig, repeats: int) -> range:
+    """The seeds ``config.seed .. config.seed + repeats - 1``, checked before any is listed."""
     if repeats < 1:
         raise ValidationError("--repeats", f"got {repeats}", ">= 1 run")
-    seeds = [config.seed + index for index in range(repeats)]
-    if seeds[-1] >= 2**32:
+    last = config.seed + repeats - 1
+    if last >= 2**32:
         raise ValidationError(
-            "--repeats", f"seeds {seeds[0]}..{seeds[-1]} pass 2**32 - 1", "fewer repeats or a smaller seed"
+            "--repeats", f"seeds {config.seed}..{last} pass 2**32 - 1", "fewer repeats or a smaller seed"
         )
-    return seeds
+    return range(config.seed, last + 1)
 
 
 def check_finished_run(network_path: Path, config: ExperimentConfig, limit: int | None) -> None:
