@@ -107,6 +107,16 @@ def test_the_best_epoch_is_the_best_by_the_metric(tmp_path):
     assert kept == 1 + int(np.argmin(losses)) and len(records) == 4  # patience null: never stops
 
 
+def assert_same_run(records: list[dict], expected: list[dict], run_dir: Path, expected_dir: Path) -> None:
+    """The same metric records (timings aside) and bit-identical written networks."""
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(records) == strip(expected)
+    for (name, array), (_, again) in zip(
+        ir.load(expected_dir / "network.ndnet").iter_arrays(), ir.load(run_dir / "network.ndnet").iter_arrays()
+    ):
+        assert np.array_equal(array, again), name
+
+
 def test_resume_keeps_the_best_epoch_and_the_stop_exactly(tmp_path):
     document = tiny_yin_yang(
         epochs=5, early_stopping={"metric": "validation_accuracy", "patience": 2}, silent_neuron_bump={"amount": 0.05}
@@ -118,13 +128,7 @@ def test_resume_keeps_the_best_epoch_and_the_stop_exactly(tmp_path):
     # the same run in two parts: 2 epochs, then resumed up to 5 (only 'epochs' may change)
     run(dict(document, epochs=2), tmp_path / "parts")
     parts = run(document, tmp_path / "parts", resume=True)
-    strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
-    assert strip(parts) == strip(whole)
-    for (name, array), (_, again) in zip(
-        ir.load(tmp_path / "whole" / "network.ndnet").iter_arrays(),
-        ir.load(tmp_path / "parts" / "network.ndnet").iter_arrays(),
-    ):
-        assert np.array_equal(array, again), name
+    assert_same_run(parts, whole, tmp_path / "parts", tmp_path / "whole")
     saved = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")
     assert saved["best"]["epoch"] == [r["epoch"] for r in whole if r["best_so_far"]][-1]
 
@@ -277,13 +281,7 @@ def test_weight_averaging_survives_an_interruption_and_refuses_a_moved_window(tm
         run(document, tmp_path / "parts")
     monkeypatch.undo()
     parts = run(document, tmp_path / "parts", resume=True)
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
-    assert strip(parts) == strip(whole)
-    for (name, array), (_, again) in zip(
-        ir.load(tmp_path / "whole" / "network.ndnet").iter_arrays(),
-        ir.load(tmp_path / "parts" / "network.ndnet").iter_arrays(),
-    ):
-        assert np.array_equal(array, again), name
+    assert_same_run(parts, whole, tmp_path / "parts", tmp_path / "whole")
     # a finished 2-epoch run averaged epochs 1-2; going on to 6 epochs would need epochs 4-6
     run(dict(document, epochs=2), tmp_path / "short")
     with pytest.raises(NeurodelayError) as refused:
