@@ -287,3 +287,15 @@ def test_a_network_trained_from_python_samples_quantizes_without_its_data(tmp_pa
     assert main(["quantize", network, "--target", "loihi2", "--out", str(tmp_path / "on.ndnet"), "--qat", "on"]) == 1
     message = capsys.readouterr().err.rstrip("\n")
     assert "\n" not in message and "data.task 'samples' takes its data from Python" in message, message
+
+
+def test_report_and_network_on_one_path_are_refused_even_with_force(tmp_path, capsys):
+    source = tmp_path / "net.ndnet"
+    ir.save(small_network(), source)
+    same = tmp_path / "q.ndnet"
+    argv = ["quantize", str(source), "--target", TARGETS[0], "--out", str(same), "--force"]
+    assert main(argv + ["--report", str(tmp_path / "." / "q.ndnet")]) == 1
+    error = capsys.readouterr().err
+    assert "--report" in error and "--out" in error and not same.exists()
+    assert main(argv + ["--report", str(tmp_path / "report.json")]) == 0
+    assert ir.load(same).is_quantized

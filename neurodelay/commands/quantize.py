@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from .. import ir
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, force=args.force)
     if args.report:
         check_output_file(args.report, option="--report", force=args.force)
+        if Path(args.report).resolve() == Path(args.out).resolve():
+            raise ValidationError("--report", f"{args.report} is the --out file too", "a path other than --out")
     policy = qat_policy(args)
     network = ir.load(args.network)
     selection = ScaleSelection.parse(args.scale)
