@@ -128,17 +128,16 @@ def check_finished_run(network_path: Path, config: ExperimentConfig, limit: int 
     """Refuse to summarise a finished run that another config (or ``--limit``) trained: its
     network's training record must hold this config (the device aside) and limit."""
     from .. import ir
-    from .trainer import first_difference
+    from .trainer import config_difference
 
-    training = ir.load(network_path).provenance.get("training")
-    saved = dict(training.get("config") or {}) if isinstance(training, dict) else {}
-    current = config.to_dict()
-    saved.pop("device", None), current.pop("device", None)
-    saved["--limit"], current["--limit"] = (training or {}).get("limit") if isinstance(training, dict) else None, limit
-    if saved != current:
+    network = ir.load(network_path)
+    saved = network.training_config() or {}
+    saved_limit = network.provenance["training"].get("limit") if saved else None
+    where = config_difference(saved, saved_limit, config, limit, ("device",), "that run")
+    if where is not None:
         raise NeurodelayError(
-            f"{network_path}: a finished run of another config or --limit "
-            f"({first_difference(saved, current, saved_label='that run')}): choose another --out, or remove that run folder"
+            f"{network_path}: a finished run of another config or --limit ({where}): "
+            "choose another --out, or remove that run folder"
         )
 
 

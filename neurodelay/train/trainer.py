@@ -241,13 +241,11 @@ class Trainer:
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
-        saved, current = dict(state["config"]), self.config.to_dict()
-        for free in ("epochs", "device"):  # a run may go on for longer, and on another device
-            saved.pop(free, None), current.pop(free, None)
-        if saved != current or state.get("limit") != self.options.limit:
-            where = first_difference(
-                {**saved, "--limit": state.get("limit")}, {**current, "--limit": self.options.limit}, ""
-            )
+        # a run may go on for longer, and on another device
+        where = config_difference(
+            state["config"], state.get("limit"), self.config, self.options.limit, ("epochs", "device"), "checkpoint"
+        )
+        if where is not None:
             raise NeurodelayError(
                 f"{self.run_dir / CHECKPOINT_NAME}: the checkpoint was made with a different "
                 f"config or --limit ({where}; only 'epochs' and 'device' may change when resuming)"
@@ -451,7 +449,7 @@ class Trainer:
             self.distributed.barrier()
         if self.best is not None:
             self.best.restore_best(self.model)
-        if self.average is not None and self.records and self.average.load_into(self.model):
+        if self.average is not None and self.average.load_into(self.model):
             self.records[-1]["averaged"] = self._evaluate_average()
             if main:
                 write_metrics(self.run_dir, self.records)
@@ -468,15 +466,11 @@ class Trainer:
             result["validation_accuracy"], _ = self.evaluate(self.splits.validation)
         result["test_accuracy"], result["test_spikes_per_neuron"] = self.evaluate(self.splits.test)
         if self.distributed.is_main:
-            console.info(
-                f"average of epochs {epochs[0]}-{epochs[-1]}: "
-                + (
-                    f"validation {100 * result['validation_accuracy']:.2f}%  "
-                    if "validation_accuracy" in result
-                    else ""
-                )
-                + f"test {100 * result['test_accuracy']:.2f}%"
-            )
+            parts = [f"average of epochs {epochs[0]}-{epochs[-1]}:"]
+            if "validation_accuracy" in result:
+                parts.append(f"validation {100 * result['validation_accuracy']:.2f}%")
+            parts.append(f"test {100 * result['test_accuracy']:.2f}%")
+            console.info("  ".join(parts))
         return result
 
     def _bump_silent_neurons(self, bumped: dict[str, int]) -> dict[str, int]:
@@ -555,17 +549,34 @@ class Trainer:
         self.distributed.close()
 
 
-def first_difference(saved: Any, current: Any, path: str = "", saved_label: str = "checkpoint") -> str:
+def config_difference(
+    saved: dict[str, Any],
+    saved_limit: int | None,
+    config: ExperimentConfig,
+    limit: int | None,
+    free: tuple[str, ...],
+    saved_label: str,
+) -> str | None:
+    """Where a recorded config and ``--limit`` differ from ``config`` and ``limit``, in words (see
+    :func:`_first_difference`), ignoring the top-level fields ``free``; None when they agree."""
+    recorded = {key: value for key, value in saved.items() if key not in free}
+    current = {key: value for key, value in config.to_dict().items() if key not in free}
+    if recorded == current and saved_limit == limit:
+        return None
+    return _first_difference({**recorded, "--limit": saved_limit}, {**current, "--limit": limit}, "", saved_label)
+
+
+def _first_difference(saved: Any, current: Any, path: str, saved_label: str) -> str:
     """Where two plain config documents first differ, in words (field path, both values)."""
     if isinstance(saved, dict) and isinstance(current, dict):
         for key in list(saved) + [key for key in current if key not in saved]:
             if saved.get(key, "(absent)") != current.get(key, "(absent)"):
                 name = f"{path}.{key}" if path else str(key)
-                return first_difference(saved.get(key, "(absent)"), current.get(key, "(absent)"), name, saved_label)
+                return _first_difference(saved.get(key, "(absent)"), current.get(key, "(absent)"), name, saved_label)
     if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
         for index, (old, new) in enumerate(zip(saved, current)):
             if old != new:
-                return first_difference(old, new, f"{path}[{index}]", saved_label)
+                return _first_difference(old, new, f"{path}[{index}]", saved_label)
 
     def shown(value: Any) -> str:
         text = repr(value)
